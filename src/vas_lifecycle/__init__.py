@@ -1,0 +1,95 @@
+"""vas_lifecycle: consent-safe lifecycle of value-added-service orders.
+
+Nobody is charged for a service they did not confirm, every trial ends by itself
+after a reminder, and leaving always works.
+"""
+
+from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
+from vas_lifecycle.clock import Clock, ManualClock, SystemClock
+from vas_lifecycle.consent import Charge, ChargeDecision, ReasonCode, SpViolation
+from vas_lifecycle.errors import (
+    ChargeRefusedError,
+    ClockError,
+    ConcurrencyError,
+    ConfirmationRefusedError,
+    ForcedSubscriptionError,
+    IdempotencyKeyError,
+    InvalidAmountError,
+    InvalidArgumentError,
+    InvalidMsisdnError,
+    InvalidStateError,
+    PolicyError,
+    RetentionError,
+    StoreError,
+    TemplateError,
+    UnknownOrderError,
+    UnknownServiceError,
+    VasError,
+)
+from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.machine import mermaid_diagram
+from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, Notice, NoticeKind, TemplateSet
+from vas_lifecycle.notify import CallbackNotifier, Notifier, RecordingNotifier
+from vas_lifecycle.order import Event, EventKind, Order
+from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
+from vas_lifecycle.states import LIVE_STATES, TERMINAL_STATES, OrderState, Trigger
+from vas_lifecycle.store import MemoryStore, Store, Transaction
+from vas_lifecycle.values import normalize_msisdn
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ENGLISH",
+    "LIVE_STATES",
+    "SIMPLIFIED_CHINESE",
+    "TERMINAL_STATES",
+    "CallbackNotifier",
+    "Catalog",
+    "Channel",
+    "Charge",
+    "ChargeDecision",
+    "ChargeRefusedError",
+    "Clock",
+    "ClockError",
+    "ConcurrencyError",
+    "ConfirmationRefusedError",
+    "Event",
+    "EventKind",
+    "FirstPeriodRule",
+    "ForcedSubscriptionError",
+    "IdempotencyKeyError",
+    "InvalidAmountError",
+    "InvalidArgumentError",
+    "InvalidMsisdnError",
+    "InvalidStateError",
+    "Lifecycle",
+    "ManualClock",
+    "MemoryStore",
+    "Notice",
+    "NoticeKind",
+    "Notifier",
+    "OfferKind",
+    "Order",
+    "OrderState",
+    "Period",
+    "Policy",
+    "PolicyError",
+    "ReasonCode",
+    "RecordingNotifier",
+    "RetentionError",
+    "Service",
+    "SpViolation",
+    "Store",
+    "StoreError",
+    "SystemClock",
+    "TemplateError",
+    "TemplateSet",
+    "Transaction",
+    "Trigger",
+    "UnknownOrderError",
+    "UnknownServiceError",
+    "VasError",
+    "__version__",
+    "mermaid_diagram",
+    "normalize_msisdn",
+]

@@ -1,0 +1,130 @@
+"""The service catalog: what SPs sell through the operator, at what price."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+import attrs
+
+from vas_lifecycle.errors import PolicyError, UnknownServiceError
+from vas_lifecycle.values import to_amount
+
+__all__ = ["Catalog", "OfferKind", "Period", "Service"]
+
+
+class OfferKind(enum.StrEnum):
+    """How a service is sold (the seed's three offer kinds)."""
+
+    ON_DEMAND = "on_demand"  # 点播: paid per use
+    SUBSCRIPTION = "subscription"  # 包月 / 订阅: recurring charge
+    TRIAL = "trial"  # 免费体验: free for a fixed period, then it ends
+
+
+class Period(enum.StrEnum):
+    """The period a subscription price is charged for."""
+
+    MONTH = "month"
+    WEEK = "week"
+    DAY = "day"
+    USE = "use"  # on-demand: per use
+
+
+def _amount(value: object) -> Decimal:
+    return to_amount(value)
+
+
+def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise PolicyError(f"service {attribute.name} must be a non-empty string, got {value!r}")
+
+
+@attrs.frozen
+class Service:
+    """One catalog entry.
+
+    ``price`` is per ``period`` (monthly by default for subscriptions, per use for
+    on-demand). A trial is free and lasts ``trial_days``.
+    """
+
+    code: str = attrs.field(validator=_non_empty)
+    sp_id: str = attrs.field(validator=_non_empty)
+    sp_name: str = attrs.field(validator=_non_empty)
+    name: str = attrs.field(validator=_non_empty)
+    kind: OfferKind = attrs.field(converter=OfferKind)
+    price: Decimal = attrs.field(converter=_amount)
+    access_code: str = attrs.field(validator=_non_empty)
+    trial_days: int | None = None
+    period: Period | None = attrs.field(default=None, converter=attrs.converters.optional(Period))
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind is OfferKind.TRIAL:
+            if self.price != 0:
+                raise PolicyError(f"trial {self.code!r} must be free (price 0), got {self.price}")
+            if not isinstance(self.trial_days, int) or self.trial_days <= 0:
+                raise PolicyError(f"trial {self.code!r} needs trial_days > 0")
+        elif self.trial_days is not None:
+            raise PolicyError(f"only a trial has trial_days (service {self.code!r})")
+        if self.kind is OfferKind.SUBSCRIPTION and self.price == 0:
+            raise PolicyError(f"subscription {self.code!r} has price 0: sell it as a trial")
+        if self.period is None:
+            default = Period.USE if self.kind is OfferKind.ON_DEMAND else Period.MONTH
+            object.__setattr__(self, "period", default)
+        if self.kind is OfferKind.ON_DEMAND and self.period is not Period.USE:
+            raise PolicyError(f"on-demand {self.code!r} is priced per use")
+        if self.kind is not OfferKind.ON_DEMAND and self.period is Period.USE:
+            raise PolicyError(f"{self.kind.value} {self.code!r} cannot be priced per use")
+
+    @property
+    def billing_period(self) -> Period:
+        """The period, never ``None`` once built."""
+        assert self.period is not None
+        return self.period
+
+
+class Catalog:
+    """The services on sale, by code. Codes are unique; lookups are case-insensitive.
+
+    The catalog may change while orders live (C12): :meth:`put` replaces an entry,
+    and orders keep the name and price frozen when their consent was given.
+    """
+
+    def __init__(self, services: Iterable[Service] = ()) -> None:
+        self._by_code: dict[str, Service] = {}
+        for service in services:
+            key = service.code.upper()
+            if key in self._by_code:
+                raise PolicyError(f"duplicate service code {service.code!r} in catalog")
+            self._by_code[key] = service
+
+    def put(self, service: Service) -> None:
+        """Add a service or replace the one with the same code."""
+        if not isinstance(service, Service):
+            raise PolicyError(f"expected a Service, got {type(service).__name__}")
+        self._by_code[service.code.upper()] = service
+
+    def get(self, code: str) -> Service:
+        """Return the service with that code.
+
+        Raises:
+            UnknownServiceError: no such service.
+        """
+        if isinstance(code, str):
+            found = self._by_code.get(code.strip().upper())
+            if found is not None:
+                return found
+        raise UnknownServiceError(str(code))
+
+    def by_access_code(self, access_code: str) -> list[Service]:
+        """Every service sold through that access number (short code)."""
+        return [s for s in self._by_code.values() if s.access_code == access_code]
+
+    def __iter__(self) -> Iterator[Service]:
+        return iter(self._by_code.values())
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code.strip().upper() in self._by_code

@@ -1,0 +1,71 @@
+"""The Clock port. Domain code reads time only from here (ruff bans the rest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol, runtime_checkable
+
+import pendulum
+
+from vas_lifecycle.errors import ClockError
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "as_utc"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything that tells the current time as an aware datetime."""
+
+    def now(self) -> pendulum.DateTime: ...
+
+
+def as_utc(value: dt.datetime) -> pendulum.DateTime:
+    """An aware datetime as a pendulum UTC DateTime; a naive one is refused."""
+    if not isinstance(value, dt.datetime):
+        raise ClockError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ClockError(f"naive datetime {value.isoformat()}: give a time zone")
+    return pendulum.instance(value).in_timezone("UTC")
+
+
+class SystemClock:
+    """The machine's clock, in UTC."""
+
+    def now(self) -> pendulum.DateTime:
+        return pendulum.now("UTC")
+
+
+class ManualClock:
+    """A clock that moves only when told to, and never backwards.
+
+    Used by tests, simulations and examples.
+    """
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._now = as_utc(start)
+
+    def now(self) -> pendulum.DateTime:
+        return self._now
+
+    def advance(self, by: dt.timedelta) -> pendulum.DateTime:
+        """Move forward by a pendulum Duration or a timedelta; returns the new time.
+
+        Raises:
+            ClockError: ``by`` is negative or not a duration.
+        """
+        if not isinstance(by, dt.timedelta):
+            raise ClockError(f"advance takes a duration, got {type(by).__name__}")
+        if by < dt.timedelta(0):
+            raise ClockError(f"the clock never moves backwards (asked to move by {by})")
+        self._now = self._now + by
+        return self._now
+
+    def set(self, when: dt.datetime) -> pendulum.DateTime:
+        """Jump to ``when``, which must not be earlier than now."""
+        target = as_utc(when)
+        if target < self._now:
+            raise ClockError(
+                f"the clock never moves backwards ({target.isoformat()} < {self._now.isoformat()})"
+            )
+        self._now = target
+        return self._now

@@ -1,0 +1,160 @@
+"""The error tree of vas_lifecycle.
+
+Every error the library raises derives from :class:`VasError`, and also from the
+builtin exception it resembles, so callers can catch either. Context travels as
+attributes (``order_id``, ``state``, ``trigger``, ``reason``), never only in the text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ChargeRefusedError",
+    "ClockError",
+    "ConcurrencyError",
+    "ConfirmationRefusedError",
+    "ForcedSubscriptionError",
+    "IdempotencyKeyError",
+    "InvalidAmountError",
+    "InvalidArgumentError",
+    "InvalidMsisdnError",
+    "InvalidStateError",
+    "PolicyError",
+    "RetentionError",
+    "StoreError",
+    "TemplateError",
+    "UnknownOrderError",
+    "UnknownServiceError",
+    "VasError",
+]
+
+
+class VasError(Exception):
+    """Root of every error raised by vas_lifecycle."""
+
+
+class UnknownServiceError(VasError, LookupError):
+    """No service with that code (or access code) is in the catalog."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"unknown service {code!r}")
+        self.code = code
+
+
+class UnknownOrderError(VasError, LookupError):
+    """No order with that id is in the store."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"unknown order {order_id!r}")
+        self.order_id = order_id
+
+
+class InvalidMsisdnError(VasError, ValueError):
+    """A subscriber number could not be read as an E.164 number."""
+
+    def __init__(self, value: object, why: str) -> None:
+        shown = repr(value)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        super().__init__(f"malformed MSISDN {shown}: {why}")
+        self.value = value
+
+
+class InvalidAmountError(VasError, ValueError):
+    """An amount of money is not a non-negative decimal with at most two places."""
+
+    def __init__(self, value: object, why: str) -> None:
+        super().__init__(f"invalid amount {value!r}: {why}")
+        self.value = value
+
+
+class InvalidArgumentError(VasError, ValueError):
+    """An argument has the wrong type or value (a channel, a key, a language)."""
+
+
+class PolicyError(VasError, ValueError):
+    """A policy, a catalog or a combination of the two is impossible."""
+
+
+class TemplateError(PolicyError):
+    """A notice template lacks a field its rule requires, or names an unknown one."""
+
+    def __init__(self, message: str, *, kind: str, language: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.language = language
+
+
+class ClockError(VasError, ValueError):
+    """The clock was moved backwards or gave a naive time."""
+
+
+class InvalidStateError(VasError, RuntimeError):
+    """The order is not in a state where that command makes sense."""
+
+    def __init__(self, order_id: str, state: Any, trigger: str) -> None:
+        state_name = getattr(state, "value", state)
+        super().__init__(f"order {order_id} is {state_name}: cannot {trigger}")
+        self.order_id = order_id
+        self.state = state
+        self.trigger = trigger
+
+
+class ConfirmationRefusedError(VasError, PermissionError):
+    """A confirmation (or a decline) was not accepted; the order is unchanged.
+
+    ``reason`` is a :class:`~vas_lifecycle.ReasonCode`.
+    """
+
+    def __init__(self, order_id: str, reason: Any, detail: str = "") -> None:
+        text = f"confirmation of order {order_id} refused: {getattr(reason, 'value', reason)}"
+        if detail:
+            text += f" ({detail})"
+        super().__init__(text)
+        self.order_id = order_id
+        self.reason = reason
+
+
+class ForcedSubscriptionError(ConfirmationRefusedError):
+    """A confirmation that looks like forced subscription (C13); booked against the SP."""
+
+    def __init__(self, order_id: str, reason: Any, detail: str = "", *, sp_id: str) -> None:
+        super().__init__(order_id, reason, detail)
+        self.sp_id = sp_id
+
+
+class ChargeRefusedError(VasError, PermissionError):
+    """``record_charge`` was called for a charge that C11 does not allow."""
+
+    def __init__(self, order_id: str, reason: Any) -> None:
+        super().__init__(f"charge on order {order_id} refused: {getattr(reason, 'value', reason)}")
+        self.order_id = order_id
+        self.reason = reason
+
+
+class IdempotencyKeyError(VasError, ValueError):
+    """A charge key was reused for a different charge."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"charge key {key!r} was already used for a different charge")
+        self.key = key
+
+
+class RetentionError(VasError, ValueError):
+    """A purge would delete evidence younger than the retention period (C14)."""
+
+
+class StoreError(VasError, RuntimeError):
+    """The store failed; the unit of work was rolled back."""
+
+
+class ConcurrencyError(StoreError):
+    """The order changed under us more often than the facade retries."""
+
+    def __init__(self, order_id: str, expected_version: int) -> None:
+        super().__init__(
+            f"order {order_id} changed concurrently (expected version {expected_version})"
+        )
+        self.order_id = order_id
+        self.expected_version = expected_version

@@ -1,0 +1,838 @@
+"""The ``Lifecycle`` facade that billing backends call.
+
+Every command runs as one unit of work on the store: load, decide with the pure rules
+of :mod:`vas_lifecycle.consent`, append events (and the notices, charges and SP
+violations they bring), commit. Notices are delivered after the commit, from the
+store (an outbox), so a notifier failure never undoes a state change and never loses
+a notice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+import pendulum
+
+from vas_lifecycle.catalog import Catalog, OfferKind, Service
+from vas_lifecycle.clock import Clock, SystemClock, as_utc
+from vas_lifecycle.consent import (
+    Charge,
+    ChargeDecision,
+    ReasonCode,
+    SpViolation,
+    check_confirmation,
+    decide_charge,
+    period_key,
+)
+from vas_lifecycle.errors import (
+    ChargeRefusedError,
+    ClockError,
+    ConcurrencyError,
+    ConfirmationRefusedError,
+    ForcedSubscriptionError,
+    IdempotencyKeyError,
+    InvalidArgumentError,
+    InvalidStateError,
+    RetentionError,
+    StoreError,
+    UnknownOrderError,
+    VasError,
+)
+from vas_lifecycle.notices import Notice, NoticeKind, template_fields
+from vas_lifecycle.notify import Notifier, RecordingNotifier
+from vas_lifecycle.order import Event, EventKind, Order, apply
+from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.states import OrderState
+from vas_lifecycle.store.base import ConflictError, Store, Transaction
+from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.values import normalize_msisdn, to_amount
+
+__all__ = ["Lifecycle"]
+
+log = logging.getLogger("vas_lifecycle")
+
+T = TypeVar("T")
+SYSTEM = "system"
+
+
+class _Raise:
+    """Returned by a unit of work to commit what it wrote, then raise ``error``."""
+
+    def __init__(self, error: VasError) -> None:
+        self.error = error
+
+
+class _Change:
+    """Events of one order in one command, applied as they are made."""
+
+    def __init__(self, lc: Lifecycle, order: Order | None) -> None:
+        self._lc = lc
+        self.order = order
+        self.start_version = order.version if order is not None else 0
+        self.events: list[Event] = []
+        self.notices: list[Notice] = []
+
+    def add(
+        self,
+        kind: EventKind,
+        *,
+        at: pendulum.DateTime,
+        channel: Channel | None,
+        actor: str,
+        order_id: str | None = None,
+        text_in: str | None = None,
+        data: Mapping[str, str] | None = None,
+        notice: NoticeKind | None = None,
+    ) -> Order:
+        seq = (self.order.version if self.order is not None else 0) + 1
+        oid = order_id if self.order is None else self.order.id
+        assert oid is not None
+        event = Event(oid, seq, kind, at, channel, actor, text_in, None, dict(data or {}))
+        order = apply(self.order, event)
+        if notice is not None:
+            sent = self._lc._notice(notice, order, at, notice_id=event.data.get("notice_id"))
+            event = attrs.evolve(event, text_out=sent.text)
+            self.notices.append(sent)
+        self.events.append(event)
+        self.order = order
+        return order
+
+    def save(self, tx: Transaction) -> Order:
+        assert self.order is not None
+        tx.append(self.order, self.events, self.start_version)
+        for notice in self.notices:
+            tx.add_notice(notice)
+        return self.order
+
+
+class Lifecycle:
+    """Runs the life of every VAS order under a :class:`Policy`.
+
+    Args:
+        catalog: the services on sale.
+        policy: the rule parameters; ``Policy.china_mobile()`` by default.
+        clock: the only source of time; ``SystemClock()`` by default.
+        notifier: delivers notices; a ``RecordingNotifier`` by default.
+        store: where everything lives; a ``MemoryStore`` by default.
+        ids: makes order, notice and violation ids; random UUIDs by default.
+        rng: draws confirmation codes (C3); seed it for reproducible runs.
+        auto_dispatch: deliver notices right after each command (else call
+            :meth:`dispatch`).
+        max_retries: how often a command is retried when its order changed under it.
+
+    Raises:
+        PolicyError: the policy cannot serve the catalog.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        policy: Policy | None = None,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        store: Store | None = None,
+        ids: Callable[[], str] | None = None,
+        rng: random.Random | None = None,
+        auto_dispatch: bool = True,
+        max_retries: int = 5,
+    ) -> None:
+        if not isinstance(catalog, Catalog):
+            raise InvalidArgumentError(f"catalog must be a Catalog, got {type(catalog).__name__}")
+        self.catalog = catalog
+        self.policy = policy if policy is not None else Policy.china_mobile()
+        self.policy.check_catalog(catalog)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.notifier: Notifier = notifier if notifier is not None else RecordingNotifier()
+        self.store: Store = store if store is not None else MemoryStore()
+        self._ids = ids if ids is not None else (lambda: uuid.uuid4().hex)
+        self._rng = rng if rng is not None else random.Random()
+        self._auto_dispatch = auto_dispatch
+        self._max_retries = max(1, max_retries)
+        self._last_now: pendulum.DateTime | None = None
+        self._fields_cache: dict[tuple[str, NoticeKind], frozenset[str]] = {}
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _now(self) -> pendulum.DateTime:
+        now = as_utc(self.clock.now())
+        if self._last_now is not None and now < self._last_now:
+            raise ClockError(
+                f"the clock went backwards ({now.isoformat()} < {self._last_now.isoformat()})"
+            )
+        self._last_now = now
+        return now
+
+    def _msisdn(self, value: object) -> str:
+        return normalize_msisdn(value, self.policy.country_code)
+
+    @staticmethod
+    def _channel(value: object) -> Channel:
+        try:
+            return Channel(str(value))
+        except ValueError as err:
+            choices = ", ".join(c.value for c in Channel)
+            raise InvalidArgumentError(f"unknown channel {value!r} (one of {choices})") from err
+
+    def _run(self, work: Callable[[Transaction], T | _Raise]) -> T:
+        """Run ``work`` in one unit of work, retrying on version conflicts."""
+        conflict: ConflictError | None = None
+        for _attempt in range(self._max_retries):
+            try:
+                with self.store.transaction() as tx:
+                    result = work(tx)
+            except ConflictError as err:
+                conflict = err
+                continue
+            except VasError:
+                raise
+            except Exception as err:
+                raise StoreError(f"the store failed: {err}") from err
+            if self._auto_dispatch:
+                self.dispatch()
+            if isinstance(result, _Raise):
+                raise result.error
+            return result
+        assert conflict is not None
+        raise ConcurrencyError(conflict.order_id, conflict.expected_version) from conflict
+
+    def _load(self, tx: Transaction, order_id: str) -> Order:
+        order = tx.get_order(order_id) if isinstance(order_id, str) else None
+        if order is None:
+            raise UnknownOrderError(str(order_id))
+        return order
+
+    def _notice(
+        self, kind: NoticeKind, order: Order, at: pendulum.DateTime, notice_id: str | None = None
+    ) -> Notice:
+        pack = self.policy.pack(order.language)
+        key = (pack.language, kind)
+        fields = self._fields_cache.get(key)
+        if fields is None:
+            fields = frozenset(template_fields(pack.templates[kind]))
+            self._fields_cache[key] = fields
+        values = self._values(order, fields)
+        return Notice(
+            id=notice_id or self._ids(),
+            kind=kind,
+            msisdn=order.msisdn,
+            order_id=order.id,
+            text=pack.render(kind, values),
+            at=at,
+            sender=self.policy.operator_number,
+            language=pack.language,
+        )
+
+    def _values(self, order: Order, fields: frozenset[str]) -> dict[str, str]:
+        pack = self.policy.pack(order.language)
+        phrases = pack.phrases
+        policy = self.policy
+        values: dict[str, str] = {}
+        for name in fields:
+            if name == "sp_name":
+                values[name] = order.sp_name
+            elif name == "service_name":
+                values[name] = order.service_name
+            elif name == "service_code":
+                values[name] = order.service_code
+            elif name == "price":
+                values[name] = pack.price_label(order.price, order.period)
+            elif name == "code":
+                values[name] = order.code or ""
+            elif name == "valid_for":
+                values[name] = pack.hours_label(policy.confirmation_window)
+            elif name == "deadline":
+                when = order.confirm_by
+                values[name] = pack.datetime_label(when, policy.timezone) if when else ""
+            elif name == "trial_end":
+                when = order.trial_ends_at
+                values[name] = pack.datetime_label(when, policy.timezone) if when else ""
+            elif name in ("how_to_unsubscribe", "how_to_use"):
+                values[name] = phrases[name].format(
+                    access_code=order.access_code, operator_number=policy.operator_number
+                )
+            elif name == "access_code":
+                values[name] = order.access_code
+            elif name == "operator_number":
+                values[name] = policy.operator_number
+            else:
+                values[name] = phrases[name]
+        return values
+
+    def _violation(
+        self,
+        tx: Transaction,
+        *,
+        sp_id: str,
+        msisdn: str,
+        order_id: str | None,
+        reason: ReasonCode,
+        at: pendulum.DateTime,
+        channel: Channel | None,
+        evidence: str,
+    ) -> None:
+        tx.add_violation(
+            SpViolation(self._ids(), sp_id, msisdn, order_id, reason, at, channel, evidence)
+        )
+
+    # --- commands ----------------------------------------------------------------------
+
+    def request(
+        self,
+        msisdn: str,
+        service_code: str,
+        *,
+        channel: Channel | str,
+        actor: str | None = None,
+        text: str | None = None,
+        language: str | None = None,
+    ) -> Order:
+        """Receive an order for a service.
+
+        A subscription goes to ``AWAITING_CONFIRMATION`` and the subscriber is sent the
+        confirmation request (C1, C2). A trial starts with its notice (C6). An on-demand
+        order is ``COMPLETED`` with its fee notice (C5). An order over the SP's daily
+        limit, or a second live order of the same service, is ``REJECTED`` (C13).
+        """
+        number = self._msisdn(msisdn)
+        service = self.catalog.get(service_code)
+        chan = self._channel(channel)
+        if language is not None and language not in self.policy.templates:
+            raise InvalidArgumentError(f"no language pack for {language!r}")
+        lang = language or self.policy.language
+        now = self._now()
+        who = actor or (service.sp_id if chan is Channel.SP_API else number)
+        return self._run(lambda tx: self._request(tx, number, service, chan, who, text, lang, now))
+
+    def _request(
+        self,
+        tx: Transaction,
+        msisdn: str,
+        service: Service,
+        channel: Channel,
+        actor: str,
+        text: str | None,
+        language: str,
+        now: pendulum.DateTime,
+    ) -> Order:
+        policy = self.policy
+        history = tx.orders_of(msisdn)
+        change = _Change(self, None)
+        change.add(
+            EventKind.ORDER_REQUESTED,
+            order_id=self._ids(),
+            at=now,
+            channel=channel,
+            actor=actor,
+            text_in=text,
+            data={
+                "msisdn": msisdn,
+                "service_code": service.code,
+                "sp_id": service.sp_id,
+                "sp_name": service.sp_name,
+                "service_name": service.name,
+                "kind": service.kind.value,
+                "price": str(service.price),
+                "period": service.billing_period.value,
+                "access_code": service.access_code,
+                "language": language,
+            },
+        )
+        common: dict[str, Any] = {"at": now, "channel": channel, "actor": SYSTEM}
+        if channel is Channel.SP_API:
+            day_start, day_end = policy.local_day(now)
+            sent_today = sum(
+                1
+                for o in history
+                if o.sp_id == service.sp_id
+                and o.request_channel is Channel.SP_API
+                and day_start <= o.requested_at < day_end
+            )
+            if sent_today >= policy.sp_daily_request_limit:
+                order = change.add(
+                    EventKind.ORDER_REJECTED,
+                    data={"reason": ReasonCode.DAILY_LIMIT.value},
+                    **common,
+                )
+                self._violation(
+                    tx,
+                    sp_id=service.sp_id,
+                    msisdn=msisdn,
+                    order_id=order.id,
+                    reason=ReasonCode.DAILY_LIMIT,
+                    at=now,
+                    channel=channel,
+                    evidence=f"request {sent_today + 1} of {service.code} today; "
+                    f"limit {policy.sp_daily_request_limit}",
+                )
+                return change.save(tx)
+        if service.kind is not OfferKind.ON_DEMAND and any(
+            o.is_live and o.service_code == service.code for o in history
+        ):
+            change.add(
+                EventKind.ORDER_REJECTED,
+                data={"reason": ReasonCode.DUPLICATE_ORDER.value},
+                **common,
+            )
+            return change.save(tx)
+        if service.kind is OfferKind.SUBSCRIPTION:
+            taken = {o.code for o in history if o.state is OrderState.AWAITING_CONFIRMATION}
+            change.add(
+                EventKind.CONFIRMATION_REQUESTED,
+                data={
+                    "code": self._new_code(taken),
+                    "confirm_by": (now + policy.confirmation_window).isoformat(),
+                },
+                notice=NoticeKind.CONFIRMATION_REQUEST,
+                **common,
+            )
+        elif service.kind is OfferKind.TRIAL:
+            assert service.trial_days is not None
+            length = dt.timedelta(days=service.trial_days)
+            ends = now + length
+            change.add(
+                EventKind.TRIAL_STARTED,
+                data={
+                    "trial_ends_at": ends.isoformat(),
+                    "remind_at": (ends - policy.reminder_lead_for(length)).isoformat(),
+                },
+                notice=NoticeKind.TRIAL_STARTED,
+                **common,
+            )
+        else:
+            earlier = self._days_fee_notice(history, service, channel, now)
+            if earlier is not None:
+                change.add(
+                    EventKind.ORDER_COMPLETED,
+                    data={"fee_notice_id": earlier, "fee_notice": "earlier today"},
+                    **common,
+                )
+            else:
+                notice_id = self._ids()
+                change.add(
+                    EventKind.ORDER_COMPLETED,
+                    data={"fee_notice_id": notice_id, "notice_id": notice_id},
+                    notice=NoticeKind.FEE_NOTICE,
+                    **common,
+                )
+        return change.save(tx)
+
+    def _days_fee_notice(
+        self, history: list[Order], service: Service, channel: Channel, now: pendulum.DateTime
+    ) -> str | None:
+        """C5: an SMS on-demand order after the day's first one of the same service gets
+        no notice of its own; the first order's fee notice covers it."""
+        if channel is not Channel.SMS:
+            return None
+        day_start, day_end = self.policy.local_day(now)
+        for o in history:
+            if (
+                o.service_code == service.code
+                and o.request_channel is Channel.SMS
+                and o.state is OrderState.COMPLETED
+                and o.fee_notice_id is not None
+                and day_start <= o.requested_at < day_end
+            ):
+                return o.fee_notice_id
+        return None
+
+    def _new_code(self, taken: set[str | None]) -> str:
+        digits = self.policy.code_digits
+        low, high = 10 ** (digits - 1), 10**digits - 1
+        while True:
+            code = str(self._rng.randint(low, high))
+            if code not in taken and set(code) != {"0"}:
+                return code
+
+    def confirm(
+        self,
+        order_id: str,
+        *,
+        msisdn: str,
+        channel: Channel | str,
+        code: str | None = None,
+        text: str | None = None,
+    ) -> Order:
+        """The subscriber's second confirmation (二次确认, C1).
+
+        Only the subscriber's own number, through an operator-controlled channel,
+        after the request and inside the window, with the request's code when several
+        orders are pending (C3), activates the order and sends the activation notice
+        (C4).
+
+        Raises:
+            UnknownOrderError: no such order.
+            InvalidStateError: the order is not awaiting confirmation.
+            ForcedSubscriptionError: the SP's platform, another number, or a reply
+                faster than a human (C13); booked against the SP, order unchanged.
+            ConfirmationRefusedError: any other invalid confirmation; order unchanged.
+        """
+        number = self._msisdn(msisdn)
+        chan = self._channel(channel)
+        quoted = self._code(code)
+        now = self._now()
+
+        def work(tx: Transaction) -> Order | _Raise:
+            order = self._load(tx, order_id)
+            if order.state is not OrderState.AWAITING_CONFIRMATION:
+                raise InvalidStateError(order.id, order.state, "confirm")
+            pending = self._pending(tx, order.msisdn, now)
+            check = check_confirmation(
+                order,
+                msisdn=number,
+                channel=chan,
+                at=now,
+                code=quoted,
+                pending_count=len(pending),
+                policy=self.policy,
+            )
+            if check.reason is not None:
+                if check.forced:
+                    self._violation(
+                        tx,
+                        sp_id=order.sp_id,
+                        msisdn=order.msisdn,
+                        order_id=order.id,
+                        reason=check.reason,
+                        at=now,
+                        channel=chan,
+                        evidence=f"{check.detail}; text: {text!r}",
+                    )
+                    return _Raise(
+                        ForcedSubscriptionError(
+                            order.id, check.reason, check.detail, sp_id=order.sp_id
+                        )
+                    )
+                return _Raise(ConfirmationRefusedError(order.id, check.reason, check.detail))
+            change = _Change(self, order)
+            change.add(
+                EventKind.CONSENT_GRANTED,
+                at=now,
+                channel=chan,
+                actor=number,
+                text_in=text,
+                data={"code": quoted or ""},
+                notice=NoticeKind.ACTIVATED,
+            )
+            return change.save(tx)
+
+        return self._run(work)
+
+    @staticmethod
+    def _code(code: object) -> str | None:
+        if code is None:
+            return None
+        if isinstance(code, int) and not isinstance(code, bool):
+            return str(code)
+        if isinstance(code, str) and code.strip().isdigit() and code.strip().isascii():
+            return code.strip()
+        raise InvalidArgumentError(f"a confirmation code is digits, got {code!r}")
+
+    def _pending(self, tx: Transaction, msisdn: str, now: pendulum.DateTime) -> list[Order]:
+        return [
+            o
+            for o in tx.orders_of(msisdn)
+            if o.state is OrderState.AWAITING_CONFIRMATION
+            and o.confirm_by is not None
+            and now < o.confirm_by
+        ]
+
+    def decline(
+        self,
+        order_id: str,
+        *,
+        msisdn: str,
+        channel: Channel | str,
+        code: str | None = None,
+        text: str | None = None,
+    ) -> Order:
+        """The subscriber says no: the order is ``DECLINED`` and never charged.
+
+        Raises:
+            UnknownOrderError, InvalidStateError, ConfirmationRefusedError (another
+            number, a wrong code, or a missing code when several orders are pending).
+        """
+        number = self._msisdn(msisdn)
+        chan = self._channel(channel)
+        quoted = self._code(code)
+        now = self._now()
+
+        def work(tx: Transaction) -> Order | _Raise:
+            order = self._load(tx, order_id)
+            if order.state is not OrderState.AWAITING_CONFIRMATION:
+                raise InvalidStateError(order.id, order.state, "decline")
+            if number != order.msisdn:
+                return _Raise(ConfirmationRefusedError(order.id, ReasonCode.FOREIGN_NUMBER))
+            if quoted is not None and quoted != order.code:
+                return _Raise(ConfirmationRefusedError(order.id, ReasonCode.WRONG_CODE))
+            if quoted is None and len(self._pending(tx, order.msisdn, now)) > 1:
+                return _Raise(ConfirmationRefusedError(order.id, ReasonCode.CODE_REQUIRED))
+            change = _Change(self, order)
+            change.add(
+                EventKind.CONSENT_DECLINED,
+                at=now,
+                channel=chan,
+                actor=number,
+                text_in=text,
+                data={"reason": "declined"},
+                notice=NoticeKind.DECLINED,
+            )
+            return change.save(tx)
+
+        return self._run(work)
+
+    def unsubscribe(
+        self,
+        order_id: str,
+        *,
+        channel: Channel | str,
+        actor: str | None = None,
+        text: str | None = None,
+    ) -> Order:
+        """Cancel an order now, from any live state, through any channel (C7).
+
+        Idempotent: an order that is no longer live is returned unchanged and no second
+        notice is sent. Never refused for the state the order is in.
+        """
+        chan = self._channel(channel)
+        now = self._now()
+
+        def work(tx: Transaction) -> Order:
+            order = self._load(tx, order_id)
+            if not order.is_live:
+                return order
+            change = _Change(self, order)
+            change.add(
+                EventKind.ORDER_CANCELLED,
+                at=now,
+                channel=chan,
+                actor=actor or order.msisdn,
+                text_in=text,
+                data={"reason": "unsubscribed", "from_state": order.state.value},
+                notice=NoticeKind.CANCELLED,
+            )
+            return change.save(tx)
+
+        return self._run(work)
+
+    def unsubscribe_all(
+        self, msisdn: str, *, channel: Channel | str, actor: str | None = None
+    ) -> list[Order]:
+        """Cancel every live order of a subscriber (each confirmed once)."""
+        number = self._msisdn(msisdn)
+        return [
+            self.unsubscribe(o.id, channel=channel, actor=actor) for o in self.live_orders(number)
+        ]
+
+    def run_due(self, *, batch: int = 500) -> int:
+        """Fire every timer due at ``clock.now()``: expire unanswered confirmations (C1),
+        remind trials (C6) and end them (C6). Returns how many orders moved.
+
+        A trial whose end has already passed is ended without a late reminder.
+        """
+        if batch < 1:
+            raise InvalidArgumentError("batch must be at least 1")
+        now = self._now()
+        moved = 0
+        while True:
+
+            def work(tx: Transaction) -> int:
+                due = tx.due_orders(now, batch)
+                for order in due:
+                    self._fire(tx, order, now)
+                return len(due)
+
+            count = self._run(work)
+            moved += count
+            if count < batch:
+                return moved
+
+    def _fire(self, tx: Transaction, order: Order, now: pendulum.DateTime) -> None:
+        change = _Change(self, order)
+        common: dict[str, Any] = {"at": now, "channel": None, "actor": SYSTEM}
+        state = order.state
+        if state is OrderState.AWAITING_CONFIRMATION:
+            change.add(EventKind.CONFIRMATION_EXPIRED, data={"reason": "no_reply"}, **common)
+        elif order.trial_ends_at is not None and order.trial_ends_at <= now:
+            change.add(
+                EventKind.TRIAL_ENDED,
+                data={"reason": "trial_ended"},
+                notice=NoticeKind.TRIAL_ENDED,
+                **common,
+            )
+        elif state is OrderState.TRIAL:
+            change.add(EventKind.TRIAL_REMINDED, notice=NoticeKind.TRIAL_REMINDER, **common)
+        else:  # pragma: no cover - due_at only points at the timers above
+            return
+        change.save(tx)
+
+    # --- charging ----------------------------------------------------------------------
+
+    def may_charge(
+        self, order_id: str, amount: Decimal | int | str, *, period_start: dt.datetime | None = None
+    ) -> ChargeDecision:
+        """May the billing backend charge ``amount`` now (C11)? Always answers with a reason.
+
+        ``period_start`` is the start of the billing period being charged (now when
+        omitted); on-demand orders ignore it.
+        """
+        value = to_amount(amount)
+        start = as_utc(period_start) if period_start is not None else None
+        now = self._now()
+
+        def work(tx: Transaction) -> ChargeDecision:
+            order = self._load(tx, order_id)
+            return decide_charge(
+                order,
+                value,
+                period_start=start,
+                now=now,
+                charges=tx.charges(order.id),
+                policy=self.policy,
+            )
+
+        return self._run(work)
+
+    def record_charge(
+        self,
+        order_id: str,
+        amount: Decimal | int | str,
+        *,
+        key: str,
+        period_start: dt.datetime | None = None,
+    ) -> Charge:
+        """Record a charge that C11 allows; idempotent by ``key``.
+
+        Raises:
+            ChargeRefusedError: C11 refuses it (``reason`` says why); nothing is stored.
+            IdempotencyKeyError: ``key`` was used for a different charge.
+        """
+        value = to_amount(amount)
+        if not isinstance(key, str) or not key.strip():
+            raise InvalidArgumentError("a charge needs a non-empty idempotency key")
+        start = as_utc(period_start) if period_start is not None else None
+        now = self._now()
+
+        def work(tx: Transaction) -> Charge | _Raise:
+            order = self._load(tx, order_id)
+            pkey = period_key(order, start or now, self.policy)
+            existing = tx.charge(key)
+            if existing is not None:
+                if (existing.order_id, existing.amount, existing.period_key) == (
+                    order.id,
+                    value,
+                    pkey,
+                ):
+                    return existing
+                return _Raise(IdempotencyKeyError(key))
+            decision = decide_charge(
+                order,
+                value,
+                period_start=start,
+                now=now,
+                charges=tx.charges(order.id),
+                policy=self.policy,
+            )
+            if not decision.allowed:
+                return _Raise(ChargeRefusedError(order.id, decision.reason))
+            charge = Charge(key, order.id, value, pkey, start, now)
+            tx.add_charge(charge)
+            return charge
+
+        return self._run(work)
+
+    # --- notices -----------------------------------------------------------------------
+
+    def dispatch(self, *, limit: int = 1000) -> int:
+        """Deliver notices recorded but not yet delivered; returns how many were.
+
+        A notifier that raises leaves its notice undelivered for the next call; the
+        state change that made it stands.
+        """
+        with self.store.transaction() as tx:
+            pending = tx.undelivered_notices(limit)
+        delivered = 0
+        for notice in pending:
+            try:
+                self.notifier.send(notice)
+            except Exception:
+                log.warning("notice %s not delivered; will retry", notice.id, exc_info=True)
+                continue
+            with self.store.transaction() as tx:
+                tx.mark_delivered(notice.id, notice.at)
+            delivered += 1
+        return delivered
+
+    # --- queries -----------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Order:
+        """The order with that id. Raises UnknownOrderError."""
+        with self.store.transaction() as tx:
+            return self._load(tx, order_id)
+
+    def history(self, order_id: str) -> list[Event]:
+        """The order's events, oldest first: its consent evidence (C14)."""
+        with self.store.transaction() as tx:
+            self._load(tx, order_id)
+            return tx.events(order_id)
+
+    def notices(self, order_id: str) -> list[Notice]:
+        """The notices recorded for an order."""
+        with self.store.transaction() as tx:
+            self._load(tx, order_id)
+            return tx.notices(order_id)
+
+    def charges(self, order_id: str) -> list[Charge]:
+        """The charges recorded on an order."""
+        with self.store.transaction() as tx:
+            self._load(tx, order_id)
+            return tx.charges(order_id)
+
+    def orders_of(self, msisdn: str) -> list[Order]:
+        """Every order of a subscriber, oldest first."""
+        number = self._msisdn(msisdn)
+        with self.store.transaction() as tx:
+            return tx.orders_of(number)
+
+    def live_orders(self, msisdn: str) -> list[Order]:
+        """The subscriber's live orders (awaiting confirmation, active, in trial)."""
+        return [o for o in self.orders_of(msisdn) if o.is_live]
+
+    def sp_violations(self, sp_id: str | None = None) -> list[SpViolation]:
+        """C13 evidence, for one SP or for all."""
+        with self.store.transaction() as tx:
+            return tx.violations(sp_id)
+
+    # --- retention ---------------------------------------------------------------------
+
+    def purge(self, before: dt.datetime) -> int:
+        """Delete finished orders that ended before ``before`` (C14).
+
+        Raises:
+            RetentionError: ``before`` is inside the retention period.
+        """
+        cutoff = as_utc(before)
+        now = self._now()
+        earliest = now.subtract(months=self.policy.retention_months)
+        if cutoff > earliest:
+            raise RetentionError(
+                f"evidence is kept {self.policy.retention_months} months: cannot purge "
+                f"anything that ended after {earliest.isoformat()}"
+            )
+
+        def work(tx: Transaction) -> int:
+            old = [
+                o.id
+                for o in tx.all_orders()
+                if not o.is_live and o.ended_at is not None and o.ended_at < cutoff
+            ]
+            return tx.purge(old)
+
+        return self._run(work)

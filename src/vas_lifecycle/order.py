@@ -1,0 +1,194 @@
+"""The order record and its events; an order is a fold of its events (invariant 5).
+
+The facade never sets an order's fields directly: it creates events and applies them
+with :func:`apply`, the same function :meth:`Order.from_events` uses to rebuild an
+order from its history. So the stored order and the rebuilt one cannot disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Final
+
+import attrs
+import pendulum
+
+from vas_lifecycle.catalog import OfferKind, Period
+from vas_lifecycle.errors import InvalidStateError
+from vas_lifecycle.machine import table
+from vas_lifecycle.policy import Channel
+from vas_lifecycle.states import LIVE_STATES, OrderState, Trigger
+
+__all__ = ["Event", "EventKind", "Order", "apply"]
+
+
+class EventKind(enum.StrEnum):
+    """What happened to an order. Events are past tense."""
+
+    ORDER_REQUESTED = "order_requested"
+    CONFIRMATION_REQUESTED = "confirmation_requested"
+    CONSENT_GRANTED = "consent_granted"
+    CONSENT_DECLINED = "consent_declined"
+    CONFIRMATION_EXPIRED = "confirmation_expired"
+    ORDER_REJECTED = "order_rejected"
+    TRIAL_STARTED = "trial_started"
+    TRIAL_REMINDED = "trial_reminded"
+    TRIAL_ENDED = "trial_ended"
+    ORDER_COMPLETED = "order_completed"
+    ORDER_CANCELLED = "order_cancelled"
+
+
+#: The trigger each event applies to the machine (the first event creates the order).
+EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
+    EventKind.CONFIRMATION_REQUESTED: Trigger.ASK_CONFIRMATION,
+    EventKind.CONSENT_GRANTED: Trigger.CONFIRM,
+    EventKind.CONSENT_DECLINED: Trigger.DECLINE,
+    EventKind.CONFIRMATION_EXPIRED: Trigger.EXPIRE,
+    EventKind.ORDER_REJECTED: Trigger.REJECT,
+    EventKind.TRIAL_STARTED: Trigger.START_TRIAL,
+    EventKind.TRIAL_REMINDED: Trigger.REMIND,
+    EventKind.TRIAL_ENDED: Trigger.END_TRIAL,
+    EventKind.ORDER_COMPLETED: Trigger.COMPLETE,
+    EventKind.ORDER_CANCELLED: Trigger.CANCEL,
+}
+
+
+@attrs.frozen
+class Event:
+    """One immutable fact in an order's history (C14).
+
+    ``seq`` is the order's version after the event. ``actor`` is who caused it (a
+    number, an SP id, ``"system"`` for timers, an agent id). ``text_in`` is the text
+    received with it, ``text_out`` the text of the notice it sent. ``data`` holds the
+    event's own facts as strings (the service snapshot, the code, deadlines, reasons).
+    """
+
+    order_id: str
+    seq: int
+    kind: EventKind
+    at: pendulum.DateTime
+    channel: Channel | None
+    actor: str
+    text_in: str | None = None
+    text_out: str | None = None
+    data: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Order:
+    """A VAS order with the name and price frozen when it was requested (C12)."""
+
+    id: str
+    msisdn: str
+    service_code: str
+    sp_id: str
+    sp_name: str
+    service_name: str
+    kind: OfferKind
+    price: Decimal
+    period: Period
+    access_code: str
+    language: str
+    requested_at: pendulum.DateTime
+    request_channel: Channel
+    state: OrderState = OrderState.REQUESTED
+    version: int = 1
+    code: str | None = None
+    confirm_by: pendulum.DateTime | None = None
+    activated_at: pendulum.DateTime | None = None
+    consent_channel: Channel | None = None
+    trial_ends_at: pendulum.DateTime | None = None
+    remind_at: pendulum.DateTime | None = None
+    reminded_at: pendulum.DateTime | None = None
+    fee_notice_id: str | None = None
+    ended_at: pendulum.DateTime | None = None
+    end_reason: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @property
+    def due_at(self) -> pendulum.DateTime | None:
+        """When the next timer of this order is due (expiry, reminder, trial end)."""
+        if self.state is OrderState.AWAITING_CONFIRMATION:
+            return self.confirm_by
+        if self.state is OrderState.TRIAL:
+            return self.remind_at if self.remind_at is not None else self.trial_ends_at
+        if self.state is OrderState.TRIAL_EXPIRING:
+            return self.trial_ends_at
+        return None
+
+    @classmethod
+    def from_events(cls, events: Iterable[Event]) -> Order:
+        """Rebuild an order from its history alone."""
+        order: Order | None = None
+        for event in events:
+            order = apply(order, event)
+        if order is None:
+            raise ValueError("an order needs at least its ORDER_REQUESTED event")
+        return order
+
+
+def _time(value: str | None) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    parsed = pendulum.parse(value)
+    assert isinstance(parsed, pendulum.DateTime)
+    return parsed.in_timezone("UTC")
+
+
+def apply(order: Order | None, event: Event) -> Order:
+    """The order after ``event``. The only place order fields change."""
+    if order is None:
+        if event.kind is not EventKind.ORDER_REQUESTED or event.seq != 1:
+            raise ValueError(f"an order's history starts with ORDER_REQUESTED, got {event.kind}")
+        d = event.data
+        assert event.channel is not None
+        return Order(
+            id=event.order_id,
+            msisdn=d["msisdn"],
+            service_code=d["service_code"],
+            sp_id=d["sp_id"],
+            sp_name=d["sp_name"],
+            service_name=d["service_name"],
+            kind=OfferKind(d["kind"]),
+            price=Decimal(d["price"]),
+            period=Period(d["period"]),
+            access_code=d["access_code"],
+            language=d["language"],
+            requested_at=event.at,
+            request_channel=event.channel,
+        )
+    if event.order_id != order.id or event.seq != order.version + 1:
+        raise ValueError(
+            f"event {event.kind} (order {event.order_id}, seq {event.seq}) does not follow "
+            f"order {order.id} version {order.version}"
+        )
+    trigger = EVENT_TRIGGERS.get(event.kind)
+    if trigger is None:
+        raise InvalidStateError(order.id, order.state, event.kind.value)
+    state = table().next_state(order.id, order.state, trigger)
+    changes: dict[str, object] = {"state": state, "version": event.seq}
+    d = event.data
+    kind = event.kind
+    if kind is EventKind.CONFIRMATION_REQUESTED:
+        changes["code"] = d["code"]
+        changes["confirm_by"] = _time(d["confirm_by"])
+    elif kind is EventKind.CONSENT_GRANTED:
+        changes["activated_at"] = event.at
+        changes["consent_channel"] = event.channel
+    elif kind is EventKind.TRIAL_STARTED:
+        changes["trial_ends_at"] = _time(d["trial_ends_at"])
+        changes["remind_at"] = _time(d["remind_at"])
+    elif kind is EventKind.TRIAL_REMINDED:
+        changes["reminded_at"] = event.at
+        changes["remind_at"] = None
+    elif kind is EventKind.ORDER_COMPLETED:
+        changes["fee_notice_id"] = d["fee_notice_id"]
+    if state not in LIVE_STATES:
+        changes["ended_at"] = event.at
+        changes["end_reason"] = d.get("reason", kind.value)
+    return attrs.evolve(order, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,217 @@
+"""Rule parameters and regime presets, validated when built.
+
+A regime is data, not a code path: :meth:`Policy.china_mobile` is the default
+preset, and every parameter marked [practice] in RULES.md is a field here with that
+default. An impossible combination is refused with :class:`PolicyError` when the policy
+is built (or, for checks that need the catalog, when a ``Lifecycle`` is built).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+import attrs
+import pendulum
+
+from vas_lifecycle.catalog import Catalog, OfferKind
+from vas_lifecycle.errors import PolicyError
+from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
+
+__all__ = ["Channel", "FirstPeriodRule", "Policy"]
+
+
+class Channel(enum.StrEnum):
+    """Where a request or a reply came from."""
+
+    SMS = "sms"
+    WAP = "wap"
+    WEB = "web"
+    USSD = "ussd"
+    IVR = "ivr"
+    HOTLINE = "hotline"  # the operator's 10086 agents
+    SP_API = "sp_api"  # the SP's own platform: never operator-controlled
+    SELF_SERVICE = "self_service"  # operator kiosk or app
+
+
+class FirstPeriodRule(enum.StrEnum):
+    """How the first period of a monthly subscription is charged (C15)."""
+
+    FULL = "full"
+    #: China Mobile package rule: 15 days or more left in the month = full, fewer = half.
+    HALF_IF_LATE = "half_if_late"
+
+
+def _positive(instance: object, attribute: attrs.Attribute[dt.timedelta], value: object) -> None:
+    if not isinstance(value, dt.timedelta):
+        raise PolicyError(f"{attribute.name} must be a duration, got {type(value).__name__}")
+    if value <= dt.timedelta(0):
+        raise PolicyError(f"{attribute.name} must be longer than zero, got {value}")
+
+
+def _words(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        raise PolicyError("a keyword set must be a collection of words, not one string")
+    words = frozenset(w.strip().upper() for w in value)
+    if not words or "" in words:
+        raise PolicyError("a keyword set needs at least one non-empty word")
+    return words
+
+
+def _channels(value: Iterable[Channel | str]) -> frozenset[Channel]:
+    try:
+        return frozenset(Channel(c) for c in value)
+    except ValueError as err:
+        raise PolicyError(f"unknown channel in {value!r}") from err
+
+
+def _templates(
+    value: Mapping[str, TemplateSet] | Iterable[TemplateSet],
+) -> Mapping[str, TemplateSet]:
+    items = list(value.values()) if isinstance(value, Mapping) else list(value)
+    packs: dict[str, TemplateSet] = {}
+    for pack in items:
+        if not isinstance(pack, TemplateSet):
+            raise PolicyError(f"expected a TemplateSet, got {type(pack).__name__}")
+        packs[pack.language] = pack
+    return MappingProxyType(packs)
+
+
+@attrs.frozen(kw_only=True)
+class Policy:
+    """Every parameter of the consent rules. Build one with a preset and ``attrs.evolve``."""
+
+    name: str = "custom"
+    country_code: str = "86"
+    timezone: str = "Asia/Shanghai"
+    currency: str = "CNY"
+    language: str = "zh-CN"
+    operator_number: str = "10086"
+    # C1
+    confirmation_window: dt.timedelta = attrs.field(
+        default=dt.timedelta(hours=24), validator=_positive
+    )
+    confirm_words: frozenset[str] = attrs.field(
+        default=frozenset({"是", "Y", "YES"}), converter=_words
+    )
+    decline_words: frozenset[str] = attrs.field(
+        default=frozenset({"否", "N", "NO"}), converter=_words
+    )
+    operator_channels: frozenset[Channel] = attrs.field(
+        default=frozenset(
+            {
+                Channel.SMS,
+                Channel.USSD,
+                Channel.HOTLINE,
+                Channel.SELF_SERVICE,
+                Channel.WEB,
+                Channel.WAP,
+            }
+        ),
+        converter=_channels,
+    )
+    # C3
+    code_digits: int = 4
+    # C6
+    trial_reminder_lead: dt.timedelta = attrs.field(
+        default=dt.timedelta(hours=48), validator=_positive
+    )
+    #: a trial not longer than the lead is reminded at its midpoint; False refuses such trials
+    remind_short_trials_at_midpoint: bool = True
+    # C8
+    pick_window: dt.timedelta = attrs.field(default=dt.timedelta(hours=2), validator=_positive)
+    # C13
+    fastest_human_reply: dt.timedelta = attrs.field(default=dt.timedelta(seconds=2))
+    sp_daily_request_limit: int = 3
+    # C14
+    retention_months: int = 5
+    # C15
+    first_period: FirstPeriodRule = attrs.field(
+        default=FirstPeriodRule.FULL, converter=FirstPeriodRule
+    )
+    #: language packs by language tag; must include ``language``
+    templates: Mapping[str, TemplateSet] = attrs.field(
+        default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.country_code.isascii() and self.country_code.isdigit()):
+            raise PolicyError(f"country_code must be digits, got {self.country_code!r}")
+        try:
+            pendulum.timezone(self.timezone)
+        except Exception as err:
+            raise PolicyError(f"unknown time zone {self.timezone!r}") from err
+        if self.confirm_words & self.decline_words:
+            raise PolicyError(
+                "a word cannot both confirm and decline: "
+                + ", ".join(sorted(self.confirm_words & self.decline_words))
+            )
+        if Channel.SP_API in self.operator_channels:
+            raise PolicyError("SP_API is never an operator-controlled channel")
+        if not self.operator_channels:
+            raise PolicyError("at least one operator-controlled channel is needed to confirm")
+        if not 3 <= self.code_digits <= 8:
+            raise PolicyError(f"code_digits must be 3 to 8, got {self.code_digits}")
+        if not isinstance(self.fastest_human_reply, dt.timedelta) or (
+            self.fastest_human_reply < dt.timedelta(0)
+        ):
+            raise PolicyError("fastest_human_reply must be a non-negative duration")
+        if self.fastest_human_reply >= self.confirmation_window:
+            raise PolicyError("fastest_human_reply must be shorter than the confirmation window")
+        if self.sp_daily_request_limit < 1:
+            raise PolicyError("sp_daily_request_limit must be at least 1")
+        if self.retention_months < 1:
+            raise PolicyError("retention_months must be at least 1")
+        if self.language not in self.templates:
+            raise PolicyError(f"no language pack for the policy language {self.language!r}")
+        for pack in self.templates.values():
+            if pack.phrases["confirm_word"].strip().upper() not in self.confirm_words:
+                raise PolicyError(
+                    f"language pack {pack.language!r} tells subscribers to confirm with "
+                    f"{pack.phrases['confirm_word']!r}, which is not a confirm word of this policy"
+                )
+            if pack.phrases["decline_word"].strip().upper() not in self.decline_words:
+                raise PolicyError(
+                    f"language pack {pack.language!r} tells subscribers to decline with "
+                    f"{pack.phrases['decline_word']!r}, which is not a decline word of this policy"
+                )
+
+    # --- presets --------------------------------------------------------------------
+
+    @classmethod
+    def china_mobile(cls, **overrides: object) -> Policy:
+        """The default preset: the seed's rules (C1–C15) with their [practice] defaults."""
+        return cls(name="china_mobile", **overrides)  # type: ignore[arg-type]
+
+    # --- derived values ----------------------------------------------------------------
+
+    def pack(self, language: str | None = None) -> TemplateSet:
+        """The language pack for ``language`` (falls back to the policy language)."""
+        if language is not None and language in self.templates:
+            return self.templates[language]
+        return self.templates[self.language]
+
+    def reminder_lead_for(self, trial: dt.timedelta) -> dt.timedelta:
+        """How long before a trial's end its reminder is due (C6)."""
+        if trial > self.trial_reminder_lead:
+            return self.trial_reminder_lead
+        return trial / 2
+
+    def check_catalog(self, catalog: Catalog) -> None:
+        """Refuse a catalog this policy cannot serve (run when a Lifecycle is built)."""
+        for service in catalog:
+            if service.kind is OfferKind.TRIAL and not self.remind_short_trials_at_midpoint:
+                assert service.trial_days is not None
+                if dt.timedelta(days=service.trial_days) <= self.trial_reminder_lead:
+                    raise PolicyError(
+                        f"trial {service.code!r} lasts {service.trial_days} days, not longer than "
+                        f"the reminder lead {self.trial_reminder_lead}: it could not be reminded"
+                    )
+
+    def local_day(self, when: dt.datetime) -> tuple[pendulum.DateTime, pendulum.DateTime]:
+        """The calendar day (in the policy's time zone) that contains ``when``, as UTC bounds."""
+        local = pendulum.instance(when).in_timezone(self.timezone)
+        start = local.start_of("day")
+        return start.in_timezone("UTC"), start.add(days=1).in_timezone("UTC")

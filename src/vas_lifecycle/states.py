@@ -1,0 +1,71 @@
+"""Order states, triggers and the one transition table, declared once as data.
+
+The diagram in ``docs/lifecycle.md`` and the dispatch used by the facade are both
+generated from :data:`TRANSITIONS`; nothing else lists the allowed moves.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+__all__ = [
+    "LIVE_STATES",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "OrderState",
+    "Transition",
+    "Trigger",
+]
+
+
+class OrderState(enum.StrEnum):
+    """Where an order is in its life. States are adjectives."""
+
+    REQUESTED = "requested"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    ACTIVE = "active"
+    TRIAL = "trial"
+    TRIAL_EXPIRING = "trial_expiring"
+    CANCELLED = "cancelled"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+
+
+class Trigger(enum.StrEnum):
+    """What moves an order. Triggers are verbs."""
+
+    ASK_CONFIRMATION = "ask_confirmation"
+    CONFIRM = "confirm"
+    DECLINE = "decline"
+    EXPIRE = "expire"
+    START_TRIAL = "start_trial"
+    REMIND = "remind"
+    END_TRIAL = "end_trial"
+    COMPLETE = "complete"
+    REJECT = "reject"
+    CANCEL = "cancel"
+
+
+Transition = tuple[Trigger, tuple[OrderState, ...], OrderState]
+
+S = OrderState
+LIVE_STATES: Final = frozenset({S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING})
+TERMINAL_STATES: Final = frozenset({S.CANCELLED, S.DECLINED, S.EXPIRED, S.REJECTED, S.COMPLETED})
+
+#: (trigger, sources, destination): the whole lifecycle of RULES.md.
+TRANSITIONS: Final[tuple[Transition, ...]] = (
+    (Trigger.ASK_CONFIRMATION, (S.REQUESTED,), S.AWAITING_CONFIRMATION),
+    (Trigger.CONFIRM, (S.AWAITING_CONFIRMATION,), S.ACTIVE),
+    (Trigger.DECLINE, (S.AWAITING_CONFIRMATION,), S.DECLINED),
+    (Trigger.EXPIRE, (S.AWAITING_CONFIRMATION,), S.EXPIRED),
+    (Trigger.START_TRIAL, (S.REQUESTED,), S.TRIAL),
+    (Trigger.REMIND, (S.TRIAL,), S.TRIAL_EXPIRING),
+    (Trigger.END_TRIAL, (S.TRIAL, S.TRIAL_EXPIRING), S.CANCELLED),
+    (Trigger.COMPLETE, (S.REQUESTED,), S.COMPLETED),
+    (Trigger.REJECT, (S.REQUESTED,), S.REJECTED),
+    (Trigger.CANCEL, (S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING), S.CANCELLED),
+)
+del S

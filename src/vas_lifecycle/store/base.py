@@ -1,0 +1,113 @@
+"""The store port: one transaction per command, optimistic version per order.
+
+The facade opens a :class:`Transaction`, reads what the command needs, writes the
+order's new events together with its notices, charges and SP violations, and commits.
+Either all of it is stored or none of it (the outbox pattern: notices are delivered
+after the commit, from the store). Adapters keep the port narrow so SQL stores fit.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+
+import pendulum
+
+from vas_lifecycle.consent import Charge, SpViolation
+from vas_lifecycle.notices import Notice
+from vas_lifecycle.order import Event, Order
+
+__all__ = ["ConflictError", "Store", "Transaction"]
+
+
+class ConflictError(Exception):
+    """Raised by a transaction when an order's version moved (retried by the facade)."""
+
+    def __init__(self, order_id: str, expected_version: int) -> None:
+        super().__init__(f"order {order_id}: expected version {expected_version}")
+        self.order_id = order_id
+        self.expected_version = expected_version
+
+
+class Transaction(abc.ABC):
+    """One unit of work. Nothing is visible to others until the store commits it."""
+
+    # --- reads ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_order(self, order_id: str) -> Order | None: ...
+
+    @abc.abstractmethod
+    def events(self, order_id: str) -> list[Event]: ...
+
+    @abc.abstractmethod
+    def orders_of(self, msisdn: str) -> list[Order]:
+        """Every order of a subscriber, oldest first."""
+
+    @abc.abstractmethod
+    def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
+        """Live orders whose next timer is due at or before ``now``, earliest first."""
+
+    @abc.abstractmethod
+    def charges(self, order_id: str) -> list[Charge]: ...
+
+    @abc.abstractmethod
+    def charge(self, key: str) -> Charge | None: ...
+
+    @abc.abstractmethod
+    def notices(self, order_id: str) -> list[Notice]: ...
+
+    @abc.abstractmethod
+    def undelivered_notices(self, limit: int) -> list[Notice]: ...
+
+    @abc.abstractmethod
+    def violations(self, sp_id: str | None) -> list[SpViolation]: ...
+
+    # --- writes --------------------------------------------------------------------
+    @abc.abstractmethod
+    def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
+        """Store ``events`` and ``order`` (the order after them).
+
+        ``expected_version`` is the version the order had when loaded (0 for a new
+        order). Raises :class:`ConflictError` if it moved, now or at commit.
+        """
+
+    @abc.abstractmethod
+    def add_notice(self, notice: Notice) -> None: ...
+
+    @abc.abstractmethod
+    def mark_delivered(self, notice_id: str, at: pendulum.DateTime) -> None: ...
+
+    @abc.abstractmethod
+    def add_charge(self, charge: Charge) -> None: ...
+
+    @abc.abstractmethod
+    def add_violation(self, violation: SpViolation) -> None: ...
+
+    @abc.abstractmethod
+    def purge(self, order_ids: Sequence[str]) -> int:
+        """Delete finished orders with their events, notices and charges (C14)."""
+
+    # --- audit ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def all_orders(self) -> Iterator[Order]: ...
+
+    @abc.abstractmethod
+    def all_notices(self) -> Iterator[Notice]: ...
+
+    @abc.abstractmethod
+    def all_charges(self) -> Iterator[Charge]: ...
+
+    @abc.abstractmethod
+    def delivered(self, notice_id: str) -> bool: ...
+
+
+class Store(abc.ABC):
+    """Where orders, events, notices, charges and violations live."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A unit of work: committed when the block ends normally, rolled back otherwise."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; the default has none."""
