@@ -87,7 +87,11 @@ class ChargeDecision:
 
 @attrs.frozen
 class Charge:
-    """A charge the billing backend recorded after ``may_charge`` allowed it."""
+    """A charge the billing backend recorded after ``may_charge`` allowed it.
+
+    ``order_version`` is the order's version when it was charged, so an audit can
+    replay exactly what the order looked like at that instant.
+    """
 
     key: str
     order_id: str
@@ -95,6 +99,7 @@ class Charge:
     period_key: str
     period_start: pendulum.DateTime | None
     at: pendulum.DateTime
+    order_version: int
 
 
 @attrs.frozen

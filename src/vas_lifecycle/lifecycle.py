@@ -742,7 +742,7 @@ class Lifecycle:
             )
             if not decision.allowed:
                 return _Raise(ChargeRefusedError(order.id, decision.reason))
-            charge = Charge(key, order.id, value, pkey, start, now)
+            charge = Charge(key, order.id, value, pkey, start, now, order.version)
             tx.add_charge(charge)
             return charge
 

@@ -79,7 +79,9 @@ class Transaction(abc.ABC):
     def mark_delivered(self, notice_id: str, at: pendulum.DateTime) -> None: ...
 
     @abc.abstractmethod
-    def add_charge(self, charge: Charge) -> None: ...
+    def add_charge(self, charge: Charge) -> None:
+        """Store a charge. The commit must fail with :class:`ConflictError` if the
+        order's version is no longer ``charge.order_version`` (a racing cancel)."""
 
     @abc.abstractmethod
     def add_violation(self, violation: SpViolation) -> None: ...

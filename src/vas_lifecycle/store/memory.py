@@ -172,6 +172,10 @@ class _MemoryTransaction(Transaction):
             committed = data.orders.get(oid)
             if (committed.version if committed is not None else 0) != expected:
                 raise ConflictError(oid, expected)
+        for charge in self._charges.values():
+            committed = data.orders.get(charge.order_id)
+            if committed is None or committed.version != charge.order_version:
+                raise ConflictError(charge.order_id, charge.order_version)
         for oid, order in self._orders.items():
             if oid not in data.orders:
                 data.by_msisdn.setdefault(order.msisdn, []).append(oid)

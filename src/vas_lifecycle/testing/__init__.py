@@ -1,0 +1,38 @@
+"""The public test kit: prove that an integration keeps the consent rules.
+
+- :func:`check_invariants` reads a lifecycle's store and reports every breach of the
+  invariants in RULES.md (no test library needed);
+- :mod:`vas_lifecycle.testing.strategies` has Hypothesis strategies;
+- :class:`LifecycleMachine` is a rule-based state machine that drives any
+  ``Lifecycle`` through random interleavings, checking the invariants after each step.
+
+The last two need Hypothesis (``pip install 'vas-lifecycle[testing]'``).
+"""
+
+from vas_lifecycle.testing.invariants import InvariantViolation, check_invariants
+
+try:
+    from vas_lifecycle.testing import strategies
+    from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine, demo_catalog
+except ImportError as err:  # pragma: no cover - exercised only without hypothesis
+    if err.name != "hypothesis":
+        raise
+    _MISSING = err
+
+    def __getattr__(name: str) -> object:
+        if name in {"strategies", "FlakyNotifier", "LifecycleMachine", "demo_catalog"}:
+            raise ImportError(
+                f"vas_lifecycle.testing.{name} needs Hypothesis: "
+                "pip install 'vas-lifecycle[testing]'"
+            ) from _MISSING
+        raise AttributeError(name)
+
+
+__all__ = [
+    "FlakyNotifier",
+    "InvariantViolation",
+    "LifecycleMachine",
+    "check_invariants",
+    "demo_catalog",
+    "strategies",
+]

@@ -1,0 +1,122 @@
+"""Shared fixtures and Hypothesis profiles.
+
+``HYPOTHESIS_PROFILE=ci`` (set by ``.ci/run``) runs every property test with at least
+200 examples; the default ``dev`` profile keeps local runs quick.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import pendulum
+import pytest
+from hypothesis import HealthCheck, settings
+
+from vas_lifecycle import (
+    Catalog,
+    Lifecycle,
+    ManualClock,
+    OfferKind,
+    Policy,
+    RecordingNotifier,
+    Service,
+)
+
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev",
+    max_examples=40,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+SUB = "+8613800138000"
+OTHER = "+8613900139000"
+START = pendulum.datetime(2026, 11, 24, 9, 0, tz="Asia/Shanghai")
+
+
+def make_catalog() -> Catalog:
+    return Catalog(
+        [
+            Service(
+                code="NEWS",
+                sp_id="SP01",
+                sp_name="星辰科技",
+                name="新闻早报",
+                kind=OfferKind.SUBSCRIPTION,
+                price=Decimal("5.00"),
+                access_code="10658001",
+            ),
+            Service(
+                code="WEATHER",
+                sp_id="SP01",
+                sp_name="星辰科技",
+                name="天气预报",
+                kind=OfferKind.SUBSCRIPTION,
+                price=Decimal("3.00"),
+                access_code="10658001",
+            ),
+            Service(
+                code="MUSIC7",
+                sp_id="SP02",
+                sp_name="乐享音乐",
+                name="彩铃体验",
+                kind=OfferKind.TRIAL,
+                price=Decimal("0"),
+                trial_days=7,
+                access_code="10658002",
+            ),
+            Service(
+                code="GAME1",
+                sp_id="SP02",
+                sp_name="乐享音乐",
+                name="游戏一日体验",
+                kind=OfferKind.TRIAL,
+                price=Decimal("0"),
+                trial_days=1,
+                access_code="10658002",
+            ),
+            Service(
+                code="JOKE",
+                sp_id="SP01",
+                sp_name="星辰科技",
+                name="笑话点播",
+                kind=OfferKind.ON_DEMAND,
+                price=Decimal("1.00"),
+                access_code="10658001",
+            ),
+        ]
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return make_catalog()
+
+
+@pytest.fixture
+def lc(catalog: Catalog, clock: ManualClock, notifier: RecordingNotifier) -> Lifecycle:
+    import random
+
+    return Lifecycle(
+        catalog, policy=Policy.china_mobile(), clock=clock, notifier=notifier, rng=random.Random(7)
+    )
