@@ -79,9 +79,7 @@ def test_c5_one_charge_for_an_on_demand_order(lc: Lifecycle) -> None:
 # --- C11 -----------------------------------------------------------------------------
 
 
-def test_c11_active_order_may_be_charged_once_per_period(
-    lc: Lifecycle, clock: ManualClock
-) -> None:
+def test_c11_active_order_may_be_charged_once_per_period(lc: Lifecycle, clock: ManualClock) -> None:
     order = active_order(lc, clock)
     decision = lc.may_charge(order.id, FIVE)
     assert decision.allowed and decision.reason is ReasonCode.ALLOWED
@@ -186,7 +184,9 @@ def test_c11_every_sequence_charges_only_active_orders_once_per_period(steps: li
                 assert charge.period_key not in charged
                 charged.add(charge.period_key)
             else:
-                assert state is not OrderState.ACTIVE or decision.reason is ReasonCode.DUPLICATE_PERIOD
+                assert (
+                    state is not OrderState.ACTIVE or decision.reason is ReasonCode.DUPLICATE_PERIOD
+                )
 
 
 # --- C12 -----------------------------------------------------------------------------

@@ -151,7 +151,15 @@ def test_c2_confirmation_request_names_everything(
     text = request.text
     assert request.msisdn == SUB and request.order_id == order.id
     assert request.sender == "10086"  # replies go to an operator-controlled number
-    for part in ("星辰科技", "新闻早报", "5元/月", "包月", "自动续订", "不回复视为不订购", "24小时"):
+    for part in (
+        "星辰科技",
+        "新闻早报",
+        "5元/月",
+        "包月",
+        "自动续订",
+        "不回复视为不订购",
+        "24小时",
+    ):
         assert part in text, part
     assert f"是 {order.code}" in text and f"否 {order.code}" in text
 

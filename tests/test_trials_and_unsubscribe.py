@@ -69,9 +69,7 @@ def test_c6_short_trial_is_reminded_at_its_midpoint(
     assert len(notifier.of_kind(NoticeKind.TRIAL_REMINDER)) == 1
 
 
-def test_c6_trial_never_turns_into_a_paid_subscription(
-    lc: Lifecycle, clock: ManualClock
-) -> None:
+def test_c6_trial_never_turns_into_a_paid_subscription(lc: Lifecycle, clock: ManualClock) -> None:
     trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
     clock.advance(dt.timedelta(days=30))
     lc.run_due()

@@ -83,7 +83,10 @@ def normalize_msisdn(value: object, country_code: str) -> str:
         if text.startswith(country_code) and len(text) > 11:
             international = True
         else:
-            text = country_code + text.lstrip("0")
+            national = text.lstrip("0")
+            if len(national) < 7:
+                raise InvalidMsisdnError(value, "a subscriber number has at least 7 digits")
+            text = country_code + national
     if not 8 <= len(text) <= 15:
         raise InvalidMsisdnError(value, "an E.164 number has 8 to 15 digits")
     if text[0] == "0":
