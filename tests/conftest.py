@@ -23,9 +23,12 @@ from vas_lifecycle import (
     Service,
 )
 
+# CI is derandomized so a landing never depends on luck; dev runs explore new seeds,
+# and ``thorough`` is for long local hunts.
 settings.register_profile(
     "ci",
     max_examples=200,
+    derandomize=True,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -34,6 +37,13 @@ settings.register_profile(
     "dev",
     max_examples=40,
     stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
