@@ -45,10 +45,11 @@ from vas_lifecycle.errors import (
     UnknownOrderError,
     VasError,
 )
-from vas_lifecycle.notices import Notice, NoticeKind, template_fields
+from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.notify import Notifier, RecordingNotifier
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Store, Transaction
 from vas_lifecycle.store.memory import MemoryStore
@@ -97,7 +98,13 @@ class _Change:
         event = Event(oid, seq, kind, at, channel, actor, text_in, None, dict(data or {}))
         order = apply(self.order, event)
         if notice is not None:
-            sent = self._lc._notice(notice, order, at, notice_id=event.data.get("notice_id"))
+            sent = self._lc._renderer.notice(
+                notice,
+                msisdn=order.msisdn,
+                order=order,
+                at=at,
+                notice_id=event.data.get("notice_id"),
+            )
             event = attrs.evolve(event, text_out=sent.text)
             self.notices.append(sent)
         self.events.append(event)
@@ -157,7 +164,7 @@ class Lifecycle:
         self._auto_dispatch = auto_dispatch
         self._max_retries = max(1, max_retries)
         self._last_now: pendulum.DateTime | None = None
-        self._fields_cache: dict[tuple[str, NoticeKind], frozenset[str]] = {}
+        self._renderer = Renderer(self.policy, self._ids)
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -208,63 +215,6 @@ class Lifecycle:
         if order is None:
             raise UnknownOrderError(str(order_id))
         return order
-
-    def _notice(
-        self, kind: NoticeKind, order: Order, at: pendulum.DateTime, notice_id: str | None = None
-    ) -> Notice:
-        pack = self.policy.pack(order.language)
-        key = (pack.language, kind)
-        fields = self._fields_cache.get(key)
-        if fields is None:
-            fields = frozenset(template_fields(pack.templates[kind]))
-            self._fields_cache[key] = fields
-        values = self._values(order, fields)
-        return Notice(
-            id=notice_id or self._ids(),
-            kind=kind,
-            msisdn=order.msisdn,
-            order_id=order.id,
-            text=pack.render(kind, values),
-            at=at,
-            sender=self.policy.operator_number,
-            language=pack.language,
-        )
-
-    def _values(self, order: Order, fields: frozenset[str]) -> dict[str, str]:
-        pack = self.policy.pack(order.language)
-        phrases = pack.phrases
-        policy = self.policy
-        values: dict[str, str] = {}
-        for name in fields:
-            if name == "sp_name":
-                values[name] = order.sp_name
-            elif name == "service_name":
-                values[name] = order.service_name
-            elif name == "service_code":
-                values[name] = order.service_code
-            elif name == "price":
-                values[name] = pack.price_label(order.price, order.period)
-            elif name == "code":
-                values[name] = order.code or ""
-            elif name == "valid_for":
-                values[name] = pack.hours_label(policy.confirmation_window)
-            elif name == "deadline":
-                when = order.confirm_by
-                values[name] = pack.datetime_label(when, policy.timezone) if when else ""
-            elif name == "trial_end":
-                when = order.trial_ends_at
-                values[name] = pack.datetime_label(when, policy.timezone) if when else ""
-            elif name in ("how_to_unsubscribe", "how_to_use"):
-                values[name] = phrases[name].format(
-                    access_code=order.access_code, operator_number=policy.operator_number
-                )
-            elif name == "access_code":
-                values[name] = order.access_code
-            elif name == "operator_number":
-                values[name] = policy.operator_number
-            else:
-                values[name] = phrases[name]
-        return values
 
     def _violation(
         self,

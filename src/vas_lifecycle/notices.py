@@ -47,6 +47,20 @@ class NoticeKind(enum.StrEnum):
     TRIAL_REMINDER = "trial_reminder"  # C6
     TRIAL_ENDED = "trial_ended"  # C6
     CANCELLED = "cancelled"  # C7
+    # replies of the SMS channel (C3, C8, C9, C10)
+    HELP = "help"  # the help word
+    UNRECOGNISED = "unrecognised"  # anything not understood: changes nothing
+    PENDING_LIST = "pending_list"  # a bare yes/no with several pending orders (C3)
+    NOTHING_PENDING = "nothing_pending"  # a yes/no with no pending order
+    WRONG_CODE = "wrong_code"  # a yes/no quoting a code of no pending order (C3)
+    CONFIRMATION_FAILED = "confirmation_failed"  # a reply the rules refused
+    CONFIRM_AT_OPERATOR = "confirm_at_operator"  # a yes/no sent to an SP's access code
+    LIVE_LIST = "live_list"  # the numbered list after 0000 (C8)
+    LIST_EMPTY = "list_empty"  # 0000 with no live order (C8)
+    PICK_INVALID = "pick_invalid"  # numbers outside the list (C8)
+    PICK_EXPIRED = "pick_expired"  # numbers after the pick window, or with no list (C8)
+    ALREADY_CANCELLED = "already_cancelled"  # a second unsubscribe, answered politely (C7)
+    NOTHING_TO_CANCEL = "nothing_to_cancel"  # TD with no live order behind it (C9)
 
 
 @attrs.frozen
@@ -88,6 +102,11 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "silence": "phrase: no reply means no order",
         "free": "phrase: the trial is free and ends by itself",
         "effective_now": "phrase: the cancellation takes effect at once",
+        "items": "the lines of a list (live orders, pending orders)",
+        "numbers": "the numbers of a pick that are not on the list",
+        "pick_window": "how long a 0000 list can be picked from",
+        "list_word": "the word that lists live orders (0000)",
+        "fragment": "a short, sanitised fragment of the text received",
     }
 )
 
@@ -117,6 +136,41 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         ),
         NoticeKind.TRIAL_ENDED: frozenset({"service_name", "trial_end"}),
         NoticeKind.CANCELLED: frozenset({"sp_name", "service_name", "effective_now"}),
+        NoticeKind.HELP: frozenset({"confirm_word", "list_word", "operator_number"}),
+        NoticeKind.UNRECOGNISED: frozenset({"operator_number"}),
+        NoticeKind.PENDING_LIST: frozenset({"items", "confirm_word"}),
+        NoticeKind.NOTHING_PENDING: frozenset(),
+        NoticeKind.WRONG_CODE: frozenset({"items"}),
+        NoticeKind.CONFIRMATION_FAILED: frozenset({"service_name"}),
+        NoticeKind.CONFIRM_AT_OPERATOR: frozenset({"operator_number"}),
+        NoticeKind.LIVE_LIST: frozenset({"items", "pick_window"}),
+        NoticeKind.LIST_EMPTY: frozenset(),
+        NoticeKind.PICK_INVALID: frozenset({"numbers", "list_word"}),
+        NoticeKind.PICK_EXPIRED: frozenset({"list_word", "operator_number"}),
+        NoticeKind.ALREADY_CANCELLED: frozenset({"service_name"}),
+        NoticeKind.NOTHING_TO_CANCEL: frozenset({"access_code"}),
+    }
+)
+
+#: Phrases that are templates themselves: (required fields, allowed fields).
+PHRASE_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
+    {
+        "how_to_unsubscribe": (frozenset(), frozenset({"access_code", "operator_number"})),
+        "how_to_use": (frozenset(), frozenset({"access_code", "operator_number"})),
+        # the lines of the 0000 list name SP, service and price or trial end (C8)
+        "list_item": (
+            frozenset({"n", "sp_name", "service_name", "price"}),
+            frozenset({"n", "sp_name", "service_name", "price", "service_code"}),
+        ),
+        "list_item_trial": (
+            frozenset({"n", "sp_name", "service_name", "trial_end"}),
+            frozenset({"n", "sp_name", "service_name", "trial_end", "service_code"}),
+        ),
+        # the lines of the pending list carry each request's code (C3)
+        "pending_item": (
+            frozenset({"code", "sp_name", "service_name", "price"}),
+            frozenset({"code", "sp_name", "service_name", "price", "service_code"}),
+        ),
     }
 )
 
@@ -138,6 +192,10 @@ REQUIRED_PHRASES = frozenset(
         "datetime",
         "confirm_word",
         "decline_word",
+        "list_item",
+        "list_item_trial",
+        "pending_item",
+        "item_separator",
     }
 )
 
@@ -179,10 +237,28 @@ class TemplateSet:
     def __attrs_post_init__(self) -> None:
         for phrase in sorted(REQUIRED_PHRASES):
             value = self.phrases.get(phrase)
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str) or (not value.strip() and phrase != "item_separator"):
                 raise TemplateError(
                     f"language pack {self.language!r} lacks the phrase {phrase!r}",
                     kind="phrase",
+                    language=self.language,
+                )
+        for phrase, (required, allowed) in PHRASE_FIELDS.items():
+            try:
+                used = template_fields(self.phrases[phrase])
+            except ValueError as err:
+                raise TemplateError(
+                    f"phrase {phrase} ({self.language}) is malformed: {err}",
+                    kind=phrase,
+                    language=self.language,
+                ) from err
+            if not required <= used or not used <= allowed:
+                raise TemplateError(
+                    f"phrase {phrase} ({self.language}) must use "
+                    + ", ".join("{" + f + "}" for f in sorted(required))
+                    + " and may use only "
+                    + ", ".join("{" + f + "}" for f in sorted(allowed)),
+                    kind=phrase,
                     language=self.language,
                 )
         for kind in NoticeKind:
@@ -271,6 +347,31 @@ SIMPLIFIED_CHINESE = TemplateSet(
         ),
         NoticeKind.TRIAL_ENDED: "您的“{service_name}”免费体验已于{trial_end}结束并自动取消，未产生任何费用。",
         NoticeKind.CANCELLED: "您已成功退订{sp_name}的“{service_name}”，{effective_now}。",
+        NoticeKind.HELP: (
+            "确认订购请回复“{confirm_word} 验证码”至{operator_number}；查询或退订已订业务请发送"
+            "{list_word}至{operator_number}；退订某项业务也可发送TD至该业务的端口号。"
+        ),
+        NoticeKind.UNRECOGNISED: (
+            "抱歉，未能识别您发送的“{fragment}”，未做任何变更。回复“帮助”至{operator_number}查看用法。"
+        ),
+        NoticeKind.PENDING_LIST: (
+            "您有多笔待确认的订购，请回复“{confirm_word} 验证码”确认其中一笔：{items}"
+        ),
+        NoticeKind.NOTHING_PENDING: "您当前没有待确认的订购，未做任何变更。",
+        NoticeKind.WRONG_CODE: "验证码不正确，未做任何变更。您待确认的订购：{items}",
+        NoticeKind.CONFIRMATION_FAILED: "“{service_name}”的订购确认未能生效，未产生任何费用。",
+        NoticeKind.CONFIRM_AT_OPERATOR: "请将确认回复发送至{operator_number}，本号码不能确认订购。",
+        NoticeKind.LIVE_LIST: (
+            "您已订购的业务：{items}。回复序号即可退订（多个序号用逗号或空格分隔），"
+            "{pick_window}内有效。"
+        ),
+        NoticeKind.LIST_EMPTY: "您当前没有已订购的增值业务。",
+        NoticeKind.PICK_INVALID: "序号{numbers}不在列表中，未做处理。如需查询请发送{list_word}。",
+        NoticeKind.PICK_EXPIRED: (
+            "退订列表已过期或不存在，请重新发送{list_word}至{operator_number}查询。"
+        ),
+        NoticeKind.ALREADY_CANCELLED: "“{service_name}”已退订，无需重复操作，不会再收取费用。",
+        NoticeKind.NOTHING_TO_CANCEL: "您在端口{access_code}上没有可退订的业务。",
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -288,6 +389,10 @@ SIMPLIFIED_CHINESE = TemplateSet(
         "datetime": "{year}年{month}月{day}日{hm}",
         "confirm_word": "是",
         "decline_word": "否",
+        "list_item": "{n}.{sp_name}“{service_name}”{price}",
+        "list_item_trial": "{n}.{sp_name}“{service_name}”免费体验至{trial_end}",
+        "pending_item": "{code}：{sp_name}“{service_name}”{price}",
+        "item_separator": "；",
     },
 )
 
@@ -323,6 +428,43 @@ ENGLISH = TemplateSet(
         NoticeKind.CANCELLED: (
             "You have unsubscribed from {service_name} from {sp_name}; {effective_now}."
         ),
+        NoticeKind.HELP: (
+            "To confirm an order reply {confirm_word} and its code to {operator_number}. "
+            "To list or cancel your services send {list_word} to {operator_number}, or TD to "
+            "the service's number."
+        ),
+        NoticeKind.UNRECOGNISED: (
+            'Sorry, we did not understand "{fragment}"; nothing was changed. '
+            "Send HELP to {operator_number} for help."
+        ),
+        NoticeKind.PENDING_LIST: (
+            "You have several orders waiting; reply {confirm_word} and the code of the one "
+            "you want: {items}"
+        ),
+        NoticeKind.NOTHING_PENDING: "You have no order waiting for confirmation; nothing changed.",
+        NoticeKind.WRONG_CODE: "That code is not right; nothing changed. Your orders waiting: {items}",
+        NoticeKind.CONFIRMATION_FAILED: (
+            "Your confirmation of {service_name} could not be accepted; nothing will be charged."
+        ),
+        NoticeKind.CONFIRM_AT_OPERATOR: (
+            "Please send confirmations to {operator_number}; this number cannot confirm orders."
+        ),
+        NoticeKind.LIVE_LIST: (
+            "Your services: {items}. Reply with the numbers to cancel (separate several with "
+            "commas or spaces), within {pick_window}."
+        ),
+        NoticeKind.LIST_EMPTY: "You have no value-added services.",
+        NoticeKind.PICK_INVALID: (
+            "Number(s) {numbers} are not on the list; nothing done for them. Send {list_word} "
+            "to see the list."
+        ),
+        NoticeKind.PICK_EXPIRED: (
+            "That list has expired or does not exist; send {list_word} to {operator_number} again."
+        ),
+        NoticeKind.ALREADY_CANCELLED: (
+            "{service_name} is already cancelled; nothing more will be charged."
+        ),
+        NoticeKind.NOTHING_TO_CANCEL: "You have no service to cancel on {access_code}.",
     },
     phrases={
         "recurring": "it is a subscription that renews and is charged every period until you cancel",
@@ -340,5 +482,9 @@ ENGLISH = TemplateSet(
         "datetime": "{year}-{month:02d}-{day:02d} {hm}",
         "confirm_word": "Y",
         "decline_word": "N",
+        "list_item": "{n}. {service_name} from {sp_name}, {price}",
+        "list_item_trial": "{n}. {service_name} from {sp_name}, free trial until {trial_end}",
+        "pending_item": "{code}: {service_name} from {sp_name}, {price}",
+        "item_separator": "; ",
     },
 )

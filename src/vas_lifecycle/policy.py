@@ -60,6 +60,10 @@ def _words(value: Iterable[str]) -> frozenset[str]:
     return words
 
 
+def _optional_words(value: Iterable[str]) -> frozenset[str]:
+    return _words(value) if value else frozenset()
+
+
 def _channels(value: Iterable[Channel | str]) -> frozenset[Channel]:
     try:
         return frozenset(Channel(c) for c in value)
@@ -120,8 +124,21 @@ class Policy:
     )
     #: a trial not longer than the lead is reminded at its midpoint; False refuses such trials
     remind_short_trials_at_midpoint: bool = True
-    # C8
+    # C8: 0000 to the operator number lists live orders; numbers pick which to cancel
     pick_window: dt.timedelta = attrs.field(default=dt.timedelta(hours=2), validator=_positive)
+    list_words: frozenset[str] = attrs.field(default=frozenset({"0000", "00000"}), converter=_words)
+    #: words that cancel every live order at once (none in the China preset)
+    cancel_all_words: frozenset[str] = attrs.field(default=frozenset(), converter=_optional_words)
+    #: characters that separate picked numbers (after full-width folding)
+    pick_separators: str = "，,、 ;；"
+    # C9: TD / QX to a service's access code
+    unsubscribe_words: frozenset[str] = attrs.field(
+        default=frozenset({"TD", "QX", "退订"}), converter=_words
+    )
+    # C10
+    help_words: frozenset[str] = attrs.field(
+        default=frozenset({"帮助", "HELP", "?", "？"}), converter=_words
+    )
     # C13
     fastest_human_reply: dt.timedelta = attrs.field(default=dt.timedelta(seconds=2))
     sp_daily_request_limit: int = 3
@@ -143,11 +160,29 @@ class Policy:
             pendulum.timezone(self.timezone)
         except Exception as err:
             raise PolicyError(f"unknown time zone {self.timezone!r}") from err
-        if self.confirm_words & self.decline_words:
-            raise PolicyError(
-                "a word cannot both confirm and decline: "
-                + ", ".join(sorted(self.confirm_words & self.decline_words))
-            )
+        keyword_sets = {
+            "confirm_words": self.confirm_words,
+            "decline_words": self.decline_words,
+            "list_words": self.list_words,
+            "unsubscribe_words": self.unsubscribe_words,
+            "help_words": self.help_words,
+            "cancel_all_words": self.cancel_all_words,
+        }
+        names = sorted(keyword_sets)
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                shared = keyword_sets[first] & keyword_sets[second]
+                if shared:
+                    raise PolicyError(
+                        f"{first} and {second} share "
+                        + ", ".join(sorted(shared))
+                        + ": a reply must mean one thing"
+                    )
+        for word in self.list_words:
+            if word.isdigit() and len(word) < 3:
+                raise PolicyError(f"{word!r} would be read as a pick number")
+        if not self.pick_separators or any(c.isalnum() for c in self.pick_separators):
+            raise PolicyError("pick_separators must be non-alphanumeric characters")
         if Channel.SP_API in self.operator_channels:
             raise PolicyError("SP_API is never an operator-controlled channel")
         if not self.operator_channels:

@@ -17,6 +17,7 @@ import pendulum
 from vas_lifecycle.consent import Charge, SpViolation
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
+from vas_lifecycle.sms import PickSession
 
 __all__ = ["ConflictError", "Store", "Transaction"]
 
@@ -63,6 +64,10 @@ class Transaction(abc.ABC):
     @abc.abstractmethod
     def violations(self, sp_id: str | None) -> list[SpViolation]: ...
 
+    @abc.abstractmethod
+    def pick_session(self, msisdn: str) -> PickSession | None:
+        """The subscriber's latest ``0000`` list (C8), expired or not."""
+
     # --- writes --------------------------------------------------------------------
     @abc.abstractmethod
     def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
@@ -85,6 +90,10 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     def add_violation(self, violation: SpViolation) -> None: ...
+
+    @abc.abstractmethod
+    def put_pick_session(self, session: PickSession) -> None:
+        """Store a subscriber's ``0000`` list, replacing the previous one."""
 
     @abc.abstractmethod
     def purge(self, order_ids: Sequence[str]) -> int:

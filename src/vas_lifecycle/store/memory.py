@@ -12,6 +12,7 @@ import pendulum
 from vas_lifecycle.consent import Charge, SpViolation
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
+from vas_lifecycle.sms import PickSession
 from vas_lifecycle.store.base import ConflictError, Store, Transaction
 
 __all__ = ["MemoryStore"]
@@ -31,6 +32,7 @@ class _Data:
         self.charges: dict[str, Charge] = {}
         self.charges_by_order: dict[str, list[str]] = {}
         self.violations: list[SpViolation] = []
+        self.picks: dict[str, PickSession] = {}
 
 
 class _MemoryTransaction(Transaction):
@@ -44,6 +46,7 @@ class _MemoryTransaction(Transaction):
         self._charges: dict[str, Charge] = {}
         self._violations: list[SpViolation] = []
         self._purged: set[str] = set()
+        self._picks: dict[str, PickSession] = {}
 
     # --- reads ---------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order | None:
@@ -111,6 +114,12 @@ class _MemoryTransaction(Transaction):
     def violations(self, sp_id: str | None) -> list[SpViolation]:
         every = self._data.violations + self._violations
         return [v for v in every if sp_id is None or v.sp_id == sp_id]
+
+    def pick_session(self, msisdn: str) -> PickSession | None:
+        return self._picks.get(msisdn) or self._data.picks.get(msisdn)
+
+    def put_pick_session(self, session: PickSession) -> None:
+        self._picks[session.msisdn] = session
 
     def delivered(self, notice_id: str) -> bool:
         if notice_id in self._delivered:
@@ -194,6 +203,7 @@ class _MemoryTransaction(Transaction):
             data.charges[key] = charge
             data.charges_by_order.setdefault(charge.order_id, []).append(key)
         data.violations.extend(self._violations)
+        data.picks.update(self._picks)
         for oid in self._purged:
             self._purge_committed(oid)
 
