@@ -83,13 +83,17 @@ def test_every_enforced_rule_has_a_test_named_after_it(rule_id: str) -> None:
     assert any(pattern.search(p.read_text(encoding="utf-8")) for p in (ROOT / "tests").glob("*.py"))
 
 
-def test_readme_quickstart_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_code_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every python block of the README, in order, in one namespace."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
-    quickstart = blocks[0]
-    exec(compile(quickstart, "README.md", "exec"), {})
+    assert len(blocks) >= 3
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
     assert "二次确认" in out and "awaiting_confirmation" in out and "consent_granted" in out
+    assert "1.星辰科技“新闻早报”5元/月" in out
 
 
 def _imports(path: Path) -> list[str]:

@@ -47,3 +47,31 @@ def test_examples_run_as_scripts() -> None:
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()
+
+
+def test_handset_session() -> None:
+    module = runpy.run_path(str(ROOT / "examples" / "handset.py"))
+    phone = module["Handset"]()
+    shown = phone.line("order NEWS")
+    assert len(shown) == 1 and "二次确认" in shown[0] and "10086" in shown[0]
+    assert phone.line("wait 1m") == []
+    assert "成功订购" in phone.line("是")[0]
+    assert "1.星辰科技“新闻早报”5元/月" in phone.line("0000")[0]
+    assert "退订" in phone.line("1")[0]
+    assert "未能识别" in phone.line("hello there")[0]
+    assert phone.line("order MUSIC7") and phone.line("wait 8d")[-1].count("自动取消") == 1
+    assert "error" in phone.line("order NOPE")[0]
+    assert "order CODE" in phone.line("help")[0]
+    assert "TD" in phone.line("帮助")[0]  # the subscriber's help word goes to 10086
+
+
+def test_handset_reads_stdin() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "handset.py")],
+        input="order NEWS\nwait 1m\nY\n0000\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "成功订购" in done.stdout and "1.星辰科技" in done.stdout

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import unicodedata
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -50,6 +51,7 @@ from vas_lifecycle.notify import Notifier, RecordingNotifier
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.rendering import Renderer
+from vas_lifecycle.sms import Command, CommandKind, PickSession, fragment, parse
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Store, Transaction
 from vas_lifecycle.store.memory import MemoryStore
@@ -115,7 +117,7 @@ class _Change:
         assert self.order is not None
         tx.append(self.order, self.events, self.start_version)
         for notice in self.notices:
-            tx.add_notice(notice)
+            self._lc._stage(tx, notice)
         return self.order
 
 
@@ -165,6 +167,8 @@ class Lifecycle:
         self._max_retries = max(1, max_retries)
         self._last_now: pendulum.DateTime | None = None
         self._renderer = Renderer(self.policy, self._ids)
+        self._staged: list[Notice] = []  # notices written by the unit of work under way
+        self._capture: list[Notice] | None = None  # set while handle_sms collects replies
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -192,6 +196,7 @@ class Lifecycle:
         """Run ``work`` in one unit of work, retrying on version conflicts."""
         conflict: ConflictError | None = None
         for _attempt in range(self._max_retries):
+            self._staged = []
             try:
                 with self.store.transaction() as tx:
                     result = work(tx)
@@ -202,6 +207,8 @@ class Lifecycle:
                 raise
             except Exception as err:
                 raise StoreError(f"the store failed: {err}") from err
+            if self._capture is not None:
+                self._capture.extend(self._staged)
             if self._auto_dispatch:
                 self.dispatch()
             if isinstance(result, _Raise):
@@ -209,6 +216,11 @@ class Lifecycle:
             return result
         assert conflict is not None
         raise ConcurrencyError(conflict.order_id, conflict.expected_version) from conflict
+
+    def _stage(self, tx: Transaction, notice: Notice) -> None:
+        """Record a notice in the unit of work (the outbox); delivered after commit."""
+        tx.add_notice(notice)
+        self._staged.append(notice)
 
     def _load(self, tx: Transaction, order_id: str) -> Order:
         order = tx.get_order(order_id) if isinstance(order_id, str) else None
@@ -623,6 +635,63 @@ class Lifecycle:
             return
         change.save(tx)
 
+    # --- the SMS channel ---------------------------------------------------------------
+
+    def handle_sms(self, msisdn: str, text: object, *, to: str) -> list[Notice]:
+        """Handle one inbound text (MO) from ``msisdn`` to the number ``to``.
+
+        ``to`` is the operator number (yes/no replies, ``0000`` and picks) or a
+        service's access code (``TD``). Returns the replies it produced, which are also
+        recorded and handed to the notifier. Nothing about the text raises: what cannot
+        be read gets a short help reply and changes nothing (C10).
+
+        Raises:
+            InvalidMsisdnError: the sender's number is malformed.
+        """
+        number = self._msisdn(msisdn)
+        now = self._now()
+        target = _short_code(to)
+        body = text if isinstance(text, str) else ""
+        to_operator = target == self.policy.operator_number
+        command = parse(body, self.policy, to_operator=to_operator)
+        captured: list[Notice] = []
+        outer, self._capture = self._capture, captured
+        try:
+            _SmsSession(self, number, target, body, now).handle(command, to_operator)
+        finally:
+            self._capture = outer
+        return captured
+
+    def _reply(
+        self,
+        kind: NoticeKind,
+        *,
+        msisdn: str,
+        sender: str,
+        language: str,
+        order: Order | None = None,
+        extra: dict[str, str] | None = None,
+        session: PickSession | None = None,
+    ) -> None:
+        """Record (and deliver) one reply; with ``session``, store it in the same unit."""
+        now = self._now()
+
+        def work(tx: Transaction) -> None:
+            if session is not None:
+                tx.put_pick_session(session)
+            notice = self._renderer.notice(
+                kind,
+                msisdn=msisdn,
+                at=now,
+                order=order,
+                language=language,
+                sender=sender,
+                extra=extra,
+            )
+            self._stage(tx, notice)
+
+        self._run(work)
+
     # --- charging ----------------------------------------------------------------------
 
     def may_charge(
@@ -786,3 +855,165 @@ class Lifecycle:
             return tx.purge(old)
 
         return self._run(work)
+
+
+#: How much of a received text is kept as evidence (C14); the rest is cut.
+EVIDENCE_LIMIT = 500
+
+
+def _evidence(text: str) -> str:
+    """The received text as stored in events: at most EVIDENCE_LIMIT characters, and
+    encodable (lone surrogates replaced), so every store can keep it."""
+    cut = text[:EVIDENCE_LIMIT]
+    return cut.encode("utf-8", "replace").decode("utf-8")
+
+
+def _short_code(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    folded = unicodedata.normalize("NFKC", value)
+    return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
+
+
+class _SmsSession:
+    """One inbound text being handled: who sent it, to which number, what it says."""
+
+    def __init__(
+        self, lc: Lifecycle, msisdn: str, to: str, body: str, now: pendulum.DateTime
+    ) -> None:
+        self.lc = lc
+        self.msisdn = msisdn
+        self.to = to
+        self.body = body
+        self.evidence = _evidence(body)
+        self.now = now
+        self.orders = lc.orders_of(msisdn)
+        latest = self.orders[-1].language if self.orders else lc.policy.language
+        self.language = latest
+
+    def reply(self, kind: NoticeKind, **kwargs: Any) -> None:
+        self.lc._reply(kind, msisdn=self.msisdn, sender=self.to, language=self.language, **kwargs)
+
+    def handle(self, command: Command, to_operator: bool) -> None:
+        kind = command.kind
+        if kind is CommandKind.HELP:
+            self.reply(NoticeKind.HELP)
+        elif kind is CommandKind.UNKNOWN:
+            self.reply(NoticeKind.UNRECOGNISED, extra={"fragment": fragment(self.body)})
+        elif kind in (CommandKind.CONFIRM, CommandKind.DECLINE):
+            if to_operator:
+                self.answer(command)
+            else:
+                self.reply(NoticeKind.CONFIRM_AT_OPERATOR)
+        elif kind is CommandKind.LIST or (kind is CommandKind.UNSUBSCRIBE and to_operator):
+            if to_operator:
+                self.list_live()
+            else:
+                self.reply(NoticeKind.HELP)
+        elif kind is CommandKind.PICK:
+            if to_operator:
+                self.pick(command.numbers)
+            else:
+                self.reply(NoticeKind.HELP)
+        elif kind is CommandKind.CANCEL_ALL:
+            self.cancel(o for o in self.orders if o.is_live)
+        else:
+            self.unsubscribe_here(command.service_code)
+
+    def pending(self) -> list[Order]:
+        return [
+            o
+            for o in self.orders
+            if o.state is OrderState.AWAITING_CONFIRMATION
+            and o.confirm_by is not None
+            and self.now < o.confirm_by
+        ]
+
+    def answer(self, command: Command) -> None:
+        """A yes or a no (C1, C3): acts on exactly one pending order, or on none."""
+        pending = self.pending()
+        if not pending:
+            self.reply(NoticeKind.NOTHING_PENDING)
+            return
+        items = {"items": self.lc._renderer.items(pending, self.language, numbered=False)}
+        if command.code is not None:
+            matching = [o for o in pending if o.code == command.code]
+            if not matching:
+                self.reply(NoticeKind.WRONG_CODE, extra=items)
+                return
+            target = matching[0]
+        elif len(pending) > 1:
+            self.reply(NoticeKind.PENDING_LIST, extra=items)
+            return
+        else:
+            target = pending[0]
+        act = self.lc.confirm if command.kind is CommandKind.CONFIRM else self.lc.decline
+        try:
+            act(
+                target.id,
+                msisdn=self.msisdn,
+                channel=Channel.SMS,
+                code=command.code,
+                text=self.evidence,
+            )
+        except (ConfirmationRefusedError, InvalidStateError):
+            self.reply(NoticeKind.CONFIRMATION_FAILED, order=target)
+
+    def list_live(self) -> None:
+        """``0000`` (C8): the numbered list of live orders, kept as a pick session."""
+        live = [o for o in self.orders if o.is_live]
+        if not live:
+            self.reply(NoticeKind.LIST_EMPTY)
+            return
+        session = PickSession(
+            self.msisdn,
+            tuple(o.id for o in live),
+            self.now,
+            self.now + self.lc.policy.pick_window,
+        )
+        items = self.lc._renderer.items(live, self.language, numbered=True)
+        self.reply(NoticeKind.LIVE_LIST, extra={"items": items}, session=session)
+
+    def pick(self, numbers: tuple[int, ...]) -> None:
+        """Numbers after ``0000`` (C8): cancel exactly those of the list as it was sent."""
+        with self.lc.store.transaction() as tx:
+            session = tx.pick_session(self.msisdn)
+        if session is None or self.now >= session.expires_at:
+            self.reply(NoticeKind.PICK_EXPIRED)
+            return
+        chosen: list[str] = []
+        outside: list[int] = []
+        for n in dict.fromkeys(numbers):
+            if 1 <= n <= len(session.order_ids):
+                chosen.append(session.order_ids[n - 1])
+            else:
+                outside.append(n)
+        by_id = {o.id: o for o in self.orders}
+        self.cancel(by_id[oid] for oid in chosen if oid in by_id)
+        if outside:
+            self.reply(
+                NoticeKind.PICK_INVALID, extra={"numbers": "、".join(str(n) for n in outside)}
+            )
+
+    def unsubscribe_here(self, service_code: str | None) -> None:
+        """``TD`` / ``QX`` to an access code (C9): that service, or all of that number."""
+        targets = [
+            o
+            for o in self.orders
+            if o.is_live
+            and o.access_code == self.to
+            and (service_code is None or o.service_code.upper() == service_code)
+        ]
+        if not targets:
+            self.reply(NoticeKind.NOTHING_TO_CANCEL, extra={"access_code": self.to})
+            return
+        self.cancel(targets)
+
+    def cancel(self, orders: Iterable[Order]) -> None:
+        """Unsubscribe each order (C7); one no longer live gets a polite reply instead."""
+        for order in orders:
+            current = self.lc.get(order.id)
+            if current.is_live:
+                self.lc.unsubscribe(order.id, channel=Channel.SMS, text=self.evidence)
+            else:
+                self.reply(NoticeKind.ALREADY_CANCELLED, order=current)

@@ -370,7 +370,7 @@ SIMPLIFIED_CHINESE = TemplateSet(
         NoticeKind.PICK_EXPIRED: (
             "退订列表已过期或不存在，请重新发送{list_word}至{operator_number}查询。"
         ),
-        NoticeKind.ALREADY_CANCELLED: "“{service_name}”已退订，无需重复操作，不会再收取费用。",
+        NoticeKind.ALREADY_CANCELLED: "“{service_name}”已不在订购中，无需重复退订，不会再收取费用。",
         NoticeKind.NOTHING_TO_CANCEL: "您在端口{access_code}上没有可退订的业务。",
     },
     phrases={
@@ -462,7 +462,7 @@ ENGLISH = TemplateSet(
             "That list has expired or does not exist; send {list_word} to {operator_number} again."
         ),
         NoticeKind.ALREADY_CANCELLED: (
-            "{service_name} is already cancelled; nothing more will be charged."
+            "{service_name} is no longer subscribed; nothing more will be charged."
         ),
         NoticeKind.NOTHING_TO_CANCEL: "You have no service to cancel on {access_code}.",
     },

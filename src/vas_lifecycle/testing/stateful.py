@@ -34,10 +34,12 @@ from vas_lifecycle.errors import (
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.testing.invariants import check_invariants
+from vas_lifecycle.testing.strategies import sms_texts
 
 __all__ = ["FlakyNotifier", "LifecycleMachine", "demo_catalog"]
 
@@ -283,6 +285,83 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert decision.allowed
             again = self.lifecycle.record_charge(order_id, value, period_start=start, key=key)
             assert again == charge, "a retried charge key must return the same charge"
+
+    # --- the SMS channel --------------------------------------------------------------
+
+    def _states(self) -> dict[str, tuple[str, OrderState]]:
+        return {
+            o.id: (o.msisdn, o.state)
+            for msisdn in (*SUBSCRIBERS, "+8613999999999")
+            for o in self.lifecycle.orders_of(msisdn)
+        }
+
+    def _sms(self, msisdn: str, text: str, to: str) -> None:
+        before = self._states()
+        replies = self.lifecycle.handle_sms(msisdn, text, to=to)
+        after = self._states()
+        changed = {
+            oid: (before[oid][1], after[oid][1]) for oid in before if before[oid] != after[oid]
+        }
+        command = parse(text, self.lifecycle.policy, to_operator=to == "10086")
+        event(f"sms {command.kind.value}: {len(changed)} changed")
+        assert replies, "every text gets a reply"
+        assert all(len(r.text) < 1000 for r in replies)
+        assert all(before[oid][0] == msisdn for oid in changed), (
+            "another subscriber's order changed"
+        )
+        if command.kind in (CommandKind.UNKNOWN, CommandKind.HELP, CommandKind.LIST) or (
+            to != "10086" and command.kind in (CommandKind.CONFIRM, CommandKind.DECLINE)
+        ):
+            assert not changed, f"{command.kind.value} changed {changed}"
+        elif command.kind is CommandKind.CONFIRM:
+            assert len(changed) <= 1
+            assert all(
+                c == (OrderState.AWAITING_CONFIRMATION, OrderState.ACTIVE) for c in changed.values()
+            )
+        elif command.kind is CommandKind.DECLINE:
+            assert len(changed) <= 1
+            assert all(
+                c == (OrderState.AWAITING_CONFIRMATION, OrderState.DECLINED)
+                for c in changed.values()
+            )
+        else:
+            assert all(new is OrderState.CANCELLED for _old, new in changed.values())
+
+    @rule(
+        msisdn=st.sampled_from(SUBSCRIBERS),
+        text=sms_texts(),
+        to=st.sampled_from(["10086", "10658001", "10658002", "106"]),
+    )
+    def sms(self, msisdn: str, text: str, to: str) -> None:
+        """Any text, to any number: it never raises, and changes only what it says."""
+        self._sms(msisdn, text, to)
+
+    @rule(
+        order_id=orders,
+        word=st.sampled_from(["Y", "是", "YES", "N", "否"]),
+        full_width=st.booleans(),
+        wait=st.sampled_from([1, 5, 60]),
+    )
+    def sms_answer_with_code(self, order_id: str, word: str, full_width: bool, wait: int) -> None:
+        """The subscriber answers a confirmation request by SMS, quoting its code."""
+        self.clock.advance(dt.timedelta(seconds=wait))
+        order = self.lifecycle.get(order_id)
+        text = f"{word} {order.code or ''}"
+        if full_width:
+            text = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" for c in text)
+        self._sms(order.msisdn, text, "10086")
+
+    @rule(
+        msisdn=st.sampled_from(SUBSCRIBERS),
+        picks=st.lists(st.integers(0, 6), min_size=1, max_size=3),
+        separator=st.sampled_from(["，", ",", "、", " "]),
+        wait=st.sampled_from([10, 600, 3 * 3600]),
+    )
+    def sms_list_then_pick(self, msisdn: str, picks: list[int], separator: str, wait: int) -> None:
+        """``0000``, then numbers from that list, sometimes after the pick window (C8)."""
+        self._sms(msisdn, "0000", "10086")
+        self.clock.advance(dt.timedelta(seconds=wait))
+        self._sms(msisdn, separator.join(map(str, picks)), "10086")
 
     @rule()
     def restart(self) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "operator_channels",
     "policies",
     "services",
+    "sms_texts",
 ]
 
 channels = st.sampled_from(list(Channel))
@@ -130,4 +131,54 @@ def policies(draw: st.DrawFn) -> Policy:
         first_period=draw(st.sampled_from(list(FirstPeriodRule))),
         sp_daily_request_limit=draw(st.integers(1, 5)),
         fastest_human_reply=dt.timedelta(seconds=draw(st.integers(0, 5))),
+    )
+
+
+#: Texts subscribers send, well-formed and not.
+SMS_WORDS = (
+    "是",
+    "否",
+    "Y",
+    "N",
+    "YES",
+    "NO",
+    "y",
+    "Ｙ",
+    "０００００",
+    "0000",
+    "00000",
+    "1",
+    "2",
+    "1，3",
+    "1、2",
+    "1 2",
+    "3,1",
+    "0",
+    "TD",
+    "ＴＤ",
+    "td news",
+    "QX",
+    "退订",
+    "帮助",
+    "HELP",
+    "?",
+    "？",
+    "Y 1234",
+    "是1234",
+    "TD WEATHER",
+    "TD JOKE",
+    "STOP",
+)
+
+
+def sms_texts() -> st.SearchStrategy[str]:
+    """Commands in many spellings, and arbitrary Unicode: empty, long, control
+    characters, emoji, direction marks."""
+    noise = st.sampled_from(["", " ", "\u3000", "。", "!", "\u200f", "\u202e", "👍", "\t"])
+    words = st.builds(lambda a, w, b: a + w + b, noise, st.sampled_from(SMS_WORDS), noise)
+    return st.one_of(
+        words,
+        st.text(max_size=40),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=200),
+        st.sampled_from(["", "\x00", "\u202e\u202dY", "Y" * 10_000, "💥" * 500, "\ud800"]),
     )
