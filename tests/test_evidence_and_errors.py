@@ -162,20 +162,21 @@ def test_invariant7_manual_clock_never_goes_back(clock: ManualClock) -> None:
 
 
 def test_invariant7_lifecycle_refuses_a_clock_that_went_back() -> None:
-    class BrokenClock:
+    class SettableClock:
         def __init__(self) -> None:
-            self.times = [
-                pendulum.datetime(2026, 1, 1, 12, tz="UTC"),
-                pendulum.datetime(2026, 1, 1, 11, tz="UTC"),
-            ]
+            self.current = pendulum.datetime(2026, 1, 1, 12, tz="UTC")
 
         def now(self) -> pendulum.DateTime:
-            return self.times.pop(0) if len(self.times) > 1 else self.times[0]
+            return self.current
 
-    lc = Lifecycle(make_catalog(), clock=BrokenClock())
+    clock = SettableClock()
+    lc = Lifecycle(make_catalog(), clock=clock)
     lc.request(SUB, "NEWS", channel=Channel.WEB)
+    clock.current = clock.current.subtract(hours=1)
     with pytest.raises(ClockError):
         lc.request(SUB, "WEATHER", channel=Channel.WEB)
+    with pytest.raises(ClockError):
+        lc.run_due()
     assert len(lc.orders_of(SUB)) == 1
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from tests.conftest import SUB, make_catalog
 from vas_lifecycle import (
     CallbackNotifier,
     Channel,
+    DeliveryRules,
     Lifecycle,
     ManualClock,
     MemoryStore,
@@ -27,12 +29,53 @@ def test_invariant6_notifier_failure_keeps_the_state_change_and_the_notice(
     order = lc.request(SUB, "NEWS", channel=Channel.WEB)  # does not raise
     assert order.state is OrderState.AWAITING_CONFIRMATION
     assert notifier.sent == [] and notifier.attempts == 1
-    assert lc.dispatch() == 0  # still down: still pending, not lost
+    assert lc.dispatch() == 0  # not due again yet: backoff
+    assert notifier.attempts == 1
     notifier.failing = False
+    clock.advance(dt.timedelta(seconds=30))
     assert lc.dispatch() == 1
     assert [n.kind for n in notifier.sent] == [NoticeKind.CONFIRMATION_REQUEST]
     assert lc.dispatch() == 0  # delivered notices are not sent again
     assert check_invariants(lc, delivered=notifier.sent) == []
+
+
+def test_invariant6_backoff_doubles_then_parks_and_an_operator_can_retry(
+    clock: ManualClock,
+) -> None:
+    notifier = FlakyNotifier()
+    notifier.failing = True
+    rules = DeliveryRules(max_attempts=4, first_retry=dt.timedelta(seconds=10))
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=notifier, delivery=rules)
+    lc.request(SUB, "MUSIC7", channel=Channel.WEB)  # attempt 1 fails
+    waits = []
+    for _ in range(200):
+        clock.advance(dt.timedelta(seconds=1))
+        before = notifier.attempts
+        lc.dispatch()
+        if notifier.attempts > before:
+            waits.append(clock.now())
+    assert notifier.attempts == 4  # then parked: no further attempts
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(waits)]
+    assert gaps == [20, 40]  # 10 s after the first attempt, then 20, then 40
+    (parked,) = lc.parked_notices()
+    assert parked.attempts == 4 and "unreachable" in (parked.last_error or "")
+    notifier.failing = False
+    assert lc.retry_parked() == 1
+    assert lc.dispatch() == 1 and lc.parked_notices() == []
+    assert [n.kind for n in notifier.sent] == [NoticeKind.TRIAL_STARTED]
+
+
+def test_invariant6_a_crashed_sender_s_claim_comes_back_after_the_lease(
+    clock: ManualClock,
+) -> None:
+    store = MemoryStore()
+    lc = Lifecycle(make_catalog(), clock=clock, store=store, auto_dispatch=False)
+    lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+    with store.transaction() as tx:  # a dispatcher claims, then dies before sending
+        assert len(tx.claim_notices(clock.now(), clock.now() + lc.delivery.lease, 10)) == 1
+    assert lc.dispatch() == 0  # claimed by someone else: not sent twice at once
+    clock.advance(lc.delivery.lease)
+    assert lc.dispatch() == 1
 
 
 def test_invariant6_restart_delivers_what_a_crash_left_pending(clock: ManualClock) -> None:
@@ -44,6 +87,7 @@ def test_invariant6_restart_delivers_what_a_crash_left_pending(clock: ManualCloc
     )
     up = FlakyNotifier()
     restarted = Lifecycle(make_catalog(), clock=clock, notifier=up, store=store)
+    clock.advance(dt.timedelta(minutes=1))  # past the first retry's backoff
     assert restarted.dispatch() == 1
     assert [n.kind for n in up.sent] == [NoticeKind.TRIAL_STARTED]
 

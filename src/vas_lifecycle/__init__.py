@@ -29,11 +29,11 @@ from vas_lifecycle.errors import (
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.machine import mermaid_diagram
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, Notice, NoticeKind, TemplateSet
-from vas_lifecycle.notify import CallbackNotifier, Notifier, RecordingNotifier
+from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, RecordingNotifier
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.states import LIVE_STATES, TERMINAL_STATES, OrderState, Trigger
-from vas_lifecycle.store import MemoryStore, Store, Transaction
+from vas_lifecycle.store import Delivery, MemoryStore, Store, Transaction
 from vas_lifecycle.values import normalize_msisdn
 
 __version__ = "0.1.0"
@@ -53,6 +53,8 @@ __all__ = [
     "ClockError",
     "ConcurrencyError",
     "ConfirmationRefusedError",
+    "Delivery",
+    "DeliveryRules",
     "Event",
     "EventKind",
     "FirstPeriodRule",

@@ -14,7 +14,7 @@ import logging
 import random
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -47,13 +47,13 @@ from vas_lifecycle.errors import (
     VasError,
 )
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.notify import Notifier, RecordingNotifier
+from vas_lifecycle.notify import DeliveryRules, Notifier, RecordingNotifier
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.sms import Command, CommandKind, PickSession, fragment, parse
 from vas_lifecycle.states import OrderState
-from vas_lifecycle.store.base import ConflictError, Store, Transaction
+from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
 from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.values import normalize_msisdn, to_amount
 
@@ -134,6 +134,7 @@ class Lifecycle:
         rng: draws confirmation codes (C3); seed it for reproducible runs.
         auto_dispatch: deliver notices right after each command (else call
             :meth:`dispatch`).
+        delivery: the outbox's retry rules (backoff, attempts before parking).
         max_retries: how often a command is retried when its order changed under it.
 
     Raises:
@@ -152,6 +153,7 @@ class Lifecycle:
         rng: random.Random | None = None,
         auto_dispatch: bool = True,
         max_retries: int = 5,
+        delivery: DeliveryRules | None = None,
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise InvalidArgumentError(f"catalog must be a Catalog, got {type(catalog).__name__}")
@@ -165,6 +167,7 @@ class Lifecycle:
         self._rng = rng if rng is not None else random.Random()
         self._auto_dispatch = auto_dispatch
         self._max_retries = max(1, max_retries)
+        self.delivery = delivery if delivery is not None else DeliveryRules()
         self._last_now: pendulum.DateTime | None = None
         self._renderer = Renderer(self.policy, self._ids)
         self._staged: list[Notice] = []  # notices written by the unit of work under way
@@ -210,7 +213,7 @@ class Lifecycle:
             if self._capture is not None:
                 self._capture.extend(self._staged)
             if self._auto_dispatch:
-                self.dispatch()
+                self._dispatch_quietly()
             if isinstance(result, _Raise):
                 raise result.error
             return result
@@ -769,25 +772,76 @@ class Lifecycle:
 
     # --- notices -----------------------------------------------------------------------
 
-    def dispatch(self, *, limit: int = 1000) -> int:
-        """Deliver notices recorded but not yet delivered; returns how many were.
+    def dispatch(self, *, limit: int = 500) -> int:
+        """Deliver the notices that are due; returns how many were delivered.
 
-        A notifier that raises leaves its notice undelivered for the next call; the
-        state change that made it stands.
+        Each notice is claimed (so concurrent dispatchers never send it at the same
+        time), handed to the notifier with ``notice.id`` as idempotency key, and marked
+        delivered. A notifier that raises leaves it for a retry with exponential
+        backoff; after ``delivery.max_attempts`` it is parked, where
+        :meth:`parked_notices` shows it and :meth:`retry_parked` re-queues it. A
+        notifier failure never undoes the state change that made the notice.
         """
-        with self.store.transaction() as tx:
-            pending = tx.undelivered_notices(limit)
-        delivered = 0
-        for notice in pending:
+        rules = self.delivery
+        now = self._now()
+        claimed = self._store_call(lambda tx: tx.claim_notices(now, now + rules.lease, limit))
+        if not claimed:
+            return 0
+        sent: list[str] = []
+        failed: list[tuple[Delivery, str]] = []
+        for item in claimed:
             try:
-                self.notifier.send(notice)
-            except Exception:
-                log.warning("notice %s not delivered; will retry", notice.id, exc_info=True)
-                continue
+                self.notifier.send(item.notice)
+            except Exception as err:
+                log.warning(
+                    "notice %s not delivered (attempt %d): %s", item.notice.id, item.attempts, err
+                )
+                failed.append((item, f"{type(err).__name__}: {err}"))
+            else:
+                sent.append(item.notice.id)
+
+        def settle(tx: Transaction) -> None:
+            tx.mark_delivered(sent, now)
+            for item, error in failed:
+                tx.mark_failed(item.notice.id, error, rules.retry_at(now, item.attempts))
+
+        self._store_call(settle)
+        return len(sent)
+
+    def _dispatch_quietly(self) -> None:
+        """Deliver after a command; a delivery problem never fails the command."""
+        try:
+            self.dispatch()
+        except VasError as err:
+            log.warning("delivery after a command failed; notices stay queued: %s", err)
+
+    def parked_notices(self, *, limit: int = 1000) -> list[Delivery]:
+        """Notices given up on after ``delivery.max_attempts`` failures, with the error."""
+        return self._store_call(lambda tx: tx.parked_notices(limit))
+
+    def retry_parked(self, notice_ids: Sequence[str] | None = None) -> int:
+        """Queue parked notices (all, or those named) for delivery again."""
+        now = self._now()
+
+        def work(tx: Transaction) -> int:
+            ids = (
+                notice_ids
+                if notice_ids is not None
+                else [d.notice.id for d in tx.parked_notices(1_000_000)]
+            )
+            return tx.unpark(list(ids), now)
+
+        return self._store_call(work)
+
+    def _store_call(self, work: Callable[[Transaction], T]) -> T:
+        """One unit of work with no notices of its own (no dispatch, no retries)."""
+        try:
             with self.store.transaction() as tx:
-                tx.mark_delivered(notice.id, notice.at)
-            delivered += 1
-        return delivered
+                return work(tx)
+        except VasError:
+            raise
+        except Exception as err:
+            raise StoreError(f"the store failed: {err}") from err
 
     # --- queries -----------------------------------------------------------------------
 

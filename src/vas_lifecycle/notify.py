@@ -8,12 +8,44 @@ handed over again after a failure (at least once, recorded exactly once).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+import attrs
+import pendulum
+
+from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import Notice, NoticeKind
 
-__all__ = ["CallbackNotifier", "Notifier", "RecordingNotifier"]
+__all__ = ["CallbackNotifier", "DeliveryRules", "Notifier", "RecordingNotifier"]
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryRules:
+    """How the outbox retries: exponential backoff from ``first_retry`` up to
+    ``max_retry``, parked after ``max_attempts``; a claimed notice comes back after
+    ``lease`` if its sender died before saying how it went."""
+
+    max_attempts: int = 8
+    first_retry: dt.timedelta = dt.timedelta(seconds=30)
+    max_retry: dt.timedelta = dt.timedelta(hours=1)
+    lease: dt.timedelta = dt.timedelta(minutes=2)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise PolicyError("max_attempts must be at least 1")
+        zero = dt.timedelta(0)
+        if self.first_retry <= zero or self.lease <= zero or self.max_retry < self.first_retry:
+            raise PolicyError("retry delays and lease must be positive, max_retry >= first_retry")
+
+    def retry_at(self, now: pendulum.DateTime, attempts: int) -> pendulum.DateTime | None:
+        """When to try again after ``attempts`` failures; None when it is time to park."""
+        if attempts >= self.max_attempts:
+            return None
+        delay: dt.timedelta = min(self.first_retry * (2 ** max(0, attempts - 1)), self.max_retry)
+        retry: pendulum.DateTime = now + delay
+        return retry
 
 
 @runtime_checkable

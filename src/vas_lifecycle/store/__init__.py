@@ -1,6 +1,6 @@
 """Store port and the adapters that implement it."""
 
-from vas_lifecycle.store.base import Store, Transaction
+from vas_lifecycle.store.base import Delivery, Store, Transaction
 from vas_lifecycle.store.memory import MemoryStore
 
-__all__ = ["MemoryStore", "Store", "Transaction"]
+__all__ = ["Delivery", "MemoryStore", "Store", "Transaction"]

@@ -12,6 +12,7 @@ import abc
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 
+import attrs
 import pendulum
 
 from vas_lifecycle.consent import Charge, SpViolation
@@ -19,7 +20,16 @@ from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.sms import PickSession
 
-__all__ = ["ConflictError", "Store", "Transaction"]
+__all__ = ["ConflictError", "Delivery", "Store", "Transaction"]
+
+
+@attrs.frozen
+class Delivery:
+    """A notice in the outbox with its delivery bookkeeping."""
+
+    notice: Notice
+    attempts: int
+    last_error: str | None = None
 
 
 class ConflictError(Exception):
@@ -59,7 +69,17 @@ class Transaction(abc.ABC):
     def notices(self, order_id: str) -> list[Notice]: ...
 
     @abc.abstractmethod
-    def undelivered_notices(self, limit: int) -> list[Notice]: ...
+    def claim_notices(
+        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` notices due for delivery (not delivered, not parked, next
+        attempt at or before ``now``), oldest first: count the attempt and push the next
+        one to ``lease_until``, so a crashed sender's notices come back, and so that
+        concurrent dispatchers never claim the same notice at once."""
+
+    @abc.abstractmethod
+    def parked_notices(self, limit: int) -> list[Delivery]:
+        """Notices given up on after too many failed attempts, for an operator to see."""
 
     @abc.abstractmethod
     def violations(self, sp_id: str | None) -> list[SpViolation]: ...
@@ -81,7 +101,15 @@ class Transaction(abc.ABC):
     def add_notice(self, notice: Notice) -> None: ...
 
     @abc.abstractmethod
-    def mark_delivered(self, notice_id: str, at: pendulum.DateTime) -> None: ...
+    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None: ...
+
+    @abc.abstractmethod
+    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        """Record a failed attempt; ``retry_at`` None parks the notice."""
+
+    @abc.abstractmethod
+    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
+        """Put parked notices back in the queue, due ``now``; returns how many."""
 
     @abc.abstractmethod
     def add_charge(self, charge: Charge) -> None:

@@ -1,34 +1,48 @@
-"""In-memory store: the default of ``Lifecycle``, and the reference for the contract."""
+"""In-memory store: the default of ``Lifecycle``, and the reference for the contract.
+
+A transaction holds the store's lock, writes straight into the data and keeps an undo
+log; leaving the block with an exception replays the log backwards, so a failed
+command leaves nothing behind.
+"""
 
 from __future__ import annotations
 
-import heapq
+import bisect
+import functools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import attrs
 import pendulum
 
 from vas_lifecycle.consent import Charge, SpViolation
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.sms import PickSession
-from vas_lifecycle.store.base import ConflictError, Store, Transaction
+from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
 
 __all__ = ["MemoryStore"]
 
 
-class _Data:
-    """The committed state."""
+@attrs.define
+class _Outbox:
+    attempts: int
+    next_at: pendulum.DateTime
+    error: str | None = None
+    parked: bool = False
 
+
+class _Data:
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self.events: dict[str, list[Event]] = {}
         self.by_msisdn: dict[str, list[str]] = {}
-        self.due: list[tuple[pendulum.DateTime, str]] = []
+        self.due: list[tuple[pendulum.DateTime, str]] = []  # sorted (due_at, order id)
         self.notices: dict[str, Notice] = {}
         self.notices_by_order: dict[str, list[str]] = {}
-        self.undelivered: dict[str, None] = {}  # insertion-ordered set
+        self.outbox: dict[str, _Outbox] = {}  # undelivered notices, in recording order
         self.charges: dict[str, Charge] = {}
         self.charges_by_order: dict[str, list[str]] = {}
         self.violations: list[SpViolation] = []
@@ -38,192 +52,249 @@ class _Data:
 class _MemoryTransaction(Transaction):
     def __init__(self, data: _Data) -> None:
         self._data = data
-        self._orders: dict[str, Order] = {}
-        self._expected: dict[str, int] = {}
-        self._events: dict[str, list[Event]] = {}
-        self._notices: dict[str, Notice] = {}
-        self._delivered: set[str] = set()
-        self._charges: dict[str, Charge] = {}
-        self._violations: list[SpViolation] = []
-        self._purged: set[str] = set()
-        self._picks: dict[str, PickSession] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def rollback(self) -> None:
+        while self._undo:
+            self._undo.pop()()
 
     # --- reads ---------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order | None:
-        if order_id in self._purged:
-            return None
-        staged = self._orders.get(order_id)
-        return staged if staged is not None else self._data.orders.get(order_id)
+        return self._data.orders.get(order_id)
 
     def events(self, order_id: str) -> list[Event]:
-        if order_id in self._purged:
-            return []
-        return list(self._data.events.get(order_id, ())) + self._events.get(order_id, [])
+        return list(self._data.events.get(order_id, ()))
 
     def orders_of(self, msisdn: str) -> list[Order]:
-        ids = list(self._data.by_msisdn.get(msisdn, ()))
-        ids += [oid for oid, o in self._orders.items() if o.msisdn == msisdn and oid not in ids]
-        found = [self.get_order(oid) for oid in ids]
-        return [o for o in found if o is not None]
+        orders = self._data.orders
+        return [orders[oid] for oid in self._data.by_msisdn.get(msisdn, ())]
 
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
-        heap = self._data.due
-        popped: list[tuple[pendulum.DateTime, str]] = []
-        found: dict[str, Order] = {}
-        while heap and heap[0][0] <= now and len(found) < limit:
-            due, oid = heapq.heappop(heap)
-            order = self.get_order(oid)
-            if order is None or order.due_at != due or oid in found:
-                continue  # stale entry: the order moved on
-            popped.append((due, oid))
-            found[oid] = order
-        for entry in popped:
-            heapq.heappush(heap, entry)
-        for oid, order in self._orders.items():
-            due_at = order.due_at
-            if oid not in found and due_at is not None and due_at <= now and len(found) < limit:
-                found[oid] = order
-        return sorted(found.values(), key=lambda o: (o.due_at, o.id))
+        found: list[Order] = []
+        for due, oid in self._data.due:
+            if due > now or len(found) >= limit:
+                break
+            found.append(self._data.orders[oid])
+        return found
 
     def charges(self, order_id: str) -> list[Charge]:
-        keys = list(self._data.charges_by_order.get(order_id, ()))
-        result = [self._data.charges[k] for k in keys]
-        result += [c for c in self._charges.values() if c.order_id == order_id]
-        return result
+        return [self._data.charges[k] for k in self._data.charges_by_order.get(order_id, ())]
 
     def charge(self, key: str) -> Charge | None:
-        return self._charges.get(key) or self._data.charges.get(key)
+        return self._data.charges.get(key)
 
     def notices(self, order_id: str) -> list[Notice]:
-        result = [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]
-        result += [n for n in self._notices.values() if n.order_id == order_id]
-        return result
+        return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]
 
-    def undelivered_notices(self, limit: int) -> list[Notice]:
-        result: list[Notice] = []
-        for nid in self._data.undelivered:
-            if nid not in self._delivered:
-                result.append(self._data.notices[nid])
-                if len(result) >= limit:
-                    return result
-        for nid, notice in self._notices.items():
-            if nid not in self._delivered and len(result) < limit:
-                result.append(notice)
-        return result
+    def claim_notices(
+        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+    ) -> list[Delivery]:
+        claimed: list[Delivery] = []
+        for nid, box in self._data.outbox.items():
+            if len(claimed) >= limit:
+                break
+            if box.parked or box.next_at > now:
+                continue
+            self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+            box.attempts += 1
+            box.next_at = lease_until
+            claimed.append(Delivery(self._data.notices[nid], box.attempts, box.error))
+        return claimed
+
+    def parked_notices(self, limit: int) -> list[Delivery]:
+        return [
+            Delivery(self._data.notices[nid], box.attempts, box.error)
+            for nid, box in self._data.outbox.items()
+            if box.parked
+        ][:limit]
 
     def violations(self, sp_id: str | None) -> list[SpViolation]:
-        every = self._data.violations + self._violations
-        return [v for v in every if sp_id is None or v.sp_id == sp_id]
+        return [v for v in self._data.violations if sp_id is None or v.sp_id == sp_id]
 
     def pick_session(self, msisdn: str) -> PickSession | None:
-        return self._picks.get(msisdn) or self._data.picks.get(msisdn)
-
-    def put_pick_session(self, session: PickSession) -> None:
-        self._picks[session.msisdn] = session
+        return self._data.picks.get(msisdn)
 
     def delivered(self, notice_id: str) -> bool:
-        if notice_id in self._delivered:
-            return True
-        return notice_id in self._data.notices and notice_id not in self._data.undelivered
+        return notice_id in self._data.notices and notice_id not in self._data.outbox
 
     # --- writes --------------------------------------------------------------------
     def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
-        current = self.get_order(order.id)
-        current_version = current.version if current is not None else 0
-        if current_version != expected_version:
+        data = self._data
+        current = data.orders.get(order.id)
+        if (current.version if current is not None else 0) != expected_version:
             raise ConflictError(order.id, expected_version)
-        self._expected.setdefault(order.id, expected_version)
-        self._orders[order.id] = order
-        self._events.setdefault(order.id, []).extend(events)
+        data.orders[order.id] = order
+        history = data.events.setdefault(order.id, [])
+        history.extend(events)
+        self._undo.append(lambda: _truncate(history, len(history) - len(events)))
+        if current is None:
+            ids = data.by_msisdn.setdefault(order.msisdn, [])
+            ids.append(order.id)
+            self._undo.append(lambda: self._forget_order(order))
+        else:
+            self._undo.append(lambda: data.orders.__setitem__(order.id, current))
+        self._move_due(order.id, current.due_at if current else None, order.due_at)
+
+    def _forget_order(self, order: Order) -> None:
+        self._data.orders.pop(order.id, None)
+        self._data.events.pop(order.id, None)
+        self._data.by_msisdn[order.msisdn].remove(order.id)
+
+    def _move_due(
+        self, oid: str, old: pendulum.DateTime | None, new: pendulum.DateTime | None
+    ) -> None:
+        due = self._data.due
+        if old == new:
+            return
+        if old is not None:
+            _remove_sorted(due, (old, oid))
+        if new is not None:
+            bisect.insort(due, (new, oid))
+        self._undo.append(lambda: self._move_due_back(oid, old, new))
+
+    def _move_due_back(
+        self, oid: str, old: pendulum.DateTime | None, new: pendulum.DateTime | None
+    ) -> None:
+        due = self._data.due
+        if new is not None:
+            _remove_sorted(due, (new, oid))
+        if old is not None:
+            bisect.insort(due, (old, oid))
 
     def add_notice(self, notice: Notice) -> None:
-        self._notices[notice.id] = notice
+        data = self._data
+        if notice.id in data.notices:
+            raise ConflictError(notice.order_id or notice.id, -1)
+        data.notices[notice.id] = notice
+        data.outbox[notice.id] = _Outbox(0, notice.at)
+        if notice.order_id is not None:
+            data.notices_by_order.setdefault(notice.order_id, []).append(notice.id)
 
-    def mark_delivered(self, notice_id: str, at: pendulum.DateTime) -> None:
-        self._delivered.add(notice_id)
+        def undo() -> None:
+            data.notices.pop(notice.id, None)
+            data.outbox.pop(notice.id, None)
+            if notice.order_id is not None:
+                data.notices_by_order[notice.order_id].remove(notice.id)
+
+        self._undo.append(undo)
+
+    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        for nid in notice_ids:
+            box = self._data.outbox.pop(nid, None)
+            if box is not None:
+                self._undo.append(functools.partial(self._data.outbox.__setitem__, nid, box))
+
+    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        box = self._data.outbox.get(notice_id)
+        if box is None:
+            return
+        self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+        box.error = error[:500]
+        if retry_at is None:
+            box.parked = True
+        else:
+            box.next_at = retry_at
+
+    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
+        count = 0
+        for nid in notice_ids:
+            box = self._data.outbox.get(nid)
+            if box is not None and box.parked:
+                self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+                box.parked, box.next_at, box.attempts = False, now, 0
+                count += 1
+        return count
 
     def add_charge(self, charge: Charge) -> None:
-        self._charges[charge.key] = charge
+        data = self._data
+        order = data.orders.get(charge.order_id)
+        if order is None or order.version != charge.order_version:
+            raise ConflictError(charge.order_id, charge.order_version)
+        if charge.key in data.charges or any(
+            data.charges[k].period_key == charge.period_key
+            for k in data.charges_by_order.get(charge.order_id, ())
+        ):
+            raise ConflictError(charge.order_id, charge.order_version)
+        data.charges[charge.key] = charge
+        keys = data.charges_by_order.setdefault(charge.order_id, [])
+        keys.append(charge.key)
+
+        def undo() -> None:
+            data.charges.pop(charge.key, None)
+            keys.remove(charge.key)
+
+        self._undo.append(undo)
 
     def add_violation(self, violation: SpViolation) -> None:
-        self._violations.append(violation)
+        violations = self._data.violations
+        violations.append(violation)
+        self._undo.append(lambda: _truncate(violations, len(violations) - 1))
+
+    def put_pick_session(self, session: PickSession) -> None:
+        picks = self._data.picks
+        before = picks.get(session.msisdn)
+        picks[session.msisdn] = session
+        if before is None:
+            self._undo.append(functools.partial(_drop, picks, session.msisdn))
+        else:
+            self._undo.append(lambda: picks.__setitem__(session.msisdn, before))
 
     def purge(self, order_ids: Sequence[str]) -> int:
+        # purging is an explicit, final operation: it is not undone by a rollback of
+        # the same unit of work, so it runs last and alone in Lifecycle.purge
+        data = self._data
         count = 0
         for oid in order_ids:
-            if self.get_order(oid) is not None:
-                self._purged.add(oid)
-                count += 1
+            order = data.orders.get(oid)
+            if order is None or order.due_at is not None:
+                continue
+            self._forget_order(order)
+            for nid in data.notices_by_order.pop(oid, []):
+                data.notices.pop(nid, None)
+                data.outbox.pop(nid, None)
+            for key in data.charges_by_order.pop(oid, []):
+                data.charges.pop(key, None)
+            count += 1
         return count
 
     # --- audit ---------------------------------------------------------------------
     def all_orders(self) -> Iterator[Order]:
-        for oid in self._data.orders:
-            order = self.get_order(oid)
-            if order is not None:
-                yield order
-        for oid, order in self._orders.items():
-            if oid not in self._data.orders:
-                yield order
+        yield from list(self._data.orders.values())
 
     def all_notices(self) -> Iterator[Notice]:
-        yield from self._data.notices.values()
-        yield from self._notices.values()
+        yield from list(self._data.notices.values())
 
     def all_charges(self) -> Iterator[Charge]:
-        yield from self._data.charges.values()
-        yield from self._charges.values()
+        yield from list(self._data.charges.values())
 
-    # --- commit --------------------------------------------------------------------
-    def commit(self) -> None:
-        data = self._data
-        for oid, expected in self._expected.items():
-            committed = data.orders.get(oid)
-            if (committed.version if committed is not None else 0) != expected:
-                raise ConflictError(oid, expected)
-        for charge in self._charges.values():
-            committed = data.orders.get(charge.order_id)
-            if committed is None or committed.version != charge.order_version:
-                raise ConflictError(charge.order_id, charge.order_version)
-        for oid, order in self._orders.items():
-            if oid not in data.orders:
-                data.by_msisdn.setdefault(order.msisdn, []).append(oid)
-            data.orders[oid] = order
-            data.events.setdefault(oid, []).extend(self._events.get(oid, ()))
-            if order.due_at is not None:
-                heapq.heappush(data.due, (order.due_at, oid))
-        for nid, notice in self._notices.items():
-            data.notices[nid] = notice
-            if notice.order_id is not None:
-                data.notices_by_order.setdefault(notice.order_id, []).append(nid)
-            data.undelivered[nid] = None
-        for nid in self._delivered:
-            data.undelivered.pop(nid, None)
-        for key, charge in self._charges.items():
-            data.charges[key] = charge
-            data.charges_by_order.setdefault(charge.order_id, []).append(key)
-        data.violations.extend(self._violations)
-        data.picks.update(self._picks)
-        for oid in self._purged:
-            self._purge_committed(oid)
 
-    def _purge_committed(self, oid: str) -> None:
-        data = self._data
-        order = data.orders.pop(oid, None)
-        data.events.pop(oid, None)
-        if order is not None:
-            ids = data.by_msisdn.get(order.msisdn, [])
-            if oid in ids:
-                ids.remove(oid)
-        for nid in data.notices_by_order.pop(oid, []):
-            data.notices.pop(nid, None)
-            data.undelivered.pop(nid, None)
-        for key in data.charges_by_order.pop(oid, []):
-            data.charges.pop(key, None)
+def _remove_sorted(
+    items: list[tuple[pendulum.DateTime, str]], item: tuple[pendulum.DateTime, str]
+) -> None:
+    index = bisect.bisect_left(items, item)
+    if index < len(items) and items[index] == item:
+        del items[index]
+
+
+def _truncate(items: list[Any], size: int) -> None:
+    del items[size:]
+
+
+def _drop(mapping: dict[str, Any], key: str) -> None:
+    mapping.pop(key, None)
+
+
+def _snapshot(box: _Outbox) -> tuple[int, pendulum.DateTime, str | None, bool]:
+    return (box.attempts, box.next_at, box.error, box.parked)
+
+
+def _restore_all(box: _Outbox, state: tuple[int, pendulum.DateTime, str | None, bool]) -> None:
+    box.attempts, box.next_at, box.error, box.parked = state
 
 
 class MemoryStore(Store):
-    """Keeps everything in process memory; transactions are isolated and atomic."""
+    """Keeps everything in process memory; each transaction is atomic and isolated
+    (transactions run one at a time)."""
 
     def __init__(self) -> None:
         self._data = _Data()
@@ -233,5 +304,8 @@ class MemoryStore(Store):
     def transaction(self) -> Iterator[Transaction]:
         with self._lock:
             tx = _MemoryTransaction(self._data)
-            yield tx
-            tx.commit()
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback()
+                raise
