@@ -2,5 +2,6 @@
 
 from vas_lifecycle.store.base import Delivery, Store, Transaction
 from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.store.sqlite import SQLiteStore
 
-__all__ = ["Delivery", "MemoryStore", "Store", "Transaction"]
+__all__ = ["Delivery", "MemoryStore", "SQLiteStore", "Store", "Transaction"]

@@ -14,13 +14,20 @@ from vas_lifecycle.testing.invariants import InvariantViolation, check_invariant
 try:
     from vas_lifecycle.testing import strategies
     from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine, demo_catalog
+    from vas_lifecycle.testing.store_contract import StoreContract
 except ImportError as err:  # pragma: no cover - exercised only without hypothesis
     if err.name != "hypothesis":
         raise
     _MISSING = err
 
     def __getattr__(name: str) -> object:
-        if name in {"strategies", "FlakyNotifier", "LifecycleMachine", "demo_catalog"}:
+        if name in {
+            "strategies",
+            "FlakyNotifier",
+            "LifecycleMachine",
+            "StoreContract",
+            "demo_catalog",
+        }:
             raise ImportError(
                 f"vas_lifecycle.testing.{name} needs Hypothesis: "
                 "pip install 'vas-lifecycle[testing]'"
@@ -32,6 +39,7 @@ __all__ = [
     "FlakyNotifier",
     "InvariantViolation",
     "LifecycleMachine",
+    "StoreContract",
     "check_invariants",
     "demo_catalog",
     "strategies",

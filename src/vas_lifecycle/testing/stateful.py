@@ -384,6 +384,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.notifier.failing = False
         self.clock.advance(dt.timedelta(days=60))
         self.lifecycle.run_due()
+        self.lifecycle.retry_parked()  # what an operator does once the gateway is back
         while self.lifecycle.dispatch():
             pass
         problems = check_invariants(self.lifecycle, settled=True, delivered=self.notifier.sent)

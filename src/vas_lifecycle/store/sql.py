@@ -1,0 +1,604 @@
+"""What the SQLite and PostgreSQL stores share: schema, migrations, codec, transaction.
+
+Both stores use the same tables and the same SQL; a :class:`Dialect` says what
+differs (placeholders, row locks, how to lock for a migration). Times are stored as
+canonical UTC text (``2026-11-24T01:00:00.000000Z``), which sorts chronologically in
+both databases, so due timers and due notices are found through plain indexes.
+
+Writes of a unit of work are collected and sent in batches at commit
+(``executemany``: one round trip per table and batch on PostgreSQL, in pipeline
+mode), which is what lets ``run_due()`` move many orders per transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+import pendulum
+
+from vas_lifecycle.catalog import OfferKind, Period
+from vas_lifecycle.consent import Charge, ReasonCode, SpViolation
+from vas_lifecycle.errors import StoreError
+from vas_lifecycle.notices import Notice, NoticeKind
+from vas_lifecycle.order import Event, EventKind, Order
+from vas_lifecycle.policy import Channel
+from vas_lifecycle.sms import PickSession
+from vas_lifecycle.states import OrderState
+from vas_lifecycle.store.base import ConflictError, Delivery, Transaction
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Dialect", "SchemaError", "SqlTransaction"]
+
+
+class SchemaError(StoreError):
+    """The database's schema is newer than this library, or could not be migrated."""
+
+
+#: Versioned migrations, applied in order when a store is opened. Never edit one that
+#: has shipped: add the next.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            """CREATE TABLE vas_orders (
+                id TEXT PRIMARY KEY,
+                msisdn TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                due_at TEXT,
+                ended_at TEXT,
+                body TEXT NOT NULL)""",
+            "CREATE INDEX vas_orders_msisdn ON vas_orders (msisdn)",
+            "CREATE INDEX vas_orders_due ON vas_orders (due_at) WHERE due_at IS NOT NULL",
+            """CREATE TABLE vas_events (
+                order_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                at TEXT NOT NULL,
+                channel TEXT,
+                actor TEXT NOT NULL,
+                text_in TEXT,
+                text_out TEXT,
+                data TEXT NOT NULL,
+                PRIMARY KEY (order_id, seq))""",
+            """CREATE TABLE vas_notices (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                msisdn TEXT NOT NULL,
+                order_id TEXT,
+                text TEXT NOT NULL,
+                at TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                language TEXT NOT NULL,
+                delivered_at TEXT)""",
+            "CREATE INDEX vas_notices_order ON vas_notices (order_id)",
+            """CREATE TABLE vas_charges (
+                key TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL,
+                amount TEXT NOT NULL,
+                period_key TEXT NOT NULL,
+                period_start TEXT,
+                at TEXT NOT NULL,
+                order_version INTEGER NOT NULL,
+                UNIQUE (order_id, period_key))""",
+            """CREATE TABLE vas_violations (
+                id TEXT PRIMARY KEY,
+                sp_id TEXT NOT NULL,
+                msisdn TEXT NOT NULL,
+                order_id TEXT,
+                reason TEXT NOT NULL,
+                at TEXT NOT NULL,
+                channel TEXT,
+                evidence TEXT NOT NULL)""",
+            "CREATE INDEX vas_violations_sp ON vas_violations (sp_id)",
+        ),
+    ),
+    (
+        2,
+        (
+            # the outbox's delivery bookkeeping (retries with backoff, parking)
+            "ALTER TABLE vas_notices ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE vas_notices ADD COLUMN next_attempt_at TEXT",
+            "ALTER TABLE vas_notices ADD COLUMN parked INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE vas_notices ADD COLUMN last_error TEXT",
+            "UPDATE vas_notices SET next_attempt_at = at WHERE delivered_at IS NULL",
+            """CREATE INDEX vas_notices_due ON vas_notices (next_attempt_at)
+                WHERE delivered_at IS NULL AND parked = 0""",
+            # the 0000 lists of the SMS channel (C8)
+            """CREATE TABLE vas_pick_sessions (
+                msisdn TEXT PRIMARY KEY,
+                order_ids TEXT NOT NULL,
+                sent_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL)""",
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class Dialect(Protocol):
+    """What differs between the SQL databases."""
+
+    #: appended to SELECTs that claim rows for this transaction, skipping rows that
+    #: another transaction holds (``FOR UPDATE SKIP LOCKED``)
+    claim: str
+    #: appended to a SELECT that locks a row, waiting for it (``FOR UPDATE``)
+    lock: str
+
+    def sql(self, statement: str) -> str:
+        """The statement with this driver's placeholders (written with ``?``)."""
+        ...
+
+    def is_integrity_error(self, err: BaseException) -> bool: ...
+
+
+# --- codec ---------------------------------------------------------------------------
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_ORDER_TIMES = frozenset(
+    {
+        "requested_at",
+        "confirm_by",
+        "activated_at",
+        "trial_ends_at",
+        "remind_at",
+        "reminded_at",
+        "ended_at",
+    }
+)
+
+
+def ts(value: dt.datetime | None) -> str | None:
+    """A time as canonical UTC text (sorts chronologically)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime(_TIME_FORMAT)
+
+
+def parse_ts(value: str | None) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    parsed = dt.datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=dt.UTC)
+    return pendulum.instance(parsed, tz="UTC")
+
+
+def _ts(value: str) -> pendulum.DateTime:
+    parsed = parse_ts(value)
+    assert parsed is not None
+    return parsed
+
+
+def order_to_json(order: Order) -> str:
+    body: dict[str, Any] = {}
+    for field in attrs.fields(Order):
+        value = getattr(order, field.name)
+        if field.name in _ORDER_TIMES:
+            value = ts(value)
+        elif isinstance(value, Decimal):
+            value = str(value)
+        body[field.name] = value
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def order_from_json(text: str) -> Order:
+    body = json.loads(text)
+    for name in _ORDER_TIMES:
+        body[name] = parse_ts(body[name])
+    body["kind"] = OfferKind(body["kind"])
+    body["period"] = Period(body["period"])
+    body["state"] = OrderState(body["state"])
+    body["request_channel"] = Channel(body["request_channel"])
+    if body["consent_channel"] is not None:
+        body["consent_channel"] = Channel(body["consent_channel"])
+    body["price"] = Decimal(body["price"])
+    return Order(**body)
+
+
+def _channel(value: str | None) -> Channel | None:
+    return Channel(value) if value is not None else None
+
+
+EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
+NOTICE_COLUMNS = "id, kind, msisdn, order_id, text, at, sender, language"
+
+
+def event_row(event: Event) -> tuple[Any, ...]:
+    return (
+        event.order_id,
+        event.seq,
+        event.kind.value,
+        ts(event.at),
+        event.channel.value if event.channel else None,
+        event.actor,
+        event.text_in,
+        event.text_out,
+        json.dumps(dict(event.data), ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def event_from_row(row: Sequence[Any]) -> Event:
+    return Event(
+        row[0],
+        row[1],
+        EventKind(row[2]),
+        _ts(row[3]),
+        _channel(row[4]),
+        row[5],
+        row[6],
+        row[7],
+        json.loads(row[8]),
+    )
+
+
+def notice_row(notice: Notice) -> tuple[Any, ...]:
+    return (
+        notice.id,
+        notice.kind.value,
+        notice.msisdn,
+        notice.order_id,
+        notice.text,
+        ts(notice.at),
+        notice.sender,
+        notice.language,
+    )
+
+
+def notice_from_row(row: Sequence[Any]) -> Notice:
+    return Notice(row[0], NoticeKind(row[1]), row[2], row[3], row[4], _ts(row[5]), row[6], row[7])
+
+
+def charge_from_row(row: Sequence[Any]) -> Charge:
+    return Charge(row[0], row[1], Decimal(row[2]), row[3], parse_ts(row[4]), _ts(row[5]), row[6])
+
+
+def violation_from_row(row: Sequence[Any]) -> SpViolation:
+    return SpViolation(
+        row[0], row[1], row[2], row[3], ReasonCode(row[4]), _ts(row[5]), _channel(row[6]), row[7]
+    )
+
+
+# --- the transaction -------------------------------------------------------------------
+
+
+class SqlTransaction(Transaction):
+    """A unit of work on a DB-API cursor; writes are batched until :meth:`flush`."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self._cur = cursor
+        self._d = dialect
+        self._orders: dict[str, Order] = {}
+        self._inserts: list[Order] = []
+        self._updates: list[tuple[Order, int]] = []
+        self._events: list[Event] = []
+        self._notices: list[Notice] = []
+        self._charges: list[Charge] = []
+        self._violations: list[SpViolation] = []
+        self._picks: dict[str, PickSession] = {}
+        self._delivered: list[tuple[str | None, str]] = []
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        self._cur.execute(self._d.sql(statement), tuple(params))
+        rows: list[Any] = self._cur.fetchall()
+        return rows
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        try:
+            self._cur.execute(self._d.sql(statement), tuple(params))
+        except Exception as err:
+            if self._d.is_integrity_error(err):
+                raise ConflictError(str(params[0]) if params else "?", -1) from err
+            raise
+        count: int = self._cur.rowcount
+        return count
+
+    def _execute_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        try:
+            self._cur.executemany(self._d.sql(statement), [tuple(r) for r in rows])
+        except Exception as err:
+            if self._d.is_integrity_error(err):
+                raise ConflictError(str(rows[0][0]), -1) from err
+            raise
+        count: int = self._cur.rowcount
+        return count
+
+    # --- reads ---------------------------------------------------------------------
+    def get_order(self, order_id: str) -> Order | None:
+        staged = self._orders.get(order_id)
+        if staged is not None:
+            return staged
+        rows = self._query("SELECT body FROM vas_orders WHERE id = ?", (order_id,))
+        return order_from_json(rows[0][0]) if rows else None
+
+    def events(self, order_id: str) -> list[Event]:
+        rows = self._query(
+            f"SELECT {EVENT_COLUMNS} FROM vas_events WHERE order_id = ? ORDER BY seq", (order_id,)
+        )
+        stored = [event_from_row(r) for r in rows]
+        return stored + [e for e in self._events if e.order_id == order_id]
+
+    def orders_of(self, msisdn: str) -> list[Order]:
+        rows = self._query("SELECT body FROM vas_orders WHERE msisdn = ?", (msisdn,))
+        found = {o.id: o for o in (order_from_json(r[0]) for r in rows)}
+        found.update({o.id: o for o in self._orders.values() if o.msisdn == msisdn})
+        return sorted(found.values(), key=lambda o: (o.requested_at, o.id))
+
+    def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
+        rows = self._query(
+            "SELECT body FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
+            "ORDER BY due_at LIMIT ?" + self._d.claim,
+            (ts(now), limit),
+        )
+        return [order_from_json(r[0]) for r in rows]
+
+    def charges(self, order_id: str) -> list[Charge]:
+        rows = self._query(
+            "SELECT key, order_id, amount, period_key, period_start, at, order_version "
+            "FROM vas_charges WHERE order_id = ? ORDER BY at, key",
+            (order_id,),
+        )
+        return [charge_from_row(r) for r in rows] + [
+            c for c in self._charges if c.order_id == order_id
+        ]
+
+    def charge(self, key: str) -> Charge | None:
+        for charge in self._charges:
+            if charge.key == key:
+                return charge
+        rows = self._query(
+            "SELECT key, order_id, amount, period_key, period_start, at, order_version "
+            "FROM vas_charges WHERE key = ?",
+            (key,),
+        )
+        return charge_from_row(rows[0]) if rows else None
+
+    def notices(self, order_id: str) -> list[Notice]:
+        rows = self._query(
+            f"SELECT {NOTICE_COLUMNS} FROM vas_notices WHERE order_id = ? ORDER BY at, id",
+            (order_id,),
+        )
+        return [notice_from_row(r) for r in rows] + [
+            n for n in self._notices if n.order_id == order_id
+        ]
+
+    def claim_notices(
+        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+    ) -> list[Delivery]:
+        rows = self._query(
+            f"UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ? "
+            f"WHERE id IN (SELECT id FROM vas_notices WHERE delivered_at IS NULL AND parked = 0 "
+            f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{self._d.claim}) "
+            f"RETURNING {NOTICE_COLUMNS}, attempts, last_error",
+            (ts(lease_until), ts(now), limit),
+        )
+        items = [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
+        return sorted(items, key=lambda d: (d.notice.at, d.notice.id))
+
+    def parked_notices(self, limit: int) -> list[Delivery]:
+        rows = self._query(
+            f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices "
+            "WHERE delivered_at IS NULL AND parked = 1 ORDER BY at, id LIMIT ?",
+            (limit,),
+        )
+        return [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
+
+    def violations(self, sp_id: str | None) -> list[SpViolation]:
+        columns = "id, sp_id, msisdn, order_id, reason, at, channel, evidence"
+        if sp_id is None:
+            rows = self._query(f"SELECT {columns} FROM vas_violations ORDER BY at, id")
+        else:
+            rows = self._query(
+                f"SELECT {columns} FROM vas_violations WHERE sp_id = ? ORDER BY at, id", (sp_id,)
+            )
+        stored = [violation_from_row(r) for r in rows]
+        return stored + [v for v in self._violations if sp_id is None or v.sp_id == sp_id]
+
+    def pick_session(self, msisdn: str) -> PickSession | None:
+        if msisdn in self._picks:
+            return self._picks[msisdn]
+        rows = self._query(
+            "SELECT msisdn, order_ids, sent_at, expires_at FROM vas_pick_sessions WHERE msisdn = ?",
+            (msisdn,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return PickSession(row[0], tuple(json.loads(row[1])), _ts(row[2]), _ts(row[3]))
+
+    def delivered(self, notice_id: str) -> bool:
+        if any(nid == notice_id for _at, nid in self._delivered):
+            return True
+        rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
+        return bool(rows) and rows[0][0] is not None
+
+    # --- writes --------------------------------------------------------------------
+    def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
+        staged = self._orders.get(order.id)
+        if staged is not None:
+            if staged.version != expected_version:
+                raise ConflictError(order.id, expected_version)
+            self._inserts = [order if o.id == order.id else o for o in self._inserts]
+            self._updates = [
+                (order, exp) if o.id == order.id else (o, exp) for o, exp in self._updates
+            ]
+        elif expected_version == 0:
+            self._inserts.append(order)
+        else:
+            self._updates.append((order, expected_version))
+        self._orders[order.id] = order
+        self._events.extend(events)
+
+    def add_notice(self, notice: Notice) -> None:
+        self._notices.append(notice)
+
+    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        stamp = ts(at)
+        self._delivered.extend((stamp, nid) for nid in notice_ids)
+
+    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        if retry_at is None:
+            self._execute(
+                "UPDATE vas_notices SET parked = 1, last_error = ? WHERE id = ?",
+                (error[:500], notice_id),
+            )
+        else:
+            self._execute(
+                "UPDATE vas_notices SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (ts(retry_at), error[:500], notice_id),
+            )
+
+    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
+        return self._execute_many(
+            "UPDATE vas_notices SET parked = 0, attempts = 0, next_attempt_at = ? "
+            "WHERE id = ? AND parked = 1 AND delivered_at IS NULL",
+            [(ts(now), nid) for nid in notice_ids],
+        )
+
+    def add_charge(self, charge: Charge) -> None:
+        # lock the order row: a racing cancel waits for this charge, or this charge sees it
+        rows = self._query(
+            "SELECT version FROM vas_orders WHERE id = ?" + self._d.lock,
+            (charge.order_id,),
+        )
+        if not rows or rows[0][0] != charge.order_version:
+            raise ConflictError(charge.order_id, charge.order_version)
+        self._charges.append(charge)
+
+    def add_violation(self, violation: SpViolation) -> None:
+        self._violations.append(violation)
+
+    def put_pick_session(self, session: PickSession) -> None:
+        self._picks[session.msisdn] = session
+
+    def purge(self, order_ids: Sequence[str]) -> int:
+        self.flush()
+        keys = [(oid,) for oid in order_ids]
+        self._execute_many("DELETE FROM vas_events WHERE order_id = ?", keys)
+        self._execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
+        self._execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
+        return self._execute_many("DELETE FROM vas_orders WHERE id = ? AND due_at IS NULL", keys)
+
+    # --- audit ---------------------------------------------------------------------
+    def all_orders(self) -> Iterator[Order]:
+        for row in self._query("SELECT body FROM vas_orders ORDER BY id"):
+            order = order_from_json(row[0])
+            yield self._orders.get(order.id, order)
+        yield from self._inserts
+
+    def all_notices(self) -> Iterator[Notice]:
+        for row in self._query(f"SELECT {NOTICE_COLUMNS} FROM vas_notices ORDER BY at, id"):
+            yield notice_from_row(row)
+        yield from self._notices
+
+    def all_charges(self) -> Iterator[Charge]:
+        rows = self._query(
+            "SELECT key, order_id, amount, period_key, period_start, at, order_version "
+            "FROM vas_charges ORDER BY at, key"
+        )
+        yield from (charge_from_row(r) for r in rows)
+        yield from self._charges
+
+    # --- commit --------------------------------------------------------------------
+    def flush(self) -> None:
+        """Send the batched writes; raises ConflictError when a version moved."""
+        self._execute_many(
+            "INSERT INTO vas_orders (id, msisdn, version, state, due_at, ended_at, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_order_row(o) for o in self._inserts],
+        )
+        if self._updates:
+            changed = self._execute_many(
+                "UPDATE vas_orders SET version = ?, state = ?, due_at = ?, ended_at = ?, "
+                "body = ? WHERE id = ? AND version = ?",
+                [_update_row(o, expected) for o, expected in self._updates],
+            )
+            if changed != len(self._updates):
+                order, expected = self._updates[0]
+                raise ConflictError(order.id, expected)
+        self._execute_many(
+            f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [event_row(e) for e in self._events],
+        )
+        self._execute_many(
+            f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*notice_row(n), ts(n.at)) for n in self._notices],
+        )
+        self._execute_many(
+            "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "
+            "order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    c.key,
+                    c.order_id,
+                    str(c.amount),
+                    c.period_key,
+                    ts(c.period_start),
+                    ts(c.at),
+                    c.order_version,
+                )
+                for c in self._charges
+            ],
+        )
+        self._execute_many(
+            "INSERT INTO vas_violations (id, sp_id, msisdn, order_id, reason, at, channel, "
+            "evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    v.id,
+                    v.sp_id,
+                    v.msisdn,
+                    v.order_id,
+                    v.reason.value,
+                    ts(v.at),
+                    v.channel.value if v.channel else None,
+                    v.evidence,
+                )
+                for v in self._violations
+            ],
+        )
+        self._execute_many(
+            "INSERT INTO vas_pick_sessions (msisdn, order_ids, sent_at, expires_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (msisdn) DO UPDATE SET order_ids = excluded.order_ids, "
+            "sent_at = excluded.sent_at, expires_at = excluded.expires_at",
+            [
+                (s.msisdn, json.dumps(list(s.order_ids)), ts(s.sent_at), ts(s.expires_at))
+                for s in self._picks.values()
+            ],
+        )
+        self._execute_many(
+            "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+            self._delivered,
+        )
+        self._inserts, self._updates, self._events = [], [], []
+        self._notices, self._charges, self._violations = [], [], []
+        self._picks, self._delivered, self._orders = {}, [], {}
+
+
+def _order_row(order: Order) -> tuple[Any, ...]:
+    return (
+        order.id,
+        order.msisdn,
+        order.version,
+        order.state.value,
+        ts(order.due_at),
+        ts(order.ended_at),
+        order_to_json(order),
+    )
+
+
+def _update_row(order: Order, expected: int) -> tuple[Any, ...]:
+    return (
+        order.version,
+        order.state.value,
+        ts(order.due_at),
+        ts(order.ended_at),
+        order_to_json(order),
+        order.id,
+        expected,
+    )

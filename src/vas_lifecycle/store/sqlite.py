@@ -1,0 +1,121 @@
+"""SQLite store (stdlib ``sqlite3``, WAL): the embedded default for one machine.
+
+Each transaction starts with ``BEGIN IMMEDIATE``, which takes the database's write lock
+at once, so concurrent processes on the same file run their units of work one after
+another (``busy_timeout`` waits for the lock) and optimistic versions are checked
+against committed data. WAL with ``synchronous=NORMAL`` survives a killed process: a
+committed transaction is never lost to a crash of the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from vas_lifecycle.errors import StoreError
+from vas_lifecycle.store.base import ConflictError, Store, Transaction
+from vas_lifecycle.store.sql import MIGRATIONS, SCHEMA_VERSION, SchemaError, SqlTransaction
+
+__all__ = ["SQLiteStore"]
+
+
+class _SqliteDialect:
+    claim = ""  # BEGIN IMMEDIATE already holds the only write lock
+    lock = ""
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    def is_integrity_error(self, err: BaseException) -> bool:
+        return isinstance(err, sqlite3.IntegrityError)
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file (``":memory:"`` for a private in-memory database).
+
+    Args:
+        path: the database file; created (with its schema) when missing.
+        timeout: seconds to wait for another process's write lock.
+
+    Raises:
+        StoreError: the path is a directory, not writable, not a database, or its
+            schema is newer than this library (:class:`SchemaError`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            target = Path(self.path)
+            if target.is_dir():
+                raise StoreError(f"{self.path} is a directory, not a database file")
+            if not target.parent.is_dir():
+                raise StoreError(f"cannot create {self.path}: no directory {target.parent}")
+        self._lock = threading.RLock()
+        self._dialect = _SqliteDialect()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._migrate()
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open SQLite database {self.path}: {err}") from err
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS vas_schema (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM vas_schema").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"{self.path} has schema version {current}; this library knows up to "
+                    f"{SCHEMA_VERSION}: upgrade vas_lifecycle"
+                )
+            for version, statements in MIGRATIONS:
+                if version > current:
+                    for statement in statements:
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO vas_schema (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT max(version) FROM vas_schema").fetchone()
+            return int(row[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise StoreError(f"cannot start a transaction on {self.path}: {err}") from err
+            tx = SqlTransaction(conn.cursor(), self._dialect)
+            try:
+                yield tx
+                tx.flush()
+                conn.execute("COMMIT")
+            except BaseException as err:
+                conn.execute("ROLLBACK")
+                if isinstance(err, sqlite3.IntegrityError):
+                    raise ConflictError("?", -1) from err
+                if isinstance(err, sqlite3.Error):
+                    raise StoreError(f"SQLite failed on {self.path}: {err}") from err
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

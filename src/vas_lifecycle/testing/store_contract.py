@@ -1,0 +1,288 @@
+"""The store contract: every store must pass these tests.
+
+Subclass :class:`StoreContract` in a test module, name the subclass ``Test...`` and
+implement :meth:`StoreContract.make_store`; pytest runs every ``test_`` method on it.
+The project runs it on ``MemoryStore``, ``SQLiteStore`` and ``PostgresStore``; a
+third-party store passes the same suite::
+
+    class TestMyStore(StoreContract):
+        def make_store(self):
+            return MyStore(...)
+
+The tests use plain ``assert`` and need no test framework beyond one that collects
+classes (pytest does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pendulum
+from hypothesis import settings
+
+from vas_lifecycle.clock import ManualClock
+from vas_lifecycle.consent import ReasonCode, SpViolation
+from vas_lifecycle.errors import ForcedSubscriptionError
+from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.notices import NoticeKind
+from vas_lifecycle.order import Order
+from vas_lifecycle.policy import Channel
+from vas_lifecycle.sms import PickSession
+from vas_lifecycle.states import OrderState
+from vas_lifecycle.store.base import ConflictError, Store
+from vas_lifecycle.testing.invariants import check_invariants
+from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine, demo_catalog
+
+__all__ = ["StoreContract"]
+
+SUB = "+8613800138000"
+OTHER = "+8613900139000"
+
+
+def _raises(error: type[BaseException], action: Callable[[], Any]) -> BaseException:
+    try:
+        action()
+    except error as err:
+        return err
+    raise AssertionError(f"expected {error.__name__}")
+
+
+class StoreContract:
+    """The behaviour every :class:`~vas_lifecycle.Store` must show."""
+
+    #: examples of the random-interleavings test run on the store
+    stateful_examples = 25
+
+    def make_store(self) -> Store:
+        raise NotImplementedError("return a new, empty store")
+
+    # --- helpers -------------------------------------------------------------------
+
+    def lifecycle(self, store: Store | None = None) -> tuple[Lifecycle, ManualClock]:
+        clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
+        lc = Lifecycle(
+            demo_catalog(),
+            clock=clock,
+            store=store if store is not None else self.make_store(),
+            notifier=FlakyNotifier(),
+            rng=random.Random(1),
+        )
+        return lc, clock
+
+    def active(self, lc: Lifecycle, clock: ManualClock, msisdn: str = SUB) -> Order:
+        order = lc.request(msisdn, "NEWS", channel=Channel.WEB)
+        clock.advance(dt.timedelta(seconds=10))
+        return lc.confirm(order.id, msisdn=msisdn, channel=Channel.SMS)
+
+    # --- orders and events -----------------------------------------------------------
+
+    def test_contract_orders_and_events_round_trip(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB, text="体验 ✓ \U0001f3b5")
+        lc.request(OTHER, "JOKE", channel=Channel.SMS)
+        assert lc.get(order.id) == order
+        assert Order.from_events(lc.history(order.id)) == order
+        assert lc.history(trial.id)[0].text_in == "体验 ✓ \U0001f3b5"
+        assert [o.id for o in lc.orders_of(SUB)] == [order.id, trial.id]
+        assert lc.get(trial.id).trial_ends_at == trial.trial_ends_at
+        assert check_invariants(lc) == []
+
+    def test_contract_stale_version_conflicts(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        events = lc.history(order.id)
+        store = lc.store
+        cancel = attrs.evolve(events[-1], seq=order.version + 1)
+        with store.transaction() as tx:
+            current = tx.get_order(order.id)
+            assert current is not None
+            tx.append(attrs.evolve(current, version=current.version + 1), [cancel], order.version)
+
+        def stale() -> None:
+            with store.transaction() as tx:
+                tx.append(attrs.evolve(order, version=order.version + 1), [cancel], order.version)
+
+        _raises(ConflictError, stale)
+
+        def duplicate_new() -> None:
+            with store.transaction() as tx:
+                tx.append(order, events, 0)
+
+        _raises(ConflictError, duplicate_new)
+
+    def test_contract_failed_unit_of_work_leaves_nothing(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        before = (lc.get(order.id), lc.history(order.id), lc.notices(order.id))
+
+        def failing() -> None:
+            with lc.store.transaction() as tx:
+                tx.add_violation(
+                    SpViolation(
+                        "v", "SP01", SUB, order.id, ReasonCode.TOO_FAST, clock.now(), None, ""
+                    )
+                )
+                tx.put_pick_session(PickSession(SUB, (order.id,), clock.now(), clock.now()))
+                raise RuntimeError("boom")
+
+        _raises(RuntimeError, failing)
+        lc.unsubscribe(order.id, channel=Channel.SMS)  # still works after a rollback
+        assert lc.sp_violations() == []
+        assert lc.get(order.id).state is OrderState.CANCELLED
+        assert lc.history(order.id)[: len(before[1])] == before[1]
+        with lc.store.transaction() as tx:
+            assert tx.pick_session(SUB) is None
+
+    def test_contract_due_orders_earliest_first_with_limit(self) -> None:
+        lc, clock = self.lifecycle()
+        long_trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+        short_trial = lc.request(OTHER, "GAME1", channel=Channel.WEB)
+        pending = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        late = clock.now().add(days=30)
+        with lc.store.transaction() as tx:
+            due = tx.due_orders(late, 10)
+            assert [o.id for o in due] == [short_trial.id, pending.id, long_trial.id]
+            assert [o.id for o in tx.due_orders(late, 1)] == [short_trial.id]
+            assert tx.due_orders(clock.now(), 10) == []
+
+    # --- charges ---------------------------------------------------------------------
+
+    def test_contract_one_charge_per_key_and_period(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        charge = lc.record_charge(order.id, Decimal("5.00"), key="k1")
+        assert lc.charges(order.id) == [charge]
+        store = lc.store
+        twin = attrs.evolve(charge, key="k2")
+
+        def same_period() -> None:
+            with store.transaction() as tx:
+                tx.add_charge(twin)
+
+        _raises(ConflictError, same_period)
+
+        def stale_version() -> None:
+            with store.transaction() as tx:
+                tx.add_charge(attrs.evolve(charge, key="k3", period_key="2027-01", order_version=1))
+
+        _raises(ConflictError, stale_version)
+        assert lc.charges(order.id) == [charge]
+        with store.transaction() as tx:
+            assert tx.charge("k1") == charge
+            assert tx.charge("k2") is None
+
+    # --- notices and the outbox ---------------------------------------------------------
+
+    def test_contract_outbox_claims_retries_parks(self) -> None:
+        lc, clock = self.lifecycle()
+        lc.notifier.failing = True  # type: ignore[attr-defined]
+        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+        (notice,) = lc.notices(trial.id)
+        store = lc.store
+        now = clock.now()
+        with store.transaction() as tx:
+            assert not tx.delivered(notice.id)
+            assert tx.claim_notices(now, now.add(minutes=2), 10) == []  # backing off
+        later = now.add(minutes=1)
+        with store.transaction() as tx:
+            (claimed,) = tx.claim_notices(later, later.add(minutes=2), 10)
+            assert claimed.notice == notice and claimed.attempts == 2
+            assert "unreachable" in (claimed.last_error or "")
+        with store.transaction() as tx:  # claimed: nobody else gets it during the lease
+            assert tx.claim_notices(later, later.add(minutes=2), 10) == []
+        with store.transaction() as tx:
+            tx.mark_failed(notice.id, "still down", None)
+        with store.transaction() as tx:
+            (parked,) = tx.parked_notices(10)
+            assert parked.notice.id == notice.id and parked.last_error == "still down"
+            assert tx.claim_notices(later.add(days=1), later.add(days=2), 10) == []
+        lc.notifier.failing = False  # type: ignore[attr-defined]
+        assert lc.retry_parked() == 1
+        assert lc.dispatch() == 1
+        with store.transaction() as tx:
+            assert tx.delivered(notice.id)
+            assert tx.parked_notices(10) == []
+        assert lc.dispatch() == 0
+
+    def test_contract_notices_are_recorded_once(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        lc.unsubscribe(order.id, channel=Channel.SMS)
+        notices = lc.notices(order.id)
+        assert [n.at for n in notices] == sorted(n.at for n in notices)  # in time order
+        assert sorted(n.kind.value for n in notices) == [
+            "activated",
+            "cancelled",
+            "confirmation_request",
+        ]
+        (cancelled,) = [n for n in lc.notices(order.id) if n.kind is NoticeKind.CANCELLED]
+
+        def again() -> None:
+            with lc.store.transaction() as tx:
+                tx.add_notice(cancelled)
+
+        _raises(ConflictError, again)
+
+    # --- violations, pick sessions, purge ------------------------------------------------
+
+    def test_contract_violations_by_sp(self) -> None:
+        lc, clock = self.lifecycle()
+        order = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+        trial = lc.request(SUB, "MUSIC7", channel=Channel.SP_API)
+        clock.advance(dt.timedelta(seconds=10))
+        _raises(
+            ForcedSubscriptionError,
+            lambda: lc.confirm(order.id, msisdn=SUB, channel=Channel.SP_API),
+        )
+        assert [v.order_id for v in lc.sp_violations("SP01")] == [order.id]
+        assert lc.sp_violations("SP02") == []
+        assert trial.sp_id == "SP02" and len(lc.sp_violations()) == 1
+
+    def test_contract_pick_session_is_replaced(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        first = PickSession(SUB, ("a", "b"), now, now.add(hours=2))
+        second = PickSession(SUB, ("c",), now.add(minutes=5), now.add(hours=3))
+        with store.transaction() as tx:
+            tx.put_pick_session(first)
+        with store.transaction() as tx:
+            assert tx.pick_session(SUB) == first
+            tx.put_pick_session(second)
+        with store.transaction() as tx:
+            assert tx.pick_session(SUB) == second
+            assert tx.pick_session(OTHER) is None
+
+    def test_contract_purge_removes_only_finished_orders(self) -> None:
+        lc, clock = self.lifecycle()
+        finished = self.active(lc, clock)
+        lc.record_charge(finished.id, Decimal("5.00"), key="k")
+        lc.unsubscribe(finished.id, channel=Channel.SMS)
+        live = lc.request(OTHER, "NEWS", channel=Channel.WEB)
+        with lc.store.transaction() as tx:
+            assert tx.purge([finished.id, live.id]) == 1
+        with lc.store.transaction() as tx:
+            assert tx.get_order(finished.id) is None
+            assert tx.events(finished.id) == [] and tx.notices(finished.id) == []
+            assert tx.charges(finished.id) == []
+            assert tx.get_order(live.id) is not None
+
+    # --- the whole lifecycle -------------------------------------------------------------
+
+    def test_contract_random_interleavings_keep_the_invariants(self) -> None:
+        contract = self
+
+        class OnThisStore(LifecycleMachine):
+            def make_store(self) -> Store:
+                return contract.make_store()
+
+        case = OnThisStore.TestCase
+        case.settings = settings(
+            max_examples=self.stateful_examples, stateful_step_count=25, deadline=None
+        )
+        case("runTest").runTest()
