@@ -33,7 +33,14 @@ from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, Reco
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.states import LIVE_STATES, TERMINAL_STATES, OrderState, Trigger
-from vas_lifecycle.store import Delivery, MemoryStore, SQLiteStore, Store, Transaction
+from vas_lifecycle.store import (
+    Delivery,
+    MemoryStore,
+    PostgresStore,
+    SQLiteStore,
+    Store,
+    Transaction,
+)
 from vas_lifecycle.values import normalize_msisdn
 
 __version__ = "0.1.0"
@@ -76,6 +83,7 @@ __all__ = [
     "Period",
     "Policy",
     "PolicyError",
+    "PostgresStore",
     "ReasonCode",
     "RecordingNotifier",
     "RetentionError",

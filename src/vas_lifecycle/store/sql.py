@@ -135,6 +135,10 @@ class Dialect(Protocol):
 
     def is_integrity_error(self, err: BaseException) -> bool: ...
 
+    def among(self, subquery: str) -> str:
+        """``id <this>``: membership in the rows a claiming subquery returns."""
+        ...
+
 
 # --- codec ---------------------------------------------------------------------------
 
@@ -369,11 +373,13 @@ class SqlTransaction(Transaction):
     def claim_notices(
         self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
     ) -> list[Delivery]:
+        due = (
+            "SELECT id FROM vas_notices WHERE delivered_at IS NULL AND parked = 0 "
+            f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{self._d.claim}"
+        )
         rows = self._query(
-            f"UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ? "
-            f"WHERE id IN (SELECT id FROM vas_notices WHERE delivered_at IS NULL AND parked = 0 "
-            f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{self._d.claim}) "
-            f"RETURNING {NOTICE_COLUMNS}, attempts, last_error",
+            "UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ? "
+            f"WHERE id {self._d.among(due)} RETURNING {NOTICE_COLUMNS}, attempts, last_error",
             (ts(lease_until), ts(now), limit),
         )
         items = [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]

@@ -30,6 +30,9 @@ class _SqliteDialect:
     def sql(self, statement: str) -> str:
         return statement
 
+    def among(self, subquery: str) -> str:
+        return f"IN ({subquery})"
+
     def is_integrity_error(self, err: BaseException) -> bool:
         return isinstance(err, sqlite3.IntegrityError)
 
