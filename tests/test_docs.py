@@ -133,3 +133,15 @@ def test_readme_imports_only_public_names() -> None:
 def test_public_names_are_exported() -> None:
     for name in vas_lifecycle.__all__:
         assert getattr(vas_lifecycle, name) is not None
+
+
+@pytest.mark.parametrize("doc", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+def test_docs_code_runs_and_imports_only_public_names(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    namespace: dict[str, object] = {}
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        for match in re.finditer(r"from (vas_lifecycle[\w.]*) import \(?([^)]*?)\)?\n", block):
+            public = importlib.import_module(match.group(1)).__all__
+            for name in re.findall(r"\w+", match.group(2)):
+                assert name in public, f"{doc.name} imports non-public {name}"
+        exec(compile(block, str(doc), "exec"), namespace)

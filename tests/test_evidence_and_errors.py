@@ -373,3 +373,31 @@ def test_c2_templates_are_checked_when_loaded() -> None:
         SIMPLIFIED_CHINESE.with_template(NoticeKind.DECLINED, "{service_name.__class__}")
     good = SIMPLIFIED_CHINESE.with_template(NoticeKind.DECLINED, "已拒绝：{service_name}")
     assert good.templates[NoticeKind.DECLINED] == "已拒绝：{service_name}"
+
+
+def test_a_conflict_is_retried_then_raised_as_concurrency_error(clock: ManualClock) -> None:
+    from vas_lifecycle import ConcurrencyError
+    from vas_lifecycle.store.base import ConflictError
+
+    class AlwaysRacing(MemoryStore):
+        attempts = 0
+
+        def transaction(self):  # type: ignore[no-untyped-def]
+            store = self
+
+            class Racing:
+                def __enter__(self):  # type: ignore[no-untyped-def]
+                    store.attempts += 1
+                    raise ConflictError("o1", 1)
+
+                def __exit__(self, *exc: object) -> None:
+                    return None
+
+            return Racing()
+
+    store = AlwaysRacing()
+    lc = Lifecycle(make_catalog(), clock=clock, store=store, max_retries=3, auto_dispatch=False)
+    with pytest.raises(ConcurrencyError) as err:
+        lc.request(SUB, "NEWS", channel=Channel.WEB)
+    assert store.attempts == 3 and err.value.order_id == "o1"
+    assert isinstance(err.value, VasError)

@@ -1,0 +1,144 @@
+"""Throughput of the durable stores (figures for the durable-stores issue).
+
+Prints:
+- confirmations per second through ``handle_sms`` on SQLite (notices delivered too);
+- due trials ended per second by ``run_due()`` on SQLite;
+- the same on PostgreSQL with 1 and 2 worker processes (needs VAS_BENCH_POSTGRES_DSN
+  or VAS_TEST_POSTGRES_DSN).
+
+Run: .venv/bin/python benchmarks/store_throughput.py [--orders 2000] [--trials 20000]
+A benchmark, not a test: it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import pendulum
+
+from vas_lifecycle import (
+    Channel,
+    Lifecycle,
+    ManualClock,
+    PostgresStore,
+    RecordingNotifier,
+    SQLiteStore,
+    Store,
+)
+from vas_lifecycle.testing import demo_catalog
+
+START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
+
+
+def lifecycle(store: Store, when: pendulum.DateTime, *, auto_dispatch: bool = True) -> Lifecycle:
+    return Lifecycle(
+        demo_catalog(),
+        clock=ManualClock(when),
+        store=store,
+        notifier=RecordingNotifier(),
+        rng=random.Random(1),
+        auto_dispatch=auto_dispatch,
+    )
+
+
+def confirmations_sqlite(folder: Path, orders: int) -> float:
+    store = SQLiteStore(folder / "confirm.db")
+    setup = lifecycle(store, START, auto_dispatch=False)
+    numbers = [f"+86138{n:08d}" for n in range(orders)]
+    for msisdn in numbers:
+        setup.request(msisdn, "NEWS", channel=Channel.SP_API)
+    setup.dispatch(limit=orders * 2)
+    lc = lifecycle(store, START.add(minutes=1))
+    began = time.perf_counter()
+    for msisdn in numbers:
+        lc.handle_sms(msisdn, "是", to="10086")
+    elapsed = time.perf_counter() - began
+    assert all(lc.orders_of(m)[0].state.value == "active" for m in numbers[:10])
+    return orders / elapsed
+
+
+def seed_trials(store: Store, trials: int) -> None:
+    lc = lifecycle(store, START, auto_dispatch=False)
+    for n in range(trials):
+        lc.request(f"+86139{n:08d}", "MUSIC7", channel=Channel.WEB)
+    with store.transaction() as tx:  # start notices count as sent: only timers are measured
+        ids = [n.id for n in tx.all_notices()]
+        tx.mark_delivered(ids, START)
+
+
+def due_sqlite(folder: Path, trials: int) -> float:
+    store = SQLiteStore(folder / "due.db")
+    seed_trials(store, trials)
+    lc = lifecycle(store, START.add(days=8), auto_dispatch=False)
+    began = time.perf_counter()
+    moved = lc.run_due(batch=1000)
+    elapsed = time.perf_counter() - began
+    assert moved == trials, moved
+    return trials / elapsed
+
+
+def _pg_worker(dsn: str, schema: str, barrier: object, out: object) -> None:
+    lc = lifecycle(PostgresStore(dsn, schema=schema), START.add(days=8), auto_dispatch=False)
+    barrier.wait()  # type: ignore[attr-defined]
+    began = time.perf_counter()
+    moved = lc.run_due(batch=1000)
+    out.put((moved, time.perf_counter() - began))  # type: ignore[attr-defined]
+
+
+def due_postgres(dsn: str, trials: int, workers: int) -> tuple[float, list[int]]:
+    import psycopg
+
+    schema = f"vas_bench_{workers}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    seed_trials(PostgresStore(dsn, schema=schema), trials)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(workers + 1), ctx.Queue()
+    procs = [ctx.Process(target=_pg_worker, args=(dsn, schema, barrier, out)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    barrier.wait()
+    began = time.perf_counter()
+    results = [out.get() for _ in procs]
+    elapsed = time.perf_counter() - began
+    for proc in procs:
+        proc.join()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    moved = [m for m, _ in results]
+    assert sum(moved) == trials, moved
+    return trials / elapsed, moved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=2000, help="confirmations to time")
+    parser.add_argument("--trials", type=int, default=20000, help="due trials to time")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as folder:
+        rate = confirmations_sqlite(Path(folder), args.orders)
+        print(f"SQLite  confirmations via handle_sms: {rate:10,.0f} /s  ({args.orders} orders)")
+        rate = due_sqlite(Path(folder), args.trials)
+        print(f"SQLite  due trials ended by run_due:  {rate:10,.0f} /s  ({args.trials} trials)")
+    dsn = os.environ.get("VAS_BENCH_POSTGRES_DSN") or os.environ.get("VAS_TEST_POSTGRES_DSN")
+    if not dsn:
+        print("PostgreSQL: skipped (set VAS_BENCH_POSTGRES_DSN)")
+        return
+    for workers in (1, 2):
+        rate, moved = due_postgres(dsn, args.trials, workers)
+        print(
+            f"Postgres due trials, {workers} worker(s):    {rate:10,.0f} /s  "
+            f"({args.trials} trials; per worker {moved})"
+        )
+
+
+if __name__ == "__main__":
+    main()
