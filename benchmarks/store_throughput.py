@@ -101,7 +101,9 @@ def due_postgres(dsn: str, trials: int, workers: int) -> tuple[float, list[int]]
     seed_trials(PostgresStore(dsn, schema=schema), trials)
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(workers + 1), ctx.Queue()
-    procs = [ctx.Process(target=_pg_worker, args=(dsn, schema, barrier, out)) for _ in range(workers)]
+    procs = [
+        ctx.Process(target=_pg_worker, args=(dsn, schema, barrier, out)) for _ in range(workers)
+    ]
     for proc in procs:
         proc.start()
     barrier.wait()
@@ -122,7 +124,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=2000, help="confirmations to time")
     parser.add_argument("--trials", type=int, default=20000, help="due trials to time")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         rate = confirmations_sqlite(Path(folder), args.orders)
         print(f"SQLite  confirmations via handle_sms: {rate:10,.0f} /s  ({args.orders} orders)")

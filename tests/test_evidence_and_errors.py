@@ -277,10 +277,10 @@ def test_store_failure_is_wrapped_and_nothing_half_written(clock: ManualClock) -
     class FailingStore(MemoryStore):
         fail = False
 
-        def transaction(self):  # type: ignore[no-untyped-def]
+        def transaction(self, **kwargs):  # type: ignore[no-untyped-def]
             if self.fail:
                 raise OSError("disk full")
-            return super().transaction()
+            return super().transaction(**kwargs)
 
     store = FailingStore()
     lc = Lifecycle(make_catalog(), clock=clock, store=store)
@@ -382,7 +382,7 @@ def test_a_conflict_is_retried_then_raised_as_concurrency_error(clock: ManualClo
     class AlwaysRacing(MemoryStore):
         attempts = 0
 
-        def transaction(self):  # type: ignore[no-untyped-def]
+        def transaction(self, **kwargs):  # type: ignore[no-untyped-def]
             store = self
 
             class Racing:

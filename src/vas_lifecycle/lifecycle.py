@@ -212,8 +212,8 @@ class Lifecycle:
                 raise StoreError(f"the store failed: {err}") from err
             if self._capture is not None:
                 self._capture.extend(self._staged)
-            if self._auto_dispatch:
-                self._dispatch_quietly()
+            if self._auto_dispatch and self._staged:
+                self._deliver_quietly([Delivery(n, 1) for n in self._staged])
             if isinstance(result, _Raise):
                 raise result.error
             return result
@@ -221,8 +221,14 @@ class Lifecycle:
         raise ConcurrencyError(conflict.order_id, conflict.expected_version) from conflict
 
     def _stage(self, tx: Transaction, notice: Notice) -> None:
-        """Record a notice in the unit of work (the outbox); delivered after commit."""
-        tx.add_notice(notice)
+        """Record a notice in the unit of work (the outbox); delivered after commit.
+
+        With auto-dispatch the notice is written already claimed by this process (for
+        one lease), so it is sent right after the commit without a claiming round;
+        if this process dies first, the lease runs out and any dispatcher sends it.
+        """
+        claimed_until = notice.at + self.delivery.lease if self._auto_dispatch else None
+        tx.add_notice(notice, claimed_until=claimed_until)
         self._staged.append(notice)
 
     def _load(self, tx: Transaction, order_id: str) -> Order:
@@ -720,7 +726,7 @@ class Lifecycle:
                 policy=self.policy,
             )
 
-        return self._run(work)
+        return self._store_call(work, readonly=True)
 
     def record_charge(
         self,
@@ -782,11 +788,16 @@ class Lifecycle:
         :meth:`parked_notices` shows it and :meth:`retry_parked` re-queues it. A
         notifier failure never undoes the state change that made the notice.
         """
-        rules = self.delivery
         now = self._now()
-        claimed = self._store_call(lambda tx: tx.claim_notices(now, now + rules.lease, limit))
+        lease = self.delivery.lease
+        claimed = self._store_call(lambda tx: tx.claim_notices(now, now + lease, limit))
+        return self._deliver(claimed, now)
+
+    def _deliver(self, claimed: list[Delivery], now: pendulum.DateTime) -> int:
+        """Send claimed notices, then record in one unit of work how each went."""
         if not claimed:
             return 0
+        rules = self.delivery
         sent: list[str] = []
         failed: list[tuple[Delivery, str]] = []
         for item in claimed:
@@ -808,10 +819,10 @@ class Lifecycle:
         self._store_call(settle)
         return len(sent)
 
-    def _dispatch_quietly(self) -> None:
-        """Deliver after a command; a delivery problem never fails the command."""
+    def _deliver_quietly(self, claimed: list[Delivery]) -> None:
+        """Deliver a command's own notices; a delivery problem never fails the command."""
         try:
-            self.dispatch()
+            self._deliver(claimed, claimed[0].notice.at)
         except VasError as err:
             log.warning("delivery after a command failed; notices stay queued: %s", err)
 
@@ -833,10 +844,10 @@ class Lifecycle:
 
         return self._store_call(work)
 
-    def _store_call(self, work: Callable[[Transaction], T]) -> T:
+    def _store_call(self, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:
         """One unit of work with no notices of its own (no dispatch, no retries)."""
         try:
-            with self.store.transaction() as tx:
+            with self.store.transaction(readonly=readonly) as tx:
                 return work(tx)
         except VasError:
             raise
@@ -847,31 +858,31 @@ class Lifecycle:
 
     def get(self, order_id: str) -> Order:
         """The order with that id. Raises UnknownOrderError."""
-        with self.store.transaction() as tx:
+        with self.store.transaction(readonly=True) as tx:
             return self._load(tx, order_id)
 
     def history(self, order_id: str) -> list[Event]:
         """The order's events, oldest first: its consent evidence (C14)."""
-        with self.store.transaction() as tx:
+        with self.store.transaction(readonly=True) as tx:
             self._load(tx, order_id)
             return tx.events(order_id)
 
     def notices(self, order_id: str) -> list[Notice]:
         """The notices recorded for an order."""
-        with self.store.transaction() as tx:
+        with self.store.transaction(readonly=True) as tx:
             self._load(tx, order_id)
             return tx.notices(order_id)
 
     def charges(self, order_id: str) -> list[Charge]:
         """The charges recorded on an order."""
-        with self.store.transaction() as tx:
+        with self.store.transaction(readonly=True) as tx:
             self._load(tx, order_id)
             return tx.charges(order_id)
 
     def orders_of(self, msisdn: str) -> list[Order]:
         """Every order of a subscriber, oldest first."""
         number = self._msisdn(msisdn)
-        with self.store.transaction() as tx:
+        with self.store.transaction(readonly=True) as tx:
             return tx.orders_of(number)
 
     def live_orders(self, msisdn: str) -> list[Order]:
@@ -880,7 +891,7 @@ class Lifecycle:
 
     def sp_violations(self, sp_id: str | None = None) -> list[SpViolation]:
         """C13 evidence, for one SP or for all."""
-        with self.store.transaction() as tx:
+        with self.store.transaction(readonly=True) as tx:
             return tx.violations(sp_id)
 
     # --- retention ---------------------------------------------------------------------
@@ -1030,7 +1041,7 @@ class _SmsSession:
 
     def pick(self, numbers: tuple[int, ...]) -> None:
         """Numbers after ``0000`` (C8): cancel exactly those of the list as it was sent."""
-        with self.lc.store.transaction() as tx:
+        with self.lc.store.transaction(readonly=True) as tx:
             session = tx.pick_session(self.msisdn)
         if session is None or self.now >= session.expires_at:
             self.reply(NoticeKind.PICK_EXPIRED)

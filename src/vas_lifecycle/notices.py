@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import string
+import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -202,6 +204,11 @@ REQUIRED_PHRASES = frozenset(
 _FORMATTER = string.Formatter()
 
 
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
 def template_fields(template: str) -> set[str]:
     """The field names a template uses; raises ValueError on a malformed template."""
     names: set[str] = set()
@@ -310,7 +317,7 @@ class TemplateSet:
         return self.phrases["hours"].format(n=shown)
 
     def datetime_label(self, when: dt.datetime, timezone: str) -> str:
-        local = pendulum.instance(when).in_timezone(timezone)
+        local = when.astimezone(_zone(timezone))
         return self.phrases["datetime"].format(
             year=local.year,
             month=local.month,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
@@ -247,6 +248,11 @@ class Policy:
 
     def local_day(self, when: dt.datetime) -> tuple[pendulum.DateTime, pendulum.DateTime]:
         """The calendar day (in the policy's time zone) that contains ``when``, as UTC bounds."""
-        local = pendulum.instance(when).in_timezone(self.timezone)
-        start = local.start_of("day")
-        return start.in_timezone("UTC"), start.add(days=1).in_timezone("UTC")
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        day = when.astimezone(zone).date()
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+        end = start + dt.timedelta(days=1)
+        end = dt.datetime(end.year, end.month, end.day, tzinfo=zone)  # a day may not be 24 h
+        return pendulum.instance(start, tz="UTC").in_timezone("UTC"), pendulum.instance(
+            end, tz="UTC"
+        ).in_timezone("UTC")

@@ -98,7 +98,9 @@ class Transaction(abc.ABC):
         """
 
     @abc.abstractmethod
-    def add_notice(self, notice: Notice) -> None: ...
+    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
+        """Record a notice in the outbox; ``claimed_until`` writes it already claimed
+        (one attempt counted) by the caller, who will send it right after the commit."""
 
     @abc.abstractmethod
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None: ...
@@ -145,8 +147,10 @@ class Store(abc.ABC):
     """Where orders, events, notices, charges and violations live."""
 
     @abc.abstractmethod
-    def transaction(self) -> AbstractContextManager[Transaction]:
-        """A unit of work: committed when the block ends normally, rolled back otherwise."""
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+        """A unit of work: committed when the block ends normally, rolled back otherwise.
+
+        ``readonly`` promises no writes, so a store may take a cheaper transaction."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the default has none."""

@@ -161,12 +161,15 @@ class _MemoryTransaction(Transaction):
         if old is not None:
             bisect.insort(due, (old, oid))
 
-    def add_notice(self, notice: Notice) -> None:
+    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
         data = self._data
         if notice.id in data.notices:
             raise ConflictError(notice.order_id or notice.id, -1)
         data.notices[notice.id] = notice
-        data.outbox[notice.id] = _Outbox(0, notice.at)
+        if claimed_until is None:
+            data.outbox[notice.id] = _Outbox(0, notice.at)
+        else:
+            data.outbox[notice.id] = _Outbox(1, claimed_until)
         if notice.order_id is not None:
             data.notices_by_order.setdefault(notice.order_id, []).append(notice.id)
 
@@ -301,7 +304,7 @@ class MemoryStore(Store):
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
         with self._lock:
             tx = _MemoryTransaction(self._data)
             try:

@@ -143,7 +143,7 @@ class PostgresStore(Store):
             return int(rows[0][0])
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
         psycopg = self._psycopg
         with self._lock:
             conn = self._connection()

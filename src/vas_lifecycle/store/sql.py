@@ -142,7 +142,7 @@ class Dialect(Protocol):
 
 # --- codec ---------------------------------------------------------------------------
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_ZERO = dt.timedelta(0)
 _ORDER_TIMES = frozenset(
     {
         "requested_at",
@@ -160,14 +160,21 @@ def ts(value: dt.datetime | None) -> str | None:
     """A time as canonical UTC text (sorts chronologically)."""
     if value is None:
         return None
-    return value.astimezone(dt.UTC).strftime(_TIME_FORMAT)
+    if value.utcoffset() != _ZERO:
+        value = value.astimezone(dt.UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+    )
 
 
 def parse_ts(value: str | None) -> pendulum.DateTime | None:
     if value is None:
         return None
-    parsed = dt.datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=dt.UTC)
-    return pendulum.instance(parsed, tz="UTC")
+    p = dt.datetime.fromisoformat(value)  # canonical text: always UTC ("Z")
+    return pendulum.DateTime(
+        p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond, tzinfo=pendulum.UTC
+    )
 
 
 def _ts(value: str) -> pendulum.DateTime:
@@ -278,7 +285,7 @@ class SqlTransaction(Transaction):
         self._inserts: list[Order] = []
         self._updates: list[tuple[Order, int]] = []
         self._events: list[Event] = []
-        self._notices: list[Notice] = []
+        self._notices: list[tuple[Notice, str | None]] = []
         self._charges: list[Charge] = []
         self._violations: list[SpViolation] = []
         self._picks: dict[str, PickSession] = {}
@@ -367,7 +374,7 @@ class SqlTransaction(Transaction):
             (order_id,),
         )
         return [notice_from_row(r) for r in rows] + [
-            n for n in self._notices if n.order_id == order_id
+            n for n, _claim in self._notices if n.order_id == order_id
         ]
 
     def claim_notices(
@@ -439,8 +446,8 @@ class SqlTransaction(Transaction):
         self._orders[order.id] = order
         self._events.extend(events)
 
-    def add_notice(self, notice: Notice) -> None:
-        self._notices.append(notice)
+    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
+        self._notices.append((notice, ts(claimed_until)))
 
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
         stamp = ts(at)
@@ -499,7 +506,7 @@ class SqlTransaction(Transaction):
     def all_notices(self) -> Iterator[Notice]:
         for row in self._query(f"SELECT {NOTICE_COLUMNS} FROM vas_notices ORDER BY at, id"):
             yield notice_from_row(row)
-        yield from self._notices
+        yield from (n for n, _claim in self._notices)
 
     def all_charges(self) -> Iterator[Charge]:
         rows = self._query(
@@ -531,9 +538,12 @@ class SqlTransaction(Transaction):
             [event_row(e) for e in self._events],
         )
         self._execute_many(
-            f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*notice_row(n), ts(n.at)) for n in self._notices],
+            f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at, attempts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (*notice_row(n), claim or ts(n.at), 0 if claim is None else 1)
+                for n, claim in self._notices
+            ],
         )
         self._execute_many(
             "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "

@@ -99,11 +99,12 @@ class SQLiteStore(Store):
             return int(row[0])
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
         with self._lock:
             conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                # a reader takes no write lock (WAL lets it read beside a writer)
+                conn.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
             except sqlite3.Error as err:
                 raise StoreError(f"cannot start a transaction on {self.path}: {err}") from err
             tx = SqlTransaction(conn.cursor(), self._dialect)
