@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The main job: a 7-day free trial, end to end, printed as a dated timeline.
+# The main job: a synthetic month of an operator's life (2 000 subscribers, 30 days)
+# in a temporary SQLite database, ending with the invariant check over the whole
+# history. Exits non-zero if any consent rule was broken. Extra args go to simulate.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
-exec .venv/bin/python examples/trial_expiry.py "$@"
+exec .venv/bin/vas-lifecycle simulate "$@"

@@ -3,9 +3,9 @@
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
 echo "== ruff check"
-.venv/bin/ruff check src tests examples scripts
+.venv/bin/ruff check src tests examples scripts benchmarks
 echo "== ruff format --check"
-.venv/bin/ruff format --check src tests examples scripts
+.venv/bin/ruff format --check src tests examples scripts benchmarks
 echo "== mypy --strict src"
 .venv/bin/mypy --strict src
 echo "== pytest"

@@ -1,0 +1,403 @@
+"""The ``vas-lifecycle`` command line (also ``python -m vas_lifecycle``).
+
+Needs the ``cli`` extra (click and rich): ``pip install 'vas-lifecycle[cli]'``.
+Every error prints one clear line and exits non-zero; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+try:
+    import click
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+except ImportError as err:  # pragma: no cover - depends on the installation
+    sys.stderr.write(
+        f"vas-lifecycle: the command line needs the 'cli' extra ({err.name} is missing): "
+        "pip install 'vas-lifecycle[cli]'\n"
+    )
+    raise SystemExit(2) from err
+
+import pendulum
+
+from vas_lifecycle.clock import ManualClock, SystemClock
+from vas_lifecycle.errors import VasError
+from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.machine import mermaid_diagram
+from vas_lifecycle.notices import Notice
+from vas_lifecycle.notify import CallbackNotifier
+from vas_lifecycle.policy import Channel
+from vas_lifecycle.simulation import SimulationReport, simulate, simulation_catalog
+from vas_lifecycle.store.base import Store
+from vas_lifecycle.store.memory import MemoryStore
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+TZ = "Asia/Shanghai"
+console = Console(highlight=False)
+
+
+def fail(message: str) -> None:
+    """One clear line on stderr, exit 2."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)  # one line, never wrapped
+    raise SystemExit(2)
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    try:
+        yield
+    except VasError as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+    except KeyboardInterrupt:
+        fail("interrupted")
+
+
+def open_store(db: str | None, dsn: str | None, schema: str, *, must_exist: bool) -> Store:
+    from vas_lifecycle.store.postgres import PostgresStore
+    from vas_lifecycle.store.sqlite import SQLiteStore
+
+    if dsn:
+        return PostgresStore(dsn, schema=schema)
+    if db is None:
+        fail("say where the history is: --db PATH (SQLite) or --dsn DSN (PostgreSQL)")
+        raise AssertionError  # unreachable
+    if must_exist and not Path(db).exists():
+        fail(f"no database at {db}")
+    return SQLiteStore(db)
+
+
+def store_options(func: F) -> F:
+    func = click.option("--schema", default="public", show_default=True, help="PostgreSQL schema.")(
+        func
+    )
+    func = click.option(
+        "--dsn", default=None, envvar="VAS_DSN", help="PostgreSQL DSN (instead of --db)."
+    )(func)
+    return click.option("--db", default=None, help="SQLite database file.")(func)
+
+
+def local(when: dt.datetime) -> str:
+    return pendulum.instance(when).in_timezone(TZ).format("YYYY-MM-DD HH:mm:ss")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vas-lifecycle")
+def main() -> None:
+    """Consent-safe lifecycle of value-added-service orders."""
+
+
+# --- simulate ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--subscribers", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep the history in this SQLite file (default: a temporary one).",
+)
+@click.option("--dsn", default=None, envvar="VAS_DSN", help="Use PostgreSQL instead.")
+@click.option(
+    "--schema",
+    default="vas_simulation",
+    show_default=True,
+    help="PostgreSQL schema (emptied first).",
+)
+@click.option("--memory", is_flag=True, help="Keep the history in memory only.")
+def simulate_(
+    subscribers: int,
+    days: int,
+    seed: int,
+    db: str | None,
+    dsn: str | None,
+    schema: str,
+    memory: bool,
+) -> None:
+    """A synthetic month of an operator's life, then the invariant check.
+
+    Exits 1 when the test kit's checker finds any violation of the consent rules.
+    """
+    with clean_errors(), _simulation_store(db, dsn, schema, memory) as (store, where):
+        console.print(
+            f"Simulating [bold]{subscribers:,}[/] subscribers for [bold]{days}[/] days "
+            f"(seed {seed}) in {where}"
+        )
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} actions"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            task = bar.add_task("simulating", total=1)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = simulate(
+                subscribers=subscribers, days=days, seed=seed, store=store, progress=progress
+            )
+        show_report(report)
+        if not report.ok:
+            raise SystemExit(1)
+
+
+main.add_command(simulate_, name="simulate")
+
+
+@contextmanager
+def _simulation_store(
+    db: str | None, dsn: str | None, schema: str, memory: bool
+) -> Iterator[tuple[Store, str]]:
+    from vas_lifecycle.store.postgres import PostgresStore
+    from vas_lifecycle.store.sqlite import SQLiteStore
+
+    if memory:
+        yield MemoryStore(), "memory"
+        return
+    if dsn:
+        import psycopg
+
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        except psycopg.Error as err:
+            fail(f"cannot connect to PostgreSQL: {str(err).strip().splitlines()[0]}")
+        server = PostgresStore(dsn, schema=schema)
+        yield server, f"PostgreSQL schema {schema}"
+        server.close()
+        return
+    if db is not None:
+        path = Path(db)
+        if path.exists():
+            fail(f"{db} exists: the simulation needs a new database (remove it or pick another)")
+        store = SQLiteStore(path)
+        yield store, f"SQLite {db}"
+        store.close()
+        return
+    with tempfile.TemporaryDirectory(prefix="vas-sim-") as folder:
+        store = SQLiteStore(Path(folder) / "simulation.db")
+        yield store, "a temporary SQLite database"
+        store.close()
+
+
+def show_report(report: SimulationReport) -> None:
+    def table(title: str, rows: dict[str, int], name: str = "", value: str = "count") -> Table:
+        out = Table(title=title, title_justify="left", show_edge=False)
+        out.add_column(name)
+        out.add_column(value, justify="right")
+        for key, count in rows.items():
+            out.add_row(key, f"{count:,}")
+        if not rows:
+            out.add_row("(none)", "0")
+        return out
+
+    console.print(table("Orders by final state", report.orders_by_state, "state"))
+    console.print(table("Notices by kind", report.notices_by_kind, "kind"))
+    charges = {"charges recorded": report.charges, **report.refusals_by_reason}
+    console.print(table("Charges and refusals by reason", charges, "reason"))
+    console.print(f"  amount charged: {report.charged_amount} 元")
+    console.print(table("SP violations (C13)", report.violations_by_sp, "SP"))
+    console.print(table("SP violations by reason", report.violations_by_reason, "reason"))
+    rate = report.commands / report.elapsed if report.elapsed else 0.0
+    console.print(
+        f"{report.commands:,} commands in {report.elapsed:.1f} s ({rate:,.0f} per second)"
+    )
+    if report.ok:
+        console.print("[bold green]Invariant check: 0 violations[/]")
+    else:
+        console.print(
+            f"[bold red]Invariant check: {len(report.invariant_violations)} violations[/]"
+        )
+        for line in report.invariant_violations[:20]:
+            console.print(f"  {line}")
+
+
+# --- demo --------------------------------------------------------------------------------
+
+
+@main.command()
+def demo() -> None:
+    """A narrated, dated timeline: a confirmed order, a silent one, a trial, a 0000."""
+    with clean_errors():
+        start = pendulum.datetime(2026, 11, 24, 9, 0, tz=TZ)
+        clock = ManualClock(start)
+        lines: list[tuple[str, str]] = []
+
+        def heard(notice: Notice) -> None:
+            lines.append(
+                (local(notice.at), f"  📱 {notice.msisdn} ← {notice.sender}: {notice.text}")
+            )
+
+        lc = Lifecycle(simulation_catalog(), clock=clock, notifier=CallbackNotifier(heard))
+
+        def say(text: str) -> None:
+            lines.append((local(clock.now()), f"[bold]{text}[/]"))
+
+        alice, bob = "+8613800000001", "+8613800000002"
+        say("星辰科技 asks to subscribe Alice to 新闻早报 (5元/月)")
+        news = lc.request(alice, "NEWS", channel=Channel.SP_API)
+        say("星辰科技 also asks to subscribe Bob")
+        silent = lc.request(bob, "NEWS", channel=Channel.SP_API)
+        clock.advance(dt.timedelta(minutes=2))
+        say("Alice replies 是 — only her own reply, by SMS to 10086, activates the order")
+        lc.handle_sms(alice, "是", to="10086")
+        decision = lc.may_charge(news.id, news.price)
+        say(f"The billing backend asks before charging Alice: {decision.reason.value}")
+        lc.record_charge(news.id, news.price, key="2026-11/alice")
+        say("Alice starts a 7-day free trial of 彩铃体验")
+        trial = lc.request(alice, "MUSIC7", channel=Channel.WAP)
+        clock.advance(dt.timedelta(hours=24))
+        lc.run_due()
+        say(f"24 hours later Bob has not answered: his order is {lc.get(silent.id).state.value}")
+        say(f"May Bob be charged? {lc.may_charge(silent.id, silent.price).reason.value}")
+        clock.set(trial.trial_ends_at.subtract(hours=48) if trial.trial_ends_at else start)
+        say("48 hours before the trial ends, Alice is reminded")
+        lc.run_due()
+        clock.set(trial.trial_ends_at or start)
+        say("The trial ends by itself, with a notice, and is never charged")
+        lc.run_due()
+        say(f"Trial: {lc.get(trial.id).state.value}; charges: {len(lc.charges(trial.id))}")
+        clock.advance(dt.timedelta(days=1))
+        say("Alice sends 0000 to 10086 to see what she pays for")
+        lc.handle_sms(alice, "0000", to="10086")
+        clock.advance(dt.timedelta(minutes=1))
+        say("…and replies 1 to cancel 新闻早报")
+        lc.handle_sms(alice, "1", to="10086")
+        say(f"May Alice be charged for December? {lc.may_charge(news.id, news.price).reason.value}")
+        for when, text in lines:
+            console.print(f"[dim]{when}[/] {text}")
+
+
+# --- sms -------------------------------------------------------------------------------
+
+
+@main.command()
+@store_options
+@click.option(
+    "--msisdn", default="+8613800138000", show_default=True, help="The subscriber you type as."
+)
+def sms(db: str | None, dsn: str | None, schema: str, msisdn: str) -> None:
+    """Type as a subscriber: each line is an SMS to 10086 (or to NUMBER with `@NUMBER`).
+
+    `order CODE` makes an SP ask for CODE; `quit` ends. History stays in the store.
+    """
+    with clean_errors():
+        store = open_store(db, dsn, schema, must_exist=False)
+        shown: list[Notice] = []
+        lc = Lifecycle(
+            simulation_catalog(),
+            clock=SystemClock(),
+            store=store,
+            notifier=CallbackNotifier(shown.append),
+        )
+        codes = ", ".join(s.code for s in lc.catalog)
+        console.print(f"Handset {msisdn}. Services: {codes}. Type `quit` to leave.")
+        for raw in sys.stdin:
+            line = raw.strip()
+            if line.lower() in {"quit", "exit"}:
+                break
+            shown.clear()
+            try:
+                if line.lower().startswith("order "):
+                    lc.request(msisdn, line[6:].strip(), channel=Channel.SP_API)
+                else:
+                    text, _, to = line.partition("@")
+                    lc.handle_sms(msisdn, text, to=to.strip() or "10086")
+            except VasError as err:
+                console.print(f"[red]{err}[/]")
+            for notice in shown:
+                console.print(f"← {notice.sender}: {notice.text}")
+
+
+# --- audit and sp-report -------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("order_id")
+@store_options
+def audit(order_id: str, db: str | None, dsn: str | None, schema: str) -> None:
+    """The consent evidence of one order, as a readable timeline."""
+    with clean_errors():
+        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, must_exist=True))
+        order = lc.get(order_id)
+        console.print(
+            f"[bold]Order {order.id}[/]: {order.msisdn}, {order.sp_name} “{order.service_name}” "
+            f"{order.price}元/{order.period.value} ({order.kind.value}) — now "
+            f"[bold]{order.state.value}[/]"
+        )
+        for event in lc.history(order_id):
+            channel = event.channel.value if event.channel else "timer"
+            console.print(
+                f"[dim]{local(event.at)}[/] {event.kind.value:<24} via {channel:<12} "
+                f"by {event.actor}"
+            )
+            if event.text_in:
+                console.print(f"    received: {event.text_in[:200]}")
+            if event.text_out:
+                console.print(f"    sent:     {event.text_out}")
+        for charge in lc.charges(order_id):
+            console.print(
+                f"[dim]{local(charge.at)}[/] charged {charge.amount} for "
+                f"{charge.period_key} (key {charge.key})"
+            )
+
+
+@main.command(name="sp-report")
+@store_options
+def sp_report(db: str | None, dsn: str | None, schema: str) -> None:
+    """Forced-subscription violations (C13), per SP."""
+    with clean_errors():
+        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, must_exist=True))
+        violations = lc.sp_violations()
+        if not violations:
+            console.print("No SP violations.")
+            return
+        per_sp: dict[str, dict[str, int]] = {}
+        for v in violations:
+            reasons = per_sp.setdefault(v.sp_id, {})
+            reasons[v.reason.value] = reasons.get(v.reason.value, 0) + 1
+        table = Table(title="SP violations", title_justify="left")
+        table.add_column("SP")
+        table.add_column("reason")
+        table.add_column("count", justify="right")
+        for sp, reasons in sorted(per_sp.items()):
+            for reason, count in sorted(reasons.items()):
+                table.add_row(sp, reason, f"{count:,}")
+        console.print(table)
+        latest = violations[-5:]
+        console.print("Latest evidence:")
+        for v in latest:
+            console.print(
+                f"  {local(v.at)} {v.sp_id} {v.reason.value} {v.msisdn} "
+                f"order {v.order_id}: {v.evidence[:120]}"
+            )
+
+
+@main.command()
+def diagram() -> None:
+    """The lifecycle as a Mermaid state diagram."""
+    click.echo(mermaid_diagram(), nl=False)
+
+
+def run() -> None:
+    """Entry point that keeps tracebacks away from users (click handles usage errors)."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    main()

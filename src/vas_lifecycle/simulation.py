@@ -1,0 +1,430 @@
+"""A synthetic operator: thousands of subscribers, a month of orders, one rogue SP.
+
+Used by ``vas-lifecycle simulate`` (the README's main job) and by the benchmarks. It
+drives a real :class:`Lifecycle` on any store with a :class:`ManualClock`, the way a
+billing backend and its subscribers would: SPs ask for subscriptions, subscribers
+confirm, decline, ignore or answer too late, start trials, order on demand, list
+with ``0000`` and pick, send ``TD``; the billing backend asks before every charge; a
+rogue SP tries forced subscriptions (C13). At the end the test kit's invariant
+checker reads the whole history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import heapq
+import itertools
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TypeVar
+
+import attrs
+import pendulum
+
+from vas_lifecycle.catalog import Catalog, OfferKind, Service
+from vas_lifecycle.clock import ManualClock
+from vas_lifecycle.errors import ChargeRefusedError, ConfirmationRefusedError, VasError
+from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.notify import RecordingNotifier
+from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.states import OrderState
+from vas_lifecycle.store.base import Store
+from vas_lifecycle.store.memory import MemoryStore
+
+__all__ = ["Mix", "SimulationReport", "simulate", "simulation_catalog"]
+
+ROGUE_SP = "SP09"
+T = TypeVar("T")
+
+
+def simulation_catalog() -> Catalog:
+    """Three honest SPs and a rogue one, each kind of offer."""
+
+    def service(
+        code: str,
+        sp: tuple[str, str, str],
+        name: str,
+        kind: OfferKind,
+        price: str,
+        days: int | None = None,
+    ) -> Service:
+        return Service(
+            code=code,
+            sp_id=sp[0],
+            sp_name=sp[1],
+            name=name,
+            kind=kind,
+            price=Decimal(price),
+            access_code=sp[2],
+            trial_days=days,
+        )
+
+    stars = ("SP01", "星辰科技", "10658001")
+    music = ("SP02", "乐享音乐", "10658002")
+    games = ("SP03", "趣玩游戏", "10658003")
+    rogue = (ROGUE_SP, "暗影传媒", "10658009")
+    return Catalog(
+        [
+            service("NEWS", stars, "新闻早报", OfferKind.SUBSCRIPTION, "5"),
+            service("WEATHER", stars, "天气预报", OfferKind.SUBSCRIPTION, "3"),
+            service("JOKE", stars, "笑话点播", OfferKind.ON_DEMAND, "1"),
+            service("RING", music, "彩铃包月", OfferKind.SUBSCRIPTION, "6"),
+            service("MUSIC7", music, "彩铃体验", OfferKind.TRIAL, "0", 7),
+            service("GAME", games, "游戏会员", OfferKind.SUBSCRIPTION, "10"),
+            service("GAME1", games, "游戏一日体验", OfferKind.TRIAL, "0", 1),
+            service("SONG", games, "单曲下载", OfferKind.ON_DEMAND, "2"),
+            service("SHADOW", rogue, "暗影资讯", OfferKind.SUBSCRIPTION, "15"),
+        ]
+    )
+
+
+SUBSCRIPTIONS = ("NEWS", "WEATHER", "RING", "GAME")
+TRIALS = ("MUSIC7", "GAME1")
+ON_DEMAND = ("JOKE", "SONG")
+
+
+@attrs.frozen(kw_only=True)
+class Mix:
+    """How the population behaves; rates are per subscriber per day."""
+
+    order_rate: float = 0.04
+    trial_share: float = 0.2
+    on_demand_share: float = 0.2
+    #: what a subscriber does with a confirmation request
+    confirm: float = 0.55
+    decline: float = 0.1
+    late: float = 0.1  # answers after the window; the rest ignores it
+    list_and_pick_rate: float = 0.004
+    td_rate: float = 0.004
+    #: forced-subscription attempts of the rogue SP, per 1 000 subscribers per day
+    rogue_per_thousand: float = 2.0
+
+
+@attrs.frozen
+class SimulationReport:
+    """What happened, for the closing table."""
+
+    subscribers: int
+    days: int
+    seed: int
+    orders_by_state: dict[str, int]
+    notices_by_kind: dict[str, int]
+    charges: int
+    charged_amount: Decimal
+    refusals_by_reason: dict[str, int]
+    violations_by_sp: dict[str, int]
+    violations_by_reason: dict[str, int]
+    invariant_violations: list[str]
+    commands: int
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.invariant_violations
+
+
+_Action = Callable[[], None]
+
+
+class _Simulation:
+    def __init__(
+        self,
+        store: Store,
+        subscribers: int,
+        days: int,
+        seed: int,
+        mix: Mix,
+        start: pendulum.DateTime,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.clock = ManualClock(start)
+        self.notifier = RecordingNotifier()
+        ids = random.Random(seed + 1)
+        self.lc = Lifecycle(
+            simulation_catalog(),
+            policy=Policy.china_mobile(),
+            clock=self.clock,
+            notifier=_CountingNotifier(),
+            store=store,
+            rng=random.Random(seed + 2),
+            ids=lambda: f"{ids.getrandbits(80):020x}",
+        )
+        self.start = start
+        self.days = days
+        self.mix = mix
+        self.numbers = [f"+86138{n:08d}" for n in range(subscribers)]
+        self.queue: list[tuple[pendulum.DateTime, int, _Action]] = []
+        self.seq = itertools.count()
+        self.commands = 0
+        self.orders: dict[str, str] = {}  # order id -> service code
+        self.refusals: Counter[str] = Counter()
+        self.charges = 0
+        self.charged = Decimal(0)
+
+    # --- scheduling --------------------------------------------------------------------
+    def at(self, when: pendulum.DateTime, action: _Action) -> None:
+        heapq.heappush(self.queue, (when, next(self.seq), action))
+
+    def run(self, progress: Callable[[int, int], None] | None) -> None:
+        end = self.start.add(days=self.days)
+        for day in range(self.days):
+            self.plan_day(self.start.add(days=day))
+        hour = self.start
+        while hour <= end:
+            self.at(hour, self.timers)
+            hour = hour.add(hours=1)
+        for month_start in self.month_starts(end):
+            self.at(month_start, self.billing_run)
+        total, done = len(self.queue), 0
+        while self.queue:
+            when, _seq, action = heapq.heappop(self.queue)
+            if when > end:
+                continue
+            if when > self.clock.now():
+                self.clock.set(when)
+            action()
+            done += 1
+            if progress is not None and done % 500 == 0:
+                progress(done, total + len(self.queue))
+        self.clock.set(end)
+        self.lc.run_due()
+        while self.lc.dispatch():
+            pass
+        if progress is not None:
+            progress(total, total)
+
+    def month_starts(self, end: pendulum.DateTime) -> list[pendulum.DateTime]:
+        tz = self.lc.policy.timezone
+        first = self.start.in_timezone(tz).start_of("month").add(months=1)
+        result = []
+        while first < end:
+            result.append(first.add(minutes=30).in_timezone("UTC"))
+            first = first.add(months=1)
+        return result
+
+    def plan_day(self, day: pendulum.DateTime) -> None:
+        rng, mix = self.rng, self.mix
+        seconds = 86_400
+        count = len(self.numbers)
+        for _ in range(_poisson(rng, count * mix.order_rate)):
+            msisdn = rng.choice(self.numbers)
+            self.at(
+                day.add(seconds=rng.randrange(seconds)), functools.partial(self.new_order, msisdn)
+            )
+        for _ in range(_poisson(rng, count * mix.list_and_pick_rate)):
+            msisdn = rng.choice(self.numbers)
+            self.at(
+                day.add(seconds=rng.randrange(seconds)),
+                functools.partial(self.list_and_pick, msisdn),
+            )
+        for _ in range(_poisson(rng, count * mix.td_rate)):
+            msisdn = rng.choice(self.numbers)
+            self.at(
+                day.add(seconds=rng.randrange(seconds)), functools.partial(self.send_td, msisdn)
+            )
+        for _ in range(_poisson(rng, count / 1000 * mix.rogue_per_thousand)):
+            msisdn = rng.choice(self.numbers)
+            self.at(day.add(seconds=rng.randrange(seconds)), functools.partial(self.rogue, msisdn))
+
+    # --- behaviours ------------------------------------------------------------------------
+    def call(self, action: Callable[[], T]) -> T | None:
+        self.commands += 1
+        try:
+            return action()
+        except (ConfirmationRefusedError, ChargeRefusedError) as err:
+            self.refusals[str(err.reason.value)] += 1
+        except VasError as err:
+            self.refusals[type(err).__name__] += 1
+        return None
+
+    def new_order(self, msisdn: str) -> None:
+        rng, mix = self.rng, self.mix
+        roll = rng.random()
+        if roll < mix.trial_share:
+            code, channel = rng.choice(TRIALS), rng.choice([Channel.WAP, Channel.WEB, Channel.SMS])
+        elif roll < mix.trial_share + mix.on_demand_share:
+            code, channel = (
+                rng.choice(ON_DEMAND),
+                rng.choice([Channel.WEB, Channel.WAP, Channel.SMS]),
+            )
+        else:
+            code, channel = rng.choice(SUBSCRIPTIONS), rng.choice([Channel.SP_API, Channel.WEB])
+        order = self.call(lambda: self.lc.request(msisdn, code, channel=channel))
+        if order is None:
+            return
+        self.orders[order.id] = code
+        if order.state is OrderState.COMPLETED:
+            self.charge(order.id)
+        elif order.state is OrderState.AWAITING_CONFIRMATION:
+            self.plan_answer(msisdn, order.id, order.code or "")
+
+    def plan_answer(self, msisdn: str, order_id: str, code: str) -> None:
+        rng, mix = self.rng, self.mix
+        roll = rng.random()
+        now = self.clock.now()
+        if roll < mix.confirm:
+            delay = dt.timedelta(seconds=rng.choice([5, 20, 60, 600, 3600, 6 * 3600]))
+            word = rng.choice(["是", "Y", "y", "Ｙ", "YES", "是 " + code, "Y" + code])
+            self.at(now + delay, lambda: self.answer(msisdn, word, order_id))
+        elif roll < mix.confirm + mix.decline:
+            delay = dt.timedelta(seconds=rng.choice([10, 120, 7200]))
+            word = rng.choice(["否", "N", "no", "否 " + code])
+            self.at(now + delay, lambda: self.answer(msisdn, word, None))
+        elif roll < mix.confirm + mix.decline + mix.late:
+            delay = dt.timedelta(hours=rng.choice([25, 30, 48]))
+            self.at(now + delay, lambda: self.answer(msisdn, "是 " + code, None))
+        # the rest ignores the request: silence is refusal (C1)
+
+    def answer(self, msisdn: str, text: str, order_id: str | None) -> None:
+        self.call(lambda: self.lc.handle_sms(msisdn, text, to="10086"))
+        if order_id is not None:
+            order = self.lc.get(order_id)
+            if order.state is OrderState.ACTIVE and order.activated_at == self.clock.now():
+                self.charge(order_id)  # the first period, right after activation
+
+    def charge(self, order_id: str, period_start: dt.datetime | None = None) -> None:
+        order = self.lc.get(order_id)
+        amount = order.price
+        decision = self.lc.may_charge(order_id, amount, period_start=period_start)
+        if not decision.allowed:
+            self.refusals[decision.reason.value] += 1
+            return
+        key = f"{order_id}/{period_start.isoformat() if period_start else 'first'}"
+        charge = self.call(
+            lambda: self.lc.record_charge(order_id, amount, key=key, period_start=period_start)
+        )
+        if charge is not None:
+            self.charges += 1
+            self.charged += amount
+
+    def billing_run(self) -> None:
+        """The month's run: ask before charging every order the backend knows."""
+        period = self.clock.now()
+        for order_id, code in list(self.orders.items()):
+            if code in SUBSCRIPTIONS or code in TRIALS or code == "SHADOW":
+                self.charge(order_id, period)
+
+    def list_and_pick(self, msisdn: str) -> None:
+        replies = self.call(lambda: self.lc.handle_sms(msisdn, "0000", to="10086"))
+        if not replies:
+            return
+        pick = self.rng.choice(["1", "2", "1，2", "1 3", "2、1"])
+        later = self.clock.now() + dt.timedelta(minutes=self.rng.choice([1, 10, 180]))
+        self.at(later, lambda: self.answer(msisdn, pick, None))
+
+    def send_td(self, msisdn: str) -> None:
+        live = self.lc.live_orders(msisdn)
+        if not live:
+            return
+        order = self.rng.choice(live)
+        text = self.rng.choice(["TD", "ＴＤ", "td", "QX", f"TD {order.service_code}"])
+        self.call(lambda: self.lc.handle_sms(msisdn, text, to=order.access_code))
+
+    def rogue(self, msisdn: str) -> None:
+        """The rogue SP: bursts of requests, then 'confirms' through its own platform or
+        through an automated reply faster than a human."""
+        order = None
+        for _ in range(self.rng.choice([1, 2, 4])):
+            order = self.call(lambda: self.lc.request(msisdn, "SHADOW", channel=Channel.SP_API))
+            if order is not None:
+                self.orders[order.id] = "SHADOW"
+        if order is None or order.state is not OrderState.AWAITING_CONFIRMATION:
+            return
+        oid = order.id
+        if self.rng.random() < 0.5:
+            self.call(lambda: self.lc.confirm(oid, msisdn=msisdn, channel=Channel.SP_API))
+        else:
+            soon = self.clock.now() + dt.timedelta(milliseconds=800)
+            self.at(soon, functools.partial(self.automated_yes, oid, msisdn))
+
+    def automated_yes(self, order_id: str, msisdn: str) -> None:
+        """A 'yes' sent by a machine 0.8 s after the request: faster than a human."""
+        self.call(lambda: self.lc.confirm(order_id, msisdn=msisdn, channel=Channel.SMS, text="Y"))
+
+    def timers(self) -> None:
+        self.call(self.lc.run_due)
+        self.call(self.lc.dispatch)
+
+
+class _CountingNotifier:
+    """Counts what it delivers, by kind; a real SMS gateway would send it."""
+
+    def __init__(self) -> None:
+        self.by_kind: Counter[str] = Counter()
+
+    def send(self, notice: object) -> None:
+        self.by_kind[getattr(getattr(notice, "kind", None), "value", "?")] += 1
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth for small means, a normal approximation for large)."""
+    if mean <= 0:
+        return 0
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, mean**0.5)))
+    limit, k, p = pow(2.718281828459045, -mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def simulate(
+    *,
+    subscribers: int,
+    days: int,
+    seed: int = 1,
+    store: Store | None = None,
+    mix: Mix | None = None,
+    start: pendulum.DateTime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    check: bool = True,
+) -> SimulationReport:
+    """Run the synthetic operator and report what happened.
+
+    Args:
+        subscribers, days, seed: the population, the length and the random seed.
+        store: where the history goes (a ``MemoryStore`` by default).
+        progress: called now and then with (actions done, actions planned).
+        check: run the invariant checker over the whole history at the end.
+    """
+    if subscribers < 1 or days < 1:
+        raise ValueError("subscribers and days must be at least 1")
+    began = time.perf_counter()
+    sim = _Simulation(
+        store if store is not None else MemoryStore(),
+        subscribers,
+        days,
+        seed,
+        mix or Mix(),
+        start or pendulum.datetime(2026, 11, 10, 0, 0, tz="Asia/Shanghai").in_timezone("UTC"),
+    )
+    sim.run(progress)
+    lc = sim.lc
+    from vas_lifecycle.testing.invariants import check_invariants
+
+    problems = [str(p) for p in check_invariants(lc, settled=True)] if check else []
+    with lc.store.transaction(readonly=True) as tx:
+        states = Counter(o.state.value for o in tx.all_orders())
+        kinds = Counter(n.kind.value for n in tx.all_notices())
+        violations = tx.violations(None)
+    return SimulationReport(
+        subscribers=subscribers,
+        days=days,
+        seed=seed,
+        orders_by_state=dict(states.most_common()),
+        notices_by_kind=dict(kinds.most_common()),
+        charges=sim.charges,
+        charged_amount=sim.charged,
+        refusals_by_reason=dict(sim.refusals.most_common()),
+        violations_by_sp=dict(Counter(v.sp_id for v in violations).most_common()),
+        violations_by_reason=dict(Counter(v.reason.value for v in violations).most_common()),
+        invariant_violations=problems,
+        commands=sim.commands,
+        elapsed=time.perf_counter() - began,
+    )
