@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from typing import Protocol, runtime_checkable
 
 import pendulum
 
 from vas_lifecycle.errors import ClockError
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "as_utc"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "as_utc", "later", "parse_utc", "zone"]
 
 
 @runtime_checkable
@@ -25,7 +27,36 @@ def as_utc(value: dt.datetime) -> pendulum.DateTime:
         raise ClockError(f"expected a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ClockError(f"naive datetime {value.isoformat()}: give a time zone")
-    return pendulum.instance(value).in_timezone("UTC")
+    if isinstance(value, pendulum.DateTime) and value.tzinfo is pendulum.UTC:
+        return value  # already what we keep (the hot path: every command reads the clock)
+    utc = value.astimezone(dt.UTC)
+    return pendulum.DateTime(
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+        tzinfo=pendulum.UTC,
+        fold=utc.fold,
+    )
+
+
+@functools.cache
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """A time zone by name (cached; the stdlib's zones are fast to convert with)."""
+    return zoneinfo.ZoneInfo(name)
+
+
+def parse_utc(text: str) -> pendulum.DateTime:
+    """An ISO 8601 time as a pendulum UTC DateTime (fast: no pendulum parser)."""
+    return as_utc(dt.datetime.fromisoformat(text))
+
+
+def later(when: pendulum.DateTime, by: dt.timedelta) -> pendulum.DateTime:
+    """``when + by`` in UTC, without pendulum's (slow) calendar arithmetic."""
+    return as_utc(dt.datetime.__add__(when, by))
 
 
 class SystemClock:

@@ -6,6 +6,7 @@ loaded, so these rules can be tested (and reused by the test kit) on plain value
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import enum
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
+from vas_lifecycle.clock import as_utc, zone
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.states import OrderState
@@ -155,8 +157,9 @@ def check_confirmation(
         return ConfirmationCheck(
             ReasonCode.NOT_OPERATOR_CHANNEL, f"{channel.value} is not operator-controlled"
         )
-    if at - order.requested_at < policy.fastest_human_reply:
-        seconds = (at - order.requested_at).total_seconds()
+    elapsed = dt.datetime.__sub__(at, order.requested_at)  # not pendulum's (slow) Interval
+    if elapsed < policy.fastest_human_reply:
+        seconds = elapsed.total_seconds()
         return ConfirmationCheck(ReasonCode.TOO_FAST, f"{seconds:.3f}s after the request")
     if order.confirm_by is None or at >= order.confirm_by:
         return ConfirmationCheck(ReasonCode.WINDOW_CLOSED, "the confirmation window has closed")
@@ -174,22 +177,24 @@ def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -
     """The billing period a charge is for, as a stable key (per order)."""
     if order.kind is OfferKind.ON_DEMAND or period_start is None:
         return "use"
-    local = pendulum.instance(period_start).in_timezone(policy.timezone)
+    local = period_start.astimezone(zone(policy.timezone))
     if order.period is Period.MONTH:
         return f"{local.year:04d}-{local.month:02d}"
     if order.period is Period.WEEK:
         year, week, _ = local.isocalendar()
         return f"{year:04d}-W{week:02d}"
-    return local.to_date_string()
+    return local.date().isoformat()
 
 
-def _period_bounds(order: Order, start: pendulum.DateTime, policy: Policy) -> pendulum.DateTime:
-    local = start.in_timezone(policy.timezone)
+def _period_bounds(order: Order, start: dt.datetime, policy: Policy) -> dt.datetime:
+    """The start of the billing period that contains ``start``, in local time."""
+    tz = zone(policy.timezone)
+    day = start.astimezone(tz).date()
     if order.period is Period.MONTH:
-        return local.start_of("month")
-    if order.period is Period.WEEK:
-        return local.start_of("week")
-    return local.start_of("day")
+        day = day.replace(day=1)
+    elif order.period is Period.WEEK:
+        day = day - dt.timedelta(days=day.weekday())
+    return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
 def expected_amount(order: Order, period_start: dt.datetime | None, policy: Policy) -> Decimal:
@@ -202,8 +207,8 @@ def expected_amount(order: Order, period_start: dt.datetime | None, policy: Poli
         and period_start is not None
         and period_key(order, period_start, policy) == period_key(order, order.activated_at, policy)
     ):
-        activated = order.activated_at.in_timezone(policy.timezone)
-        days_left = activated.days_in_month - activated.day + 1
+        activated = order.activated_at.astimezone(zone(policy.timezone))
+        days_left = calendar.monthrange(activated.year, activated.month)[1] - activated.day + 1
         if days_left < 15:
             return (order.price / 2).quantize(Decimal("0.01"))
     return order.price
@@ -234,7 +239,7 @@ def decide_charge(
         return ChargeDecision(False, ReasonCode.IN_TRIAL)
     if state is OrderState.AWAITING_CONFIRMATION:
         return ChargeDecision(False, ReasonCode.AWAITING_CONFIRMATION)
-    start = pendulum.instance(period_start).in_timezone("UTC") if period_start else now
+    start = as_utc(period_start) if period_start else now
     if state is OrderState.CANCELLED and order.ended_at is not None and start > order.ended_at:
         return ChargeDecision(False, ReasonCode.AFTER_CANCELLATION)
     if state is not OrderState.ACTIVE:

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 import pendulum
 
+from vas_lifecycle.clock import later
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import Notice, NoticeKind
 
@@ -44,8 +45,7 @@ class DeliveryRules:
         if attempts >= self.max_attempts:
             return None
         delay: dt.timedelta = min(self.first_retry * (2 ** max(0, attempts - 1)), self.max_retry)
-        retry: pendulum.DateTime = now + delay
-        return retry
+        return later(now, delay)
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
+from vas_lifecycle.clock import parse_utc
 from vas_lifecycle.errors import InvalidStateError
 from vas_lifecycle.machine import table
 from vas_lifecycle.policy import Channel
@@ -133,11 +134,7 @@ class Order:
 
 
 def _time(value: str | None) -> pendulum.DateTime | None:
-    if value is None:
-        return None
-    parsed = pendulum.parse(value)
-    assert isinstance(parsed, pendulum.DateTime)
-    return parsed.in_timezone("UTC")
+    return parse_utc(value) if value is not None else None
 
 
 def apply(order: Order | None, event: Event) -> Order:
