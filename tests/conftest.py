@@ -7,21 +7,13 @@
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 
 import pendulum
 import pytest
 from hypothesis import HealthCheck, settings
 
-from vas_lifecycle import (
-    Catalog,
-    Lifecycle,
-    ManualClock,
-    OfferKind,
-    Policy,
-    RecordingNotifier,
-    Service,
-)
+from vas_lifecycle import Catalog, Lifecycle, ManualClock, Policy, RecordingNotifier
+from vas_lifecycle.testing import demo_catalog
 
 # CI is derandomized so a landing never depends on luck; dev runs explore new seeds,
 # and ``thorough`` is for long local hunts.
@@ -55,57 +47,9 @@ START = pendulum.datetime(2026, 11, 24, 9, 0, tz="Asia/Shanghai")
 
 
 def make_catalog() -> Catalog:
-    return Catalog(
-        [
-            Service(
-                code="NEWS",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="新闻早报",
-                kind=OfferKind.SUBSCRIPTION,
-                price=Decimal("5.00"),
-                access_code="10658001",
-            ),
-            Service(
-                code="WEATHER",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="天气预报",
-                kind=OfferKind.SUBSCRIPTION,
-                price=Decimal("3.00"),
-                access_code="10658001",
-            ),
-            Service(
-                code="MUSIC7",
-                sp_id="SP02",
-                sp_name="乐享音乐",
-                name="彩铃体验",
-                kind=OfferKind.TRIAL,
-                price=Decimal("0"),
-                trial_days=7,
-                access_code="10658002",
-            ),
-            Service(
-                code="GAME1",
-                sp_id="SP02",
-                sp_name="乐享音乐",
-                name="游戏一日体验",
-                kind=OfferKind.TRIAL,
-                price=Decimal("0"),
-                trial_days=1,
-                access_code="10658002",
-            ),
-            Service(
-                code="JOKE",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="笑话点播",
-                kind=OfferKind.ON_DEMAND,
-                price=Decimal("1.00"),
-                access_code="10658001",
-            ),
-        ]
-    )
+    """NEWS and WEATHER (subscriptions of SP01), JOKE (on demand), MUSIC7 and GAME1
+    (7-day and 1-day trials of SP02): the test kit's demo catalog."""
+    return demo_catalog()
 
 
 @pytest.fixture

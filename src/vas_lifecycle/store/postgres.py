@@ -22,7 +22,7 @@ from typing import Any
 
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.store.base import ConflictError, Store, Transaction
-from vas_lifecycle.store.sql import MIGRATIONS, SCHEMA_VERSION, SchemaError, SqlTransaction
+from vas_lifecycle.store.sql import SchemaError, SqlTransaction, migrate
 
 __all__ = ["PostgresStore"]
 
@@ -115,19 +115,7 @@ class PostgresStore(Store):
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                cur.execute("CREATE TABLE IF NOT EXISTS vas_schema (version INTEGER NOT NULL)")
-                cur.execute("SELECT max(version) FROM vas_schema")
-                current = cur.fetchone()[0] or 0
-                if current > SCHEMA_VERSION:
-                    raise SchemaError(
-                        f"schema {self.schema} has version {current}; this library knows up "
-                        f"to {SCHEMA_VERSION}: upgrade vas_lifecycle"
-                    )
-                for version, statements in MIGRATIONS:
-                    if version > current:
-                        for statement in statements:
-                            cur.execute(statement)
-                        cur.execute("INSERT INTO vas_schema (version) VALUES (%s)", (version,))
+                migrate(cur, self._dialect, f"schema {self.schema}")
             conn.commit()
         except SchemaError:
             conn.rollback()

@@ -31,7 +31,7 @@ from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Transaction
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Dialect", "SchemaError", "SqlTransaction"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Dialect", "SchemaError", "SqlTransaction", "migrate"]
 
 
 class SchemaError(StoreError):
@@ -118,6 +118,25 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(cursor: Any, dialect: Dialect, where: str) -> int:
+    """Bring the schema behind ``cursor`` to :data:`SCHEMA_VERSION`, inside the caller's
+    transaction; returns the version found. Refuses a newer schema."""
+    cursor.execute("CREATE TABLE IF NOT EXISTS vas_schema (version INTEGER NOT NULL)")
+    cursor.execute("SELECT max(version) FROM vas_schema")
+    current = cursor.fetchone()[0] or 0
+    if current > SCHEMA_VERSION:
+        raise SchemaError(
+            f"{where} has schema version {current}; this library knows up to "
+            f"{SCHEMA_VERSION}: upgrade vas_lifecycle"
+        )
+    for version, statements in MIGRATIONS:
+        if version > current:
+            for statement in statements:
+                cursor.execute(statement)
+            cursor.execute(dialect.sql("INSERT INTO vas_schema (version) VALUES (?)"), (version,))
+    return int(current)
 
 
 class Dialect(Protocol):

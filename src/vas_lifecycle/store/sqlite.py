@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.store.base import ConflictError, Store, Transaction
-from vas_lifecycle.store.sql import MIGRATIONS, SCHEMA_VERSION, SchemaError, SqlTransaction
+from vas_lifecycle.store.sql import SqlTransaction, migrate
 
 __all__ = ["SQLiteStore"]
 
@@ -74,19 +74,7 @@ class SQLiteStore(Store):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS vas_schema (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT max(version) FROM vas_schema").fetchone()
-            current = row[0] or 0
-            if current > SCHEMA_VERSION:
-                raise SchemaError(
-                    f"{self.path} has schema version {current}; this library knows up to "
-                    f"{SCHEMA_VERSION}: upgrade vas_lifecycle"
-                )
-            for version, statements in MIGRATIONS:
-                if version > current:
-                    for statement in statements:
-                        conn.execute(statement)
-                    conn.execute("INSERT INTO vas_schema (version) VALUES (?)", (version,))
+            migrate(conn.cursor(), self._dialect, self.path)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
