@@ -448,52 +448,59 @@ class Lifecycle:
         chan = self._channel(channel)
         quoted = self._code(code)
         now = self._now()
+        return self._run(lambda tx: self._confirm_in(tx, order_id, number, chan, quoted, text, now))
 
-        def work(tx: Transaction) -> Order | _Raise:
-            order = self._load(tx, order_id)
-            if order.state is not OrderState.AWAITING_CONFIRMATION:
-                raise InvalidStateError(order.id, order.state, "confirm")
-            pending = self._pending(tx, order.msisdn, now)
-            check = check_confirmation(
-                order,
-                msisdn=number,
-                channel=chan,
-                at=now,
-                code=quoted,
-                pending_count=len(pending),
-                policy=self.policy,
-            )
-            if check.reason is not None:
-                if check.forced:
-                    self._violation(
-                        tx,
-                        sp_id=order.sp_id,
-                        msisdn=order.msisdn,
-                        order_id=order.id,
-                        reason=check.reason,
-                        at=now,
-                        channel=chan,
-                        evidence=f"{check.detail}; text: {text!r}",
-                    )
-                    return _Raise(
-                        ForcedSubscriptionError(
-                            order.id, check.reason, check.detail, sp_id=order.sp_id
-                        )
-                    )
-                return _Raise(ConfirmationRefusedError(order.id, check.reason, check.detail))
-            change = _Change(self, order)
-            change.add(
-                EventKind.CONSENT_GRANTED,
-                at=now,
-                channel=chan,
-                actor=number,
-                text_in=text,
-                data={"code": quoted or ""},
-                notice=NoticeKind.ACTIVATED,
-            )
-            return change.save(tx)
-
-        return self._run(work)
+    def _confirm_in(
+        self,
+        tx: Transaction,
+        order_id: str,
+        number: str,
+        chan: Channel,
+        quoted: str | None,
+        text: str | None,
+        now: pendulum.DateTime,
+    ) -> Order | _Raise:
+        """``confirm`` inside a unit of work (shared with the SMS channel)."""
+        order = self._load(tx, order_id)
+        if order.state is not OrderState.AWAITING_CONFIRMATION:
+            raise InvalidStateError(order.id, order.state, "confirm")
+        pending = self._pending(tx, order.msisdn, now)
+        check = check_confirmation(
+            order,
+            msisdn=number,
+            channel=chan,
+            at=now,
+            code=quoted,
+            pending_count=len(pending),
+            policy=self.policy,
+        )
+        if check.reason is not None:
+            if check.forced:
+                self._violation(
+                    tx,
+                    sp_id=order.sp_id,
+                    msisdn=order.msisdn,
+                    order_id=order.id,
+                    reason=check.reason,
+                    at=now,
+                    channel=chan,
+                    evidence=f"{check.detail}; text: {text!r}",
+                )
+                return _Raise(
+                    ForcedSubscriptionError(order.id, check.reason, check.detail, sp_id=order.sp_id)
+                )
+            return _Raise(ConfirmationRefusedError(order.id, check.reason, check.detail))
+        change = _Change(self, order)
+        change.add(
+            EventKind.CONSENT_GRANTED,
+            at=now,
+            channel=chan,
+            actor=number,
+            text_in=text,
+            data={"code": quoted or ""},
+            notice=NoticeKind.ACTIVATED,
+        )
+        return change.save(tx)
 
     @staticmethod
     def _code(code: object) -> str | None:
@@ -533,30 +540,39 @@ class Lifecycle:
         chan = self._channel(channel)
         quoted = self._code(code)
         now = self._now()
+        return self._run(lambda tx: self._decline_in(tx, order_id, number, chan, quoted, text, now))
 
-        def work(tx: Transaction) -> Order | _Raise:
-            order = self._load(tx, order_id)
-            if order.state is not OrderState.AWAITING_CONFIRMATION:
-                raise InvalidStateError(order.id, order.state, "decline")
-            if number != order.msisdn:
-                return _Raise(ConfirmationRefusedError(order.id, ReasonCode.FOREIGN_NUMBER))
-            if quoted is not None and quoted != order.code:
-                return _Raise(ConfirmationRefusedError(order.id, ReasonCode.WRONG_CODE))
-            if quoted is None and len(self._pending(tx, order.msisdn, now)) > 1:
-                return _Raise(ConfirmationRefusedError(order.id, ReasonCode.CODE_REQUIRED))
-            change = _Change(self, order)
-            change.add(
-                EventKind.CONSENT_DECLINED,
-                at=now,
-                channel=chan,
-                actor=number,
-                text_in=text,
-                data={"reason": "declined"},
-                notice=NoticeKind.DECLINED,
-            )
-            return change.save(tx)
-
-        return self._run(work)
+    def _decline_in(
+        self,
+        tx: Transaction,
+        order_id: str,
+        number: str,
+        chan: Channel,
+        quoted: str | None,
+        text: str | None,
+        now: pendulum.DateTime,
+    ) -> Order | _Raise:
+        """``decline`` inside a unit of work (shared with the SMS channel)."""
+        order = self._load(tx, order_id)
+        if order.state is not OrderState.AWAITING_CONFIRMATION:
+            raise InvalidStateError(order.id, order.state, "decline")
+        if number != order.msisdn:
+            return _Raise(ConfirmationRefusedError(order.id, ReasonCode.FOREIGN_NUMBER))
+        if quoted is not None and quoted != order.code:
+            return _Raise(ConfirmationRefusedError(order.id, ReasonCode.WRONG_CODE))
+        if quoted is None and len(self._pending(tx, order.msisdn, now)) > 1:
+            return _Raise(ConfirmationRefusedError(order.id, ReasonCode.CODE_REQUIRED))
+        change = _Change(self, order)
+        change.add(
+            EventKind.CONSENT_DECLINED,
+            at=now,
+            channel=chan,
+            actor=number,
+            text_in=text,
+            data={"reason": "declined"},
+            notice=NoticeKind.DECLINED,
+        )
+        return change.save(tx)
 
     def unsubscribe(
         self,
@@ -573,24 +589,32 @@ class Lifecycle:
         """
         chan = self._channel(channel)
         now = self._now()
+        return self._run(lambda tx: self._unsubscribe_in(tx, order_id, chan, actor, text, now))
 
-        def work(tx: Transaction) -> Order:
-            order = self._load(tx, order_id)
-            if not order.is_live:
-                return order
-            change = _Change(self, order)
-            change.add(
-                EventKind.ORDER_CANCELLED,
-                at=now,
-                channel=chan,
-                actor=actor or order.msisdn,
-                text_in=text,
-                data={"reason": "unsubscribed", "from_state": order.state.value},
-                notice=NoticeKind.CANCELLED,
-            )
-            return change.save(tx)
-
-        return self._run(work)
+    def _unsubscribe_in(
+        self,
+        tx: Transaction,
+        order_id: str,
+        chan: Channel,
+        actor: str | None,
+        text: str | None,
+        now: pendulum.DateTime,
+    ) -> Order:
+        """``unsubscribe`` inside a unit of work (shared with the SMS channel)."""
+        order = self._load(tx, order_id)
+        if not order.is_live:
+            return order
+        change = _Change(self, order)
+        change.add(
+            EventKind.ORDER_CANCELLED,
+            at=now,
+            channel=chan,
+            actor=actor or order.msisdn,
+            text_in=text,
+            data={"reason": "unsubscribed", "from_state": order.state.value},
+            notice=NoticeKind.CANCELLED,
+        )
+        return change.save(tx)
 
     def unsubscribe_all(
         self, msisdn: str, *, channel: Channel | str, actor: str | None = None
@@ -665,40 +689,15 @@ class Lifecycle:
         captured: list[Notice] = []
         outer, self._capture = self._capture, captured
         try:
-            _SmsSession(self, number, target, body, now).handle(command, to_operator)
+            # one inbound text is one unit of work: its changes and replies, or nothing
+            self._run(
+                lambda tx: _SmsSession(self, tx, number, target, body, now).handle(
+                    command, to_operator
+                )
+            )
         finally:
             self._capture = outer
         return captured
-
-    def _reply(
-        self,
-        kind: NoticeKind,
-        *,
-        msisdn: str,
-        sender: str,
-        language: str,
-        order: Order | None = None,
-        extra: dict[str, str] | None = None,
-        session: PickSession | None = None,
-    ) -> None:
-        """Record (and deliver) one reply; with ``session``, store it in the same unit."""
-        now = self._now()
-
-        def work(tx: Transaction) -> None:
-            if session is not None:
-                tx.put_pick_session(session)
-            notice = self._renderer.notice(
-                kind,
-                msisdn=msisdn,
-                at=now,
-                order=order,
-                language=language,
-                sender=sender,
-                extra=extra,
-            )
-            self._stage(tx, notice)
-
-        self._run(work)
 
     # --- charging ----------------------------------------------------------------------
 
@@ -945,23 +944,44 @@ def _short_code(value: object) -> str:
 
 
 class _SmsSession:
-    """One inbound text being handled: who sent it, to which number, what it says."""
+    """One inbound text being handled inside one unit of work."""
 
     def __init__(
-        self, lc: Lifecycle, msisdn: str, to: str, body: str, now: pendulum.DateTime
+        self,
+        lc: Lifecycle,
+        tx: Transaction,
+        msisdn: str,
+        to: str,
+        body: str,
+        now: pendulum.DateTime,
     ) -> None:
         self.lc = lc
+        self.tx = tx
         self.msisdn = msisdn
         self.to = to
         self.body = body
         self.evidence = _evidence(body)
         self.now = now
-        self.orders = lc.orders_of(msisdn)
-        latest = self.orders[-1].language if self.orders else lc.policy.language
-        self.language = latest
+        self.orders = tx.orders_of(msisdn)
+        self.language = self.orders[-1].language if self.orders else lc.policy.language
 
-    def reply(self, kind: NoticeKind, **kwargs: Any) -> None:
-        self.lc._reply(kind, msisdn=self.msisdn, sender=self.to, language=self.language, **kwargs)
+    def reply(
+        self,
+        kind: NoticeKind,
+        *,
+        order: Order | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        notice = self.lc._renderer.notice(
+            kind,
+            msisdn=self.msisdn,
+            at=self.now,
+            order=order,
+            language=self.language,
+            sender=self.to,
+            extra=extra,
+        )
+        self.lc._stage(self.tx, notice)
 
     def handle(self, command: Command, to_operator: bool) -> None:
         kind = command.kind
@@ -1016,16 +1036,11 @@ class _SmsSession:
             return
         else:
             target = pending[0]
-        act = self.lc.confirm if command.kind is CommandKind.CONFIRM else self.lc.decline
-        try:
-            act(
-                target.id,
-                msisdn=self.msisdn,
-                channel=Channel.SMS,
-                code=command.code,
-                text=self.evidence,
-            )
-        except (ConfirmationRefusedError, InvalidStateError):
+        act = self.lc._confirm_in if command.kind is CommandKind.CONFIRM else self.lc._decline_in
+        outcome = act(
+            self.tx, target.id, self.msisdn, Channel.SMS, command.code, self.evidence, self.now
+        )
+        if isinstance(outcome, _Raise):  # refused; a C13 violation is booked all the same
             self.reply(NoticeKind.CONFIRMATION_FAILED, order=target)
 
     def list_live(self) -> None:
@@ -1034,19 +1049,20 @@ class _SmsSession:
         if not live:
             self.reply(NoticeKind.LIST_EMPTY)
             return
-        session = PickSession(
-            self.msisdn,
-            tuple(o.id for o in live),
-            self.now,
-            self.now + self.lc.policy.pick_window,
+        self.tx.put_pick_session(
+            PickSession(
+                self.msisdn,
+                tuple(o.id for o in live),
+                self.now,
+                later(self.now, self.lc.policy.pick_window),
+            )
         )
         items = self.lc._renderer.items(live, self.language, numbered=True)
-        self.reply(NoticeKind.LIVE_LIST, extra={"items": items}, session=session)
+        self.reply(NoticeKind.LIVE_LIST, extra={"items": items})
 
     def pick(self, numbers: tuple[int, ...]) -> None:
         """Numbers after ``0000`` (C8): cancel exactly those of the list as it was sent."""
-        with self.lc.store.transaction(readonly=True) as tx:
-            session = tx.pick_session(self.msisdn)
+        session = self.tx.pick_session(self.msisdn)
         if session is None or self.now >= session.expires_at:
             self.reply(NoticeKind.PICK_EXPIRED)
             return
@@ -1081,8 +1097,9 @@ class _SmsSession:
     def cancel(self, orders: Iterable[Order]) -> None:
         """Unsubscribe each order (C7); one no longer live gets a polite reply instead."""
         for order in orders:
-            current = self.lc.get(order.id)
-            if current.is_live:
-                self.lc.unsubscribe(order.id, channel=Channel.SMS, text=self.evidence)
+            if order.is_live:
+                self.lc._unsubscribe_in(
+                    self.tx, order.id, Channel.SMS, None, self.evidence, self.now
+                )
             else:
-                self.reply(NoticeKind.ALREADY_CANCELLED, order=current)
+                self.reply(NoticeKind.ALREADY_CANCELLED, order=order)
