@@ -47,7 +47,7 @@ from vas_lifecycle.errors import (
 )
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.notify import DeliveryRules, Notifier, RecordingNotifier
-from vas_lifecycle.order import Event, EventKind, Order, apply
+from vas_lifecycle.order import Event, EventData, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.sms import Command, CommandKind, PickSession, fragment, parse
@@ -96,7 +96,7 @@ class _Change:
         seq = (self.order.version if self.order is not None else 0) + 1
         oid = order_id if self.order is None else self.order.id
         assert oid is not None
-        event = Event(oid, seq, kind, at, channel, actor, text_in, None, dict(data or {}))
+        event = Event(oid, seq, kind, at, channel, actor, text_in, None, EventData.of(data))
         order = apply(self.order, event)
         if notice is not None:
             sent = self._lc._renderer.notice(

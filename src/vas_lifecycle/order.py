@@ -8,7 +8,7 @@ order from its history. So the stored order and the rebuilt one cannot disagree.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Final
 
@@ -56,6 +56,66 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
 }
 
 
+class EventData(Mapping[str, str]):
+    """An event's facts: an immutable, compact string mapping.
+
+    Millions of events are kept in memory by ``MemoryStore``; a plain dict per event
+    costs several hundred bytes, this keeps one tuple of values and shares the tuple
+    of keys between all events with the same keys.
+    """
+
+    __slots__ = ("_keys", "_values")
+    _shared_keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # noqa: RUF012
+
+    def __init__(self, keys: tuple[str, ...], values: tuple[str, ...]) -> None:
+        self._keys = EventData._shared_keys.setdefault(keys, keys)
+        self._values = values
+
+    @classmethod
+    def of(cls, data: Mapping[str, str] | None) -> EventData:
+        if isinstance(data, EventData):
+            return data
+        if not data:
+            return _EMPTY
+        items = sorted(data.items())
+        for key, value in items:
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(f"event data must map str to str, got {key!r}: {value!r}")
+        return cls(tuple(k for k, _ in items), tuple(v for _, v in items))
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            return self._values[self._keys.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"EventData({dict(self)!r})"
+
+    def __hash__(self) -> int:
+        return hash((self._keys, self._values))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventData):
+            return self._keys == other._keys and self._values == other._values
+        if isinstance(other, Mapping):
+            return dict(self) == dict(other)
+        return NotImplemented
+
+
+_EMPTY = EventData((), ())
+
+
+def _event_data(data: Mapping[str, str] | None) -> EventData:
+    return EventData.of(data)
+
+
 @attrs.frozen
 class Event:
     """One immutable fact in an order's history (C14).
@@ -74,7 +134,7 @@ class Event:
     actor: str
     text_in: str | None = None
     text_out: str | None = None
-    data: Mapping[str, str] = attrs.field(factory=dict)
+    data: Mapping[str, str] = attrs.field(factory=dict, converter=_event_data)
 
 
 @attrs.frozen

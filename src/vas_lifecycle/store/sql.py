@@ -301,6 +301,10 @@ class SqlTransaction(Transaction):
         self._cur = cursor
         self._d = dialect
         self._orders: dict[str, Order] = {}
+        # orders already read in this unit of work (its writes are version-checked, so
+        # reading an order once per transaction is enough)
+        self._seen: dict[str, Order] = {}
+        self._of: dict[str, list[str]] = {}
         self._inserts: list[Order] = []
         self._updates: list[tuple[Order, int]] = []
         self._events: list[Event] = []
@@ -339,11 +343,14 @@ class SqlTransaction(Transaction):
 
     # --- reads ---------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order | None:
-        staged = self._orders.get(order_id)
-        if staged is not None:
-            return staged
+        known = self._orders.get(order_id) or self._seen.get(order_id)
+        if known is not None:
+            return known
         rows = self._query("SELECT body FROM vas_orders WHERE id = ?", (order_id,))
-        return order_from_json(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        order = self._seen[order_id] = order_from_json(rows[0][0])
+        return order
 
     def events(self, order_id: str) -> list[Event]:
         rows = self._query(
@@ -353,8 +360,16 @@ class SqlTransaction(Transaction):
         return stored + [e for e in self._events if e.order_id == order_id]
 
     def orders_of(self, msisdn: str) -> list[Order]:
-        rows = self._query("SELECT body FROM vas_orders WHERE msisdn = ?", (msisdn,))
-        found = {o.id: o for o in (order_from_json(r[0]) for r in rows)}
+        ids = self._of.get(msisdn)
+        if ids is None:
+            rows = self._query("SELECT body FROM vas_orders WHERE msisdn = ?", (msisdn,))
+            ids = []
+            for row in rows:
+                order = order_from_json(row[0])
+                self._seen.setdefault(order.id, order)
+                ids.append(order.id)
+            self._of[msisdn] = ids
+        found = {oid: self._seen[oid] for oid in ids}
         found.update({o.id: o for o in self._orders.values() if o.msisdn == msisdn})
         return sorted(found.values(), key=lambda o: (o.requested_at, o.id))
 
@@ -613,6 +628,7 @@ class SqlTransaction(Transaction):
         self._inserts, self._updates, self._events = [], [], []
         self._notices, self._charges, self._violations = [], [], []
         self._picks, self._delivered, self._orders = {}, [], {}
+        self._seen, self._of = {}, {}
 
 
 def _order_row(order: Order) -> tuple[Any, ...]:
