@@ -13,6 +13,7 @@ mode), which is what lets ``run_due()`` move many orders per transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -179,6 +180,12 @@ def ts(value: dt.datetime | None) -> str | None:
     """A time as canonical UTC text (sorts chronologically)."""
     if value is None:
         return None
+    return _ts_text(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _ts_text(value: dt.datetime) -> str:
+    # a unit of work writes the same few instants many times (now, deadlines)
     if value.utcoffset() != _ZERO:
         value = value.astimezone(dt.UTC)
     return (
@@ -202,16 +209,20 @@ def _ts(value: str) -> pendulum.DateTime:
     return parsed
 
 
+_ORDER_FIELDS = tuple((f.name, f.name in _ORDER_TIMES) for f in attrs.fields(Order))
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def order_to_json(order: Order) -> str:
     body: dict[str, Any] = {}
-    for field in attrs.fields(Order):
-        value = getattr(order, field.name)
-        if field.name in _ORDER_TIMES:
+    for name, is_time in _ORDER_FIELDS:
+        value = getattr(order, name)
+        if is_time:
             value = ts(value)
         elif isinstance(value, Decimal):
             value = str(value)
-        body[field.name] = value
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        body[name] = value
+    return _ENCODER.encode(body)
 
 
 def order_from_json(text: str) -> Order:
@@ -246,7 +257,7 @@ def event_row(event: Event) -> tuple[Any, ...]:
         event.actor,
         event.text_in,
         event.text_out,
-        json.dumps(dict(event.data), ensure_ascii=False, separators=(",", ":")),
+        _ENCODER.encode(dict(event.data)),
     )
 
 
