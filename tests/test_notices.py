@@ -112,3 +112,27 @@ def test_english_subscriber_gets_english_notices(clock: ManualClock) -> None:
     assert "free" in got[0].text and "2026-12-01 09:00" in got[0].text
     assert "ended" in got[1].text
     assert lc.get(trial.id).language == "en"
+
+
+def test_threads_sharing_a_lifecycle_keep_their_own_replies(clock: ManualClock) -> None:
+    import threading
+
+    lc = Lifecycle(make_catalog(), clock=clock)
+    numbers = [f"+86138{n:08d}" for n in range(40)]
+    for msisdn in numbers:
+        lc.request(msisdn, "MUSIC7", channel=Channel.WEB)
+    replies: dict[str, list[Notice]] = {}
+
+    def work(chunk: list[str]) -> None:
+        for msisdn in chunk:
+            replies[msisdn] = lc.handle_sms(msisdn, "0000", to="10086")
+
+    threads = [threading.Thread(target=work, args=(numbers[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for msisdn in numbers:
+        (reply,) = replies[msisdn]
+        assert reply.msisdn == msisdn and reply.kind is NoticeKind.LIVE_LIST
+    assert check_invariants(lc) == []

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import random
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -136,6 +137,9 @@ class Lifecycle:
         delivery: the outbox's retry rules (backoff, attempts before parking).
         max_retries: how often a command is retried when its order changed under it.
 
+    Threads may share a Lifecycle (each unit of work keeps its state per thread, and
+    the stores serialise or isolate transactions); processes each build their own.
+
     Raises:
         PolicyError: the policy cannot serve the catalog.
     """
@@ -169,8 +173,9 @@ class Lifecycle:
         self.delivery = delivery if delivery is not None else DeliveryRules()
         self._last_now: pendulum.DateTime | None = None
         self._renderer = Renderer(self.policy, self._ids)
-        self._staged: list[Notice] = []  # notices written by the unit of work under way
-        self._capture: list[Notice] | None = None  # set while handle_sms collects replies
+        # per thread: the notices of the unit of work under way, and the list that
+        # handle_sms collects its replies in (so threads may share one Lifecycle)
+        self._local = threading.local()
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -198,7 +203,8 @@ class Lifecycle:
         """Run ``work`` in one unit of work, retrying on version conflicts."""
         conflict: ConflictError | None = None
         for _attempt in range(self._max_retries):
-            self._staged = []
+            staged: list[Notice] = []
+            self._local.staged = staged
             try:
                 with self.store.transaction() as tx:
                     result = work(tx)
@@ -209,10 +215,11 @@ class Lifecycle:
                 raise
             except Exception as err:
                 raise StoreError(f"the store failed: {err}") from err
-            if self._capture is not None:
-                self._capture.extend(self._staged)
-            if self._auto_dispatch and self._staged:
-                self._deliver_quietly([Delivery(n, 1) for n in self._staged])
+            capture: list[Notice] | None = getattr(self._local, "capture", None)
+            if capture is not None:
+                capture.extend(staged)
+            if self._auto_dispatch and staged:
+                self._deliver_quietly([Delivery(n, 1) for n in staged])
             if isinstance(result, _Raise):
                 raise result.error
             return result
@@ -228,7 +235,7 @@ class Lifecycle:
         """
         claimed_until = later(notice.at, self.delivery.lease) if self._auto_dispatch else None
         tx.add_notice(notice, claimed_until=claimed_until)
-        self._staged.append(notice)
+        self._local.staged.append(notice)
 
     def _load(self, tx: Transaction, order_id: str) -> Order:
         order = tx.get_order(order_id) if isinstance(order_id, str) else None
@@ -687,7 +694,8 @@ class Lifecycle:
         to_operator = target == self.policy.operator_number
         command = parse(body, self.policy, to_operator=to_operator)
         captured: list[Notice] = []
-        outer, self._capture = self._capture, captured
+        outer = getattr(self._local, "capture", None)
+        self._local.capture = captured
         try:
             # one inbound text is one unit of work: its changes and replies, or nothing
             self._run(
@@ -696,7 +704,7 @@ class Lifecycle:
                 )
             )
         finally:
-            self._capture = outer
+            self._local.capture = outer
         return captured
 
     # --- charging ----------------------------------------------------------------------
@@ -891,6 +899,16 @@ class Lifecycle:
         """C13 evidence, for one SP or for all."""
         with self.store.transaction(readonly=True) as tx:
             return tx.violations(sp_id)
+
+    def close(self) -> None:
+        """Close the store (a Lifecycle may also be used as a context manager)."""
+        self.store.close()
+
+    def __enter__(self) -> Lifecycle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- retention ---------------------------------------------------------------------
 
