@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pendulum
 import pytest
@@ -17,28 +18,10 @@ from vas_lifecycle.testing import demo_catalog
 
 # CI is derandomized so a landing never depends on luck; dev runs explore new seeds,
 # and ``thorough`` is for long local hunts.
-settings.register_profile(
-    "ci",
-    max_examples=200,
-    derandomize=True,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "dev",
-    max_examples=40,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "thorough",
-    max_examples=2000,
-    stateful_step_count=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+_common = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", _common, max_examples=200, derandomize=True, stateful_step_count=40)
+settings.register_profile("dev", _common, max_examples=40, stateful_step_count=30)
+settings.register_profile("thorough", _common, max_examples=2000, stateful_step_count=60)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 SUB = "+8613800138000"
@@ -69,8 +52,6 @@ def catalog() -> Catalog:
 
 @pytest.fixture
 def lc(catalog: Catalog, clock: ManualClock, notifier: RecordingNotifier) -> Lifecycle:
-    import random
-
     return Lifecycle(
         catalog, policy=Policy.china_mobile(), clock=clock, notifier=notifier, rng=random.Random(7)
     )

@@ -7,13 +7,12 @@ Every error prints one clear line and exits non-zero; no traceback reaches the u
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 try:
     import click
@@ -47,7 +46,7 @@ TZ = "Asia/Shanghai"
 console = Console(highlight=False)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """One clear line on stderr, exit 2."""
     click.echo(f"error: {' '.join(message.split())}", err=True)  # one line, never wrapped
     raise SystemExit(2)
@@ -73,7 +72,6 @@ def open_store(db: str | None, dsn: str | None, schema: str, *, must_exist: bool
         return PostgresStore(dsn, schema=schema)
     if db is None:
         fail("say where the history is: --db PATH (SQLite) or --dsn DSN (PostgreSQL)")
-        raise AssertionError  # unreachable
     if must_exist and not Path(db).exists():
         fail(f"no database at {db}")
     return SQLiteStore(db)
@@ -399,5 +397,4 @@ def diagram() -> None:
 
 def run() -> None:
     """Entry point that keeps tracebacks away from users (click handles usage errors)."""
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     main()

@@ -226,6 +226,13 @@ class Lifecycle:
         assert conflict is not None
         raise ConcurrencyError(conflict.order_id, conflict.expected_version) from conflict
 
+    def _awaiting(self, tx: Transaction, order_id: str, trigger: str) -> Order:
+        """The order, which must be awaiting confirmation for a yes or a no."""
+        order = self._load(tx, order_id)
+        if order.state is not OrderState.AWAITING_CONFIRMATION:
+            raise InvalidStateError(order.id, order.state, trigger)
+        return order
+
     def _stage(self, tx: Transaction, notice: Notice) -> None:
         """Record a notice in the unit of work (the outbox); delivered after commit.
 
@@ -468,9 +475,7 @@ class Lifecycle:
         now: pendulum.DateTime,
     ) -> Order | _Raise:
         """``confirm`` inside a unit of work (shared with the SMS channel)."""
-        order = self._load(tx, order_id)
-        if order.state is not OrderState.AWAITING_CONFIRMATION:
-            raise InvalidStateError(order.id, order.state, "confirm")
+        order = self._awaiting(tx, order_id, "confirm")
         pending = self._pending(tx, order.msisdn, now)
         check = check_confirmation(
             order,
@@ -560,9 +565,7 @@ class Lifecycle:
         now: pendulum.DateTime,
     ) -> Order | _Raise:
         """``decline`` inside a unit of work (shared with the SMS channel)."""
-        order = self._load(tx, order_id)
-        if order.state is not OrderState.AWAITING_CONFIRMATION:
-            raise InvalidStateError(order.id, order.state, "decline")
+        order = self._awaiting(tx, order_id, "decline")
         if number != order.msisdn:
             return _Raise(ConfirmationRefusedError(order.id, ReasonCode.FOREIGN_NUMBER))
         if quoted is not None and quoted != order.code:

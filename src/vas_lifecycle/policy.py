@@ -18,6 +18,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import Catalog, OfferKind
+from vas_lifecycle.clock import as_utc
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
 
@@ -253,6 +254,4 @@ class Policy:
         start = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
         end = start + dt.timedelta(days=1)
         end = dt.datetime(end.year, end.month, end.day, tzinfo=zone)  # a day may not be 24 h
-        return pendulum.instance(start, tz="UTC").in_timezone("UTC"), pendulum.instance(
-            end, tz="UTC"
-        ).in_timezone("UTC")
+        return as_utc(start), as_utc(end)

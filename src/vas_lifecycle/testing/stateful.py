@@ -33,6 +33,7 @@ from vas_lifecycle.errors import (
 )
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice
+from vas_lifecycle.notify import RecordingNotifier
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.states import OrderState
@@ -48,22 +49,19 @@ class NotifierDownError(ConnectionError):
     """What :class:`FlakyNotifier` raises while it is down."""
 
 
-class FlakyNotifier:
-    """A notifier that can be switched off; ``sent`` keeps what got through, once each."""
+class FlakyNotifier(RecordingNotifier):
+    """A RecordingNotifier that can be switched off; ``attempts`` counts every try."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.failing = False
-        self.sent: list[Notice] = []
         self.attempts = 0
-        self._ids: set[str] = set()
 
     def send(self, notice: Notice) -> None:
         self.attempts += 1
         if self.failing:
             raise NotifierDownError("SMS gateway unreachable")
-        if notice.id not in self._ids:
-            self._ids.add(notice.id)
-            self.sent.append(notice)
+        super().send(notice)
 
 
 def demo_catalog() -> Catalog:
