@@ -173,6 +173,7 @@ class Lifecycle:
         self.delivery = delivery if delivery is not None else DeliveryRules()
         self._last_now: pendulum.DateTime | None = None
         self._renderer = Renderer(self.policy, self._ids)
+        self._snapshots: dict[tuple[str, str], tuple[Service, dict[str, str]]] = {}
         # per thread: the notices of the unit of work under way, and the list that
         # handle_sms collects its replies in (so threads may share one Lifecycle)
         self._local = threading.local()
@@ -316,18 +317,7 @@ class Lifecycle:
             channel=channel,
             actor=actor,
             text_in=text,
-            data={
-                "msisdn": msisdn,
-                "service_code": service.code,
-                "sp_id": service.sp_id,
-                "sp_name": service.sp_name,
-                "service_name": service.name,
-                "kind": service.kind.value,
-                "price": str(service.price),
-                "period": service.billing_period.value,
-                "access_code": service.access_code,
-                "language": language,
-            },
+            data={"msisdn": msisdn, **self._snapshot(service, language)},
         )
         common: dict[str, Any] = {"at": now, "channel": channel, "actor": SYSTEM}
         if channel is Channel.SP_API:
@@ -407,6 +397,28 @@ class Lifecycle:
                     **common,
                 )
         return change.save(tx)
+
+    def _snapshot(self, service: Service, language: str) -> dict[str, str]:
+        """What an order keeps of its service (C12), built once per service and language
+        so that every order of it shares the same strings."""
+        key = (service.code, language)
+        known = self._snapshots.get(key)
+        if known is not None and known[0] is service:
+            return known[1]
+        snapshot = {
+            "service_code": service.code,
+            "sp_id": service.sp_id,
+            "sp_name": service.sp_name,
+            "service_name": service.name,
+            "kind": service.kind.value,
+            "price": str(service.price),
+            "period": service.billing_period.value,
+            "access_code": service.access_code,
+            "language": language,
+        }
+        # the catalog may be replaced: the entry holds the service it was made from
+        self._snapshots[key] = (service, snapshot)
+        return snapshot
 
     def _days_fee_notice(
         self, history: list[Order], service: Service, channel: Channel, now: pendulum.DateTime

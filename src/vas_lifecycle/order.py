@@ -8,6 +8,7 @@ order from its history. So the stored order and the rebuilt one cannot disagree.
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Final
@@ -77,11 +78,16 @@ class EventData(Mapping[str, str]):
             return data
         if not data:
             return _EMPTY
-        items = sorted(data.items())
-        for key, value in items:
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(f"event data must map str to str, got {key!r}: {value!r}")
-        return cls(tuple(k for k, _ in items), tuple(v for _, v in items))
+        given = tuple(data)
+        keys = _SORTED_KEYS.get(given)
+        if keys is None:
+            if not all(isinstance(key, str) for key in given):
+                raise TypeError(f"event data keys must be str, got {given!r}")
+            keys = _SORTED_KEYS.setdefault(given, tuple(sorted(given)))
+        values = tuple([data[key] for key in keys])
+        if not all(isinstance(value, str) for value in values):
+            raise TypeError(f"event data must map str to str, got {dict(data)!r}")
+        return cls(keys, values)
 
     def __getitem__(self, key: str) -> str:
         try:
@@ -110,6 +116,8 @@ class EventData(Mapping[str, str]):
 
 
 _EMPTY = EventData((), ())
+#: the sorted key tuple for each key order seen (the facade uses a handful)
+_SORTED_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _event_data(data: Mapping[str, str] | None) -> EventData:
@@ -193,6 +201,32 @@ class Order:
         return order
 
 
+_ORDER_NAMES: Final = tuple(f.name for f in attrs.fields(Order))
+_ORDER_INDEX: Final = {name: i for i, name in enumerate(_ORDER_NAMES)}
+_order_values = operator.attrgetter(*_ORDER_NAMES)
+
+
+def _evolve(order: Order, changes: Mapping[str, object]) -> Order:
+    """``attrs.evolve`` for the hot path (Order has no validators or converters)."""
+    values = list(_order_values(order))
+    for name, value in changes.items():
+        values[_ORDER_INDEX[name]] = value
+    return Order(*values)
+
+
+#: prices are few; share one Decimal per price text between all orders
+_PRICES: dict[str, Decimal] = {}
+
+
+def _price(text: str) -> Decimal:
+    price = _PRICES.get(text)
+    if price is None:
+        price = Decimal(text)
+        if len(_PRICES) < 4096:
+            _PRICES[text] = price
+    return price
+
+
 def _time(value: str | None) -> pendulum.DateTime | None:
     return parse_utc(value) if value is not None else None
 
@@ -212,7 +246,7 @@ def apply(order: Order | None, event: Event) -> Order:
             sp_name=d["sp_name"],
             service_name=d["service_name"],
             kind=OfferKind(d["kind"]),
-            price=Decimal(d["price"]),
+            price=_price(d["price"]),
             period=Period(d["period"]),
             access_code=d["access_code"],
             language=d["language"],
@@ -248,4 +282,4 @@ def apply(order: Order | None, event: Event) -> Order:
     if state not in LIVE_STATES:
         changes["ended_at"] = event.at
         changes["end_reason"] = d.get("reason", kind.value)
-    return attrs.evolve(order, **changes)  # type: ignore[arg-type]
+    return _evolve(order, changes)
