@@ -11,7 +11,16 @@ import pendulum
 
 from vas_lifecycle.errors import ClockError
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "as_utc", "later", "parse_utc", "zone"]
+__all__ = [
+    "Clock",
+    "ManualClock",
+    "SystemClock",
+    "as_utc",
+    "later",
+    "local_time",
+    "parse_utc",
+    "zone",
+]
 
 
 @runtime_checkable
@@ -23,12 +32,14 @@ class Clock(Protocol):
 
 def as_utc(value: dt.datetime) -> pendulum.DateTime:
     """An aware datetime as a pendulum UTC DateTime; a naive one is refused."""
+    if value.__class__ is pendulum.DateTime and value.tzinfo is pendulum.UTC:
+        return value  # already what we keep (the hot path: every command reads the clock)
     if not isinstance(value, dt.datetime):
         raise ClockError(f"expected a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ClockError(f"naive datetime {value.isoformat()}: give a time zone")
     if isinstance(value, pendulum.DateTime) and value.tzinfo is pendulum.UTC:
-        return value  # already what we keep (the hot path: every command reads the clock)
+        return value
     utc = value.astimezone(dt.UTC)
     return pendulum.DateTime(
         utc.year,
@@ -47,6 +58,13 @@ def as_utc(value: dt.datetime) -> pendulum.DateTime:
 def zone(name: str) -> zoneinfo.ZoneInfo:
     """A time zone by name (cached; the stdlib's zones are fast to convert with)."""
     return zoneinfo.ZoneInfo(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def local_time(when: dt.datetime, zone_name: str) -> dt.datetime:
+    """``when`` in the named zone (cached: a command asks about the same few instants
+    several times, and pendulum's conversion is slow)."""
+    return when.astimezone(zone(zone_name))
 
 
 def parse_utc(text: str) -> pendulum.DateTime:

@@ -16,7 +16,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
-from vas_lifecycle.clock import as_utc, zone
+from vas_lifecycle.clock import as_utc, local_time, zone
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.states import OrderState
@@ -177,7 +177,7 @@ def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -
     """The billing period a charge is for, as a stable key (per order)."""
     if order.kind is OfferKind.ON_DEMAND or period_start is None:
         return "use"
-    local = period_start.astimezone(zone(policy.timezone))
+    local = local_time(period_start, policy.timezone)
     if order.period is Period.MONTH:
         return f"{local.year:04d}-{local.month:02d}"
     if order.period is Period.WEEK:
@@ -189,7 +189,7 @@ def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -
 def _period_bounds(order: Order, start: dt.datetime, policy: Policy) -> dt.datetime:
     """The start of the billing period that contains ``start``, in local time."""
     tz = zone(policy.timezone)
-    day = start.astimezone(tz).date()
+    day = local_time(start, policy.timezone).date()
     if order.period is Period.MONTH:
         day = day.replace(day=1)
     elif order.period is Period.WEEK:
@@ -207,7 +207,7 @@ def expected_amount(order: Order, period_start: dt.datetime | None, policy: Poli
         and period_start is not None
         and period_key(order, period_start, policy) == period_key(order, order.activated_at, policy)
     ):
-        activated = order.activated_at.astimezone(zone(policy.timezone))
+        activated = local_time(order.activated_at, policy.timezone)
         days_left = calendar.monthrange(activated.year, activated.month)[1] - activated.day + 1
         if days_left < 15:
             return (order.price / 2).quantize(Decimal("0.01"))

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 import string
-import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -24,6 +22,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import Period
+from vas_lifecycle.clock import local_time
 from vas_lifecycle.errors import TemplateError
 from vas_lifecycle.values import format_amount
 
@@ -204,11 +203,6 @@ REQUIRED_PHRASES = frozenset(
 _FORMATTER = string.Formatter()
 
 
-@functools.cache
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name)
-
-
 def template_fields(template: str) -> set[str]:
     """The field names a template uses; raises ValueError on a malformed template."""
     names: set[str] = set()
@@ -317,7 +311,7 @@ class TemplateSet:
         return self.phrases["hours"].format(n=shown)
 
     def datetime_label(self, when: dt.datetime, timezone: str) -> str:
-        local = when.astimezone(_zone(timezone))
+        local = local_time(when, timezone)
         return self.phrases["datetime"].format(
             year=local.year,
             month=local.month,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
@@ -18,7 +17,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import Catalog, OfferKind
-from vas_lifecycle.clock import as_utc
+from vas_lifecycle.clock import as_utc, local_time, zone
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
 
@@ -249,9 +248,9 @@ class Policy:
 
     def local_day(self, when: dt.datetime) -> tuple[pendulum.DateTime, pendulum.DateTime]:
         """The calendar day (in the policy's time zone) that contains ``when``, as UTC bounds."""
-        zone = zoneinfo.ZoneInfo(self.timezone)
-        day = when.astimezone(zone).date()
-        start = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+        here = zone(self.timezone)
+        day = local_time(when, self.timezone).date()
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=here)
         end = start + dt.timedelta(days=1)
-        end = dt.datetime(end.year, end.month, end.day, tzinfo=zone)  # a day may not be 24 h
+        end = dt.datetime(end.year, end.month, end.day, tzinfo=here)  # a day may not be 24 h
         return as_utc(start), as_utc(end)

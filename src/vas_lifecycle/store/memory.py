@@ -11,7 +11,7 @@ import bisect
 import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -303,12 +303,27 @@ class MemoryStore(Store):
         self._data = _Data()
         self._lock = threading.RLock()
 
-    @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
-        with self._lock:
-            tx = _MemoryTransaction(self._data)
-            try:
-                yield tx
-            except BaseException:
-                tx.rollback()
-                raise
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+        return _Unit(self._data, self._lock)
+
+
+class _Unit(AbstractContextManager[Transaction]):
+    """One transaction: holds the store's lock, rolls back when the block raises."""
+
+    __slots__ = ("_data", "_lock", "_tx")
+
+    def __init__(self, data: _Data, lock: threading.RLock) -> None:
+        self._data = data
+        self._lock = lock
+
+    def __enter__(self) -> Transaction:
+        self._lock.acquire()
+        self._tx = _MemoryTransaction(self._data)
+        return self._tx
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if kind is not None:
+                self._tx.rollback()
+        finally:
+            self._lock.release()
