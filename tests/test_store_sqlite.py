@@ -124,3 +124,33 @@ def test_store_survives_reopening(tmp_path: Path) -> None:
     assert again.get(order.id) == order
     assert again.history(order.id) == history
     assert [e.kind.value for e in history] == ["order_requested", "confirmation_requested"]
+
+
+def test_order_body_keeps_every_field_and_reads_old_bodies() -> None:
+    import json
+
+    import attrs
+
+    from vas_lifecycle import Order
+    from vas_lifecycle.store.sql import ORDER_BODY_FIELDS, order_from_json, order_to_json
+
+    assert tuple(f.name for f in attrs.fields(Order)) == ORDER_BODY_FIELDS
+    start = pendulum.datetime(2026, 11, 24, 9, tz="UTC")
+    lc = Lifecycle(demo_catalog(), clock=ManualClock(start))
+    trial = lc.request("+8613800138000", "MUSIC7", channel=Channel.WEB)
+    order = lc.unsubscribe(trial.id, channel=Channel.SMS)
+    # every optional field set, so a field the codec forgot cannot hide as None
+    full = attrs.evolve(
+        order,
+        code="1234",
+        confirm_by=start,
+        activated_at=start,
+        consent_channel=Channel.SMS,
+        reminded_at=start,
+        remind_at=start,
+        fee_notice_id="n1",
+    )
+    assert order_from_json(order_to_json(full)) == full
+    # bodies written by 0.1.0 were objects keyed by field name
+    old = dict(zip(ORDER_BODY_FIELDS, json.loads(order_to_json(full)), strict=True))
+    assert order_from_json(json.dumps(old)) == full

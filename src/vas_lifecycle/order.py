@@ -218,7 +218,8 @@ def _evolve(order: Order, changes: Mapping[str, object]) -> Order:
 _PRICES: dict[str, Decimal] = {}
 
 
-def _price(text: str) -> Decimal:
+def shared_price(text: str) -> Decimal:
+    """The price as a Decimal, one object per distinct price text."""
     price = _PRICES.get(text)
     if price is None:
         price = Decimal(text)
@@ -246,7 +247,7 @@ def apply(order: Order | None, event: Event) -> Order:
             sp_name=d["sp_name"],
             service_name=d["service_name"],
             kind=OfferKind(d["kind"]),
-            price=_price(d["price"]),
+            price=shared_price(d["price"]),
             period=Period(d["period"]),
             access_code=d["access_code"],
             language=d["language"],

@@ -19,14 +19,13 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.consent import Charge, ReasonCode, SpViolation
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Event, EventKind, Order
+from vas_lifecycle.order import Event, EventKind, Order, shared_price
 from vas_lifecycle.policy import Channel
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
@@ -163,17 +162,6 @@ class Dialect(Protocol):
 # --- codec ---------------------------------------------------------------------------
 
 _ZERO = dt.timedelta(0)
-_ORDER_TIMES = frozenset(
-    {
-        "requested_at",
-        "confirm_by",
-        "activated_at",
-        "trial_ends_at",
-        "remind_at",
-        "reminded_at",
-        "ended_at",
-    }
-)
 
 
 def ts(value: dt.datetime | None) -> str | None:
@@ -197,6 +185,12 @@ def _ts_text(value: dt.datetime) -> str:
 def parse_ts(value: str | None) -> pendulum.DateTime | None:
     if value is None:
         return None
+    return _parse_ts(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_ts(value: str) -> pendulum.DateTime:
+    # the rows of one batch share their instants (the command's now, deadlines)
     p = dt.datetime.fromisoformat(value)  # canonical text: always UTC ("Z")
     return pendulum.DateTime(
         p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond, tzinfo=pendulum.UTC
@@ -204,39 +198,138 @@ def parse_ts(value: str | None) -> pendulum.DateTime | None:
 
 
 def _ts(value: str) -> pendulum.DateTime:
-    parsed = parse_ts(value)
-    assert parsed is not None
-    return parsed
+    return _parse_ts(value)
 
 
-_ORDER_FIELDS = tuple((f.name, f.name in _ORDER_TIMES) for f in attrs.fields(Order))
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_KINDS = {k.value: k for k in OfferKind}
+_PERIODS = {p.value: p for p in Period}
+_STATES = {s.value: s for s in OrderState}
+_CHANNELS = {c.value: c for c in Channel}
+_MAYBE_CHANNELS: dict[str | None, Channel | None] = {c.value: c for c in Channel}
+_MAYBE_CHANNELS[None] = None
+
+#: The order body is a JSON array in the order of these fields (bodies written by
+#: 0.1.0 are objects keyed by field name; both are read).
+ORDER_BODY_FIELDS = (
+    "id",
+    "msisdn",
+    "service_code",
+    "sp_id",
+    "sp_name",
+    "service_name",
+    "kind",
+    "price",
+    "period",
+    "access_code",
+    "language",
+    "requested_at",
+    "request_channel",
+    "state",
+    "version",
+    "code",
+    "confirm_by",
+    "activated_at",
+    "consent_channel",
+    "trial_ends_at",
+    "remind_at",
+    "reminded_at",
+    "fee_notice_id",
+    "ended_at",
+    "end_reason",
+)
 
 
-def order_to_json(order: Order) -> str:
-    body: dict[str, Any] = {}
-    for name, is_time in _ORDER_FIELDS:
-        value = getattr(order, name)
-        if is_time:
-            value = ts(value)
-        elif isinstance(value, Decimal):
-            value = str(value)
-        body[name] = value
-    return _ENCODER.encode(body)
+def order_to_json(o: Order) -> str:
+    return _ENCODER.encode(
+        [
+            o.id,
+            o.msisdn,
+            o.service_code,
+            o.sp_id,
+            o.sp_name,
+            o.service_name,
+            o.kind.value,
+            str(o.price),
+            o.period.value,
+            o.access_code,
+            o.language,
+            ts(o.requested_at),
+            o.request_channel.value,
+            o.state.value,
+            o.version,
+            o.code,
+            ts(o.confirm_by),
+            ts(o.activated_at),
+            o.consent_channel.value if o.consent_channel is not None else None,
+            ts(o.trial_ends_at),
+            ts(o.remind_at),
+            ts(o.reminded_at),
+            o.fee_notice_id,
+            ts(o.ended_at),
+            o.end_reason,
+        ]
+    )
 
 
 def order_from_json(text: str) -> Order:
     body = json.loads(text)
-    for name in _ORDER_TIMES:
-        body[name] = parse_ts(body[name])
-    body["kind"] = OfferKind(body["kind"])
-    body["period"] = Period(body["period"])
-    body["state"] = OrderState(body["state"])
-    body["request_channel"] = Channel(body["request_channel"])
-    if body["consent_channel"] is not None:
-        body["consent_channel"] = Channel(body["consent_channel"])
-    body["price"] = Decimal(body["price"])
-    return Order(**body)
+    if isinstance(body, dict):  # a 0.1.0 body
+        body = [body[name] for name in ORDER_BODY_FIELDS]
+    (
+        oid,
+        msisdn,
+        service_code,
+        sp_id,
+        sp_name,
+        service_name,
+        kind,
+        price,
+        period,
+        access_code,
+        language,
+        requested_at,
+        request_channel,
+        state,
+        version,
+        code,
+        confirm_by,
+        activated_at,
+        consent_channel,
+        trial_ends_at,
+        remind_at,
+        reminded_at,
+        fee_notice_id,
+        ended_at,
+        end_reason,
+    ) = body
+    return Order(
+        oid,
+        msisdn,
+        service_code,
+        sp_id,
+        sp_name,
+        service_name,
+        _KINDS[kind],
+        shared_price(price),
+        _PERIODS[period],
+        access_code,
+        language,
+        _parse_ts(requested_at),
+        _CHANNELS[request_channel],
+        _STATES[state],
+        version,
+        code,
+        parse_ts(confirm_by),
+        parse_ts(activated_at),
+        _MAYBE_CHANNELS[consent_channel],
+        parse_ts(trial_ends_at),
+        parse_ts(remind_at),
+        parse_ts(reminded_at),
+        fee_notice_id,
+        parse_ts(ended_at),
+        end_reason,
+    )
 
 
 def _channel(value: str | None) -> Channel | None:
