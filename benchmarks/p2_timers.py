@@ -32,11 +32,14 @@ from vas_lifecycle import (
     RecordingNotifier,
     SQLiteStore,
 )
-from vas_lifecycle.store.sql import event_row, notice_row, order_to_json, ts
+from vas_lifecycle.store.sql import ORDER_BODY_FIELDS, event_row, notice_row, order_to_json, ts
 from vas_lifecycle.testing import demo_catalog
 
 START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
 BATCH = 1000
+_STATE, _VERSION, _ENDED, _MSISDN = (
+    ORDER_BODY_FIELDS.index(name) for name in ("state", "version", "ended_at", "msisdn")
+)
 
 
 def seed(path: Path, orders: int) -> None:
@@ -124,7 +127,7 @@ def raw(folder: Path, orders: int) -> float:
         updates, events, notices = [], [], []
         for oid, version, body in rows:
             order = json.loads(body)
-            order.update(state="cancelled", version=version + 1, ended_at=now)
+            order[_STATE], order[_VERSION], order[_ENDED] = "cancelled", version + 1, now
             updates.append(("cancelled", version + 1, json.dumps(order), oid, version))
             events.append(
                 (oid, version + 1, "trial_ended", now, None, "system", None, "trial ended", "{}")
@@ -133,7 +136,7 @@ def raw(folder: Path, orders: int) -> float:
                 (
                     os.urandom(16).hex(),
                     "trial_ended",
-                    order["msisdn"],
+                    order[_MSISDN],
                     oid,
                     "trial ended",
                     now,

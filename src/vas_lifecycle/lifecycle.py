@@ -1057,15 +1057,14 @@ class _SmsSession:
         if not pending:
             self.reply(NoticeKind.NOTHING_PENDING)
             return
-        items = {"items": self.lc._renderer.items(pending, self.language, numbered=False)}
         if command.code is not None:
             matching = [o for o in pending if o.code == command.code]
             if not matching:
-                self.reply(NoticeKind.WRONG_CODE, extra=items)
+                self.reply(NoticeKind.WRONG_CODE, extra=self.pending_items(pending))
                 return
             target = matching[0]
         elif len(pending) > 1:
-            self.reply(NoticeKind.PENDING_LIST, extra=items)
+            self.reply(NoticeKind.PENDING_LIST, extra=self.pending_items(pending))
             return
         else:
             target = pending[0]
@@ -1075,6 +1074,9 @@ class _SmsSession:
         )
         if isinstance(outcome, _Raise):  # refused; a C13 violation is booked all the same
             self.reply(NoticeKind.CONFIRMATION_FAILED, order=target)
+
+    def pending_items(self, pending: list[Order]) -> dict[str, str]:
+        return {"items": self.lc._renderer.items(pending, self.language, numbered=False)}
 
     def list_live(self) -> None:
         """``0000`` (C8): the numbered list of live orders, kept as a pick session."""
