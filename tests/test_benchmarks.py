@@ -1,0 +1,80 @@
+"""The benchmark scripts run, at toy sizes, and print their figures.
+
+They are not timed here (speed is never asserted by a test); this keeps them from
+rotting as the library changes, so the figures in docs/performance.md stay
+reproducible with the commands given there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_store_postgres import require_postgres
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+FIGURE = re.compile(r"[\d,]+(\.\d+)?")
+
+
+def run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def figure(output: str, label: str) -> float:
+    line = next(line for line in output.splitlines() if line.startswith(label))
+    found = FIGURE.search(line[len(label) :])
+    assert found is not None, line
+    return float(found.group(0).replace(",", ""))
+
+
+def test_p1_engine_prints_both_ratios() -> None:
+    out = run("p1_engine.py", "--orders", "40", "--repeat", "1")
+    assert figure(out, "engine, full lifecycle per order:") > 0
+    assert figure(out, "engine / bare transitions:") > 0
+    assert figure(out, "engine / python-statemachine:") > 0
+
+
+def test_p2_timers_compares_with_raw_sqlite() -> None:
+    out = run("p2_timers.py", "--orders", "300")
+    assert figure(out, "raw sqlite3, same row work:") > 0
+    assert figure(out, "library / raw:") > 0
+
+
+def test_p3_memory_counts_every_order() -> None:
+    out = run("p3_memory.py", "--orders", "300")
+    assert "300 live orders (900 events, 600 notices)" in out
+    assert figure(out, "MemoryStore, 300 live orders (900 events, 600 notices):") > 0
+
+
+def test_store_throughput_prints_sqlite_figures() -> None:
+    env = {k: v for k, v in os.environ.items() if "POSTGRES_DSN" not in k}
+    out = run("store_throughput.py", "--orders", "30", "--trials", "60", env=env)
+    assert figure(out, "SQLite  confirmations via handle_sms:") > 0
+    assert figure(out, "SQLite  same SQL by hand (reference):") > 0
+    assert figure(out, "SQLite  due trials ended by run_due:") > 0
+
+
+def test_scaling_draws_the_curve(tmp_path: Path) -> None:
+    png = tmp_path / "curve.png"
+    out = run("scaling.py", "--sizes", "100,200", "--memory-max", "200", "--out", str(png))
+    assert "wrote" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_store_throughput_scales_out_on_postgres() -> None:
+    env = {**os.environ, "VAS_BENCH_POSTGRES_DSN": require_postgres()}
+    out = run("store_throughput.py", "--orders", "10", "--trials", "80", env=env)
+    assert figure(out, "Postgres due trials, 1 worker(s):") > 0
+    assert figure(out, "Postgres due trials, 2 worker(s):") > 0
