@@ -332,7 +332,7 @@ class Lifecycle:
             if sent_today >= policy.sp_daily_request_limit:
                 order = change.add(
                     EventKind.ORDER_REJECTED,
-                    data={"reason": ReasonCode.DAILY_LIMIT.value},
+                    data=_fixed({"reason": ReasonCode.DAILY_LIMIT.value}),
                     **common,
                 )
                 self._violation(
@@ -352,7 +352,7 @@ class Lifecycle:
         ):
             change.add(
                 EventKind.ORDER_REJECTED,
-                data={"reason": ReasonCode.DUPLICATE_ORDER.value},
+                data=_fixed({"reason": ReasonCode.DUPLICATE_ORDER.value}),
                 **common,
             )
             return change.save(tx)
@@ -519,9 +519,9 @@ class Lifecycle:
             EventKind.CONSENT_GRANTED,
             at=now,
             channel=chan,
-            actor=number,
+            actor=order.msisdn,  # the same number (checked), one string
             text_in=text,
-            data={"code": quoted or ""},
+            data={"code": quoted} if quoted else _fixed({"code": ""}),
             notice=NoticeKind.ACTIVATED,
         )
         return change.save(tx)
@@ -589,9 +589,9 @@ class Lifecycle:
             EventKind.CONSENT_DECLINED,
             at=now,
             channel=chan,
-            actor=number,
+            actor=order.msisdn,  # the same number (checked), one string
             text_in=text,
-            data={"reason": "declined"},
+            data=_fixed({"reason": "declined"}),
             notice=NoticeKind.DECLINED,
         )
         return change.save(tx)
@@ -633,7 +633,7 @@ class Lifecycle:
             channel=chan,
             actor=actor or order.msisdn,
             text_in=text,
-            data={"reason": "unsubscribed", "from_state": order.state.value},
+            data=_fixed({"reason": "unsubscribed", "from_state": order.state.value}),
             notice=NoticeKind.CANCELLED,
         )
         return change.save(tx)
@@ -675,11 +675,13 @@ class Lifecycle:
         common: dict[str, Any] = {"at": now, "channel": None, "actor": SYSTEM}
         state = order.state
         if state is OrderState.AWAITING_CONFIRMATION:
-            change.add(EventKind.CONFIRMATION_EXPIRED, data={"reason": "no_reply"}, **common)
+            change.add(
+                EventKind.CONFIRMATION_EXPIRED, data=_fixed({"reason": "no_reply"}), **common
+            )
         elif order.trial_ends_at is not None and order.trial_ends_at <= now:
             change.add(
                 EventKind.TRIAL_ENDED,
-                data={"reason": "trial_ended"},
+                data=_fixed({"reason": "trial_ended"}),
                 notice=NoticeKind.TRIAL_ENDED,
                 **common,
             )
@@ -951,6 +953,19 @@ class Lifecycle:
             return tx.purge(old)
 
         return self._run(work)
+
+
+_FIXED: dict[tuple[tuple[str, str], ...], EventData] = {}
+
+
+def _fixed(data: dict[str, str]) -> EventData:
+    """Event data made only of constants: one object shared by every event carrying it
+    (they are immutable; millions of events may be kept in memory)."""
+    key = tuple(data.items())
+    shared = _FIXED.get(key)
+    if shared is None:
+        shared = _FIXED[key] = EventData.of(data)
+    return shared
 
 
 def _random_id() -> str:

@@ -37,11 +37,13 @@ class _Outbox:
 class _Data:
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
-        self.events: dict[str, list[Event]] = {}
-        self.by_msisdn: dict[str, list[str]] = {}
+        # per-order and per-subscriber indexes hold tuples: a few items each, and a
+        # tuple is smaller than a list (millions of them live in memory)
+        self.events: dict[str, tuple[Event, ...]] = {}
+        self.by_msisdn: dict[str, tuple[str, ...]] = {}
         self.due: list[tuple[pendulum.DateTime, str]] = []  # sorted (due_at, order id)
         self.notices: dict[str, Notice] = {}
-        self.notices_by_order: dict[str, list[str]] = {}
+        self.notices_by_order: dict[str, tuple[str, ...]] = {}
         self.outbox: dict[str, _Outbox] = {}  # undelivered notices, in recording order
         self.charges: dict[str, Charge] = {}
         self.charges_by_order: dict[str, list[str]] = {}
@@ -124,21 +126,26 @@ class _MemoryTransaction(Transaction):
         if (current.version if current is not None else 0) != expected_version:
             raise ConflictError(order.id, expected_version)
         data.orders[order.id] = order
-        history = data.events.setdefault(order.id, [])
-        history.extend(events)
-        self._undo.append(lambda: _truncate(history, len(history) - len(events)))
         if current is None:
-            ids = data.by_msisdn.setdefault(order.msisdn, [])
-            ids.append(order.id)
+            data.events[order.id] = tuple(events)
+            data.by_msisdn[order.msisdn] = (*data.by_msisdn.get(order.msisdn, ()), order.id)
             self._undo.append(lambda: self._forget_order(order))
         else:
+            history = data.events[order.id]
+            data.events[order.id] = (*history, *events)
             self._undo.append(lambda: data.orders.__setitem__(order.id, current))
+            self._undo.append(functools.partial(data.events.__setitem__, order.id, history))
         self._move_due(order.id, current.due_at if current else None, order.due_at)
 
     def _forget_order(self, order: Order) -> None:
         self._data.orders.pop(order.id, None)
         self._data.events.pop(order.id, None)
-        self._data.by_msisdn[order.msisdn].remove(order.id)
+        by_msisdn = self._data.by_msisdn
+        left = tuple(oid for oid in by_msisdn[order.msisdn] if oid != order.id)
+        if left:
+            by_msisdn[order.msisdn] = left
+        else:
+            del by_msisdn[order.msisdn]
 
     def _move_due(
         self, oid: str, old: pendulum.DateTime | None, new: pendulum.DateTime | None
@@ -170,14 +177,19 @@ class _MemoryTransaction(Transaction):
             data.outbox[notice.id] = _Outbox(0, notice.at)
         else:
             data.outbox[notice.id] = _Outbox(1, claimed_until)
-        if notice.order_id is not None:
-            data.notices_by_order.setdefault(notice.order_id, []).append(notice.id)
+        oid = notice.order_id
+        before = data.notices_by_order.get(oid, ()) if oid is not None else ()
+        if oid is not None:
+            data.notices_by_order[oid] = (*before, notice.id)
 
         def undo() -> None:
             data.notices.pop(notice.id, None)
             data.outbox.pop(notice.id, None)
-            if notice.order_id is not None:
-                data.notices_by_order[notice.order_id].remove(notice.id)
+            if oid is not None:
+                if before:
+                    data.notices_by_order[oid] = before
+                else:
+                    data.notices_by_order.pop(oid, None)
 
         self._undo.append(undo)
 
@@ -252,7 +264,7 @@ class _MemoryTransaction(Transaction):
             if order is None or order.due_at is not None:
                 continue
             self._forget_order(order)
-            for nid in data.notices_by_order.pop(oid, []):
+            for nid in data.notices_by_order.pop(oid, ()):
                 data.notices.pop(nid, None)
                 data.outbox.pop(nid, None)
             for key in data.charges_by_order.pop(oid, []):
