@@ -151,6 +151,6 @@ def test_order_body_keeps_every_field_and_reads_old_bodies() -> None:
         fee_notice_id="n1",
     )
     assert order_from_json(order_to_json(full)) == full
-    # bodies written by 0.1.0 were objects keyed by field name
+    # bodies written by earlier development builds were objects keyed by field name
     old = dict(zip(ORDER_BODY_FIELDS, json.loads(order_to_json(full)), strict=True))
     assert order_from_json(json.dumps(old)) == full

@@ -210,7 +210,7 @@ _MAYBE_CHANNELS: dict[str | None, Channel | None] = {c.value: c for c in Channel
 _MAYBE_CHANNELS[None] = None
 
 #: The order body is a JSON array in the order of these fields (bodies written by
-#: 0.1.0 are objects keyed by field name; both are read).
+#: earlier development builds are objects keyed by field name; both are read).
 ORDER_BODY_FIELDS = (
     "id",
     "msisdn",
@@ -274,7 +274,7 @@ def order_to_json(o: Order) -> str:
 
 def order_from_json(text: str) -> Order:
     body = json.loads(text)
-    if isinstance(body, dict):  # a 0.1.0 body
+    if isinstance(body, dict):  # written by an earlier development build
         body = [body[name] for name in ORDER_BODY_FIELDS]
     (
         oid,
