@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -272,64 +272,35 @@ def order_to_json(o: Order) -> str:
     )
 
 
+#: How the body's JSON values become the order's: the fields that are not plain
+#: strings or numbers, by position.
+_DECODE: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+    (ORDER_BODY_FIELDS.index(name), decode)
+    for name, decode in (
+        ("kind", _KINDS.__getitem__),
+        ("price", shared_price),
+        ("period", _PERIODS.__getitem__),
+        ("requested_at", _parse_ts),
+        ("request_channel", _CHANNELS.__getitem__),
+        ("state", _STATES.__getitem__),
+        ("confirm_by", parse_ts),
+        ("activated_at", parse_ts),
+        ("consent_channel", _MAYBE_CHANNELS.__getitem__),
+        ("trial_ends_at", parse_ts),
+        ("remind_at", parse_ts),
+        ("reminded_at", parse_ts),
+        ("ended_at", parse_ts),
+    )
+)
+
+
 def order_from_json(text: str) -> Order:
     body = json.loads(text)
     if isinstance(body, dict):  # written by an earlier development build
         body = [body[name] for name in ORDER_BODY_FIELDS]
-    (
-        oid,
-        msisdn,
-        service_code,
-        sp_id,
-        sp_name,
-        service_name,
-        kind,
-        price,
-        period,
-        access_code,
-        language,
-        requested_at,
-        request_channel,
-        state,
-        version,
-        code,
-        confirm_by,
-        activated_at,
-        consent_channel,
-        trial_ends_at,
-        remind_at,
-        reminded_at,
-        fee_notice_id,
-        ended_at,
-        end_reason,
-    ) = body
-    return Order(
-        oid,
-        msisdn,
-        service_code,
-        sp_id,
-        sp_name,
-        service_name,
-        _KINDS[kind],
-        shared_price(price),
-        _PERIODS[period],
-        access_code,
-        language,
-        _parse_ts(requested_at),
-        _CHANNELS[request_channel],
-        _STATES[state],
-        version,
-        code,
-        parse_ts(confirm_by),
-        parse_ts(activated_at),
-        _MAYBE_CHANNELS[consent_channel],
-        parse_ts(trial_ends_at),
-        parse_ts(remind_at),
-        parse_ts(reminded_at),
-        fee_notice_id,
-        parse_ts(ended_at),
-        end_reason,
-    )
+    for index, decode in _DECODE:
+        body[index] = decode(body[index])
+    return Order(*body)
 
 
 def _channel(value: str | None) -> Channel | None:
