@@ -69,7 +69,13 @@ class EventData(Mapping[str, str]):
     _shared_keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # noqa: RUF012
 
     def __init__(self, keys: tuple[str, ...], values: tuple[str, ...]) -> None:
-        self._keys = EventData._shared_keys.setdefault(keys, keys)
+        shared = EventData._shared_keys
+        known = shared.get(keys)
+        if known is None:
+            known = keys
+            if len(shared) < 1024:  # bounded: callers may invent keys
+                shared[keys] = keys
+        self._keys = known
         self._values = values
 
     @classmethod
@@ -83,7 +89,9 @@ class EventData(Mapping[str, str]):
         if keys is None:
             if not all(isinstance(key, str) for key in given):
                 raise TypeError(f"event data keys must be str, got {given!r}")
-            keys = _SORTED_KEYS.setdefault(given, tuple(sorted(given)))
+            keys = tuple(sorted(given))
+            if len(_SORTED_KEYS) < 1024:  # the facade uses a handful; callers may add more
+                _SORTED_KEYS[given] = keys
         values = tuple([data[key] for key in keys])
         if not all(isinstance(value, str) for value in values):
             raise TypeError(f"event data must map str to str, got {dict(data)!r}")
