@@ -99,3 +99,11 @@ def test_module_and_console_script_run() -> None:
         check=False,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr and "error:" in done.stderr
+
+
+def test_help_lists_each_command_once() -> None:
+    assert sorted(main.commands) == ["audit", "demo", "diagram", "simulate", "sms", "sp-report"]
+    code, out = invoke("--help")
+    assert code == 0
+    listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == ["audit", "demo", "diagram", "simulate", "sms", "sp-report"]

@@ -100,7 +100,7 @@ def main() -> None:
 # --- simulate ----------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(name="simulate")
 @click.option("--subscribers", type=click.IntRange(1), default=2000, show_default=True)
 @click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -155,9 +155,6 @@ def simulate_(
         show_report(report)
         if not report.ok:
             raise SystemExit(1)
-
-
-main.add_command(simulate_, name="simulate")
 
 
 @contextmanager
