@@ -22,7 +22,9 @@ import random
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pendulum
 
@@ -86,54 +88,88 @@ def confirmations_postgres(dsn: str, orders: int) -> float:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def confirmations_raw(folder: Path, orders: int) -> float:
-    """The SQL a confirmation by SMS writes, by hand with sqlite3: the reference (floor).
-
-    Per text: one transaction that reads the subscriber's orders, updates the order's
-    body, inserts its event and its notice; then one that marks the notice delivered.
-    """
-    path = folder / "raw.db"
-    setup = lifecycle(SQLiteStore(path), START, auto_dispatch=False)
+def _seed_confirmations(store: Store, orders: int) -> list[str]:
+    setup = lifecycle(store, START, auto_dispatch=False)
     numbers = [f"+86138{n:08d}" for n in range(orders)]
     for msisdn in numbers:
         setup.request(msisdn, "NEWS", channel=Channel.SP_API)
     setup.close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    return numbers
+
+
+def _by_hand(run: Callable[..., list[Any]], begin: str, numbers: list[str]) -> float:
+    """The SQL a confirmation by SMS writes, by hand: the reference (floor).
+
+    Per text: one transaction that reads the subscriber's orders, updates the order's
+    body, inserts its event and its notice; then one that marks the notice delivered.
+    ``run(sql, params)`` executes one statement (written with ``?``) and returns its rows.
+    """
     now = ts(START.add(minutes=1))
     text = "您已成功订购星辰科技的“新闻早报”，资费5元/月。退订请回复TD到10658001。"
     state, version = (ORDER_BODY_FIELDS.index(f) for f in ("state", "version"))
     began = time.perf_counter()
     for msisdn in numbers:
-        conn.execute("BEGIN IMMEDIATE")
-        ((oid, old, body),) = conn.execute(
+        run(begin)
+        ((oid, old, body),) = run(
             "SELECT id, version, body FROM vas_orders WHERE msisdn = ?", (msisdn,)
-        ).fetchall()
+        )
         order = json.loads(body)
         order[state], order[version] = "active", old + 1
-        conn.execute(
+        run(
             "UPDATE vas_orders SET version = ?, state = ?, due_at = NULL, body = ? "
             "WHERE id = ? AND version = ?",
             (old + 1, "active", json.dumps(order, ensure_ascii=False), oid, old),
         )
-        conn.execute(
+        run(
             "INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (oid, old + 1, "consent_granted", now, "sms", msisdn, "是", text, '{"code":""}'),
         )
         nid = os.urandom(16).hex()
-        conn.execute(
+        run(
             "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, language, "
             "next_attempt_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
             (nid, "activated", msisdn, oid, text, now, "10086", "zh-CN", now),
         )
-        conn.execute("COMMIT")
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("UPDATE vas_notices SET delivered_at = ? WHERE id = ?", (now, nid))
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - began
-    conn.close()
-    return orders / elapsed
+        run("COMMIT")
+        run(begin)
+        run("UPDATE vas_notices SET delivered_at = ? WHERE id = ?", (now, nid))
+        run("COMMIT")
+    return len(numbers) / (time.perf_counter() - began)
+
+
+def confirmations_raw(folder: Path, orders: int) -> float:
+    """The confirmations' SQL by hand with sqlite3 (WAL, synchronous=NORMAL as ours)."""
+    path = folder / "raw.db"
+    numbers = _seed_confirmations(SQLiteStore(path), orders)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        return _by_hand(lambda q, p=(): conn.execute(q, p).fetchall(), "BEGIN IMMEDIATE", numbers)
+    finally:
+        conn.close()
+
+
+def confirmations_raw_postgres(dsn: str, orders: int) -> float:
+    """The confirmations' SQL by hand with psycopg, one statement at a time."""
+    import psycopg
+
+    schema = "vas_bench_confirm_raw"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    numbers = _seed_confirmations(PostgresStore(dsn, schema=schema), orders)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        cur = conn.cursor()
+
+        def run(query: str, params: tuple[Any, ...] = ()) -> list[Any]:
+            cur.execute(query.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+
+        try:
+            return _by_hand(run, "BEGIN", numbers)
+        finally:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def seed_trials(store: Store, trials: int) -> None:
@@ -212,6 +248,8 @@ def main() -> None:
         return
     rate = confirmations_postgres(dsn, args.orders)
     print(f"Postgres confirmations via handle_sms: {rate:9,.0f} /s  ({args.orders} orders)")
+    floor = confirmations_raw_postgres(dsn, args.orders)
+    print(f"Postgres same SQL by hand (reference): {floor:9,.0f} /s")
     for workers in (1, 2):
         rate, moved = due_postgres(dsn, args.trials, workers)
         print(

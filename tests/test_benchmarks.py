@@ -77,5 +77,6 @@ def test_store_throughput_scales_out_on_postgres() -> None:
     env = {**os.environ, "VAS_BENCH_POSTGRES_DSN": require_postgres()}
     out = run("store_throughput.py", "--orders", "10", "--trials", "80", env=env)
     assert figure(out, "Postgres confirmations via handle_sms:") > 0
+    assert figure(out, "Postgres same SQL by hand (reference):") > 0
     assert figure(out, "Postgres due trials, 1 worker(s):") > 0
     assert figure(out, "Postgres due trials, 2 worker(s):") > 0
