@@ -22,6 +22,7 @@ class Renderer:
         self._ids = ids
         self._fields: dict[tuple[str, str], frozenset[str]] = {}
         self.list_word = min(policy.list_words, key=lambda w: (len(w), w))
+        self._labels: dict[tuple[object, ...], str] = {}
 
     def _uses(self, pack: TemplateSet, name: str, template: str) -> frozenset[str]:
         key = (pack.language, name)
@@ -82,45 +83,70 @@ class Renderer:
         order: Order | None,
         extra: Mapping[str, str],
     ) -> dict[str, str]:
-        policy = self.policy
-        phrases = pack.phrases
         values: dict[str, str] = {}
+        access_code = order.access_code if order is not None else ""
         for name in fields:
             if name in extra:
                 values[name] = extra[name]
             elif order is not None and name in _ORDER_FIELDS:
-                values[name] = _ORDER_FIELDS[name](order, pack, policy)
-            elif name in ("how_to_unsubscribe", "how_to_use"):
-                values[name] = phrases[name].format(
-                    access_code=order.access_code if order else "",
-                    operator_number=policy.operator_number,
-                )
-            elif name == "operator_number":
-                values[name] = policy.operator_number
-            elif name == "valid_for":
-                values[name] = pack.hours_label(policy.confirmation_window)
-            elif name == "pick_window":
-                values[name] = pack.hours_label(policy.pick_window)
-            elif name == "list_word":
-                values[name] = self.list_word
-            elif name in phrases:
-                values[name] = phrases[name]
+                values[name] = _ORDER_FIELDS[name](self, order, pack)
             else:
-                values[name] = ""
+                values[name] = self._label(pack, name, access_code)
         return values
 
+    def _label(self, pack: TemplateSet, name: str, access_code: str) -> str:
+        """A value that depends on the pack, the policy and at most the access code;
+        computed once (the labels of dates and prices are cached the same way: the
+        same few recur in every batch of notices)."""
+        key = ("label", pack.language, name, access_code)
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = self._make_label(pack, name, access_code)
+        return label
 
-def _when(value: pendulum.DateTime | None, pack: TemplateSet, policy: Policy) -> str:
-    return pack.datetime_label(value, policy.timezone) if value is not None else ""
+    def _make_label(self, pack: TemplateSet, name: str, access_code: str) -> str:
+        policy = self.policy
+        phrases = pack.phrases
+        if name in ("how_to_unsubscribe", "how_to_use"):
+            return phrases[name].format(
+                access_code=access_code, operator_number=policy.operator_number
+            )
+        if name == "operator_number":
+            return policy.operator_number
+        if name == "valid_for":
+            return pack.hours_label(policy.confirmation_window)
+        if name == "pick_window":
+            return pack.hours_label(policy.pick_window)
+        if name == "list_word":
+            return self.list_word
+        return phrases.get(name, "")
+
+    def price(self, order: Order, pack: TemplateSet) -> str:
+        key = ("price", pack.language, order.price, order.period)
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = pack.price_label(order.price, order.period)
+        return label
+
+    def when(self, value: pendulum.DateTime | None, pack: TemplateSet) -> str:
+        if value is None:
+            return ""
+        key = ("when", pack.language, value)
+        label = self._labels.get(key)
+        if label is None:
+            if len(self._labels) > 100_000:  # dates keep coming: start over now and then
+                self._labels.clear()
+            label = self._labels[key] = pack.datetime_label(value, self.policy.timezone)
+        return label
 
 
-_ORDER_FIELDS: Mapping[str, Callable[[Order, TemplateSet, Policy], str]] = {
-    "sp_name": lambda o, pack, policy: o.sp_name,
-    "service_name": lambda o, pack, policy: o.service_name,
-    "service_code": lambda o, pack, policy: o.service_code,
-    "price": lambda o, pack, policy: pack.price_label(o.price, o.period),
-    "code": lambda o, pack, policy: o.code or "",
-    "deadline": lambda o, pack, policy: _when(o.confirm_by, pack, policy),
-    "trial_end": lambda o, pack, policy: _when(o.trial_ends_at, pack, policy),
-    "access_code": lambda o, pack, policy: o.access_code,
+_ORDER_FIELDS: Mapping[str, Callable[[Renderer, Order, TemplateSet], str]] = {
+    "sp_name": lambda r, o, pack: o.sp_name,
+    "service_name": lambda r, o, pack: o.service_name,
+    "service_code": lambda r, o, pack: o.service_code,
+    "price": lambda r, o, pack: r.price(o, pack),
+    "code": lambda r, o, pack: o.code or "",
+    "deadline": lambda r, o, pack: r.when(o.confirm_by, pack),
+    "trial_end": lambda r, o, pack: r.when(o.trial_ends_at, pack),
+    "access_code": lambda r, o, pack: o.access_code,
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -321,8 +321,14 @@ def event_row(event: Event) -> tuple[Any, ...]:
         event.actor,
         event.text_in,
         event.text_out,
-        _ENCODER.encode(dict(event.data)),
+        _data_json(event.data),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _data_json(data: Mapping[str, str]) -> str:
+    # event data is immutable and hashable; most of it is one of a few constants
+    return _ENCODER.encode(dict(data))
 
 
 def event_from_row(row: Sequence[Any]) -> Event:
@@ -408,7 +414,7 @@ class SqlTransaction(Transaction):
         if not rows:
             return 0
         try:
-            self._cur.executemany(self._d.sql(statement), [tuple(r) for r in rows])
+            self._cur.executemany(self._d.sql(statement), rows)
         except Exception as err:
             if self._d.is_integrity_error(err):
                 raise ConflictError(str(rows[0][0]), -1) from err
