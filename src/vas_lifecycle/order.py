@@ -215,7 +215,7 @@ _order_values = operator.attrgetter(*_ORDER_NAMES)
 
 
 def _evolve(order: Order, changes: Mapping[str, object]) -> Order:
-    """``attrs.evolve`` for the hot path (Order has no validators or converters)."""
+    """``attrs.evolve`` without its per-call field lookup (the same ``__init__`` runs)."""
     values = list(_order_values(order))
     for name, value in changes.items():
         values[_ORDER_INDEX[name]] = value
