@@ -64,6 +64,13 @@ def test_sms_console(tmp_path: Path) -> None:
     code, out = invoke("sms", "--db", str(db), input="order NEWS\nhello\n0000\nquit\n")
     assert code == 0, out
     assert "二次确认" in out and "未能识别" in out and "您已订购的业务" in out
+    assert "Handset +8613800138000." in out  # the number as the library keeps it
+
+
+def test_sms_console_refuses_a_malformed_number(tmp_path: Path) -> None:
+    code, out = invoke("sms", "--db", str(tmp_path / "p.db"), "--msisdn", "12ab", input="0000\n")
+    assert code == 2 and "error:" in out and "Traceback" not in out
+    assert "Handset" not in out
 
 
 def test_errors_are_one_clear_line(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from vas_lifecycle.policy import Channel
 from vas_lifecycle.simulation import SimulationReport, simulate, simulation_catalog
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.values import normalize_msisdn
 
 __all__ = ["main"]
 
@@ -303,8 +304,9 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str) -> None:
             store=store,
             notifier=CallbackNotifier(shown.append),
         )
+        number = normalize_msisdn(msisdn, lc.policy.country_code)  # bad number: exit 2
         codes = ", ".join(s.code for s in lc.catalog)
-        console.print(f"Handset {msisdn}. Services: {codes}. Type `quit` to leave.")
+        console.print(f"Handset {number}. Services: {codes}. Type `quit` to leave.")
         for raw in sys.stdin:
             line = raw.strip()
             if line.lower() in {"quit", "exit"}:
@@ -312,10 +314,10 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str) -> None:
             shown.clear()
             try:
                 if line.lower().startswith("order "):
-                    lc.request(msisdn, line[6:].strip(), channel=Channel.SP_API)
+                    lc.request(number, line[6:].strip(), channel=Channel.SP_API)
                 else:
                     text, _, to = line.partition("@")
-                    lc.handle_sms(msisdn, text, to=to.strip() or "10086")
+                    lc.handle_sms(number, text, to=to.strip() or "10086")
             except VasError as err:
                 console.print(f"[red]{err}[/]")
             for notice in shown:
