@@ -66,16 +66,9 @@ class EventData(Mapping[str, str]):
     """
 
     __slots__ = ("_keys", "_values")
-    _shared_keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # noqa: RUF012
 
     def __init__(self, keys: tuple[str, ...], values: tuple[str, ...]) -> None:
-        shared = EventData._shared_keys
-        known = shared.get(keys)
-        if known is None:
-            known = keys
-            if len(shared) < 1024:  # bounded: callers may invent keys
-                shared[keys] = keys
-        self._keys = known
+        self._keys = keys  # sorted, and shared: see of()
         self._values = values
 
     @classmethod
@@ -85,13 +78,14 @@ class EventData(Mapping[str, str]):
         if not data:
             return _EMPTY
         given = tuple(data)
-        keys = _SORTED_KEYS.get(given)
+        keys = _KEYS.get(given)
         if keys is None:
             if not all(isinstance(key, str) for key in given):
                 raise TypeError(f"event data keys must be str, got {given!r}")
-            keys = tuple(sorted(given))
-            if len(_SORTED_KEYS) < 1024:  # the facade uses a handful; callers may add more
-                _SORTED_KEYS[given] = keys
+            ordered = tuple(sorted(given))
+            keys = _KEYS.get(ordered, ordered)
+            if len(_KEYS) < 1024:  # the facade uses a handful; callers may add more
+                _KEYS[ordered] = _KEYS[given] = keys
         values = tuple([data[key] for key in keys])
         if not all(isinstance(value, str) for value in values):
             raise TypeError(f"event data must map str to str, got {dict(data)!r}")
@@ -124,8 +118,9 @@ class EventData(Mapping[str, str]):
 
 
 _EMPTY = EventData((), ())
-#: the sorted key tuple for each key order seen (the facade uses a handful)
-_SORTED_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+#: key tuple as given -> the one sorted key tuple shared by all event data with
+#: those keys (the facade uses a handful of key sets)
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _event_data(data: Mapping[str, str] | None) -> EventData:

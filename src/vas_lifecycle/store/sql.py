@@ -185,20 +185,16 @@ def _ts_text(value: dt.datetime) -> str:
 def parse_ts(value: str | None) -> pendulum.DateTime | None:
     if value is None:
         return None
-    return _parse_ts(value)
+    return _ts(value)
 
 
 @functools.lru_cache(maxsize=8192)
-def _parse_ts(value: str) -> pendulum.DateTime:
+def _ts(value: str) -> pendulum.DateTime:
     # the rows of one batch share their instants (the command's now, deadlines)
     p = dt.datetime.fromisoformat(value)  # canonical text: always UTC ("Z")
     return pendulum.DateTime(
         p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond, tzinfo=pendulum.UTC
     )
-
-
-def _ts(value: str) -> pendulum.DateTime:
-    return _parse_ts(value)
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -280,7 +276,7 @@ _DECODE: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
         ("kind", _KINDS.__getitem__),
         ("price", shared_price),
         ("period", _PERIODS.__getitem__),
-        ("requested_at", _parse_ts),
+        ("requested_at", _ts),
         ("request_channel", _CHANNELS.__getitem__),
         ("state", _STATES.__getitem__),
         ("confirm_by", parse_ts),
@@ -301,10 +297,6 @@ def order_from_json(text: str) -> Order:
     for index, decode in _DECODE:
         body[index] = decode(body[index])
     return Order(*body)
-
-
-def _channel(value: str | None) -> Channel | None:
-    return Channel(value) if value is not None else None
 
 
 EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
@@ -337,7 +329,7 @@ def event_from_row(row: Sequence[Any]) -> Event:
         row[1],
         EventKind(row[2]),
         _ts(row[3]),
-        _channel(row[4]),
+        _MAYBE_CHANNELS[row[4]],
         row[5],
         row[6],
         row[7],
@@ -368,7 +360,14 @@ def charge_from_row(row: Sequence[Any]) -> Charge:
 
 def violation_from_row(row: Sequence[Any]) -> SpViolation:
     return SpViolation(
-        row[0], row[1], row[2], row[3], ReasonCode(row[4]), _ts(row[5]), _channel(row[6]), row[7]
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        ReasonCode(row[4]),
+        _ts(row[5]),
+        _MAYBE_CHANNELS[row[6]],
+        row[7],
     )
 
 
