@@ -52,8 +52,13 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             ],
             cwd=ROOT,
             env=env,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        # the kill comes at a random moment of the workload, not of the start-up, so a
+        # slow machine still does some work before each kill
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == b"ready\n", worker.stderr.read().decode()
         time.sleep(rng.uniform(0.6, 1.6))
         assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
         worker.send_signal(signal.SIGKILL)

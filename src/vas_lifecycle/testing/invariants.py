@@ -25,8 +25,20 @@ from vas_lifecycle.states import OrderState
 
 __all__ = ["InvariantViolation", "check_invariants"]
 
-#: Notices an order gets at most once.
-ONE_SHOT = frozenset(NoticeKind)
+#: Notices an order gets at most once (invariant 6). Replies to a subscriber's texts
+#: are not among them: they repeat as often as the texts do.
+ONE_SHOT = frozenset(
+    {
+        NoticeKind.CONFIRMATION_REQUEST,
+        NoticeKind.ACTIVATED,
+        NoticeKind.DECLINED,
+        NoticeKind.FEE_NOTICE,
+        NoticeKind.TRIAL_STARTED,
+        NoticeKind.TRIAL_REMINDER,
+        NoticeKind.TRIAL_ENDED,
+        NoticeKind.CANCELLED,
+    }
+)
 
 
 class _Report(Protocol):
