@@ -172,6 +172,7 @@ class Lifecycle:
         self._max_retries = max(1, max_retries)
         self.delivery = delivery if delivery is not None else DeliveryRules()
         self._last_now: pendulum.DateTime | None = None
+        self._clock_lock = threading.Lock()
         self._renderer = Renderer(self.policy, self._ids)
         self._snapshots: dict[tuple[str, str], tuple[Service, dict[str, str]]] = {}
         # per thread: the notices of the unit of work under way, and the list that
@@ -181,13 +182,16 @@ class Lifecycle:
     # --- plumbing --------------------------------------------------------------------
 
     def _now(self) -> pendulum.DateTime:
-        now = as_utc(self.clock.now())
-        if self._last_now is not None and now < self._last_now:
-            raise ClockError(
-                f"the clock went backwards ({now.isoformat()} < {self._last_now.isoformat()})"
-            )
-        self._last_now = now
-        return now
+        # read and compared under a lock: threads sharing this Lifecycle must not see
+        # each other's reads out of order as a clock that went backwards
+        with self._clock_lock:
+            now = as_utc(self.clock.now())
+            if self._last_now is not None and now < self._last_now:
+                raise ClockError(
+                    f"the clock went backwards ({now.isoformat()} < {self._last_now.isoformat()})"
+                )
+            self._last_now = now
+            return now
 
     def _msisdn(self, value: object) -> str:
         return normalize_msisdn(value, self.policy.country_code)
@@ -200,15 +204,19 @@ class Lifecycle:
             choices = ", ".join(c.value for c in Channel)
             raise InvalidArgumentError(f"unknown channel {value!r} (one of {choices})") from err
 
-    def _run(self, work: Callable[[Transaction], T | _Raise]) -> T:
-        """Run ``work`` in one unit of work, retrying on version conflicts."""
+    def _run(self, work: Callable[[Transaction, pendulum.DateTime], T | _Raise]) -> T:
+        """Run ``work`` in one unit of work, retrying on version conflicts.
+
+        Each try reads the clock afresh, so a retried command is dated after the
+        change that made it retry (the evidence stays in time order)."""
         conflict: ConflictError | None = None
         for _attempt in range(self._max_retries):
             staged: list[Notice] = []
             self._local.staged = staged
+            now = self._now()
             try:
                 with self.store.transaction() as tx:
-                    result = work(tx)
+                    result = work(tx, now)
             except ConflictError as err:
                 conflict = err
                 continue
@@ -292,9 +300,10 @@ class Lifecycle:
         if language is not None and language not in self.policy.templates:
             raise InvalidArgumentError(f"no language pack for {language!r}")
         lang = language or self.policy.language
-        now = self._now()
         who = actor or (service.sp_id if chan is Channel.SP_API else number)
-        return self._run(lambda tx: self._request(tx, number, service, chan, who, text, lang, now))
+        return self._run(
+            lambda tx, now: self._request(tx, number, service, chan, who, text, lang, now)
+        )
 
     def _request(
         self,
@@ -473,8 +482,9 @@ class Lifecycle:
         number = self._msisdn(msisdn)
         chan = self._channel(channel)
         quoted = self._code(code)
-        now = self._now()
-        return self._run(lambda tx: self._confirm_in(tx, order_id, number, chan, quoted, text, now))
+        return self._run(
+            lambda tx, now: self._confirm_in(tx, order_id, number, chan, quoted, text, now)
+        )
 
     def _confirm_in(
         self,
@@ -563,8 +573,9 @@ class Lifecycle:
         number = self._msisdn(msisdn)
         chan = self._channel(channel)
         quoted = self._code(code)
-        now = self._now()
-        return self._run(lambda tx: self._decline_in(tx, order_id, number, chan, quoted, text, now))
+        return self._run(
+            lambda tx, now: self._decline_in(tx, order_id, number, chan, quoted, text, now)
+        )
 
     def _decline_in(
         self,
@@ -610,8 +621,7 @@ class Lifecycle:
         notice is sent. Never refused for the state the order is in.
         """
         chan = self._channel(channel)
-        now = self._now()
-        return self._run(lambda tx: self._unsubscribe_in(tx, order_id, chan, actor, text, now))
+        return self._run(lambda tx, now: self._unsubscribe_in(tx, order_id, chan, actor, text, now))
 
     def _unsubscribe_in(
         self,
@@ -655,11 +665,10 @@ class Lifecycle:
         """
         if batch < 1:
             raise InvalidArgumentError("batch must be at least 1")
-        now = self._now()
         moved = 0
         while True:
 
-            def work(tx: Transaction) -> int:
+            def work(tx: Transaction, now: pendulum.DateTime) -> int:
                 due = tx.due_orders(now, batch)
                 for order in due:
                     self._fire(tx, order, now)
@@ -705,7 +714,6 @@ class Lifecycle:
             InvalidMsisdnError: the sender's number is malformed.
         """
         number = self._msisdn(msisdn)
-        now = self._now()
         target = _short_code(to)
         body = text if isinstance(text, str) else ""
         to_operator = target == self.policy.operator_number
@@ -716,7 +724,7 @@ class Lifecycle:
         try:
             # one inbound text is one unit of work: its changes and replies, or nothing
             self._run(
-                lambda tx: _SmsSession(self, tx, number, target, body, now).handle(
+                lambda tx, now: _SmsSession(self, tx, number, target, body, now).handle(
                     command, to_operator
                 )
             )
@@ -769,9 +777,8 @@ class Lifecycle:
         if not isinstance(key, str) or not key.strip():
             raise InvalidArgumentError("a charge needs a non-empty idempotency key")
         start = as_utc(period_start) if period_start is not None else None
-        now = self._now()
 
-        def work(tx: Transaction) -> Charge | _Raise:
+        def work(tx: Transaction, now: pendulum.DateTime) -> Charge | _Raise:
             order = self._load(tx, order_id)
             pkey = period_key(order, start or now, self.policy)
             existing = tx.charge(key)
@@ -944,7 +951,7 @@ class Lifecycle:
                 f"anything that ended after {earliest.isoformat()}"
             )
 
-        def work(tx: Transaction) -> int:
+        def work(tx: Transaction, now: pendulum.DateTime) -> int:
             old = [
                 o.id
                 for o in tx.all_orders()
