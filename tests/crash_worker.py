@@ -58,6 +58,7 @@ def main(db: str, journal_path: str, delivered_path: str, run: int, seed: int) -
     def advance(by: dt.timedelta) -> None:
         if clock.now() + by <= horizon:
             clock.advance(by)
+
     lc = Lifecycle(
         demo_catalog(),
         clock=clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -10,17 +11,21 @@ from hypothesis import strategies as st
 
 from tests.conftest import OTHER, SUB, make_catalog
 from vas_lifecycle import (
+    Catalog,
     Channel,
+    InvalidArgumentError,
     InvalidMsisdnError,
     Lifecycle,
     ManualClock,
     MemoryStore,
     NoticeKind,
+    OfferKind,
     Order,
     OrderState,
     Policy,
     PolicyError,
     RecordingNotifier,
+    Service,
 )
 from vas_lifecycle.testing import check_invariants, strategies
 
@@ -229,7 +234,7 @@ def test_c8_numbers_outside_the_list_are_named(lc: Lifecycle, clock: ManualClock
 def test_c8_empty_list_says_so(lc: Lifecycle) -> None:
     replies = lc.handle_sms(SUB, "0000", to=OPERATOR)
     assert kinds(replies) == [NoticeKind.LIST_EMPTY]
-    assert kinds(lc.handle_sms(SUB, "1", to=OPERATOR)) == [NoticeKind.PICK_EXPIRED]
+    assert kinds(lc.handle_sms(SUB, "1", to=OPERATOR)) == [NoticeKind.PICK_INVALID]
 
 
 def test_c8_there_is_no_cancel_all_word(lc: Lifecycle, clock: ManualClock) -> None:
@@ -338,10 +343,13 @@ def test_c10_a_reply_never_echoes_more_than_a_short_fragment(lc: Lifecycle) -> N
     assert len(reply.text) < 120
 
 
-def test_c10_malformed_sender_is_the_only_error(lc: Lifecycle) -> None:
+def test_c10_malformed_sender_or_no_recipient_are_the_only_errors(lc: Lifecycle) -> None:
     with pytest.raises(InvalidMsisdnError):
         lc.handle_sms("not a number", "Y", to=OPERATOR)
-    assert kinds(lc.handle_sms(SUB, None, to=None)) == [NoticeKind.UNRECOGNISED]  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):  # the caller's mistake, not the subscriber's
+        lc.handle_sms(SUB, "Y", to=None)  # type: ignore[arg-type]
+    assert kinds(lc.handle_sms(SUB, None, to=OPERATOR)) == [NoticeKind.UNRECOGNISED]  # type: ignore[arg-type]
+    assert kinds(lc.handle_sms(SUB, "TD", to="<script>")) == [NoticeKind.NOTHING_TO_CANCEL]
 
 
 def test_c10_english_subscriber_gets_english_replies(lc: Lifecycle, clock: ManualClock) -> None:
@@ -379,3 +387,154 @@ def test_c10_grammar_is_policy_data(clock: ManualClock) -> None:
     assert kinds(lc.handle_sms(SUB, "stopall", to=OPERATOR)) == [NoticeKind.CANCELLED] * 2
     with pytest.raises(PolicyError):
         Policy.china_mobile(list_words={"TD"})  # a word must mean one thing
+
+
+@pytest.mark.parametrize("text", ["ʸ", "ⓨ", "🅈", "⒴", "𝐘", "𝐲𝐞𝐬", "Yeſ", "ᵞ", "Ｙ\u0338"])
+def test_c10a_look_alike_letters_are_not_yes(lc: Lifecycle, clock: ManualClock, text: str) -> None:
+    order = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+    clock.advance(dt.timedelta(seconds=30))
+    replies = lc.handle_sms(SUB, text, to=OPERATOR)
+    assert kinds(replies) == [NoticeKind.UNRECOGNISED]
+    assert lc.get(order.id).state is OrderState.AWAITING_CONFIRMATION
+
+
+@pytest.mark.parametrize("text", ["№", "ⓝ", "𝐍𝐎", "ᴺ"])
+def test_c10a_look_alike_letters_are_not_no(lc: Lifecycle, clock: ManualClock, text: str) -> None:
+    order = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+    clock.advance(dt.timedelta(seconds=30))
+    assert kinds(lc.handle_sms(SUB, text, to=OPERATOR)) == [NoticeKind.UNRECOGNISED]
+    assert lc.get(order.id).state is OrderState.AWAITING_CONFIRMATION
+
+
+@pytest.mark.parametrize("text", ["Ｙ", "ｙｅｓ", " y! ", "\x00Y\x07", "Y\u200f", "是。"])
+def test_c10a_width_case_punctuation_and_controls_are_still_read(
+    lc: Lifecycle, clock: ManualClock, text: str
+) -> None:
+    order = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+    clock.advance(dt.timedelta(seconds=30))
+    assert kinds(lc.handle_sms(SUB, text, to=OPERATOR)) == [NoticeKind.ACTIVATED]
+    assert lc.get(order.id).state is OrderState.ACTIVE
+
+
+def test_c8a_an_empty_list_replaces_the_earlier_one(lc: Lifecycle, clock: ManualClock) -> None:
+    trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+    lc.handle_sms(SUB, "0000", to=OPERATOR)
+    lc.unsubscribe(trial.id, channel=Channel.HOTLINE)
+    assert kinds(lc.handle_sms(SUB, "0000", to=OPERATOR)) == [NoticeKind.LIST_EMPTY]
+    replies = lc.handle_sms(SUB, "1", to=OPERATOR)
+    # number 1 of the latest (empty) list: nothing about the old order, no second notice
+    assert kinds(replies) == [NoticeKind.PICK_INVALID]
+    assert all(r.order_id is None for r in replies)
+    assert check_invariants(lc) == []
+
+
+def test_c8a_a_pick_refers_to_the_latest_list(lc: Lifecycle, clock: ManualClock) -> None:
+    news = lc.request(SUB, "NEWS", channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=30))
+    lc.handle_sms(SUB, "Y", to=OPERATOR)
+    lc.handle_sms(SUB, "0000", to=OPERATOR)  # 1 = NEWS
+    trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+    lc.handle_sms(SUB, "0000", to=OPERATOR)  # 1 = NEWS, 2 = MUSIC7
+    lc.handle_sms(SUB, "2", to=OPERATOR)
+    assert states(lc, news, trial) == [OrderState.ACTIVE, OrderState.CANCELLED]
+
+
+def hyphen_catalog() -> Catalog:
+    return Catalog(
+        [
+            Service(
+                code="MUSIC-7",
+                sp_id="SP02",
+                sp_name="乐享",
+                name="音乐七天",
+                kind=OfferKind.SUBSCRIPTION,
+                price=Decimal("3"),
+                access_code="1065-8002",
+            ),
+            Service(
+                code="彩铃",
+                sp_id="SP02",
+                sp_name="乐享",
+                name="彩铃包月",
+                kind=OfferKind.SUBSCRIPTION,
+                price=Decimal("5"),
+                access_code="1065 8002",
+            ),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "to"),
+    [
+        ("TD MUSIC-7", "10658002"),
+        ("td music7", "10658002"),
+        ("TD MUSIC 7", "1065-8002"),
+        ("ＴＤ ＭＵＳＩＣ－７", "１０６５８００２"),
+        ("QX music_7", "10658002"),
+    ],
+)
+def test_c9_td_with_a_code_as_subscribers_type_it(clock: ManualClock, text: str, to: str) -> None:
+    lc = Lifecycle(hyphen_catalog(), clock=clock)
+    music = lc.request(SUB, "music-7", channel=Channel.WEB)
+    ring = lc.request(SUB, "彩铃", channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=30))
+    lc.handle_sms(SUB, f"Y {music.code}", to=OPERATOR)
+    lc.handle_sms(SUB, f"Y {ring.code}", to=OPERATOR)
+    replies = lc.handle_sms(SUB, text, to=to)
+    assert kinds(replies) == [NoticeKind.CANCELLED]
+    assert states(lc, music, ring) == [OrderState.CANCELLED, OrderState.ACTIVE]
+
+
+def test_c9_td_with_a_chinese_code(clock: ManualClock) -> None:
+    lc = Lifecycle(hyphen_catalog(), clock=clock)
+    ring = lc.request(SUB, "彩铃", channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=30))
+    lc.handle_sms(SUB, "是", to=OPERATOR)
+    assert kinds(lc.handle_sms(SUB, "TD 彩铃", to="10658002")) == [NoticeKind.CANCELLED]
+    assert states(lc, ring) == [OrderState.CANCELLED]
+
+
+@pytest.mark.parametrize("code", ["MUSIC 7", "A/B", "<b>", "X\x00", "", "A" * 33])
+def test_c9_a_code_nobody_can_type_after_td_is_refused_at_catalog_load(code: str) -> None:
+    with pytest.raises(PolicyError):
+        Service(
+            code=code,
+            sp_id="SP01",
+            sp_name="x",
+            name="y",
+            kind=OfferKind.SUBSCRIPTION,
+            price=Decimal("1"),
+            access_code="10658001",
+        )
+
+
+def test_c9_codes_that_read_alike_after_td_are_refused_together() -> None:
+    services = [
+        Service(
+            code=code,
+            sp_id="SP01",
+            sp_name="x",
+            name="y",
+            kind=OfferKind.SUBSCRIPTION,
+            price=Decimal("1"),
+            access_code="10658001",
+        )
+        for code in ("MUSIC-7", "music7")
+    ]
+    with pytest.raises(PolicyError, match="duplicate"):
+        Catalog(services)
+
+
+@pytest.mark.parametrize("access_code", ["10658A01", "1065#8001", "12", "+10658001"])
+def test_c9_an_access_code_must_be_digits(access_code: str) -> None:
+    with pytest.raises(PolicyError):
+        Service(
+            code="X",
+            sp_id="SP01",
+            sp_name="x",
+            name="y",
+            kind=OfferKind.SUBSCRIPTION,
+            price=Decimal("1"),
+            access_code=access_code,
+        )

@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from vas_lifecycle.errors import PolicyError, UnknownServiceError
-from vas_lifecycle.values import to_amount
+from vas_lifecycle.values import canonical_access_code, check_service_code, code_key, to_amount
 
 __all__ = ["Catalog", "OfferKind", "Period", "Service"]
 
@@ -38,6 +38,11 @@ def _amount(value: object) -> Decimal:
 def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise PolicyError(f"service {attribute.name} must be a non-empty string, got {value!r}")
+    if not value.isprintable() or len(value) > 200:
+        raise PolicyError(
+            f"service {attribute.name} must be printable text of at most 200 characters, "
+            f"got {value[:40]!r}"
+        )
 
 
 @attrs.frozen
@@ -48,13 +53,13 @@ class Service:
     on-demand). A trial is free and lasts ``trial_days``.
     """
 
-    code: str = attrs.field(validator=_non_empty)
+    code: str = attrs.field(converter=check_service_code)
     sp_id: str = attrs.field(validator=_non_empty)
     sp_name: str = attrs.field(validator=_non_empty)
     name: str = attrs.field(validator=_non_empty)
     kind: OfferKind = attrs.field(converter=OfferKind)
     price: Decimal = attrs.field(converter=_amount)
-    access_code: str = attrs.field(validator=_non_empty)
+    access_code: str = attrs.field(converter=canonical_access_code)
     trial_days: int | None = None
     period: Period | None = attrs.field(default=None, converter=attrs.converters.optional(Period))
 
@@ -93,7 +98,7 @@ class Catalog:
     def __init__(self, services: Iterable[Service] = ()) -> None:
         self._by_code: dict[str, Service] = {}
         for service in services:
-            key = service.code.upper()
+            key = code_key(service.code)
             if key in self._by_code:
                 raise PolicyError(f"duplicate service code {service.code!r} in catalog")
             self._by_code[key] = service
@@ -102,7 +107,7 @@ class Catalog:
         """Add a service or replace the one with the same code."""
         if not isinstance(service, Service):
             raise PolicyError(f"expected a Service, got {type(service).__name__}")
-        self._by_code[service.code.upper()] = service
+        self._by_code[code_key(service.code)] = service
 
     def get(self, code: str) -> Service:
         """Return the service with that code.
@@ -111,14 +116,18 @@ class Catalog:
             UnknownServiceError: no such service.
         """
         if isinstance(code, str):
-            found = self._by_code.get(code.strip().upper())
+            found = self._by_code.get(code_key(code.strip()))
             if found is not None:
                 return found
         raise UnknownServiceError(str(code))
 
     def by_access_code(self, access_code: str) -> list[Service]:
         """Every service sold through that access number (short code)."""
-        return [s for s in self._by_code.values() if s.access_code == access_code]
+        try:
+            wanted = canonical_access_code(access_code)
+        except PolicyError:
+            return []
+        return [s for s in self._by_code.values() if s.access_code == wanted]
 
     def __iter__(self) -> Iterator[Service]:
         return iter(self._by_code.values())
@@ -127,4 +136,4 @@ class Catalog:
         return len(self._by_code)
 
     def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and code.strip().upper() in self._by_code
+        return isinstance(code, str) and code_key(code.strip()) in self._by_code

@@ -14,7 +14,6 @@ import logging
 import os
 import random
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -41,6 +40,7 @@ from vas_lifecycle.errors import (
     IdempotencyKeyError,
     InvalidArgumentError,
     InvalidStateError,
+    PolicyError,
     RetentionError,
     StoreError,
     UnknownOrderError,
@@ -55,7 +55,13 @@ from vas_lifecycle.sms import Command, CommandKind, PickSession, fragment, parse
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
 from vas_lifecycle.store.memory import MemoryStore
-from vas_lifecycle.values import normalize_msisdn, to_amount
+from vas_lifecycle.values import (
+    canonical_access_code,
+    clean_text,
+    code_key,
+    normalize_msisdn,
+    to_amount,
+)
 
 __all__ = ["Lifecycle"]
 
@@ -297,10 +303,14 @@ class Lifecycle:
         number = self._msisdn(msisdn)
         service = self.catalog.get(service_code)
         chan = self._channel(channel)
-        if language is not None and language not in self.policy.templates:
+        if language is not None and (
+            not isinstance(language, str) or language not in self.policy.templates
+        ):
             raise InvalidArgumentError(f"no language pack for {language!r}")
         lang = language or self.policy.language
-        who = actor or (service.sp_id if chan is Channel.SP_API else number)
+        given = _text_arg(actor, "actor", ACTOR_LIMIT)
+        text = _text_arg(text, "text", EVIDENCE_LIMIT)
+        who = given or (service.sp_id if chan is Channel.SP_API else number)
         return self._run(
             lambda tx, now: self._request(tx, number, service, chan, who, text, lang, now)
         )
@@ -482,6 +492,7 @@ class Lifecycle:
         number = self._msisdn(msisdn)
         chan = self._channel(channel)
         quoted = self._code(code)
+        text = _text_arg(text, "text", EVIDENCE_LIMIT)
         return self._run(
             lambda tx, now: self._confirm_in(tx, order_id, number, chan, quoted, text, now)
         )
@@ -573,6 +584,7 @@ class Lifecycle:
         number = self._msisdn(msisdn)
         chan = self._channel(channel)
         quoted = self._code(code)
+        text = _text_arg(text, "text", EVIDENCE_LIMIT)
         return self._run(
             lambda tx, now: self._decline_in(tx, order_id, number, chan, quoted, text, now)
         )
@@ -621,6 +633,8 @@ class Lifecycle:
         notice is sent. Never refused for the state the order is in.
         """
         chan = self._channel(channel)
+        actor = _text_arg(actor, "actor", ACTOR_LIMIT)
+        text = _text_arg(text, "text", EVIDENCE_LIMIT)
         return self._run(lambda tx, now: self._unsubscribe_in(tx, order_id, chan, actor, text, now))
 
     def _unsubscribe_in(
@@ -714,6 +728,8 @@ class Lifecycle:
             InvalidMsisdnError: the sender's number is malformed.
         """
         number = self._msisdn(msisdn)
+        if not isinstance(to, str):
+            raise InvalidArgumentError(f"to must be the number the text was sent to, got {to!r}")
         target = _short_code(to)
         body = text if isinstance(text, str) else ""
         to_operator = target == self.policy.operator_number
@@ -776,6 +792,11 @@ class Lifecycle:
         value = to_amount(amount)
         if not isinstance(key, str) or not key.strip():
             raise InvalidArgumentError("a charge needs a non-empty idempotency key")
+        if clean_text(key, KEY_LIMIT) != key:
+            raise InvalidArgumentError(
+                f"a charge key is at most {KEY_LIMIT} characters, with no control characters "
+                "or lone surrogates"
+            )
         start = as_utc(period_start) if period_start is not None else None
 
         def work(tx: Transaction, now: pendulum.DateTime) -> Charge | _Raise:
@@ -982,20 +1003,32 @@ def _random_id() -> str:
 
 #: How much of a received text is kept as evidence (C14); the rest is cut.
 EVIDENCE_LIMIT = 500
+#: The longest actor (an agent's or a system's id) and charge key kept.
+ACTOR_LIMIT = 100
+KEY_LIMIT = 200
 
 
 def _evidence(text: str) -> str:
-    """The received text as stored in events: at most EVIDENCE_LIMIT characters, and
-    encodable (lone surrogates replaced), so every store can keep it."""
-    cut = text[:EVIDENCE_LIMIT]
-    return cut.encode("utf-8", "replace").decode("utf-8")
+    """The received text as stored in events: see :func:`clean_text`."""
+    return clean_text(text, EVIDENCE_LIMIT)
 
 
-def _short_code(value: object) -> str:
+def _text_arg(value: object, name: str, limit: int) -> str | None:
+    """A caller's free text (evidence, an actor), cleaned the way received texts are."""
+    if value is None:
+        return None
     if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a string, got {type(value).__name__}")
+    return clean_text(value, limit)
+
+
+def _short_code(value: str) -> str:
+    """The number a text was sent to, as the catalog writes access codes; a number
+    that cannot be one (a gateway's garbage) matches nothing."""
+    try:
+        return canonical_access_code(value)
+    except PolicyError:
         return ""
-    folded = unicodedata.normalize("NFKC", value)
-    return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
 
 
 class _SmsSession:
@@ -1103,9 +1136,8 @@ class _SmsSession:
     def list_live(self) -> None:
         """``0000`` (C8): the numbered list of live orders, kept as a pick session."""
         live = [o for o in self.orders if o.is_live]
-        if not live:
-            self.reply(NoticeKind.LIST_EMPTY)
-            return
+        # a new list replaces the last one, even an empty list (C8a): a later pick
+        # must never answer about a list the subscriber no longer has
         self.tx.put_pick_session(
             PickSession(
                 self.msisdn,
@@ -1114,6 +1146,9 @@ class _SmsSession:
                 later(self.now, self.lc.policy.pick_window),
             )
         )
+        if not live:
+            self.reply(NoticeKind.LIST_EMPTY)
+            return
         items = self.lc._renderer.items(live, self.language, numbered=True)
         self.reply(NoticeKind.LIVE_LIST, extra={"items": items})
 
@@ -1144,7 +1179,7 @@ class _SmsSession:
             for o in self.orders
             if o.is_live
             and o.access_code == self.to
-            and (service_code is None or o.service_code.upper() == service_code)
+            and (service_code is None or code_key(o.service_code) == service_code)
         ]
         if not targets:
             self.reply(NoticeKind.NOTHING_TO_CANCEL, extra={"access_code": self.to})

@@ -20,6 +20,7 @@ from vas_lifecycle.catalog import Catalog, OfferKind
 from vas_lifecycle.clock import as_utc, local_time, zone
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
+from vas_lifecycle.values import fold_width, upper_ascii
 
 __all__ = ["Channel", "FirstPeriodRule", "Policy"]
 
@@ -55,7 +56,7 @@ def _positive(instance: object, attribute: attrs.Attribute[dt.timedelta], value:
 def _words(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         raise PolicyError("a keyword set must be a collection of words, not one string")
-    words = frozenset(w.strip().upper() for w in value)
+    words = frozenset(upper_ascii(fold_width(w)).strip() for w in value)
     if not words or "" in words:
         raise PolicyError("a keyword set needs at least one non-empty word")
     return words

@@ -1,10 +1,13 @@
 """Tolerant reading of subscriber texts into commands (C3, C8, C9, C10).
 
 The grammar is the policy's data (keyword sets, separators); this module holds no
-regime. Reading is forgiving: Unicode compatibility folding (full-width ``Ｙ``,
-``０００００``, ``ＴＤ`` and the ideographic space become ASCII), case folding,
-control and direction marks dropped, spaces and punctuation trimmed around the word.
-Whatever cannot be read is :attr:`CommandKind.UNKNOWN`: it changes nothing.
+regime. Reading is forgiving in the ways C10a names and no others: full-width forms
+(``Ｙ``, ``０００００``, ``ＴＤ``, the ideographic space) become ASCII, ASCII letters are
+read in either case, control characters (NUL too), format characters (direction
+marks, zero-width spaces) and lone surrogates are dropped, and spaces, punctuation
+and symbols around the word are trimmed. Look-alike letters (``ʸ``, ``ⓨ``, ``🅈``,
+``⒴``, ``𝐘``, ``№``) are not folded, so they are never a yes or a no. Whatever cannot
+be read is :attr:`CommandKind.UNKNOWN`: it changes nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.policy import Policy
+from vas_lifecycle.values import code_key, fold_width, upper_ascii
 
 __all__ = ["Command", "CommandKind", "PickSession", "fragment", "normalize_text", "parse"]
 
@@ -43,7 +47,7 @@ class Command:
     kind: CommandKind
     code: str | None = None  # the confirmation code quoted (C3)
     numbers: tuple[int, ...] = ()  # the picked numbers (C8)
-    service_code: str | None = None  # TD <code> (C9)
+    service_code: str | None = None  # TD <code> (C9), as its code_key
 
 
 @attrs.frozen
@@ -61,19 +65,25 @@ def _is_edge(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "PZS"
 
 
-def normalize_text(text: str) -> str:
-    """Fold a text for reading: NFKC, upper case, no control or format characters,
-    single spaces, and no spaces, punctuation or symbols at either end."""
-    folded = unicodedata.normalize("NFKC", text[: MAX_COMMAND_LENGTH * 4])
+def _cleaned(text: str) -> str:
+    """Full-width forms to ASCII, ASCII letters to upper case, no control, format or
+    surrogate characters, single spaces."""
+    folded = upper_ascii(fold_width(text[: MAX_COMMAND_LENGTH * 4]))
     kept = []
     for ch in folded:
         category = unicodedata.category(ch)
-        if category in ("Cc", "Zl", "Zp") or ch.isspace():
+        if category in ("Zl", "Zp") or ch.isspace():
             kept.append(" ")
-        elif category[0] != "C":  # drops format (RTL marks), surrogates, private use
+        elif category[0] != "C":  # drops controls, format (RTL marks), surrogates, private use
             kept.append(ch)
-    words = "".join(kept).upper().split()
-    joined = " ".join(words)
+    return " ".join("".join(kept).split())
+
+
+def normalize_text(text: str) -> str:
+    """Fold a text for reading (C10a): full-width forms to ASCII, ASCII letters to
+    upper case, no control, format or surrogate characters, single spaces, and no
+    spaces, punctuation or symbols at either end. Nothing else is folded."""
+    joined = _cleaned(text)
     start, end = 0, len(joined)
     while start < end and _is_edge(joined[start]):
         start += 1
@@ -84,7 +94,7 @@ def normalize_text(text: str) -> str:
 
 def fragment(text: str, limit: int = 10) -> str:
     """A short, printable excerpt of ``text`` that is safe to quote in a reply."""
-    folded = unicodedata.normalize("NFKC", text[: limit * 8])
+    folded = fold_width(text[: limit * 8])
     safe = "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN" or ch == " ")
     safe = " ".join(safe.split())
     return safe[:limit] + ("…" if len(safe) > limit else "")
@@ -92,7 +102,7 @@ def fragment(text: str, limit: int = 10) -> str:
 
 @lru_cache(maxsize=32)
 def _pick_pattern(separators: str) -> re.Pattern[str]:
-    sep = "[" + re.escape(unicodedata.normalize("NFKC", separators)) + "]+"
+    sep = "[" + re.escape(fold_width(separators)) + "]+"
     return re.compile(rf"[0-9]{{1,3}}(?:{sep}[0-9]{{1,3}})*")
 
 
@@ -116,11 +126,10 @@ def parse(text: object, policy: Policy, *, to_operator: bool) -> Command:
     """
     if not isinstance(text, str):
         return Command(CommandKind.UNKNOWN)
-    raw = " ".join(unicodedata.normalize("NFKC", text[:MAX_COMMAND_LENGTH]).split()).upper()
     if len(text) > MAX_COMMAND_LENGTH * 4:
         return Command(CommandKind.UNKNOWN)
     word = normalize_text(text)
-    if raw in policy.help_words or word in policy.help_words:
+    if word in policy.help_words or _cleaned(text) in policy.help_words:  # "?" is punctuation
         return Command(CommandKind.HELP)
     if not word or len(word) > MAX_COMMAND_LENGTH:
         return Command(CommandKind.UNKNOWN)
@@ -140,8 +149,9 @@ def parse(text: object, policy: Policy, *, to_operator: bool) -> Command:
             rest = word[len(unsubscribe) :].strip(" -:#,.")
             if not rest:
                 return Command(CommandKind.UNSUBSCRIBE)
-            if re.fullmatch(r"[A-Z0-9_]{1,32}", rest):
-                return Command(CommandKind.UNSUBSCRIBE, service_code=rest)
+            if len(rest) <= 40 and all(ch.isalnum() or ch in "-_ " for ch in rest):
+                # matched against the catalog's codes by code_key (C9)
+                return Command(CommandKind.UNSUBSCRIBE, service_code=code_key(rest))
             break
     if _pick_pattern(policy.pick_separators).fullmatch(word):
         numbers = tuple(int(n) for n in re.findall(r"[0-9]+", word))

@@ -272,6 +272,38 @@ class StoreContract:
             assert tx.charges(finished.id) == []
             assert tx.get_order(live.id) is not None
 
+    # --- hostile text (C10a, C14) -----------------------------------------------------
+
+    def test_contract_c10a_nul_and_surrogates_never_stop_a_command(self) -> None:
+        lc, clock = self.lifecycle()
+        order = lc.request(
+            SUB, "NEWS", channel=Channel.WEB, actor="agent\x00\ud800", text="订\x00阅\udfff"
+        )
+        clock.advance(dt.timedelta(seconds=10))
+        lc.handle_sms(SUB, "Y\x00\ud800", to="10086")
+        assert lc.get(order.id).state is OrderState.ACTIVE
+        lc.record_charge(order.id, Decimal("5.00"), key="2026-11/NEWS")
+        replies = lc.handle_sms(SUB, "TD\x00", to="10658001")  # TD and a NUL, as a gateway sent it
+        assert [r.kind for r in replies] == [NoticeKind.CANCELLED]
+        assert lc.get(order.id).state is OrderState.CANCELLED
+        texts = [(e.actor, e.text_in) for e in lc.history(order.id)]
+        # NUL is kept as its control picture, a lone surrogate as U+FFFD: readable
+        assert texts[0] == ("agent\u2400\ufffd", "订\u2400阅\ufffd")
+        assert ("+8613800138000", "Y\u2400\ufffd") in texts
+        assert texts[-1][1] == "TD\u2400"
+        assert check_invariants(lc) == []
+
+    def test_contract_c14_markup_and_huge_texts_are_kept_literally(self) -> None:
+        lc, clock = self.lifecycle()
+        order = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        clock.advance(dt.timedelta(seconds=10))
+        lc.handle_sms(SUB, "[/]<b>'; DROP TABLE vas_orders; --" + "长" * 100_000, to="10086")
+        lc.handle_sms(SUB, "Y", to="10086")
+        assert lc.get(order.id).state is OrderState.ACTIVE
+        with lc.store.transaction(readonly=True) as tx:
+            notices = [n for n in tx.all_notices() if n.kind is NoticeKind.UNRECOGNISED]
+        assert len(notices) == 1 and "[/]" not in notices[0].text  # echoes letters only
+
     # --- the whole lifecycle -------------------------------------------------------------
 
     def test_contract_random_interleavings_keep_the_invariants(self) -> None:
