@@ -14,6 +14,7 @@ from tests.conftest import OTHER, SUB, make_catalog
 from vas_lifecycle import (
     Channel,
     ConfirmationRefusedError,
+    Event,
     EventKind,
     ForcedSubscriptionError,
     InvalidStateError,
@@ -25,7 +26,8 @@ from vas_lifecycle import (
     ReasonCode,
     RecordingNotifier,
 )
-from vas_lifecycle.testing import strategies
+from vas_lifecycle.order import apply
+from vas_lifecycle.testing import FlakyNotifier, check_invariants, strategies
 
 SECONDS = dt.timedelta(seconds=5)
 
@@ -274,11 +276,7 @@ def test_c13_sp_daily_request_limit(lc: Lifecycle, clock: ManualClock) -> None:
     states = []
     for code in ("NEWS", "WEATHER", "JOKE", "NEWS"):
         states.append(lc.request(SUB, code, channel=Channel.SP_API).state)
-    assert states[:3] == [
-        OrderState.AWAITING_CONFIRMATION,
-        OrderState.AWAITING_CONFIRMATION,
-        OrderState.COMPLETED,
-    ]
+    assert states[:3] == [OrderState.AWAITING_CONFIRMATION] * 3  # on demand too (C5a)
     assert states[3] is OrderState.REJECTED
     (violation,) = lc.sp_violations("SP01")
     assert violation.reason is ReasonCode.DAILY_LIMIT
@@ -287,7 +285,7 @@ def test_c13_sp_daily_request_limit(lc: Lifecycle, clock: ManualClock) -> None:
     assert lc.request(SUB, "JOKE", channel=Channel.WEB).state is OrderState.COMPLETED
     # the limit is per calendar day in the policy's time zone (Asia/Shanghai)
     clock.set(dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC))  # 00:00 on the 25th in Shanghai
-    assert lc.request(SUB, "JOKE", channel=Channel.SP_API).state is OrderState.COMPLETED
+    assert lc.request(SUB, "JOKE", channel=Channel.SP_API).state is OrderState.AWAITING_CONFIRMATION
 
 
 def test_c13_limit_is_a_policy_setting(clock: ManualClock) -> None:
@@ -302,3 +300,74 @@ def test_duplicate_live_order_is_rejected(lc: Lifecycle) -> None:
     lc.request(SUB, "NEWS", channel=Channel.WEB)
     again = lc.request(SUB, "NEWS", channel=Channel.WEB)
     assert again.state is OrderState.REJECTED and again.end_reason == "duplicate_order"
+
+
+def test_c1a_a_yes_before_the_request_went_out_is_not_consent(clock: ManualClock) -> None:
+    notifier = FlakyNotifier()
+    notifier.failing = True  # the gateway refuses the confirmation request
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=notifier)
+    order = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+    clock.advance(dt.timedelta(minutes=1))
+    replies = lc.handle_sms(SUB, "Y", to="10086")  # told by the SP's salesman, not by us
+    assert [r.kind for r in replies] == [NoticeKind.NOTHING_PENDING]
+    with pytest.raises(ConfirmationRefusedError) as refused:
+        lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS)
+    assert refused.value.reason is ReasonCode.REQUEST_NOT_SENT
+    assert lc.get(order.id).state is OrderState.AWAITING_CONFIRMATION
+    assert not lc.may_charge(order.id, Decimal("5.00")).allowed
+    # the outbox re-sends the request; once it is out, the subscriber's yes counts
+    notifier.failing = False
+    clock.advance(dt.timedelta(minutes=5))
+    assert lc.dispatch() == 2  # the request and the reply to the early yes
+    assert NoticeKind.CONFIRMATION_REQUEST in [n.kind for n in notifier.sent]
+    lc.handle_sms(SUB, "Y", to="10086")
+    assert lc.get(order.id).state is OrderState.ACTIVE
+    assert check_invariants(lc) == []
+
+
+def test_c1a_the_checker_reports_consent_to_a_request_never_sent(clock: ManualClock) -> None:
+    notifier = FlakyNotifier()
+    notifier.failing = True
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=notifier)
+    order = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+    clock.advance(dt.timedelta(minutes=1))
+    # a store edited behind the library's back: consent granted with no request out
+    forged = Event(order.id, 3, EventKind.CONSENT_GRANTED, clock.now(), Channel.SMS, SUB)
+    with lc.store.transaction() as tx:
+        tx.append(apply(order, forged), [forged], order.version)
+    problems = check_invariants(lc)
+    assert any("C1a" in p.message for p in problems)
+
+
+def test_c5a_an_sp_cannot_start_an_on_demand_charge_alone(
+    lc: Lifecycle, clock: ManualClock, notifier: RecordingNotifier
+) -> None:
+    order = lc.request(SUB, "JOKE", channel=Channel.SP_API)
+    assert order.state is OrderState.AWAITING_CONFIRMATION
+    request = notifier.sent[-1]
+    assert request.kind is NoticeKind.PURCHASE_REQUEST
+    assert "1元" in request.text and "仅收取一次" in request.text and order.code in request.text
+    decision = lc.may_charge(order.id, Decimal("1.00"))
+    assert not decision.allowed and decision.reason is ReasonCode.NOT_ACTIVE
+    clock.advance(dt.timedelta(seconds=30))
+    lc.handle_sms(SUB, "是", to="10086")
+    done = lc.get(order.id)
+    assert done.state is OrderState.COMPLETED and done.consent_channel is Channel.SMS
+    assert notifier.sent[-1].kind is NoticeKind.FEE_NOTICE
+    assert lc.may_charge(order.id, Decimal("1.00")).allowed
+    lc.record_charge(order.id, Decimal("1.00"), key="joke-1")
+    assert check_invariants(lc) == []
+
+
+def test_c5a_an_unanswered_sp_on_demand_order_expires_uncharged(
+    lc: Lifecycle, clock: ManualClock
+) -> None:
+    order = lc.request(SUB, "JOKE", channel=Channel.SP_API)
+    clock.advance(dt.timedelta(hours=25))
+    lc.run_due()
+    assert lc.get(order.id).state is OrderState.EXPIRED
+    assert lc.may_charge(order.id, Decimal("1.00")).reason is ReasonCode.NOT_ACTIVE
+
+
+def test_c5a_the_subscribers_own_on_demand_order_needs_no_reply(lc: Lifecycle) -> None:
+    assert lc.request(SUB, "JOKE", channel=Channel.WEB).state is OrderState.COMPLETED

@@ -55,6 +55,7 @@ class ReasonCode(enum.StrEnum):
     WINDOW_CLOSED = "window_closed"
     WRONG_CODE = "wrong_code"
     CODE_REQUIRED = "code_required"
+    REQUEST_NOT_SENT = "request_not_sent"  # C1a: the confirmation request never went out
     # forced subscription (C13): booked against the SP
     SP_CONFIRMATION = "sp_confirmation"
     FOREIGN_NUMBER = "foreign_number"
@@ -139,11 +140,14 @@ def check_confirmation(
     code: str | None,
     pending_count: int,
     policy: Policy,
+    informed: bool = True,
 ) -> ConfirmationCheck:
-    """Is this a valid second confirmation of ``order`` (C1, C3, C13)?
+    """Is this a valid second confirmation of ``order`` (C1, C1a, C3, C13)?
 
     ``order`` must be awaiting confirmation; ``pending_count`` is how many orders of
-    the same subscriber are awaiting confirmation (C3: more than one needs the code).
+    the same subscriber are awaiting confirmation (C3: more than one needs the code);
+    ``informed`` says whether the order's confirmation request was handed to the
+    gateway (C1a: a yes before that is not consent).
     """
     if channel is Channel.SP_API:
         return ConfirmationCheck(
@@ -156,6 +160,10 @@ def check_confirmation(
     if channel not in policy.operator_channels:
         return ConfirmationCheck(
             ReasonCode.NOT_OPERATOR_CHANNEL, f"{channel.value} is not operator-controlled"
+        )
+    if not informed:
+        return ConfirmationCheck(
+            ReasonCode.REQUEST_NOT_SENT, "the confirmation request has not gone out yet"
         )
     elapsed = dt.datetime.__sub__(at, order.requested_at)  # not pendulum's (slow) Interval
     if elapsed < policy.fastest_human_reply:
@@ -228,6 +236,8 @@ def decide_charge(
     if order.kind is OfferKind.ON_DEMAND:
         if state is not OrderState.COMPLETED:
             return ChargeDecision(False, ReasonCode.NOT_ACTIVE)
+        if order.request_channel is Channel.SP_API and order.consent_channel is None:
+            return ChargeDecision(False, ReasonCode.NO_CONSENT)  # C5a
         if order.fee_notice_id is None:
             return ChargeDecision(False, ReasonCode.NO_FEE_NOTICE)
         if charges:

@@ -375,15 +375,22 @@ class Lifecycle:
                 **common,
             )
             return change.save(tx)
-        if service.kind is OfferKind.SUBSCRIPTION:
+        if service.kind is OfferKind.SUBSCRIPTION or (
+            service.kind is OfferKind.ON_DEMAND and channel is Channel.SP_API
+        ):
+            # a subscription, or an SP's own on-demand order (C5a): the subscriber
+            # confirms first (C1)
             taken = {o.code for o in history if o.state is OrderState.AWAITING_CONFIRMATION}
             change.add(
                 EventKind.CONFIRMATION_REQUESTED,
                 data={
                     "code": self._new_code(taken),
                     "confirm_by": later(now, policy.confirmation_window).isoformat(),
+                    "notice_id": self._ids(),
                 },
-                notice=NoticeKind.CONFIRMATION_REQUEST,
+                notice=NoticeKind.CONFIRMATION_REQUEST
+                if service.kind is OfferKind.SUBSCRIPTION
+                else NoticeKind.PURCHASE_REQUEST,
                 **common,
             )
         elif service.kind is OfferKind.TRIAL:
@@ -518,6 +525,7 @@ class Lifecycle:
             code=quoted,
             pending_count=len(pending),
             policy=self.policy,
+            informed=_informed(tx, order),
         )
         if check.reason is not None:
             if check.forced:
@@ -536,6 +544,18 @@ class Lifecycle:
                 )
             return _Raise(ConfirmationRefusedError(order.id, check.reason, check.detail))
         change = _Change(self, order)
+        if order.kind is OfferKind.ON_DEMAND:  # C5a: the purchase, with its fee notice
+            notice_id = self._ids()
+            change.add(
+                EventKind.PURCHASE_CONFIRMED,
+                at=now,
+                channel=chan,
+                actor=order.msisdn,
+                text_in=text,
+                data={"code": quoted or "", "fee_notice_id": notice_id, "notice_id": notice_id},
+                notice=NoticeKind.FEE_NOTICE,
+            )
+            return change.save(tx)
         change.add(
             EventKind.CONSENT_GRANTED,
             at=now,
@@ -558,12 +578,15 @@ class Lifecycle:
         raise InvalidArgumentError(f"a confirmation code is digits, got {code!r}")
 
     def _pending(self, tx: Transaction, msisdn: str, now: pendulum.DateTime) -> list[Order]:
+        """The orders the subscriber can answer now: awaiting confirmation, inside the
+        window, and asked (their request went out, C1a)."""
         return [
             o
             for o in tx.orders_of(msisdn)
             if o.state is OrderState.AWAITING_CONFIRMATION
             and o.confirm_by is not None
             and now < o.confirm_by
+            and _informed(tx, o)
         ]
 
     def decline(
@@ -996,6 +1019,11 @@ def _fixed(data: dict[str, str]) -> EventData:
     return shared
 
 
+def _informed(tx: Transaction, order: Order) -> bool:
+    """Has the order's confirmation request been handed to the gateway (C1a)?"""
+    return order.request_notice_id is not None and tx.delivered(order.request_notice_id)
+
+
 def _random_id() -> str:
     """A random 128-bit id in hex (what ``uuid4().hex`` gives, at a fraction of the cost)."""
     return os.urandom(16).hex()
@@ -1104,6 +1132,7 @@ class _SmsSession:
             if o.state is OrderState.AWAITING_CONFIRMATION
             and o.confirm_by is not None
             and self.now < o.confirm_by
+            and _informed(self.tx, o)
         ]
 
     def answer(self, command: Command) -> None:

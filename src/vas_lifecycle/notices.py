@@ -41,6 +41,7 @@ class NoticeKind(enum.StrEnum):
     """What a notice is for."""
 
     CONFIRMATION_REQUEST = "confirmation_request"  # C1, C2
+    PURCHASE_REQUEST = "purchase_request"  # C5a: an SP's on-demand order, confirmed first
     ACTIVATED = "activated"  # C4
     DECLINED = "declined"  # the subscriber said no
     FEE_NOTICE = "fee_notice"  # C5
@@ -125,6 +126,9 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
                 "silence",
                 "valid_for",
             }
+        ),
+        NoticeKind.PURCHASE_REQUEST: frozenset(
+            {"sp_name", "service_name", "price", "confirm_word", "code", "silence", "valid_for"}
         ),
         NoticeKind.ACTIVATED: frozenset({"sp_name", "service_name", "price", "how_to_unsubscribe"}),
         NoticeKind.DECLINED: frozenset({"service_name"}),
@@ -331,6 +335,11 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "确认订购请回复“{confirm_word} {code}”，拒绝请回复“{decline_word} {code}”。"
             "{silence}。本短信{valid_for}内有效。"
         ),
+        NoticeKind.PURCHASE_REQUEST: (
+            "【二次确认】{sp_name}申请为您点播“{service_name}”，信息费{price}，仅收取一次。"
+            "确认购买请回复“{confirm_word} {code}”，拒绝请回复“{decline_word} {code}”。"
+            "{silence}。本短信{valid_for}内有效。"
+        ),
         NoticeKind.ACTIVATED: (
             "您已成功订购{sp_name}的“{service_name}”，资费{price}。{how_to_unsubscribe}。"
         ),
@@ -404,6 +413,11 @@ ENGLISH = TemplateSet(
             "[Confirm your order] You are subscribing to {service_name} from {sp_name} "
             "at {price}; {recurring}. To confirm, reply {confirm_word} {code}; to refuse, "
             "reply {decline_word} {code}. {silence}. This request is valid for {valid_for}."
+        ),
+        NoticeKind.PURCHASE_REQUEST: (
+            "[Confirm your purchase] {sp_name} asks to charge you {price} once for "
+            "{service_name}. To confirm, reply {confirm_word} {code}; to refuse, reply "
+            "{decline_word} {code}. {silence}. This request is valid for {valid_for}."
         ),
         NoticeKind.ACTIVATED: (
             "You are now subscribed to {service_name} from {sp_name} at {price}. "

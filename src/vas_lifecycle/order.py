@@ -39,6 +39,7 @@ class EventKind(enum.StrEnum):
     TRIAL_REMINDED = "trial_reminded"
     TRIAL_ENDED = "trial_ended"
     ORDER_COMPLETED = "order_completed"
+    PURCHASE_CONFIRMED = "purchase_confirmed"  # C5a: an SP's on-demand order confirmed
     ORDER_CANCELLED = "order_cancelled"
 
 
@@ -53,6 +54,7 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
     EventKind.TRIAL_REMINDED: Trigger.REMIND,
     EventKind.TRIAL_ENDED: Trigger.END_TRIAL,
     EventKind.ORDER_COMPLETED: Trigger.COMPLETE,
+    EventKind.PURCHASE_CONFIRMED: Trigger.COMPLETE,
     EventKind.ORDER_CANCELLED: Trigger.CANCEL,
 }
 
@@ -177,6 +179,8 @@ class Order:
     fee_notice_id: str | None = None
     ended_at: pendulum.DateTime | None = None
     end_reason: str | None = None
+    #: the confirmation request's notice: a reply counts only once it went out (C1a)
+    request_notice_id: str | None = None
 
     @property
     def is_live(self) -> bool:
@@ -272,6 +276,7 @@ def apply(order: Order | None, event: Event) -> Order:
     if kind is EventKind.CONFIRMATION_REQUESTED:
         changes["code"] = d["code"]
         changes["confirm_by"] = _time(d["confirm_by"])
+        changes["request_notice_id"] = d.get("notice_id")
     elif kind is EventKind.CONSENT_GRANTED:
         changes["activated_at"] = event.at
         changes["consent_channel"] = event.channel
@@ -282,6 +287,10 @@ def apply(order: Order | None, event: Event) -> Order:
         changes["reminded_at"] = event.at
         changes["remind_at"] = None
     elif kind is EventKind.ORDER_COMPLETED:
+        changes["fee_notice_id"] = d["fee_notice_id"]
+    elif kind is EventKind.PURCHASE_CONFIRMED:
+        changes["activated_at"] = event.at
+        changes["consent_channel"] = event.channel
         changes["fee_notice_id"] = d["fee_notice_id"]
     if state not in LIVE_STATES:
         changes["ended_at"] = event.at

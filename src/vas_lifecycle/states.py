@@ -64,7 +64,9 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     (Trigger.START_TRIAL, (S.REQUESTED,), S.TRIAL),
     (Trigger.REMIND, (S.TRIAL,), S.TRIAL_EXPIRING),
     (Trigger.END_TRIAL, (S.TRIAL, S.TRIAL_EXPIRING), S.CANCELLED),
-    (Trigger.COMPLETE, (S.REQUESTED,), S.COMPLETED),
+    # an on-demand order completes at once, or (from the SP's platform, C5a) once the
+    # subscriber confirmed the purchase
+    (Trigger.COMPLETE, (S.REQUESTED, S.AWAITING_CONFIRMATION), S.COMPLETED),
     (Trigger.REJECT, (S.REQUESTED,), S.REJECTED),
     (Trigger.CANCEL, (S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING), S.CANCELLED),
 )

@@ -233,6 +233,7 @@ ORDER_BODY_FIELDS = (
     "fee_notice_id",
     "ended_at",
     "end_reason",
+    "request_notice_id",
 )
 
 
@@ -264,6 +265,7 @@ def order_to_json(o: Order) -> str:
             o.fee_notice_id,
             ts(o.ended_at),
             o.end_reason,
+            o.request_notice_id,
         ]
     )
 

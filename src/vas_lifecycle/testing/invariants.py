@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import attrs
@@ -20,7 +20,7 @@ from vas_lifecycle.consent import Charge, expected_amount
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
-from vas_lifecycle.policy import Policy
+from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.states import OrderState
 
 __all__ = ["InvariantViolation", "check_invariants"]
@@ -58,10 +58,18 @@ class InvariantViolation:
         return f"[{self.invariant}]{where}: {self.message}"
 
 
-def _consent_problem(order: Order, event: Event, policy: Policy) -> str | None:
-    """Why a CONSENT_GRANTED event is not a valid second confirmation (None if valid)."""
-    if order.kind is not OfferKind.SUBSCRIPTION:
-        return f"a {order.kind.value} order was confirmed into ACTIVE"
+def _consent_problem(
+    order: Order, event: Event, policy: Policy, delivered: Callable[[str], bool]
+) -> str | None:
+    """Why a CONSENT_GRANTED (or, for an SP's on-demand order, PURCHASE_CONFIRMED)
+    event is not a valid second confirmation (None if valid)."""
+    wanted = (
+        OfferKind.SUBSCRIPTION if event.kind is EventKind.CONSENT_GRANTED else OfferKind.ON_DEMAND
+    )
+    if order.kind is not wanted:
+        return f"a {order.kind.value} order was confirmed by {event.kind.value}"
+    if order.request_notice_id is None or not delivered(order.request_notice_id):
+        return "confirmed although the confirmation request never went out (C1a)"
     if event.actor != order.msisdn:
         return f"confirmed by {event.actor}, not by the subscriber {order.msisdn}"
     if event.channel is None or event.channel not in policy.operator_channels:
@@ -107,6 +115,14 @@ def check_invariants(
         histories = {o.id: tx.events(o.id) for o in orders}
         notices = list(tx.all_notices())
         charges = list(tx.all_charges())
+        # C1a: which confirmed orders' requests went out (asked only for those)
+        delivered_ids = {
+            o.request_notice_id
+            for o in orders
+            if o.request_notice_id is not None
+            and o.activated_at is not None
+            and tx.delivered(o.request_notice_id)
+        }
 
     by_order: dict[str, list[Notice]] = {}
     for notice in notices:
@@ -151,9 +167,9 @@ def check_invariants(
         for event in events:
             prior = replay
             replay = apply(replay, event)
-            if event.kind is EventKind.CONSENT_GRANTED:
+            if event.kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED):
                 assert prior is not None
-                problem = _consent_problem(prior, event, policy)
+                problem = _consent_problem(prior, event, policy, delivered_ids.__contains__)
                 if problem:
                     report("2", order.id, problem)
         # 6: one-shot notices recorded once
@@ -256,6 +272,10 @@ def _check_charge(
     if then.kind is OfferKind.ON_DEMAND:
         if then.state is not OrderState.COMPLETED:
             report("1", then.id, f"on-demand charged while {then.state.value}")
+        if then.request_channel is Channel.SP_API and not any(
+            e.kind is EventKind.PURCHASE_CONFIRMED for e in prefix
+        ):
+            report("C5a", then.id, "an SP's on-demand order charged without the subscriber's yes")
         if then.fee_notice_id is None or then.fee_notice_id not in fee_notices:
             report("C5", then.id, "on-demand charged without a fee notice")
         if charge.amount != then.price:

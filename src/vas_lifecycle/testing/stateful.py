@@ -34,6 +34,7 @@ from vas_lifecycle.errors import (
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import RecordingNotifier
+from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.states import OrderState
@@ -128,6 +129,18 @@ REPLY_CHANNELS = st.sampled_from(
 )
 
 
+#: What a yes may do to one order: activate a subscription, complete an SP's on-demand
+#: order (C5a).
+_CONFIRMATIONS = (
+    (OrderState.AWAITING_CONFIRMATION, OrderState.ACTIVE),
+    (OrderState.AWAITING_CONFIRMATION, OrderState.COMPLETED),
+)
+
+
+def _confirmed_state(order: Order) -> OrderState:
+    return OrderState.COMPLETED if order.kind is OfferKind.ON_DEMAND else OrderState.ACTIVE
+
+
 class LifecycleMachine(RuleBasedStateMachine):
     """Random interleavings of everything a billing backend and its subscribers do."""
 
@@ -205,7 +218,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             event(f"reply refused: {getattr(err, 'reason', 'state')}")
         else:
             event("confirmed" if accept else "declined")
-            assert after.state is (OrderState.ACTIVE if accept else OrderState.DECLINED)
+            assert after.state is (_confirmed_state(before) if accept else OrderState.DECLINED)
             assert own_number
 
     @rule(order_id=orders)
@@ -220,11 +233,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 order_id, msisdn=before.msisdn, channel=Channel.SMS, code=before.code
             )
         except ConfirmationRefusedError as err:
-            # only a closed window may refuse the subscriber's own well-formed reply
-            assert err.reason.value == "window_closed", err
+            # only a closed window, or a request that has not gone out yet (C1a), may
+            # refuse the subscriber's own well-formed reply
+            assert err.reason.value in ("window_closed", "request_not_sent"), err
             assert self.lifecycle.get(order_id) == before
+            event(f"own reply refused: {err.reason.value}")
         else:
-            assert after.state is OrderState.ACTIVE
+            assert after.state is _confirmed_state(before)
             event("confirmed")
 
     @rule(order_id=orders, channel=st.sampled_from(list(Channel)))
@@ -313,9 +328,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert not changed, f"{command.kind.value} changed {changed}"
         elif command.kind is CommandKind.CONFIRM:
             assert len(changed) <= 1
-            assert all(
-                c == (OrderState.AWAITING_CONFIRMATION, OrderState.ACTIVE) for c in changed.values()
-            )
+            assert all(c in _CONFIRMATIONS for c in changed.values())
         elif command.kind is CommandKind.DECLINE:
             assert len(changed) <= 1
             assert all(
