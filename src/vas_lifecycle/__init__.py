@@ -8,6 +8,7 @@ from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
 from vas_lifecycle.clock import Clock, ManualClock, SystemClock
 from vas_lifecycle.consent import Charge, ChargeDecision, ReasonCode, SpViolation
 from vas_lifecycle.errors import (
+    CallbackError,
     ChargeRefusedError,
     ClockError,
     ConcurrencyError,
@@ -50,6 +51,7 @@ __all__ = [
     "LIVE_STATES",
     "SIMPLIFIED_CHINESE",
     "TERMINAL_STATES",
+    "CallbackError",
     "CallbackNotifier",
     "Catalog",
     "Channel",

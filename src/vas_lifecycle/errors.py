@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CallbackError",
     "ChargeRefusedError",
     "ClockError",
     "ConcurrencyError",
@@ -143,6 +144,10 @@ class IdempotencyKeyError(VasError, ValueError):
 
 class RetentionError(VasError, ValueError):
     """A purge would delete evidence younger than the retention period (C14)."""
+
+
+class CallbackError(VasError, RuntimeError):
+    """A function the embedder passed in (the id factory) failed; the cause is kept."""
 
 
 class StoreError(VasError, RuntimeError):

@@ -32,6 +32,7 @@ from vas_lifecycle.consent import (
     period_key,
 )
 from vas_lifecycle.errors import (
+    CallbackError,
     ChargeRefusedError,
     ClockError,
     ConcurrencyError,
@@ -166,16 +167,31 @@ class Lifecycle:
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise InvalidArgumentError(f"catalog must be a Catalog, got {type(catalog).__name__}")
+        for name, value, needs in (
+            ("policy", policy, Policy),
+            ("store", store, Store),
+            ("rng", rng, random.Random),
+            ("delivery", delivery, DeliveryRules),
+        ):
+            if value is not None and not isinstance(value, needs):
+                raise InvalidArgumentError(
+                    f"{name} must be a {needs.__name__}, got {type(value).__name__}"
+                )
+        for name, port, method in (("clock", clock, "now"), ("notifier", notifier, "send")):
+            if port is not None and not callable(getattr(port, method, None)):
+                raise InvalidArgumentError(f"{name} needs a {method}() method")
+        if ids is not None and not callable(ids):
+            raise InvalidArgumentError("ids must be a function that returns a new id")
         self.catalog = catalog
         self.policy = policy if policy is not None else Policy.china_mobile()
         self.policy.check_catalog(catalog)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.notifier: Notifier = notifier if notifier is not None else RecordingNotifier()
         self.store: Store = store if store is not None else MemoryStore()
-        self._ids = ids if ids is not None else _random_id
+        self._id_factory = ids if ids is not None else _random_id
         self._rng = rng if rng is not None else random.Random()
         self._auto_dispatch = auto_dispatch
-        self._max_retries = max(1, max_retries)
+        self._max_retries = _count(max_retries, "max_retries")
         self.delivery = delivery if delivery is not None else DeliveryRules()
         self._last_now: pendulum.DateTime | None = None
         self._clock_lock = threading.Lock()
@@ -191,13 +207,30 @@ class Lifecycle:
         # read and compared under a lock: threads sharing this Lifecycle must not see
         # each other's reads out of order as a clock that went backwards
         with self._clock_lock:
-            now = as_utc(self.clock.now())
+            try:
+                reading = self.clock.now()
+            except Exception as err:
+                raise CallbackError(f"the clock failed: {err!r}") from err
+            now = as_utc(reading)
             if self._last_now is not None and now < self._last_now:
                 raise ClockError(
                     f"the clock went backwards ({now.isoformat()} < {self._last_now.isoformat()})"
                 )
             self._last_now = now
             return now
+
+    def _ids(self) -> str:
+        """A new id from the id factory, checked: its failure is not the store's."""
+        try:
+            value = self._id_factory()
+        except Exception as err:
+            raise CallbackError(f"the id factory failed: {err!r}") from err
+        if not isinstance(value, str) or not value or not value.isprintable() or len(value) > 64:
+            raise InvalidArgumentError(
+                f"the id factory must return a printable string of 1 to 64 characters, "
+                f"got {value!r}"
+            )
+        return value
 
     def _msisdn(self, value: object) -> str:
         return normalize_msisdn(value, self.policy.country_code)
@@ -700,8 +733,7 @@ class Lifecycle:
 
         A trial whose end has already passed is ended without a late reminder.
         """
-        if batch < 1:
-            raise InvalidArgumentError("batch must be at least 1")
+        batch = _count(batch, "batch")
         moved = 0
         while True:
 
@@ -782,7 +814,7 @@ class Lifecycle:
         omitted); on-demand orders ignore it.
         """
         value = to_amount(amount)
-        start = as_utc(period_start) if period_start is not None else None
+        start = _period_start(period_start)
         now = self._now()
 
         def work(tx: Transaction) -> ChargeDecision:
@@ -820,7 +852,7 @@ class Lifecycle:
                 f"a charge key is at most {KEY_LIMIT} characters, with no control characters "
                 "or lone surrogates"
             )
-        start = as_utc(period_start) if period_start is not None else None
+        start = _period_start(period_start)
 
         def work(tx: Transaction, now: pendulum.DateTime) -> Charge | _Raise:
             order = self._load(tx, order_id)
@@ -862,6 +894,7 @@ class Lifecycle:
         :meth:`parked_notices` shows it and :meth:`retry_parked` re-queues it. A
         notifier failure never undoes the state change that made the notice.
         """
+        limit = _count(limit, "limit")
         now = self._now()
         lease = self.delivery.lease
         claimed = self._store_call(lambda tx: tx.claim_notices(now, later(now, lease), limit))
@@ -902,10 +935,15 @@ class Lifecycle:
 
     def parked_notices(self, *, limit: int = 1000) -> list[Delivery]:
         """Notices given up on after ``delivery.max_attempts`` failures, with the error."""
-        return self._store_call(lambda tx: tx.parked_notices(limit))
+        limit = _count(limit, "limit")
+        return self._store_call(lambda tx: tx.parked_notices(limit), readonly=True)
 
     def retry_parked(self, notice_ids: Sequence[str] | None = None) -> int:
         """Queue parked notices (all, or those named) for delivery again."""
+        if notice_ids is not None and (
+            isinstance(notice_ids, str) or not all(isinstance(n, str) for n in notice_ids)
+        ):
+            raise InvalidArgumentError("notice_ids must be a list of notice ids")
         now = self._now()
 
         def work(tx: Transaction) -> int:
@@ -932,32 +970,24 @@ class Lifecycle:
 
     def get(self, order_id: str) -> Order:
         """The order with that id. Raises UnknownOrderError."""
-        with self.store.transaction(readonly=True) as tx:
-            return self._load(tx, order_id)
+        return self._store_call(lambda tx: self._load(tx, order_id), readonly=True)
 
     def history(self, order_id: str) -> list[Event]:
         """The order's events, oldest first: its consent evidence (C14)."""
-        with self.store.transaction(readonly=True) as tx:
-            self._load(tx, order_id)
-            return tx.events(order_id)
+        return self._store_call(lambda tx: tx.events(self._load(tx, order_id).id), readonly=True)
 
     def notices(self, order_id: str) -> list[Notice]:
         """The notices recorded for an order."""
-        with self.store.transaction(readonly=True) as tx:
-            self._load(tx, order_id)
-            return tx.notices(order_id)
+        return self._store_call(lambda tx: tx.notices(self._load(tx, order_id).id), readonly=True)
 
     def charges(self, order_id: str) -> list[Charge]:
         """The charges recorded on an order."""
-        with self.store.transaction(readonly=True) as tx:
-            self._load(tx, order_id)
-            return tx.charges(order_id)
+        return self._store_call(lambda tx: tx.charges(self._load(tx, order_id).id), readonly=True)
 
     def orders_of(self, msisdn: str) -> list[Order]:
         """Every order of a subscriber, oldest first."""
         number = self._msisdn(msisdn)
-        with self.store.transaction(readonly=True) as tx:
-            return tx.orders_of(number)
+        return self._store_call(lambda tx: tx.orders_of(number), readonly=True)
 
     def live_orders(self, msisdn: str) -> list[Order]:
         """The subscriber's live orders (awaiting confirmation, active, in trial)."""
@@ -965,8 +995,9 @@ class Lifecycle:
 
     def sp_violations(self, sp_id: str | None = None) -> list[SpViolation]:
         """C13 evidence, for one SP or for all."""
-        with self.store.transaction(readonly=True) as tx:
-            return tx.violations(sp_id)
+        if sp_id is not None and not isinstance(sp_id, str):
+            raise InvalidArgumentError(f"sp_id must be a string, got {type(sp_id).__name__}")
+        return self._store_call(lambda tx: tx.violations(sp_id), readonly=True)
 
     def close(self) -> None:
         """Close the store (a Lifecycle may also be used as a context manager)."""
@@ -1039,6 +1070,36 @@ KEY_LIMIT = 200
 def _evidence(text: str) -> str:
     """The received text as stored in events: see :func:`clean_text`."""
     return clean_text(text, EVIDENCE_LIMIT)
+
+
+def _count(value: object, name: str) -> int:
+    """A positive whole number argument (batch sizes, limits, retries)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidArgumentError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+#: The years a billing period may start in: outside them a date is a mistake, and
+#: period arithmetic near year 1 or 9999 overflows.
+PERIOD_YEARS = (1970, 9000)
+
+
+def _period_start(value: object) -> pendulum.DateTime | None:
+    """A billing period's start as UTC, or None; refused clearly when out of range."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgumentError(f"period_start must be a datetime, got {type(value).__name__}")
+    try:
+        start = as_utc(value)
+    except OverflowError as err:
+        raise InvalidArgumentError(f"period_start {value.isoformat()} is out of range") from err
+    low, high = PERIOD_YEARS
+    if not low <= start.year <= high:
+        raise InvalidArgumentError(
+            f"period_start {value.isoformat()} is outside the years {low} to {high}"
+        )
+    return start
 
 
 def _text_arg(value: object, name: str, limit: int) -> str | None:

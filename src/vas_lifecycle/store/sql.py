@@ -126,6 +126,8 @@ def migrate(cursor: Any, dialect: Dialect, where: str) -> int:
     cursor.execute("CREATE TABLE IF NOT EXISTS vas_schema (version INTEGER NOT NULL)")
     cursor.execute("SELECT max(version) FROM vas_schema")
     current = cursor.fetchone()[0] or 0
+    if not isinstance(current, int):
+        raise SchemaError(f"{where} has a schema version that is not a number: {current!r}")
     if current > SCHEMA_VERSION:
         raise SchemaError(
             f"{where} has schema version {current}; this library knows up to "
@@ -293,12 +295,16 @@ _DECODE: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
 
 
 def order_from_json(text: str) -> Order:
-    body = json.loads(text)
-    if isinstance(body, dict):  # written by an earlier development build
-        body = [body[name] for name in ORDER_BODY_FIELDS]
-    for index, decode in _DECODE:
-        body[index] = decode(body[index])
-    return Order(*body)
+    """The order a stored body holds; a body that cannot be read is a StoreError."""
+    try:
+        body = json.loads(text)
+        if isinstance(body, dict):  # written by an earlier development build
+            body = [body[name] for name in ORDER_BODY_FIELDS]
+        for index, decode in _DECODE:
+            body[index] = decode(body[index])
+        return Order(*body)
+    except (ValueError, TypeError, LookupError, AttributeError) as err:
+        raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err
 
 
 EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
