@@ -19,6 +19,7 @@ from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.clock import as_utc, local_time, zone
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
+from vas_lifecycle.privacy import masked_repr, numbers_masked_repr
 from vas_lifecycle.states import OrderState
 
 __all__ = [
@@ -111,12 +112,12 @@ class SpViolation:
 
     id: str
     sp_id: str
-    msisdn: str
+    msisdn: str = attrs.field(repr=masked_repr)
     order_id: str | None
     reason: ReasonCode
     at: pendulum.DateTime
     channel: Channel | None
-    evidence: str
+    evidence: str = attrs.field(repr=numbers_masked_repr)
 
 
 @attrs.frozen

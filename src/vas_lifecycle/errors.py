@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vas_lifecycle.privacy import mask_digits, mask_numbers
+
 __all__ = [
     "CallbackError",
     "ChargeRefusedError",
@@ -55,7 +57,7 @@ class InvalidMsisdnError(VasError, ValueError):
     """A subscriber number could not be read as an E.164 number."""
 
     def __init__(self, value: object, why: str) -> None:
-        shown = repr(value)
+        shown = mask_digits(repr(value))
         if len(shown) > 40:
             shown = shown[:37] + "..."
         super().__init__(f"malformed MSISDN {shown}: {why}")
@@ -111,10 +113,13 @@ class ConfirmationRefusedError(VasError, PermissionError):
     def __init__(self, order_id: str, reason: Any, detail: str = "") -> None:
         text = f"confirmation of order {order_id} refused: {getattr(reason, 'value', reason)}"
         if detail:
-            text += f" ({detail})"
+            text += f" ({mask_numbers(detail)})"
         super().__init__(text)
         self.order_id = order_id
         self.reason = reason
+        #: what was refused, with subscriber numbers masked (C14a); the SP violation
+        #: record keeps the full evidence
+        self.detail = mask_numbers(detail)
 
 
 class ForcedSubscriptionError(ConfirmationRefusedError):

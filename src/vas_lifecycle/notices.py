@@ -24,6 +24,7 @@ import pendulum
 from vas_lifecycle.catalog import Period
 from vas_lifecycle.clock import local_time
 from vas_lifecycle.errors import TemplateError
+from vas_lifecycle.privacy import masked_repr
 from vas_lifecycle.values import format_amount
 
 __all__ = [
@@ -75,7 +76,7 @@ class Notice:
 
     id: str
     kind: NoticeKind
-    msisdn: str
+    msisdn: str = attrs.field(repr=masked_repr)
     order_id: str | None
     text: str
     at: pendulum.DateTime

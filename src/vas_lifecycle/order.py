@@ -21,6 +21,7 @@ from vas_lifecycle.clock import parse_utc
 from vas_lifecycle.errors import InvalidStateError
 from vas_lifecycle.machine import table
 from vas_lifecycle.policy import Channel
+from vas_lifecycle.privacy import mask_msisdn, masked_repr
 from vas_lifecycle.states import LIVE_STATES, OrderState, Trigger
 
 __all__ = ["Event", "EventKind", "Order", "apply"]
@@ -106,7 +107,7 @@ class EventData(Mapping[str, str]):
         return len(self._keys)
 
     def __repr__(self) -> str:
-        return f"EventData({dict(self)!r})"
+        return f"EventData({ {k: mask_msisdn(v) for k, v in self.items()}!r})"
 
     def __hash__(self) -> int:
         return hash((self._keys, self._values))
@@ -144,7 +145,7 @@ class Event:
     kind: EventKind
     at: pendulum.DateTime
     channel: Channel | None
-    actor: str
+    actor: str = attrs.field(repr=masked_repr)
     text_in: str | None = None
     text_out: str | None = None
     data: Mapping[str, str] = attrs.field(factory=dict, converter=_event_data)
@@ -155,7 +156,7 @@ class Order:
     """A VAS order with the name and price frozen when it was requested (C12)."""
 
     id: str
-    msisdn: str
+    msisdn: str = attrs.field(repr=masked_repr)  # C14a: masked when shown
     service_code: str
     sp_id: str
     sp_name: str

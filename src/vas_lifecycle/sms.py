@@ -21,6 +21,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.policy import Policy
+from vas_lifecycle.privacy import masked_repr
 from vas_lifecycle.values import code_key, fold_width, upper_ascii
 
 __all__ = ["Command", "CommandKind", "PickSession", "fragment", "normalize_text", "parse"]
@@ -54,7 +55,7 @@ class Command:
 class PickSession:
     """The numbered list sent after ``0000`` (C8): picks refer to it, as it was sent."""
 
-    msisdn: str
+    msisdn: str = attrs.field(repr=masked_repr)
     order_ids: tuple[str, ...]
     sent_at: pendulum.DateTime
     expires_at: pendulum.DateTime
