@@ -360,7 +360,13 @@ class Lifecycle:
         now: pendulum.DateTime,
     ) -> Order:
         policy = self.policy
-        history = tx.orders_of(msisdn)
+        # what the decision needs, never the whole history (invariant 9), read while
+        # holding the subscriber so that concurrent requests decide one after the
+        # other (invariant 8)
+        tx.lock_subscriber(msisdn)
+        live = tx.live_orders_of(msisdn)
+        day_start, day_end = policy.local_day(now)
+        today = tx.orders_requested_between(msisdn, day_start, day_end)
         change = _Change(self, None)
         change.add(
             EventKind.ORDER_REQUESTED,
@@ -373,13 +379,8 @@ class Lifecycle:
         )
         common: dict[str, Any] = {"at": now, "channel": channel, "actor": SYSTEM}
         if channel is Channel.SP_API:
-            day_start, day_end = policy.local_day(now)
             sent_today = sum(
-                1
-                for o in history
-                if o.sp_id == service.sp_id
-                and o.request_channel is Channel.SP_API
-                and day_start <= o.requested_at < day_end
+                1 for o in today if o.sp_id == service.sp_id and o.request_channel is Channel.SP_API
             )
             if sent_today >= policy.sp_daily_request_limit:
                 order = change.add(
@@ -400,7 +401,7 @@ class Lifecycle:
                 )
                 return change.save(tx)
         if service.kind is not OfferKind.ON_DEMAND and any(
-            o.is_live and o.service_code == service.code for o in history
+            o.service_code == service.code for o in live
         ):
             change.add(
                 EventKind.ORDER_REJECTED,
@@ -413,7 +414,7 @@ class Lifecycle:
         ):
             # a subscription, or an SP's own on-demand order (C5a): the subscriber
             # confirms first (C1)
-            taken = {o.code for o in history if o.state is OrderState.AWAITING_CONFIRMATION}
+            taken = {o.code for o in live if o.state is OrderState.AWAITING_CONFIRMATION}
             change.add(
                 EventKind.CONFIRMATION_REQUESTED,
                 data={
@@ -440,7 +441,7 @@ class Lifecycle:
                 **common,
             )
         else:
-            earlier = self._days_fee_notice(history, service, channel, now)
+            earlier = self._days_fee_notice(today, service, channel)
             if earlier is not None:
                 change.add(
                     EventKind.ORDER_COMPLETED,
@@ -480,20 +481,18 @@ class Lifecycle:
         return snapshot
 
     def _days_fee_notice(
-        self, history: list[Order], service: Service, channel: Channel, now: pendulum.DateTime
+        self, today: list[Order], service: Service, channel: Channel
     ) -> str | None:
         """C5: an SMS on-demand order after the day's first one of the same service gets
         no notice of its own; the first order's fee notice covers it."""
         if channel is not Channel.SMS:
             return None
-        day_start, day_end = self.policy.local_day(now)
-        for o in history:
+        for o in today:
             if (
                 o.service_code == service.code
                 and o.request_channel is Channel.SMS
                 and o.state is OrderState.COMPLETED
                 and o.fee_notice_id is not None
-                and day_start <= o.requested_at < day_end
             ):
                 return o.fee_notice_id
         return None
@@ -613,9 +612,10 @@ class Lifecycle:
     def _pending(self, tx: Transaction, msisdn: str, now: pendulum.DateTime) -> list[Order]:
         """The orders the subscriber can answer now: awaiting confirmation, inside the
         window, and asked (their request went out, C1a)."""
+        tx.lock_subscriber(msisdn)
         return [
             o
-            for o in tx.orders_of(msisdn)
+            for o in tx.live_orders_of(msisdn)
             if o.state is OrderState.AWAITING_CONFIRMATION
             and o.confirm_by is not None
             and now < o.confirm_by
@@ -991,7 +991,8 @@ class Lifecycle:
 
     def live_orders(self, msisdn: str) -> list[Order]:
         """The subscriber's live orders (awaiting confirmation, active, in trial)."""
-        return [o for o in self.orders_of(msisdn) if o.is_live]
+        number = self._msisdn(msisdn)
+        return self._store_call(lambda tx: tx.live_orders_of(number), readonly=True)
 
     def sp_violations(self, sp_id: str | None = None) -> list[SpViolation]:
         """C13 evidence, for one SP or for all."""
@@ -1139,8 +1140,12 @@ class _SmsSession:
         self.body = body
         self.evidence = _evidence(body)
         self.now = now
-        self.orders = tx.orders_of(msisdn)
-        self.language = self.orders[-1].language if self.orders else lc.policy.language
+        # the live orders only (invariant 9), read while holding the subscriber
+        # (invariant 8)
+        tx.lock_subscriber(msisdn)
+        self.orders = tx.live_orders_of(msisdn)
+        latest = tx.latest_order(msisdn)
+        self.language = latest.language if latest is not None else lc.policy.language
 
     def reply(
         self,
@@ -1255,8 +1260,8 @@ class _SmsSession:
                 chosen.append(session.order_ids[n - 1])
             else:
                 outside.append(n)
-        by_id = {o.id: o for o in self.orders}
-        self.cancel(by_id[oid] for oid in chosen if oid in by_id)
+        listed = [self.tx.get_order(oid) for oid in chosen]
+        self.cancel(o for o in listed if o is not None)
         if outside:
             self.reply(
                 NoticeKind.PICK_INVALID, extra={"numbers": "、".join(str(n) for n in outside)}

@@ -20,7 +20,14 @@ from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.sms import PickSession
 
-__all__ = ["ConflictError", "Delivery", "Store", "Transaction"]
+__all__ = [
+    "ConflictError",
+    "ConnectionLostError",
+    "Delivery",
+    "RetryableError",
+    "Store",
+    "Transaction",
+]
 
 
 @attrs.frozen
@@ -32,13 +39,22 @@ class Delivery:
     last_error: str | None = None
 
 
-class ConflictError(Exception):
+class RetryableError(Exception):
+    """The unit of work did not take effect and may simply be run again."""
+
+
+class ConflictError(RetryableError):
     """Raised by a transaction when an order's version moved (retried by the facade)."""
 
     def __init__(self, order_id: str, expected_version: int) -> None:
         super().__init__(f"order {order_id}: expected version {expected_version}")
         self.order_id = order_id
         self.expected_version = expected_version
+
+
+class ConnectionLostError(RetryableError):
+    """The connection to the database broke before the commit was sent, so nothing of
+    the unit of work was stored; the facade retries it once on a new connection."""
 
 
 class Transaction(abc.ABC):
@@ -53,7 +69,30 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     def orders_of(self, msisdn: str) -> list[Order]:
-        """Every order of a subscriber, oldest first."""
+        """Every order of a subscriber, oldest first (for reads, not for commands)."""
+
+    @abc.abstractmethod
+    def live_orders_of(self, msisdn: str) -> list[Order]:
+        """The subscriber's live orders, oldest first. Commands read this, never the
+        whole history, so their cost does not grow with finished orders (invariant 9)."""
+
+    @abc.abstractmethod
+    def orders_requested_between(
+        self, msisdn: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> list[Order]:
+        """The subscriber's orders requested in ``[start, end)``, oldest first (a local
+        day's SP requests and fee notices, C5 and C13)."""
+
+    @abc.abstractmethod
+    def latest_order(self, msisdn: str) -> Order | None:
+        """The subscriber's most recently requested order (its language answers texts)."""
+
+    def lock_subscriber(self, msisdn: str) -> None:  # noqa: B027 - optional hook
+        """Hold the subscriber until this unit of work ends, so that two commands that
+        read a subscriber's orders and then write (a request against the daily limit
+        and duplicates, a reply against the pending list) run one after the other,
+        with any number of workers (invariant 8). A store whose transactions already
+        run one at a time needs nothing here."""
 
     @abc.abstractmethod
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:

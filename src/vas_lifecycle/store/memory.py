@@ -40,7 +40,9 @@ class _Data:
         # per-order and per-subscriber indexes hold tuples: a few items each, and a
         # tuple is smaller than a list (millions of them live in memory)
         self.events: dict[str, tuple[Event, ...]] = {}
-        self.by_msisdn: dict[str, tuple[str, ...]] = {}
+        # per subscriber: every order, sorted by (requested_at, id), and the live ones
+        self.by_msisdn: dict[str, list[tuple[pendulum.DateTime, str]]] = {}
+        self.live: dict[str, set[str]] = {}
         self.due: list[tuple[pendulum.DateTime, str]] = []  # sorted (due_at, order id)
         self.notices: dict[str, Notice] = {}
         self.notices_by_order: dict[str, tuple[str, ...]] = {}
@@ -69,7 +71,24 @@ class _MemoryTransaction(Transaction):
 
     def orders_of(self, msisdn: str) -> list[Order]:
         orders = self._data.orders
-        return [orders[oid] for oid in self._data.by_msisdn.get(msisdn, ())]
+        return [orders[oid] for _at, oid in self._data.by_msisdn.get(msisdn, ())]
+
+    def live_orders_of(self, msisdn: str) -> list[Order]:
+        orders = self._data.orders
+        live = [orders[oid] for oid in self._data.live.get(msisdn, ())]
+        return sorted(live, key=lambda o: (o.requested_at, o.id))
+
+    def orders_requested_between(
+        self, msisdn: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> list[Order]:
+        index = self._data.by_msisdn.get(msisdn, [])
+        low = bisect.bisect_left(index, (start, ""))
+        high = bisect.bisect_left(index, (end, ""))
+        return [self._data.orders[oid] for _at, oid in index[low:high]]
+
+    def latest_order(self, msisdn: str) -> Order | None:
+        index = self._data.by_msisdn.get(msisdn)
+        return self._data.orders[index[-1][1]] if index else None
 
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         found: list[Order] = []
@@ -126,9 +145,12 @@ class _MemoryTransaction(Transaction):
         if (current.version if current is not None else 0) != expected_version:
             raise ConflictError(order.id, expected_version)
         data.orders[order.id] = order
+        self._set_live(order, current is not None and current.is_live)
         if current is None:
             data.events[order.id] = tuple(events)
-            data.by_msisdn[order.msisdn] = (*data.by_msisdn.get(order.msisdn, ()), order.id)
+            bisect.insort(
+                data.by_msisdn.setdefault(order.msisdn, []), (order.requested_at, order.id)
+            )
             self._undo.append(lambda: self._forget_order(order))
         else:
             history = data.events[order.id]
@@ -137,14 +159,26 @@ class _MemoryTransaction(Transaction):
             self._undo.append(functools.partial(data.events.__setitem__, order.id, history))
         self._move_due(order.id, current.due_at if current else None, order.due_at)
 
+    def _set_live(self, order: Order, was_live: bool) -> None:
+        """Keep the subscriber's live index in step with the order's state."""
+        if order.is_live == was_live:
+            return
+        live = self._data.live
+        if order.is_live:
+            live.setdefault(order.msisdn, set()).add(order.id)
+            self._undo.append(lambda: live[order.msisdn].discard(order.id))
+        else:
+            live[order.msisdn].discard(order.id)
+            self._undo.append(lambda: live[order.msisdn].add(order.id))
+
     def _forget_order(self, order: Order) -> None:
         self._data.orders.pop(order.id, None)
         self._data.events.pop(order.id, None)
+        self._data.live.get(order.msisdn, set()).discard(order.id)
         by_msisdn = self._data.by_msisdn
-        left = tuple(oid for oid in by_msisdn[order.msisdn] if oid != order.id)
-        if left:
-            by_msisdn[order.msisdn] = left
-        else:
+        index = by_msisdn[order.msisdn]
+        _remove_sorted(index, (order.requested_at, order.id))
+        if not index:
             del by_msisdn[order.msisdn]
 
     def _move_due(

@@ -43,6 +43,9 @@ def _psycopg() -> Any:
 class _PostgresDialect:
     claim = " FOR UPDATE SKIP LOCKED"
     lock = " FOR UPDATE"
+    # held until commit or rollback; the first key keeps these apart from other users'
+    # advisory locks in the same database
+    subscriber_lock = "SELECT pg_advisory_xact_lock(7420261, hashtext(?))"
 
     def __init__(self, psycopg: Any) -> None:
         self._errors = psycopg.errors

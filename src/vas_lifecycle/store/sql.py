@@ -39,7 +39,8 @@ class SchemaError(StoreError):
 
 
 #: Versioned migrations, applied in order when a store is opened. Never edit one that
-#: has shipped: add the next.
+#: has shipped: add the next. A step written ``@name`` runs the Python step of that
+#: name (data that SQL alone cannot move, such as values inside the order body).
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         1,
@@ -116,6 +117,29 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 expires_at TEXT NOT NULL)""",
         ),
     ),
+    (
+        3,
+        (
+            # what commands filter on, as columns (invariant 9: a command reads only
+            # the subscriber's live orders and one day's requests, never the history)
+            "ALTER TABLE vas_orders ADD COLUMN service_code TEXT",
+            "ALTER TABLE vas_orders ADD COLUMN kind TEXT",
+            "ALTER TABLE vas_orders ADD COLUMN requested_at TEXT",
+            "ALTER TABLE vas_orders ADD COLUMN code TEXT",
+            "@backfill_v3",  # fills the new columns of the rows written before
+            "DROP INDEX vas_orders_msisdn",
+            "CREATE INDEX vas_orders_requested ON vas_orders (msisdn, requested_at)",
+            "CREATE INDEX vas_orders_live ON vas_orders (msisdn) WHERE state IN "
+            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
+            # invariant 8 as constraints, behind the per-subscriber lock: one live order
+            # per subscription or trial, and distinct codes among pending orders
+            "CREATE UNIQUE INDEX vas_orders_one_live ON vas_orders (msisdn, service_code) "
+            "WHERE kind <> 'on_demand' AND state IN "
+            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
+            "CREATE UNIQUE INDEX vas_orders_pending_code ON vas_orders (msisdn, code) "
+            "WHERE state = 'awaiting_confirmation'",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -136,9 +160,29 @@ def migrate(cursor: Any, dialect: Dialect, where: str) -> int:
     for version, statements in MIGRATIONS:
         if version > current:
             for statement in statements:
-                cursor.execute(statement)
+                if statement.startswith("@"):
+                    _STEPS[statement[1:]](cursor, dialect)
+                else:
+                    cursor.execute(statement)
             cursor.execute(dialect.sql("INSERT INTO vas_schema (version) VALUES (?)"), (version,))
     return int(current)
+
+
+def _backfill_v3(cursor: Any, dialect: Dialect) -> None:
+    """Copy what commands filter on out of each order body into its new columns."""
+    cursor.execute("SELECT body FROM vas_orders")
+    rows = [order_from_json(row[0]) for row in cursor.fetchall()]
+    if rows:
+        cursor.executemany(
+            dialect.sql(
+                "UPDATE vas_orders SET service_code = ?, kind = ?, requested_at = ?, code = ? "
+                "WHERE id = ?"
+            ),
+            [(o.service_code, o.kind.value, ts(o.requested_at), o.code, o.id) for o in rows],
+        )
+
+
+_STEPS: dict[str, Callable[[Any, Dialect], None]] = {"backfill_v3": _backfill_v3}
 
 
 class Dialect(Protocol):
@@ -149,6 +193,9 @@ class Dialect(Protocol):
     claim: str
     #: appended to a SELECT that locks a row, waiting for it (``FOR UPDATE``)
     lock: str
+    #: a statement that holds one subscriber (its number as the parameter) until the
+    #: transaction ends; empty where transactions already run one at a time
+    subscriber_lock: str
 
     def sql(self, statement: str) -> str:
         """The statement with this driver's placeholders (written with ``?``)."""
@@ -461,6 +508,57 @@ class SqlTransaction(Transaction):
         found.update({o.id: o for o in self._orders.values() if o.msisdn == msisdn})
         return sorted(found.values(), key=lambda o: (o.requested_at, o.id))
 
+    def _subscriber_orders(
+        self, msisdn: str, statement: str, params: Sequence[Any], keep: Callable[[Order], bool]
+    ) -> list[Order]:
+        """The subscriber's stored orders that ``statement`` selects, with this unit of
+        work's own writes laid over them (``keep`` applies the same filter to those)."""
+        rows = self._query(statement, params)
+        found: dict[str, Order] = {}
+        for row in rows:
+            order = order_from_json(row[0])
+            self._seen.setdefault(order.id, order)
+            found[order.id] = order
+        for order in self._orders.values():
+            if order.msisdn == msisdn:
+                found[order.id] = order
+        return sorted((o for o in found.values() if keep(o)), key=lambda o: (o.requested_at, o.id))
+
+    def live_orders_of(self, msisdn: str) -> list[Order]:
+        return self._subscriber_orders(
+            msisdn,
+            # the same state list as the partial index vas_orders_live, so it is used
+            "SELECT body FROM vas_orders WHERE msisdn = ? AND state IN "
+            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
+            (msisdn,),
+            lambda o: o.is_live,
+        )
+
+    def orders_requested_between(
+        self, msisdn: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> list[Order]:
+        return self._subscriber_orders(
+            msisdn,
+            "SELECT body FROM vas_orders WHERE msisdn = ? AND requested_at >= ? "
+            "AND requested_at < ?",
+            (msisdn, ts(start), ts(end)),
+            lambda o: start <= o.requested_at < end,
+        )
+
+    def latest_order(self, msisdn: str) -> Order | None:
+        rows = self._query(
+            "SELECT body FROM vas_orders WHERE msisdn = ? "
+            "ORDER BY requested_at DESC, id DESC LIMIT 1",
+            (msisdn,),
+        )
+        candidates = [order_from_json(r[0]) for r in rows]
+        candidates += [o for o in self._orders.values() if o.msisdn == msisdn]
+        return max(candidates, key=lambda o: (o.requested_at, o.id), default=None)
+
+    def lock_subscriber(self, msisdn: str) -> None:
+        if self._d.subscriber_lock:
+            self._query(self._d.subscriber_lock, (msisdn,))
+
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         rows = self._query(
             "SELECT body FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
@@ -642,14 +740,14 @@ class SqlTransaction(Transaction):
     def flush(self) -> None:
         """Send the batched writes; raises ConflictError when a version moved."""
         self._execute_many(
-            "INSERT INTO vas_orders (id, msisdn, version, state, due_at, ended_at, body) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO vas_orders (id, msisdn, version, state, due_at, ended_at, body, "
+            "service_code, kind, requested_at, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_order_row(o) for o in self._inserts],
         )
         if self._updates:
             changed = self._execute_many(
                 "UPDATE vas_orders SET version = ?, state = ?, due_at = ?, ended_at = ?, "
-                "body = ? WHERE id = ? AND version = ?",
+                "body = ?, code = ? WHERE id = ? AND version = ?",
                 [_update_row(o, expected) for o, expected in self._updates],
             )
             if changed != len(self._updates):
@@ -728,6 +826,10 @@ def _order_row(order: Order) -> tuple[Any, ...]:
         ts(order.due_at),
         ts(order.ended_at),
         order_to_json(order),
+        order.service_code,
+        order.kind.value,
+        ts(order.requested_at),
+        order.code,
     )
 
 
@@ -738,6 +840,7 @@ def _update_row(order: Order, expected: int) -> tuple[Any, ...]:
         ts(order.due_at),
         ts(order.ended_at),
         order_to_json(order),
+        order.code,
         order.id,
         expected,
     )

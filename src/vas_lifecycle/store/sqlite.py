@@ -26,6 +26,7 @@ __all__ = ["SQLiteStore"]
 class _SqliteDialect:
     claim = ""  # BEGIN IMMEDIATE already holds the only write lock
     lock = ""
+    subscriber_lock = ""  # BEGIN IMMEDIATE: one writer at a time already
 
     def sql(self, statement: str) -> str:
         return statement
