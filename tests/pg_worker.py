@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pendulum
@@ -58,3 +59,58 @@ def timers(dsn: str, schema: str, when: str, barrier: Any) -> None:
     barrier.wait()
     lc.run_due(batch=50)
     lc.dispatch()
+
+
+class _Held:
+    """A transaction that stops right after reading the subscriber's live orders, until
+    the test lets it go: two workers held there at once would each decide from their
+    own read (what the per-subscriber lock must make impossible)."""
+
+    def __init__(self, tx: Any, ready: Any, go: Any) -> None:
+        self._tx, self._ready, self._go = tx, ready, go
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    def live_orders_of(self, msisdn: str) -> Any:
+        found = self._tx.live_orders_of(msisdn)
+        self._ready.set()
+        if not self._go.wait(timeout=120):
+            raise RuntimeError("the test never let this worker go")
+        return found
+
+
+class HeldPostgresStore(PostgresStore):
+    def __init__(self, dsn: str, schema: str, ready: Any, go: Any) -> None:
+        super().__init__(dsn, schema=schema)
+        self._ready, self._go = ready, go
+
+    @contextlib.contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[Any]:
+        with super().transaction(readonly=readonly) as tx:
+            yield tx if readonly else _Held(tx, self._ready, self._go)
+
+
+def held_request(
+    dsn: str,
+    schema: str,
+    when: str,
+    msisdn: str,
+    service: str,
+    ready: Any,
+    go: Any,
+    results: Any,
+    n: int,
+) -> None:
+    """Request ``service`` for ``msisdn`` from the SP's platform, held after the read.
+
+    Every worker draws codes from the same seed: without serialisation two pending
+    orders would get the same code."""
+    clock = ManualClock(pendulum.parse(when))  # type: ignore[arg-type]
+    store = HeldPostgresStore(dsn, schema, ready, go)
+    with store.transaction(readonly=True) as tx:  # the backend is up: say who it is
+        (pid,) = tx._query("SELECT pg_backend_pid()")[0]
+    results.put(("pid", n, pid))
+    lc = Lifecycle(demo_catalog(), clock=clock, store=store, rng=random.Random(7))
+    order = lc.request(msisdn, service, channel=Channel.SP_API)
+    results.put(("order", n, order.id))

@@ -4,11 +4,12 @@ unsubscribe and confirm. Each order gets exactly one outcome; invariants hold.""
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import Counter
 
 import pendulum
 
-from tests.pg_worker import replies, timers
+from tests.pg_worker import held_request, replies, timers
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
 from vas_lifecycle import (
     Channel,
@@ -93,5 +94,102 @@ def test_four_workers_one_outcome_each() -> None:
         with lc.store.transaction() as tx:
             assert all(tx.delivered(n.id) for n in tx.all_notices())
         lc.store.close()
+    finally:
+        drop_schema(schema)
+
+
+def waiting_on_a_lock(pids: list[int]) -> set[int]:
+    """Which of these backends wait for a lock (the per-subscriber advisory lock)."""
+    import psycopg
+
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'",
+            (pids,),
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def run_held(schema: str, msisdn: str, services: list[str]) -> list[str]:
+    """One worker process per service, all requesting for ``msisdn`` at the same moment.
+
+    Each stops between reading the subscriber's orders and committing. The test lets
+    one go only when every other unfinished worker is seen waiting for the lock, so
+    the run is the same on any machine; two workers past the read at once means the
+    decisions are not serialised, and fails at once. Returns the order ids."""
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    when = START.add(minutes=1).isoformat()
+    ready = [ctx.Event() for _ in services]
+    go = [ctx.Event() for _ in services]
+    procs = [
+        ctx.Process(
+            target=held_request,
+            args=(DSN, schema, when, msisdn, service, ready[n], go[n], results, n),
+        )
+        for n, service in enumerate(services)
+    ]
+    pids: dict[int, int] = {}
+    orders: dict[int, str] = {}
+    try:
+        for proc in procs:
+            proc.start()
+        while len(pids) < len(procs):
+            kind, n, value = results.get(timeout=120)
+            assert kind == "pid"
+            pids[n] = value
+        released: set[int] = set()
+        deadline = time.monotonic() + 240  # a hang guard only: no outcome depends on it
+        while len(released) < len(procs):
+            assert time.monotonic() < deadline, "the workers never got through"
+            holding = [n for n in pids if ready[n].is_set() and n not in released]
+            assert len(holding) <= 1, f"workers {holding} read the subscriber's orders at once"
+            others = {pids[n] for n in pids if n not in released and n not in holding}
+            if holding and waiting_on_a_lock(list(others)) >= others:
+                go[holding[0]].set()
+                released.add(holding[0])
+            time.sleep(0.05)
+        while len(orders) < len(procs):
+            kind, n, value = results.get(timeout=120)
+            assert kind == "order"
+            orders[n] = value
+    finally:
+        for event in go:
+            event.set()
+        for proc in procs:
+            proc.join(timeout=120)
+    assert all(proc.exitcode == 0 for proc in procs)
+    return [orders[n] for n in sorted(orders)]
+
+
+def test_invariant_8_concurrent_requests_for_one_subscriber_decide_one_after_another() -> None:
+    require_postgres()
+    schema = "vas_test_invariant8"
+    drop_schema(schema)
+    try:
+        PostgresStore(DSN, schema=schema).close()
+        sub = "+8613800009999"
+        # four workers: two ask for the same subscription, two for the on-demand
+        # service; SP01's daily limit is 3 and every worker draws the same first code
+        ids = run_held(schema, sub, ["NEWS", "NEWS", "JOKE", "WEATHER"])
+        lc = Lifecycle(
+            demo_catalog(),
+            clock=ManualClock(START.add(minutes=2)),
+            store=PostgresStore(DSN, schema=schema),
+        )
+        orders = [lc.get(i) for i in ids]
+        live_news = [o for o in orders if o.service_code == "NEWS" and o.is_live]
+        assert len(live_news) == 1, "two live orders of one subscription"
+        pending_codes = [o.code for o in orders if o.state is OrderState.AWAITING_CONFIRMATION]
+        assert len(pending_codes) == len(set(pending_codes)), "two pending orders share a code"
+        # whichever worker came fourth was over SP01's limit (every request counts,
+        # refused or not), and only that one was booked
+        reasons = sorted(o.end_reason or "" for o in orders if o.state is OrderState.REJECTED)
+        assert reasons in (["daily_limit"], ["daily_limit", "duplicate_order"])
+        assert [v.reason.value for v in lc.sp_violations("SP01")] == ["daily_limit"]
+        late = lc.request(sub, "WEATHER", channel=Channel.SP_API)
+        assert late.state is OrderState.REJECTED and late.end_reason == "daily_limit"
+        assert check_invariants(lc) == []
+        lc.close()
     finally:
         drop_schema(schema)
