@@ -29,9 +29,10 @@ def require_postgres() -> str:
 
 def drop_schema(schema: str) -> None:
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
@@ -107,3 +108,82 @@ def test_migrations_from_the_previous_version(schemas: list[str]) -> None:
     with store.transaction() as tx:
         (claimed,) = tx.claim_notices(now, now.add(minutes=2), 10)
         assert claimed.notice.text == "old notice"
+
+
+@pytest.mark.parametrize("schema", ["information_schema", "pg_catalog", "pg_toast", "pg_temp_3"])
+def test_system_schemas_are_refused(schema: str) -> None:
+    with pytest.raises(StoreError, match="PostgreSQL itself"):
+        PostgresStore("postgresql://localhost/x", schema=schema)
+
+
+def test_the_first_command_after_a_lost_connection_works(schemas: list[str]) -> None:
+    import pendulum
+    import psycopg
+
+    from vas_lifecycle import Channel, Lifecycle, ManualClock
+    from vas_lifecycle.testing import demo_catalog
+
+    store = PostgresStore(DSN, schema=new_schema(schemas))
+    clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
+    lc = Lifecycle(demo_catalog(), clock=clock, store=store)
+    order = lc.request("+8613800138000", "NEWS", channel=Channel.WEB)
+
+    def cut() -> None:  # the server ends the session (a restart, a failover, a proxy)
+        with store.transaction(readonly=True) as tx:
+            (pid,) = tx._query("SELECT pg_backend_pid()")[0]  # type: ignore[attr-defined]
+        with psycopg.connect(DSN, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    cut()
+    assert lc.get(order.id).state.value == "awaiting_confirmation"  # a read
+    cut()
+    assert lc.unsubscribe(order.id, channel=Channel.HOTLINE).state.value == "cancelled"
+    cut()
+    assert lc.dispatch() == 0
+    assert [e.kind.value for e in lc.history(order.id)][-1] == "order_cancelled"
+    store.close()
+
+
+def _open(names: list[str], barrier: object) -> None:
+    for schema in names:
+        barrier.wait(timeout=60)  # type: ignore[attr-defined]
+        PostgresStore(DSN, schema=schema).close()
+
+
+def test_many_workers_open_a_new_schema_at_once(schemas: list[str]) -> None:
+    import multiprocessing
+
+    names = [new_schema(schemas) for _ in range(10)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(8)
+    procs = [ctx.Process(target=_open, args=(names, barrier)) for _ in range(8)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+    assert [proc.exitcode for proc in procs] == [0] * 8
+    for schema in names:
+        assert PostgresStore(DSN, schema=schema).schema_version == SCHEMA_VERSION
+
+
+def test_readers_open_without_migrating_and_refuse_what_is_not_a_store(
+    schemas: list[str],
+) -> None:
+    import psycopg
+    from psycopg import sql
+
+    empty = new_schema(schemas)
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(empty)))
+    with pytest.raises(StoreError, match="no vas_lifecycle store"):
+        PostgresStore(DSN, schema=empty, migrate=False)
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (empty,)
+        ).fetchone()
+    assert tables == (0,)  # nothing was created
+    with pytest.raises(StoreError, match="no vas_lifecycle store"):
+        PostgresStore(DSN, schema=new_schema(schemas), migrate=False)  # missing schema
+    current = new_schema(schemas)
+    PostgresStore(DSN, schema=current).close()
+    PostgresStore(DSN, schema=current, migrate=False).close()

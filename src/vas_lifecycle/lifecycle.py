@@ -54,7 +54,14 @@ from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.sms import Command, CommandKind, PickSession, fragment, parse
 from vas_lifecycle.states import OrderState
-from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
+from vas_lifecycle.store.base import (
+    ConflictError,
+    ConnectionLostError,
+    Delivery,
+    RetryableError,
+    Store,
+    Transaction,
+)
 from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.values import (
     canonical_access_code,
@@ -248,7 +255,8 @@ class Lifecycle:
 
         Each try reads the clock afresh, so a retried command is dated after the
         change that made it retry (the evidence stays in time order)."""
-        conflict: ConflictError | None = None
+        retried: RetryableError | None = None
+        lost = 0
         for _attempt in range(self._max_retries):
             staged: list[Notice] = []
             self._local.staged = staged
@@ -256,8 +264,15 @@ class Lifecycle:
             try:
                 with self.store.transaction() as tx:
                     result = work(tx, now)
-            except ConflictError as err:
-                conflict = err
+            except ConnectionLostError as err:
+                # nothing was stored: once on a new connection, not again and again
+                lost += 1
+                if lost > 1:
+                    raise StoreError(f"the store's connection keeps failing: {err}") from err
+                retried = err
+                continue
+            except RetryableError as err:
+                retried = err
                 continue
             except VasError:
                 raise
@@ -271,8 +286,9 @@ class Lifecycle:
             if isinstance(result, _Raise):
                 raise result.error
             return result
-        assert conflict is not None
-        raise ConcurrencyError(conflict.order_id, conflict.expected_version) from conflict
+        if isinstance(retried, ConflictError):
+            raise ConcurrencyError(retried.order_id, retried.expected_version) from retried
+        raise StoreError(f"the store could not run the command: {retried}") from retried
 
     def _awaiting(self, tx: Transaction, order_id: str, trigger: str) -> Order:
         """The order, which must be awaiting confirmation for a yes or a no."""
@@ -957,14 +973,20 @@ class Lifecycle:
         return self._store_call(work)
 
     def _store_call(self, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:
-        """One unit of work with no notices of its own (no dispatch, no retries)."""
-        try:
-            with self.store.transaction(readonly=readonly) as tx:
-                return work(tx)
-        except VasError:
-            raise
-        except Exception as err:
-            raise StoreError(f"the store failed: {err}") from err
+        """One unit of work with no notices of its own (no dispatch); run once more on a
+        new connection when the first one was lost before anything was stored."""
+        for attempt in (1, 2):
+            try:
+                with self.store.transaction(readonly=readonly) as tx:
+                    return work(tx)
+            except ConnectionLostError as err:
+                if attempt == 2:
+                    raise StoreError(f"the store's connection keeps failing: {err}") from err
+            except VasError:
+                raise
+            except Exception as err:
+                raise StoreError(f"the store failed: {err}") from err
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- queries -----------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from vas_lifecycle.errors import StoreError
-from vas_lifecycle.store.base import ConflictError, Store, Transaction
-from vas_lifecycle.store.sql import SchemaError, SqlTransaction, migrate
+from vas_lifecycle.store.base import ConflictError, ConnectionLostError, Store, Transaction
+from vas_lifecycle.store.sql import SCHEMA_VERSION, SchemaError, SqlTransaction, migrate
 
 __all__ = ["PostgresStore"]
 
@@ -74,16 +74,32 @@ class PostgresStore(Store):
     Args:
         dsn: a libpq connection string or URI.
         schema: the schema (namespace) to keep the tables in; created when missing.
+            A lower-case SQL identifier; PostgreSQL's own schemas (``pg_*``,
+            ``information_schema``) are refused.
         connect_timeout: seconds to wait for the server.
+        migrate: create or upgrade the schema when opening (the default). ``False``
+            opens an existing, current vas_lifecycle schema only, and changes nothing
+            (for readers such as ``vas-lifecycle audit``).
 
     Raises:
         StoreError: psycopg is missing, the server cannot be reached or refuses the
-            login, or the schema is newer than this library (:class:`SchemaError`).
+            login, the schema name is refused, or the schema is newer than this
+            library (:class:`SchemaError`), or (``migrate=False``) it is missing, not a
+            vas_lifecycle schema, or older than this library.
     """
 
-    def __init__(self, dsn: str, *, schema: str = "public", connect_timeout: int = 10) -> None:
-        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "public",
+        connect_timeout: int = 10,
+        migrate: bool = True,
+    ) -> None:
+        if not isinstance(schema, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+        if schema.startswith("pg_") or schema == "information_schema":
+            raise StoreError(f"schema {schema!r} belongs to PostgreSQL itself")
         self._psycopg = _psycopg()
         self._dsn = dsn
         self.schema = schema
@@ -92,20 +108,52 @@ class PostgresStore(Store):
         self._lock = threading.RLock()
         self._conn: Any = None
         self._connect()
-        self._migrate()
+        if migrate:
+            self._migrate()
+        else:
+            self._check_current()
 
     def _connect(self) -> Any:
         psycopg = self._psycopg
+        sql = psycopg.sql
         try:
             conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=self._timeout)
             with conn.cursor() as cur:
-                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                cur.execute(f'SET search_path TO "{self.schema}"')
+                # the schema may not exist yet: it is created under the migration lock
+                cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
             conn.commit()
         except psycopg.Error as err:
             raise StoreError(f"cannot connect to PostgreSQL: {_first_line(err)}") from err
         self._conn = conn
         return conn
+
+    def _check_current(self) -> None:
+        """Refuse anything but a current vas_lifecycle schema, and change nothing."""
+        psycopg = self._psycopg
+        conn = self._connection()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT 1 FROM information_schema.tables "
+                    "WHERE table_schema = %s AND table_name = 'vas_schema'",
+                    (self.schema,),
+                )
+                found = cur.fetchone() is not None
+                version = None
+                if found:
+                    cur.execute("SELECT max(version) FROM vas_schema")
+                    version = cur.fetchone()[0]
+            conn.rollback()
+        except psycopg.Error as err:
+            conn.rollback()
+            raise StoreError(f"cannot read schema {self.schema}: {_first_line(err)}") from err
+        if not found:
+            raise StoreError(f"schema {self.schema} holds no vas_lifecycle store")
+        if version != SCHEMA_VERSION:
+            raise SchemaError(
+                f"schema {self.schema} has version {version!r}, this library "
+                f"{SCHEMA_VERSION}: open it once with migrate=True to upgrade"
+            )
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -117,7 +165,13 @@ class PostgresStore(Store):
         conn = self._connection()
         try:
             with conn.cursor() as cur:
+                # concurrent openers of a new schema: one creates it, the others wait
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                cur.execute(
+                    psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        psycopg.sql.Identifier(self.schema)
+                    )
+                )
                 migrate(cur, self._dialect, f"schema {self.schema}")
             conn.commit()
         except SchemaError:
@@ -139,9 +193,11 @@ class PostgresStore(Store):
         with self._lock:
             conn = self._connection()
             tx = SqlTransaction(conn.cursor(), self._dialect)
+            committing = False
             try:
                 yield tx
                 tx.flush()
+                committing = True
                 conn.commit()
             except BaseException as err:
                 with contextlib.suppress(psycopg.Error):
@@ -151,6 +207,10 @@ class PostgresStore(Store):
                 if self._dialect.is_retryable(err):
                     raise ConflictError("?", -1) from err
                 if isinstance(err, psycopg.Error):
+                    if (conn.closed or conn.broken) and not committing:
+                        # the server dropped the transaction with the connection, and
+                        # no commit was sent: nothing was stored, so it may run again
+                        raise ConnectionLostError(_first_line(err)) from err
                     raise StoreError(f"PostgreSQL failed: {_first_line(err)}") from err
                 raise
 
