@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pendulum
 from click.testing import CliRunner
 
-from vas_lifecycle import SQLiteStore, mermaid_diagram
+from vas_lifecycle import Channel, Lifecycle, ManualClock, SQLiteStore, mermaid_diagram
 from vas_lifecycle.cli import main
+from vas_lifecycle.privacy import mask_msisdn
+from vas_lifecycle.testing import demo_catalog
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str]:
@@ -40,7 +45,10 @@ def test_simulate_keeps_history_for_audit_and_sp_report(tmp_path: Path) -> None:
         order = next(o for o in tx.all_orders() if o.activated_at is not None)
     code, out = invoke("audit", order.id, "--db", str(db))
     assert code == 0, out
-    assert "consent_granted" in out and "via sms" in out and order.msisdn in out
+    assert "consent_granted" in out and "via sms" in out
+    assert order.msisdn not in out and mask_msisdn(order.msisdn) in out  # C14a
+    code, out = invoke("audit", order.id, "--db", str(db), "--show-numbers")
+    assert code == 0 and order.msisdn in out
     code, out = invoke("sp-report", "--db", str(db))
     assert code == 0 and "SP09" in out and "Latest evidence" in out
     code, out = invoke("simulate", "--subscribers", "10", "--days", "1", "--db", str(db))
@@ -64,7 +72,7 @@ def test_sms_console(tmp_path: Path) -> None:
     code, out = invoke("sms", "--db", str(db), input="order NEWS\nhello\n0000\nquit\n")
     assert code == 0, out
     assert "二次确认" in out and "未能识别" in out and "您已订购的业务" in out
-    assert "Handset +8613800138000." in out  # the number as the library keeps it
+    assert "Handset +86138****8000." in out  # as the library keeps it, masked (C14a)
 
 
 def test_sms_console_refuses_a_malformed_number(tmp_path: Path) -> None:
@@ -114,3 +122,102 @@ def test_help_lists_each_command_once() -> None:
     assert code == 0
     listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == ["audit", "demo", "diagram", "simulate", "sms", "sp-report"]
+
+
+MARKUP = "[/][bold]<b>'; DROP TABLE vas_orders; --"
+
+
+def test_c14_stored_text_is_printed_literally_never_as_markup(tmp_path: Path) -> None:
+    db = tmp_path / "hostile.db"
+    clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
+    lc = Lifecycle(demo_catalog(), clock=clock, store=SQLiteStore(db))
+    order = lc.request("+8613800138000", "NEWS", channel=Channel.SP_API, text=MARKUP)
+    lc.handle_sms("+8613800138000", "Y [/]", to="10086")  # too fast: booked (C13)
+    lc.handle_sms("+8613800138000", "TD [/]", to="10658001")
+    lc.close()
+    code, out = invoke("audit", order.id, "--db", str(db))
+    assert code == 0, out
+    assert f"received: {MARKUP}" in out and "received: TD [/]" in out
+    code, out = invoke("sp-report", "--db", str(db))
+    assert code == 0 and "too_fast" in out and "'Y [/]'" in out, out
+    code, out = invoke("sms", "--db", str(db), input=f"{MARKUP}\nTD [/]@10658001\nquit\n")
+    assert code == 0 and "Traceback" not in out, out
+
+
+def test_c14a_numbers_are_masked_unless_asked_for(tmp_path: Path) -> None:
+    db = tmp_path / "sim.db"
+    code, out = invoke("simulate", "--subscribers", "100", "--days", "3", "--db", str(db))
+    assert code == 0, out
+    code, out = invoke("sp-report", "--db", str(db))
+    assert code == 0 and "****" in out and not re.search(r"\+86\d{11}", out), out
+    code, out = invoke("sp-report", "--db", str(db), "--show-numbers")
+    assert code == 0 and re.search(r"\+86\d{11}", out), out
+    code, out = invoke("demo")
+    assert code == 0 and "+86138****0001" in out and "+8613800000001" not in out
+    code, out = invoke("demo", "--show-numbers")
+    assert code == 0 and "+8613800000001" in out
+
+
+def test_readers_refuse_a_database_that_is_not_a_store_and_change_nothing(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "billing.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    for args in (("audit", "x", "--db", str(db)), ("sp-report", "--db", str(db))):
+        code, out = invoke(*args)
+        assert code == 2 and "no vas_lifecycle store" in out, out
+    assert db.read_bytes() == before
+    tables = sqlite3.connect(db).execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == [("invoices",)]
+
+
+def test_help_shows_the_environment_variable_that_moves_the_main_job() -> None:
+    code, out = invoke("simulate", "--help")
+    assert code == 0 and "VAS_DSN" in out
+
+
+def test_simulate_dsn_without_psycopg_is_one_line() -> None:
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from vas_lifecycle.cli import run\n"
+        "sys.argv = ['vas-lifecycle', 'simulate', '--dsn', 'postgresql://x/y']\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "psycopg" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_never_empties_a_schema_it_did_not_make() -> None:
+    from tests.test_store_postgres import DSN, drop_schema, require_postgres
+
+    require_postgres()
+    import psycopg
+
+    schema = "vas_test_cli_simulation"
+    drop_schema(schema)
+    try:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS public.keep_me (id INTEGER)")
+        crafted = 'x"; DROP SCHEMA public CASCADE; --'
+        for name in ("public", crafted, "information_schema"):
+            code, out = invoke(*SMALL, "--dsn", DSN, "--schema", name)
+            assert code == 2 and "Traceback" not in out, out
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            assert conn.execute("SELECT to_regclass('public.keep_me')").fetchone() != (None,)
+            conn.execute("DROP TABLE public.keep_me")
+        for _run in range(2):  # the second run empties what the first made
+            code, out = invoke(*SMALL, "--dsn", DSN, "--schema", schema)
+            assert code == 0 and "0 violations" in out, out
+    finally:
+        drop_schema(schema)
+
+
+SMALL = ("simulate", "--subscribers", "20", "--days", "2")

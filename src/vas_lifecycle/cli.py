@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 try:
     import click
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 except ImportError as err:  # pragma: no cover - depends on the installation
@@ -35,6 +36,7 @@ from vas_lifecycle.machine import mermaid_diagram
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import CallbackNotifier
 from vas_lifecycle.policy import Channel
+from vas_lifecycle.privacy import mask_msisdn, mask_numbers
 from vas_lifecycle.simulation import SimulationReport, simulate, simulation_catalog
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
@@ -58,24 +60,50 @@ def clean_errors() -> Iterator[None]:
     try:
         yield
     except VasError as err:
-        fail(str(err))
+        fail(mask_numbers(str(err)))
     except OSError as err:
         fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
     except KeyboardInterrupt:
         fail("interrupted")
 
 
-def open_store(db: str | None, dsn: str | None, schema: str, *, must_exist: bool) -> Store:
+#: The comment simulate puts on the schemas it creates: it empties no other schema.
+SIMULATION_MARK = "created by vas-lifecycle simulate; emptied by its next run"
+
+
+class Shown:
+    """How stored data is printed: literally (never read as markup) and, unless asked
+    for in full, with subscriber numbers masked (C14a)."""
+
+    def __init__(self, full_numbers: bool) -> None:
+        self.full = full_numbers
+
+    def number(self, value: str) -> str:
+        return escape(value if self.full else mask_msisdn(value))
+
+    def text(self, value: str) -> str:
+        return escape(value if self.full else mask_numbers(value))
+
+
+def show_numbers_option(func: F) -> F:
+    return click.option(
+        "--show-numbers",
+        is_flag=True,
+        help="Print subscriber numbers in full (they are personal data: masked by default).",
+    )(func)
+
+
+def open_store(db: str | None, dsn: str | None, schema: str, *, reader: bool) -> Store:
+    """The store to work on. A reader (audit, sp-report) opens an existing, current
+    vas_lifecycle store only, and never creates or migrates anything in it."""
     from vas_lifecycle.store.postgres import PostgresStore
     from vas_lifecycle.store.sqlite import SQLiteStore
 
     if dsn:
-        return PostgresStore(dsn, schema=schema)
+        return PostgresStore(dsn, schema=schema, migrate=not reader)
     if db is None:
         fail("say where the history is: --db PATH (SQLite) or --dsn DSN (PostgreSQL)")
-    if must_exist and not Path(db).exists():
-        fail(f"no database at {db}")
-    return SQLiteStore(db)
+    return SQLiteStore(db, migrate=not reader)
 
 
 def store_options(func: F) -> F:
@@ -83,7 +111,11 @@ def store_options(func: F) -> F:
         func
     )
     func = click.option(
-        "--dsn", default=None, envvar="VAS_DSN", help="PostgreSQL DSN (instead of --db)."
+        "--dsn",
+        default=None,
+        envvar="VAS_DSN",
+        show_envvar=True,
+        help="PostgreSQL DSN (instead of --db).",
     )(func)
     return click.option("--db", default=None, help="SQLite database file.")(func)
 
@@ -111,12 +143,19 @@ def main() -> None:
     default=None,
     help="Keep the history in this SQLite file (default: a temporary one).",
 )
-@click.option("--dsn", default=None, envvar="VAS_DSN", help="Use PostgreSQL instead.")
+@click.option(
+    "--dsn",
+    default=None,
+    envvar="VAS_DSN",
+    show_envvar=True,
+    help="Use PostgreSQL instead (then the history goes there).",
+)
 @click.option(
     "--schema",
     default="vas_simulation",
     show_default=True,
-    help="PostgreSQL schema (emptied first).",
+    help="PostgreSQL schema; one that an earlier simulate made is emptied first, any "
+    "other existing schema is refused.",
 )
 @click.option("--memory", is_flag=True, help="Keep the history in memory only.")
 def simulate_(
@@ -169,13 +208,7 @@ def _simulation_store(
         yield MemoryStore(), "memory"
         return
     if dsn:
-        import psycopg
-
-        try:
-            with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        except psycopg.Error as err:
-            fail(f"cannot connect to PostgreSQL: {str(err).strip().splitlines()[0]}")
+        _fresh_simulation_schema(dsn, schema)
         server = PostgresStore(dsn, schema=schema)
         yield server, f"PostgreSQL schema {schema}"
         server.close()
@@ -194,13 +227,47 @@ def _simulation_store(
         store.close()
 
 
+def _fresh_simulation_schema(dsn: str, schema: str) -> None:
+    """Make ``schema`` new and empty for a simulation. Only a schema that simulate made
+    (it carries SIMULATION_MARK) is emptied; any other existing schema is refused."""
+    from vas_lifecycle.store.postgres import check_schema_name
+
+    check_schema_name(schema)  # before anything is sent
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        fail("--dsn needs psycopg: pip install 'vas-lifecycle[postgres]'")
+    name = sql.Identifier(schema)
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+                (schema,),
+            ).fetchone()
+            if row is not None and row[0] != SIMULATION_MARK:
+                fail(
+                    f"schema {schema} exists and was not made by vas-lifecycle simulate: "
+                    "refusing to empty it (pick another --schema)"
+                )
+            with conn.transaction():
+                if row is not None:
+                    conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(name))
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(name))
+                conn.execute(
+                    sql.SQL("COMMENT ON SCHEMA {} IS {}").format(name, sql.Literal(SIMULATION_MARK))
+                )
+    except psycopg.Error as err:
+        fail(f"PostgreSQL refused: {str(err).strip().splitlines()[0]}")
+
+
 def show_report(report: SimulationReport) -> None:
     def table(title: str, rows: dict[str, int], name: str = "", value: str = "count") -> Table:
         out = Table(title=title, title_justify="left", show_edge=False)
         out.add_column(name)
         out.add_column(value, justify="right")
         for key, count in rows.items():
-            out.add_row(key, f"{count:,}")
+            out.add_row(escape(key), f"{count:,}")
         if not rows:
             out.add_row("(none)", "0")
         return out
@@ -223,15 +290,17 @@ def show_report(report: SimulationReport) -> None:
             f"[bold red]Invariant check: {len(report.invariant_violations)} violations[/]"
         )
         for line in report.invariant_violations[:20]:
-            console.print(f"  {line}")
+            console.print(f"  {escape(mask_numbers(str(line)))}")
 
 
 # --- demo --------------------------------------------------------------------------------
 
 
 @main.command()
-def demo() -> None:
+@show_numbers_option
+def demo(show_numbers: bool) -> None:
     """A narrated, dated timeline: a confirmed order, a silent one, a trial, a 0000."""
+    shown = Shown(show_numbers)
     with clean_errors():
         start = pendulum.datetime(2026, 11, 24, 9, 0, tz=TZ)
         clock = ManualClock(start)
@@ -239,7 +308,11 @@ def demo() -> None:
 
         def heard(notice: Notice) -> None:
             lines.append(
-                (local(notice.at), f"  📱 {notice.msisdn} ← {notice.sender}: {notice.text}")
+                (
+                    local(notice.at),
+                    f"  📱 {shown.number(notice.msisdn)} ← {escape(notice.sender)}: "
+                    f"{escape(notice.text)}",
+                )
             )
 
         lc = Lifecycle(simulation_catalog(), clock=clock, notifier=CallbackNotifier(heard))
@@ -290,28 +363,32 @@ def demo() -> None:
 @click.option(
     "--msisdn", default="+8613800138000", show_default=True, help="The subscriber you type as."
 )
-def sms(db: str | None, dsn: str | None, schema: str, msisdn: str) -> None:
+@show_numbers_option
+def sms(db: str | None, dsn: str | None, schema: str, msisdn: str, show_numbers: bool) -> None:
     """Type as a subscriber: each line is an SMS to 10086 (or to NUMBER with `@NUMBER`).
 
     `order CODE` makes an SP ask for CODE; `quit` ends. History stays in the store.
     """
+    shown = Shown(show_numbers)
     with clean_errors():
-        store = open_store(db, dsn, schema, must_exist=False)
-        shown: list[Notice] = []
+        store = open_store(db, dsn, schema, reader=False)
+        heard: list[Notice] = []
         lc = Lifecycle(
             simulation_catalog(),
             clock=SystemClock(),
             store=store,
-            notifier=CallbackNotifier(shown.append),
+            notifier=CallbackNotifier(heard.append),
         )
         number = normalize_msisdn(msisdn, lc.policy.country_code)  # bad number: exit 2
         codes = ", ".join(s.code for s in lc.catalog)
-        console.print(f"Handset {number}. Services: {codes}. Type `quit` to leave.")
+        console.print(
+            f"Handset {shown.number(number)}. Services: {escape(codes)}. Type `quit` to leave."
+        )
         for raw in sys.stdin:
             line = raw.strip()
             if line.lower() in {"quit", "exit"}:
                 break
-            shown.clear()
+            heard.clear()
             try:
                 if line.lower().startswith("order "):
                     lc.request(number, line[6:].strip(), channel=Channel.SP_API)
@@ -319,9 +396,9 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str) -> None:
                     text, _, to = line.partition("@")
                     lc.handle_sms(number, text, to=to.strip() or "10086")
             except VasError as err:
-                console.print(f"[red]{err}[/]")
-            for notice in shown:
-                console.print(f"← {notice.sender}: {notice.text}")
+                console.print(f"[red]{shown.text(str(err))}[/]")
+            for notice in heard:
+                console.print(f"← {escape(notice.sender)}: {escape(notice.text)}")
 
 
 # --- audit and sp-report -------------------------------------------------------------------
@@ -330,13 +407,16 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str) -> None:
 @main.command()
 @click.argument("order_id")
 @store_options
-def audit(order_id: str, db: str | None, dsn: str | None, schema: str) -> None:
+@show_numbers_option
+def audit(order_id: str, db: str | None, dsn: str | None, schema: str, show_numbers: bool) -> None:
     """The consent evidence of one order, as a readable timeline."""
+    shown = Shown(show_numbers)
     with clean_errors():
-        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, must_exist=True))
+        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, reader=True))
         order = lc.get(order_id)
         console.print(
-            f"[bold]Order {order.id}[/]: {order.msisdn}, {order.sp_name} “{order.service_name}” "
+            f"[bold]Order {escape(order.id)}[/]: {shown.number(order.msisdn)}, "
+            f"{escape(order.sp_name)} “{escape(order.service_name)}” "
             f"{order.price}元/{order.period.value} ({order.kind.value}) — now "
             f"[bold]{order.state.value}[/]"
         )
@@ -344,25 +424,27 @@ def audit(order_id: str, db: str | None, dsn: str | None, schema: str) -> None:
             channel = event.channel.value if event.channel else "timer"
             console.print(
                 f"[dim]{local(event.at)}[/] {event.kind.value:<24} via {channel:<12} "
-                f"by {event.actor}"
+                f"by {shown.number(event.actor)}"
             )
             if event.text_in:
-                console.print(f"    received: {event.text_in[:200]}")
+                console.print(f"    received: {shown.text(event.text_in[:200])}")
             if event.text_out:
-                console.print(f"    sent:     {event.text_out}")
+                console.print(f"    sent:     {shown.text(event.text_out)}")
         for charge in lc.charges(order_id):
             console.print(
                 f"[dim]{local(charge.at)}[/] charged {charge.amount} for "
-                f"{charge.period_key} (key {charge.key})"
+                f"{escape(charge.period_key)} (key {shown.text(charge.key)})"
             )
 
 
 @main.command(name="sp-report")
 @store_options
-def sp_report(db: str | None, dsn: str | None, schema: str) -> None:
+@show_numbers_option
+def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) -> None:
     """Forced-subscription violations (C13), per SP."""
+    shown = Shown(show_numbers)
     with clean_errors():
-        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, must_exist=True))
+        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, reader=True))
         violations = lc.sp_violations()
         if not violations:
             console.print("No SP violations.")
@@ -377,14 +459,14 @@ def sp_report(db: str | None, dsn: str | None, schema: str) -> None:
         table.add_column("count", justify="right")
         for sp, reasons in sorted(per_sp.items()):
             for reason, count in sorted(reasons.items()):
-                table.add_row(sp, reason, f"{count:,}")
+                table.add_row(escape(sp), escape(reason), f"{count:,}")
         console.print(table)
         latest = violations[-5:]
         console.print("Latest evidence:")
         for v in latest:
             console.print(
-                f"  {local(v.at)} {v.sp_id} {v.reason.value} {v.msisdn} "
-                f"order {v.order_id}: {v.evidence[:120]}"
+                f"  {local(v.at)} {escape(v.sp_id)} {v.reason.value} {shown.number(v.msisdn)} "
+                f"order {escape(str(v.order_id))}: {shown.text(v.evidence[:120])}"
             )
 
 

@@ -30,6 +30,20 @@ __all__ = ["PostgresStore"]
 _MIGRATION_LOCK = 74_202_611
 
 
+def check_schema_name(schema: object) -> str:
+    """A schema name this library will use: a lower-case SQL identifier that is not one
+    of PostgreSQL's own schemas.
+
+    Raises:
+        StoreError: anything else.
+    """
+    if not isinstance(schema, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+    if schema.startswith("pg_") or schema == "information_schema":
+        raise StoreError(f"schema {schema!r} belongs to PostgreSQL itself")
+    return schema
+
+
 def _psycopg() -> Any:
     try:
         import psycopg
@@ -96,10 +110,7 @@ class PostgresStore(Store):
         connect_timeout: int = 10,
         migrate: bool = True,
     ) -> None:
-        if not isinstance(schema, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
-            raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
-        if schema.startswith("pg_") or schema == "information_schema":
-            raise StoreError(f"schema {schema!r} belongs to PostgreSQL itself")
+        check_schema_name(schema)
         self._psycopg = _psycopg()
         self._dsn = dsn
         self.schema = schema

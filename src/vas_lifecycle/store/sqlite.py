@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.store.base import ConflictError, Store, Transaction
-from vas_lifecycle.store.sql import SqlTransaction, migrate
+from vas_lifecycle.store.sql import SCHEMA_VERSION, SchemaError, SqlTransaction, migrate
 
 __all__ = ["SQLiteStore"]
 
@@ -44,13 +44,19 @@ class SQLiteStore(Store):
     Args:
         path: the database file; created (with its schema) when missing.
         timeout: seconds to wait for another process's write lock.
+        migrate: create or upgrade the schema when opening (the default). ``False``
+            opens an existing file holding a current vas_lifecycle store only, and
+            changes nothing in it (for readers such as ``vas-lifecycle audit``).
 
     Raises:
         StoreError: the path is a directory, not writable, not a database, or its
-            schema is newer than this library (:class:`SchemaError`).
+            schema is newer than this library (:class:`SchemaError`), or
+            (``migrate=False``) it is missing, not a vas_lifecycle store, or older.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 30.0, migrate: bool = True
+    ) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             target = Path(self.path)
@@ -58,18 +64,38 @@ class SQLiteStore(Store):
                 raise StoreError(f"{self.path} is a directory, not a database file")
             if not target.parent.is_dir():
                 raise StoreError(f"cannot create {self.path}: no directory {target.parent}")
+            if not migrate and not target.is_file():
+                raise StoreError(f"no database at {self.path}")
         self._lock = threading.RLock()
         self._dialect = _SqliteDialect()
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            self._migrate()
+            if migrate:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+            else:
+                self._check_current()
         except sqlite3.Error as err:
             raise StoreError(f"cannot open SQLite database {self.path}: {err}") from err
+
+    def _check_current(self) -> None:
+        """Refuse anything but a current vas_lifecycle store, and change nothing."""
+        found = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vas_schema'"
+        ).fetchone()
+        if found is None:
+            self._conn.close()
+            raise StoreError(f"{self.path} holds no vas_lifecycle store")
+        (version,) = self._conn.execute("SELECT max(version) FROM vas_schema").fetchone()
+        if version != SCHEMA_VERSION:
+            self._conn.close()
+            raise SchemaError(
+                f"{self.path} has schema version {version!r}, this library "
+                f"{SCHEMA_VERSION}: open it once with migrate=True to upgrade"
+            )
 
     def _migrate(self) -> None:
         conn = self._conn
