@@ -80,3 +80,10 @@ def test_store_throughput_scales_out_on_postgres() -> None:
     assert figure(out, "Postgres same SQL by hand (reference):") > 0
     assert figure(out, "Postgres due trials, 1 worker(s):") > 0
     assert figure(out, "Postgres due trials, 2 worker(s):") > 0
+
+
+def test_history_prints_a_figure_per_store_size_and_command() -> None:
+    env = {k: v for k, v in os.environ.items() if "POSTGRES_DSN" not in k}
+    out = run("history.py", "--sizes", "0,30", "--repeat", "3", env=env)
+    assert figure(out, "SQLite, 30 finished orders, text 0000:") > 0
+    assert figure(out, "memory, 0 finished orders, web on-demand order:") > 0

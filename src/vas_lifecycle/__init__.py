@@ -33,8 +33,10 @@ from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, Notice, NoticeKin
 from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, RecordingNotifier
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
+from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.states import LIVE_STATES, TERMINAL_STATES, OrderState, Trigger
 from vas_lifecycle.store import (
+    ConflictError,
     Delivery,
     MemoryStore,
     PostgresStore,
@@ -62,6 +64,7 @@ __all__ = [
     "ClockError",
     "ConcurrencyError",
     "ConfirmationRefusedError",
+    "ConflictError",
     "Delivery",
     "DeliveryRules",
     "Event",
@@ -103,6 +106,7 @@ __all__ = [
     "UnknownServiceError",
     "VasError",
     "__version__",
+    "mask_msisdn",
     "mermaid_diagram",
     "normalize_msisdn",
 ]

@@ -382,7 +382,6 @@ class Lifecycle:
         tx.lock_subscriber(msisdn)
         live = tx.live_orders_of(msisdn)
         day_start, day_end = policy.local_day(now)
-        today = tx.orders_requested_between(msisdn, day_start, day_end)
         change = _Change(self, None)
         change.add(
             EventKind.ORDER_REQUESTED,
@@ -395,9 +394,7 @@ class Lifecycle:
         )
         common: dict[str, Any] = {"at": now, "channel": channel, "actor": SYSTEM}
         if channel is Channel.SP_API:
-            sent_today = sum(
-                1 for o in today if o.sp_id == service.sp_id and o.request_channel is Channel.SP_API
-            )
+            sent_today = tx.count_sp_requests(msisdn, service.sp_id, day_start, day_end)
             if sent_today >= policy.sp_daily_request_limit:
                 order = change.add(
                     EventKind.ORDER_REJECTED,
@@ -457,7 +454,11 @@ class Lifecycle:
                 **common,
             )
         else:
-            earlier = self._days_fee_notice(today, service, channel)
+            earlier = (  # C5: by SMS, the day's first fee notice covers later orders
+                tx.fee_notice_between(msisdn, service.code, day_start, day_end)
+                if channel is Channel.SMS
+                else None
+            )
             if earlier is not None:
                 change.add(
                     EventKind.ORDER_COMPLETED,
@@ -495,23 +496,6 @@ class Lifecycle:
         # the catalog may be replaced: the entry holds the service it was made from
         self._snapshots[key] = (service, snapshot)
         return snapshot
-
-    def _days_fee_notice(
-        self, today: list[Order], service: Service, channel: Channel
-    ) -> str | None:
-        """C5: an SMS on-demand order after the day's first one of the same service gets
-        no notice of its own; the first order's fee notice covers it."""
-        if channel is not Channel.SMS:
-            return None
-        for o in today:
-            if (
-                o.service_code == service.code
-                and o.request_channel is Channel.SMS
-                and o.state is OrderState.COMPLETED
-                and o.fee_notice_id is not None
-            ):
-                return o.fee_notice_id
-        return None
 
     def _new_code(self, taken: set[str | None]) -> str:
         digits = self.policy.code_digits
@@ -1166,7 +1150,8 @@ class _SmsSession:
         # (invariant 8)
         tx.lock_subscriber(msisdn)
         self.orders = tx.live_orders_of(msisdn)
-        latest = tx.latest_order(msisdn)
+        # replies speak the language of the subscriber's latest order
+        latest = self.orders[-1] if self.orders else tx.latest_order(msisdn)
         self.language = latest.language if latest is not None else lc.policy.language
 
     def reply(

@@ -77,11 +77,18 @@ class Transaction(abc.ABC):
         whole history, so their cost does not grow with finished orders (invariant 9)."""
 
     @abc.abstractmethod
-    def orders_requested_between(
-        self, msisdn: str, start: pendulum.DateTime, end: pendulum.DateTime
-    ) -> list[Order]:
-        """The subscriber's orders requested in ``[start, end)``, oldest first (a local
-        day's SP requests and fee notices, C5 and C13)."""
+    def count_sp_requests(
+        self, msisdn: str, sp_id: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> int:
+        """How many orders ``sp_id``'s platform (``SP_API``) requested for the subscriber
+        in ``[start, end)``, accepted or not (C13's daily limit)."""
+
+    @abc.abstractmethod
+    def fee_notice_between(
+        self, msisdn: str, service_code: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> str | None:
+        """The fee notice of the subscriber's first completed SMS on-demand order of that
+        service requested in ``[start, end)``, if any (C5: one notice a day)."""
 
     @abc.abstractmethod
     def latest_order(self, msisdn: str) -> Order | None:

@@ -20,7 +20,9 @@ import pendulum
 from vas_lifecycle.consent import Charge, SpViolation
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
+from vas_lifecycle.policy import Channel
 from vas_lifecycle.sms import PickSession
+from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
 
 __all__ = ["MemoryStore"]
@@ -78,13 +80,30 @@ class _MemoryTransaction(Transaction):
         live = [orders[oid] for oid in self._data.live.get(msisdn, ())]
         return sorted(live, key=lambda o: (o.requested_at, o.id))
 
-    def orders_requested_between(
+    def _requested_between(
         self, msisdn: str, start: pendulum.DateTime, end: pendulum.DateTime
     ) -> list[Order]:
         index = self._data.by_msisdn.get(msisdn, [])
         low = bisect.bisect_left(index, (start, ""))
         high = bisect.bisect_left(index, (end, ""))
         return [self._data.orders[oid] for _at, oid in index[low:high]]
+
+    def count_sp_requests(
+        self, msisdn: str, sp_id: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> int:
+        return sum(
+            1
+            for o in self._requested_between(msisdn, start, end)
+            if o.sp_id == sp_id and o.request_channel is Channel.SP_API
+        )
+
+    def fee_notice_between(
+        self, msisdn: str, service_code: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> str | None:
+        for o in self._requested_between(msisdn, start, end):
+            if _sms_fee_notice(o, service_code):
+                return o.fee_notice_id
+        return None
 
     def latest_order(self, msisdn: str) -> Order | None:
         index = self._data.by_msisdn.get(msisdn)
@@ -315,6 +334,16 @@ class _MemoryTransaction(Transaction):
 
     def all_charges(self) -> Iterator[Charge]:
         yield from list(self._data.charges.values())
+
+
+def _sms_fee_notice(order: Order, service_code: str) -> bool:
+    """Is ``order`` a completed SMS on-demand order of that service with a fee notice?"""
+    return (
+        order.service_code == service_code
+        and order.request_channel is Channel.SMS
+        and order.state is OrderState.COMPLETED
+        and order.fee_notice_id is not None
+    )
 
 
 def _remove_sorted(

@@ -125,10 +125,12 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE vas_orders ADD COLUMN service_code TEXT",
             "ALTER TABLE vas_orders ADD COLUMN kind TEXT",
             "ALTER TABLE vas_orders ADD COLUMN requested_at TEXT",
+            "ALTER TABLE vas_orders ADD COLUMN sp_id TEXT",
+            "ALTER TABLE vas_orders ADD COLUMN request_channel TEXT",
             "ALTER TABLE vas_orders ADD COLUMN code TEXT",
             "@backfill_v3",  # fills the new columns of the rows written before
             "DROP INDEX vas_orders_msisdn",
-            "CREATE INDEX vas_orders_requested ON vas_orders (msisdn, requested_at)",
+            "CREATE INDEX vas_orders_requested ON vas_orders (msisdn, requested_at, id)",
             "CREATE INDEX vas_orders_live ON vas_orders (msisdn) WHERE state IN "
             "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
             # invariant 8 as constraints, behind the per-subscriber lock: one live order
@@ -175,10 +177,21 @@ def _backfill_v3(cursor: Any, dialect: Dialect) -> None:
     if rows:
         cursor.executemany(
             dialect.sql(
-                "UPDATE vas_orders SET service_code = ?, kind = ?, requested_at = ?, code = ? "
-                "WHERE id = ?"
+                "UPDATE vas_orders SET service_code = ?, kind = ?, requested_at = ?, code = ?, "
+                "sp_id = ?, request_channel = ? WHERE id = ?"
             ),
-            [(o.service_code, o.kind.value, ts(o.requested_at), o.code, o.id) for o in rows],
+            [
+                (
+                    o.service_code,
+                    o.kind.value,
+                    ts(o.requested_at),
+                    o.code,
+                    o.sp_id,
+                    o.request_channel.value,
+                    o.id,
+                )
+                for o in rows
+            ],
         )
 
 
@@ -534,16 +547,42 @@ class SqlTransaction(Transaction):
             lambda o: o.is_live,
         )
 
-    def orders_requested_between(
-        self, msisdn: str, start: pendulum.DateTime, end: pendulum.DateTime
-    ) -> list[Order]:
-        return self._subscriber_orders(
+    def count_sp_requests(
+        self, msisdn: str, sp_id: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> int:
+        rows = self._query(
+            "SELECT count(*) FROM vas_orders WHERE msisdn = ? AND requested_at >= ? "
+            "AND requested_at < ? AND sp_id = ? AND request_channel = 'sp_api'",
+            (msisdn, ts(start), ts(end), sp_id),
+        )
+        staged = sum(
+            1
+            for o in self._inserts
+            if o.msisdn == msisdn
+            and o.sp_id == sp_id
+            and o.request_channel is Channel.SP_API
+            and start <= o.requested_at < end
+        )
+        return int(rows[0][0]) + staged
+
+    def fee_notice_between(
+        self, msisdn: str, service_code: str, start: pendulum.DateTime, end: pendulum.DateTime
+    ) -> str | None:
+        found = self._subscriber_orders(
             msisdn,
             "SELECT body FROM vas_orders WHERE msisdn = ? AND requested_at >= ? "
-            "AND requested_at < ?",
-            (msisdn, ts(start), ts(end)),
-            lambda o: start <= o.requested_at < end,
+            "AND requested_at < ? AND service_code = ? AND request_channel = 'sms' "
+            "AND state = 'completed' ORDER BY requested_at LIMIT 1",
+            (msisdn, ts(start), ts(end), service_code),
+            lambda o: (
+                start <= o.requested_at < end
+                and o.service_code == service_code
+                and o.request_channel is Channel.SMS
+                and o.state is OrderState.COMPLETED
+                and o.fee_notice_id is not None
+            ),
         )
+        return found[0].fee_notice_id if found else None
 
     def latest_order(self, msisdn: str) -> Order | None:
         rows = self._query(
@@ -741,7 +780,8 @@ class SqlTransaction(Transaction):
         """Send the batched writes; raises ConflictError when a version moved."""
         self._execute_many(
             "INSERT INTO vas_orders (id, msisdn, version, state, due_at, ended_at, body, "
-            "service_code, kind, requested_at, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "service_code, kind, requested_at, code, sp_id, request_channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_order_row(o) for o in self._inserts],
         )
         if self._updates:
@@ -830,6 +870,8 @@ def _order_row(order: Order) -> tuple[Any, ...]:
         order.kind.value,
         ts(order.requested_at),
         order.code,
+        order.sp_id,
+        order.request_channel.value,
     )
 
 
