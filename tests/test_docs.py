@@ -13,7 +13,7 @@ import pytest
 import vas_lifecycle
 
 ROOT = Path(__file__).resolve().parent.parent
-RULE_IDS = [f"C{n}" for n in range(1, 16)]
+RULE_IDS = [f"C{n}" for n in range(1, 16)] + ["C1a", "C5a", "C8a", "C10a", "C14a"]
 
 
 def test_lifecycle_diagram_is_fresh() -> None:
@@ -27,7 +27,7 @@ def _rules_table() -> dict[str, list[str]]:
     rows: dict[str, list[str]] = {}
     for line in (ROOT / "docs" / "rules.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and re.fullmatch(r"[A-Z]\d+(–[A-Z]\d+)?", cells[0]):
+        if len(cells) == 5 and re.fullmatch(r"[A-Z]\d+[a-z]?(–[A-Z]\d+)?", cells[0]):
             rows[cells[0]] = cells
     return rows
 

@@ -590,9 +590,10 @@ class SqlTransaction(Transaction):
             "ORDER BY requested_at DESC, id DESC LIMIT 1",
             (msisdn,),
         )
-        candidates = [order_from_json(r[0]) for r in rows]
-        candidates += [o for o in self._orders.values() if o.msisdn == msisdn]
-        return max(candidates, key=lambda o: (o.requested_at, o.id), default=None)
+        candidates = {o.id: o for o in (order_from_json(r[0]) for r in rows)}
+        # this unit of work's own versions win over the stored ones
+        candidates.update((o.id, o) for o in self._orders.values() if o.msisdn == msisdn)
+        return max(candidates.values(), key=lambda o: (o.requested_at, o.id), default=None)
 
     def lock_subscriber(self, msisdn: str) -> None:
         if self._d.subscriber_lock:

@@ -30,7 +30,7 @@ from vas_lifecycle.consent import ReasonCode, SpViolation
 from vas_lifecycle.errors import ForcedSubscriptionError
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import NoticeKind
-from vas_lifecycle.order import Order
+from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
@@ -271,6 +271,52 @@ class StoreContract:
             assert tx.events(finished.id) == [] and tx.notices(finished.id) == []
             assert tx.charges(finished.id) == []
             assert tx.get_order(live.id) is not None
+
+    # --- what commands read (invariants 8 and 9) ----------------------------------------
+
+    def test_contract_reads_for_decisions(self) -> None:
+        lc, clock = self.lifecycle()
+        day = lc.policy.local_day(clock.now())
+        news = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+        clock.advance(dt.timedelta(seconds=1))
+        joke = lc.request(SUB, "JOKE", channel=Channel.SMS)
+        clock.advance(dt.timedelta(seconds=1))
+        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+        lc.unsubscribe(trial.id, channel=Channel.HOTLINE)
+        lc.request(OTHER, "WEATHER", channel=Channel.SP_API)
+        with lc.store.transaction(readonly=True) as tx:
+            assert [o.id for o in tx.live_orders_of(SUB)] == [news.id]
+            assert tx.count_sp_requests(SUB, "SP01", *day) == 1
+            assert tx.count_sp_requests(SUB, "SP02", *day) == 0
+            assert tx.fee_notice_between(SUB, "JOKE", *day) == joke.fee_notice_id
+            assert tx.fee_notice_between(SUB, "NEWS", *day) is None
+            latest = tx.latest_order(SUB)
+            assert latest is not None and latest.id == trial.id
+            assert tx.latest_order("+8613700000000") is None
+        clock.advance(dt.timedelta(days=1))
+        with lc.store.transaction(readonly=True) as tx:
+            tomorrow = lc.policy.local_day(clock.now())
+            assert tx.count_sp_requests(SUB, "SP01", *tomorrow) == 0
+            assert tx.fee_notice_between(SUB, "JOKE", *tomorrow) is None
+
+    def test_contract_reads_see_the_unit_of_works_own_writes(self) -> None:
+        lc, clock = self.lifecycle()
+        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        cancel = Event(
+            news.id,
+            news.version + 1,
+            EventKind.ORDER_CANCELLED,
+            clock.now(),
+            Channel.HOTLINE,
+            "agent",
+            data={"reason": "unsubscribed", "from_state": news.state.value},
+        )
+        with lc.store.transaction() as tx:
+            tx.lock_subscriber(SUB)
+            tx.append(apply(news, cancel), [cancel], news.version)
+            assert tx.live_orders_of(SUB) == []
+            latest = tx.latest_order(SUB)
+            assert latest is not None and latest.state is OrderState.CANCELLED
 
     # --- hostile text (C10a, C14) -----------------------------------------------------
 
