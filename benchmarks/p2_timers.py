@@ -32,7 +32,14 @@ from vas_lifecycle import (
     RecordingNotifier,
     SQLiteStore,
 )
-from vas_lifecycle.store.sql import ORDER_BODY_FIELDS, event_row, notice_row, order_to_json, ts
+from vas_lifecycle.store.sql import (
+    ORDER_BODY_FIELDS,
+    ORDER_COLUMNS,
+    event_row,
+    notice_row,
+    order_row,
+    ts,
+)
 from vas_lifecycle.testing import demo_catalog
 
 START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
@@ -58,17 +65,7 @@ def seed(path: Path, orders: int) -> None:
             oid = f"{n:012d}"
             msisdn = f"+86139{n:08d}"
             order = attrs.evolve(template, id=oid, msisdn=msisdn)
-            rows_o.append(
-                (
-                    oid,
-                    msisdn,
-                    order.version,
-                    order.state.value,
-                    ts(order.due_at),
-                    None,
-                    order_to_json(order),
-                )
-            )
+            rows_o.append(order_row(order))
             rows_e += [event_row(attrs.evolve(e, order_id=oid)) for e in events]
             rows_n.append(
                 (
@@ -78,7 +75,9 @@ def seed(path: Path, orders: int) -> None:
                 )
             )
         with conn:
-            conn.executemany("INSERT INTO vas_orders VALUES (?, ?, ?, ?, ?, ?, ?)", rows_o)
+            conn.executemany(
+                f"INSERT INTO vas_orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows_o
+            )
             conn.executemany("INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows_e)
             conn.executemany(
                 "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, "

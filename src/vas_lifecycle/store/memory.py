@@ -42,9 +42,10 @@ class _Data:
         # per-order and per-subscriber indexes hold tuples: a few items each, and a
         # tuple is smaller than a list (millions of them live in memory)
         self.events: dict[str, tuple[Event, ...]] = {}
-        # per subscriber: every order, sorted by (requested_at, id), and the live ones
-        self.by_msisdn: dict[str, list[tuple[pendulum.DateTime, str]]] = {}
-        self.live: dict[str, set[str]] = {}
+        # per subscriber: every order id, sorted by (requested_at, id), and the live ones
+        # (a few each: tuples, the smallest container)
+        self.by_msisdn: dict[str, list[str]] = {}
+        self.live: dict[str, tuple[str, ...]] = {}
         self.due: list[tuple[pendulum.DateTime, str]] = []  # sorted (due_at, order id)
         self.notices: dict[str, Notice] = {}
         self.notices_by_order: dict[str, tuple[str, ...]] = {}
@@ -53,6 +54,10 @@ class _Data:
         self.charges_by_order: dict[str, list[str]] = {}
         self.violations: list[SpViolation] = []
         self.picks: dict[str, PickSession] = {}
+
+    def when(self, order_id: str) -> tuple[pendulum.DateTime, str]:
+        """The sort key of the per-subscriber index."""
+        return self.orders[order_id].requested_at, order_id
 
 
 class _MemoryTransaction(Transaction):
@@ -73,7 +78,7 @@ class _MemoryTransaction(Transaction):
 
     def orders_of(self, msisdn: str) -> list[Order]:
         orders = self._data.orders
-        return [orders[oid] for _at, oid in self._data.by_msisdn.get(msisdn, ())]
+        return [orders[oid] for oid in self._data.by_msisdn.get(msisdn, ())]
 
     def live_orders_of(self, msisdn: str) -> list[Order]:
         orders = self._data.orders
@@ -84,9 +89,9 @@ class _MemoryTransaction(Transaction):
         self, msisdn: str, start: pendulum.DateTime, end: pendulum.DateTime
     ) -> list[Order]:
         index = self._data.by_msisdn.get(msisdn, [])
-        low = bisect.bisect_left(index, (start, ""))
-        high = bisect.bisect_left(index, (end, ""))
-        return [self._data.orders[oid] for _at, oid in index[low:high]]
+        low = bisect.bisect_left(index, (start, ""), key=self._data.when)
+        high = bisect.bisect_left(index, (end, ""), key=self._data.when)
+        return [self._data.orders[oid] for oid in index[low:high]]
 
     def count_sp_requests(
         self, msisdn: str, sp_id: str, start: pendulum.DateTime, end: pendulum.DateTime
@@ -107,7 +112,7 @@ class _MemoryTransaction(Transaction):
 
     def latest_order(self, msisdn: str) -> Order | None:
         index = self._data.by_msisdn.get(msisdn)
-        return self._data.orders[index[-1][1]] if index else None
+        return self._data.orders[index[-1]] if index else None
 
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         found: list[Order] = []
@@ -167,9 +172,7 @@ class _MemoryTransaction(Transaction):
         self._set_live(order, current is not None and current.is_live)
         if current is None:
             data.events[order.id] = tuple(events)
-            bisect.insort(
-                data.by_msisdn.setdefault(order.msisdn, []), (order.requested_at, order.id)
-            )
+            bisect.insort(data.by_msisdn.setdefault(order.msisdn, []), order.id, key=data.when)
             self._undo.append(lambda: self._forget_order(order))
         else:
             history = data.events[order.id]
@@ -183,20 +186,25 @@ class _MemoryTransaction(Transaction):
         if order.is_live == was_live:
             return
         live = self._data.live
+        before = live.get(order.msisdn, ())
         if order.is_live:
-            live.setdefault(order.msisdn, set()).add(order.id)
-            self._undo.append(lambda: live[order.msisdn].discard(order.id))
+            live[order.msisdn] = (*before, order.id)
         else:
-            live[order.msisdn].discard(order.id)
-            self._undo.append(lambda: live[order.msisdn].add(order.id))
+            live[order.msisdn] = tuple(oid for oid in before if oid != order.id)
+        self._undo.append(lambda: live.__setitem__(order.msisdn, before))
 
     def _forget_order(self, order: Order) -> None:
         self._data.orders.pop(order.id, None)
         self._data.events.pop(order.id, None)
-        self._data.live.get(order.msisdn, set()).discard(order.id)
+        live = self._data.live
+        left = tuple(oid for oid in live.get(order.msisdn, ()) if oid != order.id)
+        if left:
+            live[order.msisdn] = left
+        else:
+            live.pop(order.msisdn, None)
         by_msisdn = self._data.by_msisdn
         index = by_msisdn[order.msisdn]
-        _remove_sorted(index, (order.requested_at, order.id))
+        index.remove(order.id)
         if not index:
             del by_msisdn[order.msisdn]
 

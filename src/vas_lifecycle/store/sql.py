@@ -367,6 +367,10 @@ def order_from_json(text: str) -> Order:
         raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err
 
 
+ORDER_COLUMNS = (
+    "id, msisdn, version, state, due_at, ended_at, body, "
+    "service_code, kind, requested_at, code, sp_id, request_channel"
+)
 EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
 NOTICE_COLUMNS = "id, kind, msisdn, order_id, text, at, sender, language"
 
@@ -780,10 +784,9 @@ class SqlTransaction(Transaction):
     def flush(self) -> None:
         """Send the batched writes; raises ConflictError when a version moved."""
         self._execute_many(
-            "INSERT INTO vas_orders (id, msisdn, version, state, due_at, ended_at, body, "
-            "service_code, kind, requested_at, code, sp_id, request_channel) "
+            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_order_row(o) for o in self._inserts],
+            [order_row(o) for o in self._inserts],
         )
         if self._updates:
             changed = self._execute_many(
@@ -858,7 +861,8 @@ class SqlTransaction(Transaction):
         self._seen, self._of = {}, {}
 
 
-def _order_row(order: Order) -> tuple[Any, ...]:
+def order_row(order: Order) -> tuple[Any, ...]:
+    """The values of a new order's row, in the order of ORDER_COLUMNS."""
     return (
         order.id,
         order.msisdn,
