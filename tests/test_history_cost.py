@@ -5,7 +5,6 @@ so the test says the same on any machine; benchmarks/history.py has the timings.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,26 +13,16 @@ import pytest
 
 from tests.conftest import START, make_catalog
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
+from tests.wrapped_store import WrappedStore
 from vas_lifecycle import Channel, Lifecycle, ManualClock, MemoryStore, Order, SQLiteStore, Store
 
 
-class CountingStore(Store):
+class CountingStore(WrappedStore):
     """Counts the orders a unit of work loads, whatever read it used."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        super().__init__(store, lambda tx: _Counting(tx, self))
         self.loaded = 0
-
-    def transaction(self, *, readonly: bool = False) -> Any:
-        return self._transaction(readonly)
-
-    @contextlib.contextmanager
-    def _transaction(self, readonly: bool) -> Iterator[Any]:
-        with self.store.transaction(readonly=readonly) as tx:
-            yield _Counting(tx, self)
-
-    def close(self) -> None:
-        self.store.close()
 
 
 class _Counting:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,28 +10,18 @@ import pytest
 
 from tests.conftest import SUB, make_catalog
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
+from tests.wrapped_store import WrappedStore
 from vas_lifecycle import Channel, Lifecycle, ManualClock, MemoryStore, OrderState, Store
 from vas_lifecycle.testing import check_invariants
 
 
-class RacedStore(Store):
-    """Wraps a store: the first time a unit of work loads an order, ``race`` runs
-    (another worker's command on its own connection) before this one goes on."""
+class RacedStore(WrappedStore):
+    """The first time a unit of work loads an order, ``race`` runs (another worker's
+    command on its own connection) before this one goes on."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        super().__init__(store, lambda tx: _Racing(tx, self), readonly=False)
         self.race: Callable[[], None] | None = None
-
-    def transaction(self, *, readonly: bool = False) -> Any:
-        return self._transaction(readonly)
-
-    @contextlib.contextmanager
-    def _transaction(self, readonly: bool) -> Iterator[Any]:
-        with self.store.transaction(readonly=readonly) as tx:
-            yield tx if readonly else _Racing(tx, self)
-
-    def close(self) -> None:
-        self.store.close()
 
 
 class _Racing:

@@ -439,27 +439,24 @@ def test_c8a_a_pick_refers_to_the_latest_list(lc: Lifecycle, clock: ManualClock)
     assert states(lc, news, trial) == [OrderState.ACTIVE, OrderState.CANCELLED]
 
 
+def subscription(code: str, access_code: str = "10658002", name: str = "包月") -> Service:
+    """A subscription of SP02 with the given codes (how catalogs write them)."""
+    return Service(
+        code=code,
+        sp_id="SP02",
+        sp_name="乐享",
+        name=name,
+        kind=OfferKind.SUBSCRIPTION,
+        price=Decimal("3"),
+        access_code=access_code,
+    )
+
+
 def hyphen_catalog() -> Catalog:
     return Catalog(
         [
-            Service(
-                code="MUSIC-7",
-                sp_id="SP02",
-                sp_name="乐享",
-                name="音乐七天",
-                kind=OfferKind.SUBSCRIPTION,
-                price=Decimal("3"),
-                access_code="1065-8002",
-            ),
-            Service(
-                code="彩铃",
-                sp_id="SP02",
-                sp_name="乐享",
-                name="彩铃包月",
-                kind=OfferKind.SUBSCRIPTION,
-                price=Decimal("5"),
-                access_code="1065 8002",
-            ),
+            subscription("MUSIC-7", "1065-8002", "音乐七天"),
+            subscription("彩铃", "1065 8002", "彩铃包月"),
         ]
     )
 
@@ -498,43 +495,15 @@ def test_c9_td_with_a_chinese_code(clock: ManualClock) -> None:
 @pytest.mark.parametrize("code", ["MUSIC 7", "A/B", "<b>", "X\x00", "", "A" * 33])
 def test_c9_a_code_nobody_can_type_after_td_is_refused_at_catalog_load(code: str) -> None:
     with pytest.raises(PolicyError):
-        Service(
-            code=code,
-            sp_id="SP01",
-            sp_name="x",
-            name="y",
-            kind=OfferKind.SUBSCRIPTION,
-            price=Decimal("1"),
-            access_code="10658001",
-        )
+        subscription(code)
 
 
 def test_c9_codes_that_read_alike_after_td_are_refused_together() -> None:
-    services = [
-        Service(
-            code=code,
-            sp_id="SP01",
-            sp_name="x",
-            name="y",
-            kind=OfferKind.SUBSCRIPTION,
-            price=Decimal("1"),
-            access_code="10658001",
-        )
-        for code in ("MUSIC-7", "music7")
-    ]
     with pytest.raises(PolicyError, match="duplicate"):
-        Catalog(services)
+        Catalog([subscription("MUSIC-7"), subscription("music7")])
 
 
 @pytest.mark.parametrize("access_code", ["10658A01", "1065#8001", "12", "+10658001"])
 def test_c9_an_access_code_must_be_digits(access_code: str) -> None:
     with pytest.raises(PolicyError):
-        Service(
-            code="X",
-            sp_id="SP01",
-            sp_name="x",
-            name="y",
-            kind=OfferKind.SUBSCRIPTION,
-            price=Decimal("1"),
-            access_code=access_code,
-        )
+        subscription("X", access_code)
