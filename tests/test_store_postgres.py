@@ -146,7 +146,7 @@ def test_the_first_command_after_a_lost_connection_works(schemas: list[str]) -> 
 
 def _open(names: list[str], barrier: object) -> None:
     for schema in names:
-        barrier.wait(timeout=60)  # type: ignore[attr-defined]
+        barrier.wait(timeout=300)  # type: ignore[attr-defined]
         PostgresStore(DSN, schema=schema).close()
 
 
