@@ -55,6 +55,23 @@ class _Data:
         self.violations: list[SpViolation] = []
         self.picks: dict[str, PickSession] = {}
 
+    def copy(self) -> _Data:
+        """An independent copy: records are immutable and shared, containers are new."""
+        other = _Data()
+        other.orders = dict(self.orders)
+        other.events = dict(self.events)
+        other.by_msisdn = {k: list(v) for k, v in self.by_msisdn.items()}
+        other.live = dict(self.live)
+        other.due = list(self.due)
+        other.notices = dict(self.notices)
+        other.notices_by_order = dict(self.notices_by_order)
+        other.outbox = {k: attrs.evolve(v) for k, v in self.outbox.items()}
+        other.charges = dict(self.charges)
+        other.charges_by_order = {k: list(v) for k, v in self.charges_by_order.items()}
+        other.violations = list(self.violations)
+        other.picks = dict(self.picks)
+        return other
+
     def when(self, order_id: str) -> tuple[pendulum.DateTime, str]:
         """The sort key of the per-subscriber index."""
         return self.orders[order_id].requested_at, order_id
@@ -388,6 +405,13 @@ class MemoryStore(Store):
 
     def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
         return _Unit(self._data, self._lock)
+
+    def copy(self) -> MemoryStore:
+        """A new store holding what this one holds now (for explorers and what-ifs)."""
+        other = MemoryStore()
+        with self._lock:
+            other._data = self._data.copy()
+        return other
 
 
 class _Unit(AbstractContextManager[Transaction]):

@@ -4,11 +4,14 @@
   invariants in RULES.md (no test library needed);
 - :mod:`vas_lifecycle.testing.strategies` has Hypothesis strategies;
 - :class:`LifecycleMachine` is a rule-based state machine that drives any
-  ``Lifecycle`` through random interleavings, checking the invariants after each step.
+  ``Lifecycle`` through random interleavings, checking the invariants after each step;
+- :func:`explore` runs *every* sequence of up to N actions in a small world and
+  reports the shortest one that breaks an invariant (no Hypothesis needed).
 
 The last two need Hypothesis (``pip install 'vas-lifecycle[testing]'``).
 """
 
+from vas_lifecycle.testing.explorer import Exploration, explore
 from vas_lifecycle.testing.invariants import InvariantViolation, check_invariants
 
 try:
@@ -36,11 +39,13 @@ except ImportError as err:  # pragma: no cover - exercised only without hypothes
 
 
 __all__ = [
+    "Exploration",
     "FlakyNotifier",
     "InvariantViolation",
     "LifecycleMachine",
     "StoreContract",
     "check_invariants",
     "demo_catalog",
+    "explore",
     "strategies",
 ]

@@ -1,0 +1,422 @@
+"""An exhaustive, bounded explorer: every sequence of up to N actions in a small world.
+
+Random interleavings (the Hypothesis machine) find most bugs; this finds the rest of
+the short ones, by enumerating *every* sequence of up to ``depth`` actions in a world
+small enough for that: two subscribers, two SPs, a subscription, an on-demand service
+and a one-day trial, under a policy with short windows. The actions are what the
+parties do: the SPs' requests, the subscribers' orders and texts (yes, no, with the
+right or a wrong code, ``0000``, picks, ``TD``), unsubscribing, charging, the clock
+moving a little or to the next deadline, ``run_due``, ``dispatch`` and the SMS
+gateway going down and up.
+
+It explores states, not prefixes: each world is kept as a copy of its memory store,
+each action runs on a copy of its parent, and worlds that are the same up to order
+ids, the swap of the two subscribers and the absolute date are explored once. The
+invariant checker runs after every step; the search is breadth-first, so the first
+violation found comes with a shortest sequence that leads to it.
+
+Run it deeper than the test suite does with
+``python -m vas_lifecycle.testing.explorer --depth 4``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import attrs
+import pendulum
+
+from vas_lifecycle.catalog import Catalog, OfferKind, Service
+from vas_lifecycle.clock import ManualClock
+from vas_lifecycle.errors import VasError
+from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.notices import Notice
+from vas_lifecycle.notify import RecordingNotifier
+from vas_lifecycle.order import Order
+from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.states import OrderState
+from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.testing.invariants import InvariantViolation, check_invariants
+
+__all__ = ["Exploration", "explore", "small_catalog", "small_policy"]
+
+A, B = "+8613800000001", "+8613800000002"
+NAMES = {A: "A", B: "B"}
+OPERATOR = "10086"
+START = pendulum.datetime(2026, 11, 24, 21, 0, tz="Asia/Shanghai")  # 3 h before midnight
+WRONG_CODE = "0001"  # never drawn: codes are 1000 to 9999
+
+
+def small_catalog() -> Catalog:
+    """A subscription and an on-demand service of SP01, a one-day trial of SP02."""
+    return Catalog(
+        [
+            Service(
+                code="NEWS",
+                sp_id="SP01",
+                sp_name="星辰科技",
+                name="新闻早报",
+                kind=OfferKind.SUBSCRIPTION,
+                price=Decimal("5"),
+                access_code="10658001",
+            ),
+            Service(
+                code="JOKE",
+                sp_id="SP01",
+                sp_name="星辰科技",
+                name="笑话点播",
+                kind=OfferKind.ON_DEMAND,
+                price=Decimal("1"),
+                access_code="10658001",
+            ),
+            Service(
+                code="GAME",
+                sp_id="SP02",
+                sp_name="乐享",
+                name="游戏一日体验",
+                kind=OfferKind.TRIAL,
+                price=Decimal("0"),
+                trial_days=1,
+                access_code="10658002",
+            ),
+        ]
+    )
+
+
+def small_policy() -> Policy:
+    """Short windows, so that a few clock steps cross every deadline."""
+    return Policy.china_mobile(
+        confirmation_window=dt.timedelta(hours=1),
+        pick_window=dt.timedelta(minutes=10),
+        trial_reminder_lead=dt.timedelta(hours=6),
+        sp_daily_request_limit=2,
+    )
+
+
+class _Gateway(RecordingNotifier):
+    """A notifier that can be down (it raises, the outbox retries)."""
+
+    def __init__(self, down: bool) -> None:
+        super().__init__()
+        self.down = down
+
+    def send(self, notice: Notice) -> None:
+        if self.down:
+            raise ConnectionError("gateway down")
+        super().send(notice)
+
+
+@attrs.frozen
+class _World:
+    """One explored state: the store, the time, the next id and the gateway."""
+
+    store: MemoryStore
+    now: pendulum.DateTime
+    next_id: int
+    gateway_down: bool
+
+
+@attrs.define
+class _Run:
+    """A world being stepped: a copy of the parent with a lifecycle over it."""
+
+    lc: Lifecycle
+    clock: ManualClock
+    gateway: _Gateway
+    ids: list[int]
+
+    def world(self) -> _World:
+        store = self.lc.store
+        assert isinstance(store, MemoryStore)
+        return _World(store, self.clock.now(), self.ids[0], self.gateway.down)
+
+
+Action = tuple[str, Callable[[_Run], object]]
+LifecycleFactory = Callable[..., Lifecycle]
+
+
+def _start(world: _World, make: LifecycleFactory) -> _Run:
+    clock = ManualClock(world.now)
+    gateway = _Gateway(world.gateway_down)
+    ids = [world.next_id]
+
+    def new_id() -> str:
+        ids[0] += 1
+        return f"x{ids[0]}"
+
+    lc = make(
+        small_catalog(),
+        policy=small_policy(),
+        clock=clock,
+        notifier=gateway,
+        store=world.store.copy(),
+        ids=new_id,
+        rng=random.Random(ids[0]),
+    )
+    return _Run(lc, clock, gateway, ids)
+
+
+def _orders(run: _Run) -> list[Order]:
+    return [o for who in (A, B) for o in run.lc.orders_of(who)]
+
+
+def _label(order: Order) -> str:
+    return f"{NAMES[order.msisdn]}'s {order.service_code} ({order.state.value})"
+
+
+def _deadlines(run: _Run) -> list[pendulum.DateTime]:
+    now = run.clock.now()
+    found = [o.due_at for o in _orders(run) if o.due_at is not None]
+    with run.lc.store.transaction(readonly=True) as tx:
+        found += [s.expires_at for who in (A, B) if (s := tx.pick_session(who)) is not None]
+    found.append(run.lc.policy.local_day(now)[1])  # midnight: the day's counts start again
+    return sorted(t for t in found if t > now)
+
+
+def actions(run: _Run) -> list[Action]:
+    """Everything any party can do next in this world."""
+    out: list[Action] = []
+    for who in (A, B):
+        name = NAMES[who]
+        for sp, code in (("SP01", "NEWS"), ("SP01", "JOKE"), ("SP02", "GAME")):
+            out.append((f"{sp} requests {code} for {name}", _request(who, code, Channel.SP_API)))
+        out.append((f"{name} orders NEWS on the web", _request(who, "NEWS", Channel.WEB)))
+        out.append((f"{name} orders JOKE by SMS", _request(who, "JOKE", Channel.SMS)))
+        texts = ["Y", "N", "0000", "1", f"Y {WRONG_CODE}"]
+        texts += [f"Y {o.code}" for o in run.lc.live_orders(who) if o.code is not None]
+        for text in texts:
+            out.append((f"{name} texts {text!r} to {OPERATOR}", _text(who, text, OPERATOR)))
+        for text, to in (("TD", "10658001"), ("TD NEWS", "10658001"), ("TD", "10658002")):
+            out.append((f"{name} texts {text!r} to {to}", _text(who, text, to)))
+    for order in _orders(run):
+        if order.is_live:
+            out.append((f"hotline cancels {_label(order)}", _cancel(order.id)))
+        if order.kind is not OfferKind.TRIAL and order.state in (
+            OrderState.ACTIVE,
+            OrderState.COMPLETED,
+            OrderState.AWAITING_CONFIRMATION,
+        ):
+            out.append((f"billing charges {_label(order)} {order.price}", _charge(order)))
+    out.append(("clock +1 s", _wait(dt.timedelta(seconds=1))))
+    out.append(("clock +5 s", _wait(dt.timedelta(seconds=5))))
+    upcoming = _deadlines(run)
+    if upcoming:
+        out.append((f"clock to {upcoming[0].isoformat()}", _wait(upcoming[0] - run.clock.now())))
+    out.append(("run_due", lambda r: r.lc.run_due()))
+    out.append(("dispatch", lambda r: r.lc.dispatch()))
+    flip = "up" if run.gateway.down else "down"
+    out.append((f"gateway goes {flip}", _flip))
+    return out
+
+
+def _request(who: str, code: str, channel: Channel) -> Callable[[_Run], object]:
+    return lambda r: r.lc.request(who, code, channel=channel)
+
+
+def _text(who: str, text: str, to: str) -> Callable[[_Run], object]:
+    return lambda r: r.lc.handle_sms(who, text, to=to)
+
+
+def _cancel(order_id: str) -> Callable[[_Run], object]:
+    return lambda r: r.lc.unsubscribe(order_id, channel=Channel.HOTLINE)
+
+
+def _charge(order: Order) -> Callable[[_Run], object]:
+    return lambda r: r.lc.record_charge(order.id, order.price, key=f"k-{order.id}")
+
+
+def _wait(by: dt.timedelta) -> Callable[[_Run], object]:
+    return lambda r: r.clock.advance(by)
+
+
+def _flip(run: _Run) -> None:
+    run.gateway.down = not run.gateway.down
+
+
+def _key(run: _Run) -> object:
+    """The world up to order ids, the two subscribers' names and the absolute date."""
+    now = run.clock.now()
+    store = run.lc.store
+    assert isinstance(store, MemoryStore)
+    data = store._data  # the explorer is part of the library: it may read its store
+
+    def rel(when: dt.datetime | None) -> float | None:
+        return None if when is None else (when - now).total_seconds()
+
+    per_person = []
+    for who in (A, B):
+        orders = [data.orders[oid] for oid in data.by_msisdn.get(who, ())]
+        described = {}
+        for o in orders:
+            outbox = data.outbox
+            notices = tuple(
+                sorted(
+                    [
+                        (
+                            n.kind.value,
+                            n.id not in outbox,
+                            outbox[n.id].attempts if n.id in outbox else 0,
+                            rel(outbox[n.id].next_at) if n.id in outbox else None,
+                        )
+                        for n in (data.notices[nid] for nid in data.notices_by_order.get(o.id, ()))
+                    ],
+                    key=repr,
+                )
+            )
+            charges = tuple(
+                sorted(data.charges[k].period_key for k in data.charges_by_order.get(o.id, ()))
+            )
+            described[o.id] = (
+                o.service_code,
+                o.state.value,
+                o.request_channel.value,
+                tuple(e.kind.value for e in data.events[o.id]),
+                rel(o.requested_at),
+                rel(o.confirm_by),
+                rel(o.remind_at),
+                rel(o.trial_ends_at),
+                rel(o.activated_at),
+                o.consent_channel,
+                charges,
+                notices,
+            )
+        ranked = sorted(described, key=lambda oid: repr(described[oid]))
+        pick = data.picks.get(who)
+        session = None
+        if pick is not None:
+            session = (
+                rel(pick.expires_at),
+                tuple(ranked.index(oid) if oid in described else -1 for oid in pick.order_ids),
+            )
+        replies = tuple(
+            sorted(
+                (n.kind.value, n.id not in data.outbox)
+                for n in data.notices.values()
+                if n.msisdn == who and n.order_id is None
+            )
+        )
+        per_person.append((tuple(described[oid] for oid in ranked), session, replies))
+    violations = tuple(sorted((v.sp_id, v.reason.value) for v in data.violations))
+    midnight = rel(run.lc.policy.local_day(now)[1])
+    return (tuple(sorted(per_person, key=repr)), violations, midnight, run.gateway.down)
+
+
+@attrs.frozen
+class Exploration:
+    """What an exploration covered and what it found."""
+
+    depth: int
+    sequences: int  # actions run (every sequence of up to depth, without repeats)
+    states: int  # distinct worlds reached
+    seconds: float
+    violation: tuple[tuple[str, ...], list[InvariantViolation]] | None = None
+
+    def report(self) -> str:
+        lines = [
+            f"depth {self.depth}: {self.sequences:,} actions run, {self.states:,} distinct "
+            f"states, {self.seconds:.1f} s"
+        ]
+        if self.violation is not None:
+            path, problems = self.violation
+            lines.append(f"VIOLATION after {len(path)} actions:")
+            lines += [f"  {n + 1}. {step}" for n, step in enumerate(path)]
+            lines += [f"  -> {p}" for p in problems]
+        return "\n".join(lines)
+
+
+def explore(
+    depth: int,
+    *,
+    make_lifecycle: LifecycleFactory = Lifecycle,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> Exploration:
+    """Every sequence of up to ``depth`` actions in the small world, breadth first.
+
+    Args:
+        depth: the longest sequence explored.
+        make_lifecycle: builds the lifecycle under test (the keyword arguments of
+            :class:`Lifecycle`); a subclass shows what the explorer finds in it.
+        progress: called with (depth reached, actions run, states) after each level.
+
+    Returns:
+        The coverage, and the shortest sequence that breaks an invariant, if any.
+    """
+    began = time.perf_counter()
+    root = _World(MemoryStore(), START, 0, False)
+    first = _start(root, make_lifecycle)
+    seen: dict[object, tuple[object, str] | None] = {_key(first): None}
+    frontier: list[tuple[object, _World]] = [(_key(first), root)]
+    runs = 0
+    for level in range(1, depth + 1):
+        following: list[tuple[object, _World]] = []
+        for parent_key, world in frontier:
+            labels = [label for label, _act in actions(_start(world, make_lifecycle))]
+            for index, label in enumerate(labels):
+                run = _start(world, make_lifecycle)
+                _label_now, act = actions(run)[index]
+                runs += 1
+                problems: list[InvariantViolation]
+                try:
+                    act(run)
+                except VasError:
+                    pass  # refusals are part of the world
+                except Exception as err:  # a crash is a finding too
+                    problems = [InvariantViolation("crash", None, f"{type(err).__name__}: {err}")]
+                    return _found(seen, parent_key, label, problems, level, runs, began)
+                problems = check_invariants(run.lc)
+                if problems:
+                    return _found(seen, parent_key, label, problems, level, runs, began)
+                key = _key(run)
+                if key not in seen:
+                    seen[key] = (parent_key, label)
+                    following.append((key, run.world()))
+        frontier = following
+        if progress is not None:
+            progress(level, runs, len(seen))
+        if not frontier:
+            break
+    return Exploration(depth, runs, len(seen), time.perf_counter() - began)
+
+
+def _found(
+    seen: dict[object, tuple[object, str] | None],
+    parent_key: object,
+    label: str,
+    problems: list[InvariantViolation],
+    level: int,
+    runs: int,
+    began: float,
+) -> Exploration:
+    path = [label]
+    step = seen[parent_key]
+    while step is not None:
+        path.append(step[1])
+        step = seen[step[0]]
+    return Exploration(
+        level, runs, len(seen), time.perf_counter() - began, (tuple(reversed(path)), problems)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - command line only
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--depth", type=int, default=3)
+    args = parser.parse_args(argv)
+    logging.getLogger("vas_lifecycle").setLevel(logging.ERROR)  # the gateway goes down often
+
+    def show(level: int, runs: int, states: int) -> None:
+        print(f"  depth {level}: {runs:,} actions, {states:,} states", flush=True)
+
+    found = explore(args.depth, progress=show)
+    print(found.report())
+    return 1 if found.violation is not None else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
