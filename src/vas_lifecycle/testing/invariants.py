@@ -23,7 +23,21 @@ from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.states import OrderState
 
-__all__ = ["InvariantViolation", "check_invariants"]
+__all__ = [
+    "CHECKS",
+    "History",
+    "InvariantViolation",
+    "check_invariants",
+    "invariant_1_charges",
+    "invariant_2_consent",
+    "invariant_3_trials",
+    "invariant_4_cancellation",
+    "invariant_5_replay",
+    "invariant_6_notices",
+    "invariant_7_time",
+    "read_history",
+    "rules_c1_c4_notices",
+]
 
 #: Notices an order gets at most once (invariant 6). Replies to a subscriber's texts
 #: are not among them: they repeat as often as the texts do.
@@ -84,6 +98,218 @@ def _consent_problem(
     return None
 
 
+@attrs.frozen
+class History:
+    """Everything the checks read, taken from the store once."""
+
+    policy: Policy
+    now: pendulum.DateTime
+    settled: bool
+    orders: list[Order]
+    events: dict[str, list[Event]]
+    notices: list[Notice]
+    charges: list[Charge]
+    #: confirmed orders' confirmation requests that went out (C1a)
+    requests_out: frozenset[str]
+    #: what the notifier delivered, when the caller said
+    handed_over: frozenset[str] | None
+
+    #: notices by order, and the orders whose history replays (the others are
+    #: invariant 5's finding and are left out of the other checks)
+    by_order: dict[str, list[Notice]]
+    replayable: list[Order]
+
+    def notices_of(self, order_id: str) -> list[Notice]:
+        return self.by_order.get(order_id, [])
+
+
+Check = Callable[[History], Iterable[InvariantViolation]]
+
+
+def _v(invariant: str, order_id: str | None, message: str) -> InvariantViolation:
+    return InvariantViolation(invariant, order_id, message)
+
+
+def invariant_1_charges(h: History) -> Iterable[InvariantViolation]:
+    """No charge without C11's conditions; one charge per period and per key."""
+    known = {o.id for o in h.orders}
+    fee_notices = {n.id for n in h.notices if n.kind is NoticeKind.FEE_NOTICE}
+    periods = Counter((c.order_id, c.period_key) for c in h.charges)
+    keys = Counter(c.key for c in h.charges)
+    problems: list[InvariantViolation] = []
+    for charge in h.charges:
+        if charge.order_id not in known:
+            problems.append(_v("1", charge.order_id, f"charge {charge.key} on an unknown order"))
+            continue
+        _check_charge(charge, h.events[charge.order_id], fee_notices, h.policy, _collect(problems))
+    problems += [
+        _v("C11", None, f"charge key {k} recorded {n} times") for k, n in keys.items() if n > 1
+    ]
+    problems += [
+        _v("1", oid, f"{n} charges for period {period}")
+        for (oid, period), n in periods.items()
+        if n > 1
+    ]
+    return problems
+
+
+def invariant_2_consent(h: History) -> Iterable[InvariantViolation]:
+    """No order reaches ``active`` (or an SP's on-demand order ``completed``) without a
+    valid confirmation (C1, C1a, C3, C13)."""
+    for order in h.replayable:
+        replay: Order | None = None
+        for event in h.events[order.id]:
+            prior, replay = replay, apply(replay, event)
+            if event.kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED):
+                assert prior is not None
+                problem = _consent_problem(prior, event, h.policy, h.requests_out.__contains__)
+                if problem:
+                    yield _v("2", order.id, problem)
+
+
+def invariant_3_trials(h: History) -> Iterable[InvariantViolation]:
+    """One start notice, at most one reminder, ends cancelled, never active (C6)."""
+    problems: list[InvariantViolation] = []
+    for order in h.replayable:
+        if order.kind is OfferKind.TRIAL:
+            _check_trial(order, h.events[order.id], h.notices_of(order.id), _collect(problems))
+    return problems
+
+
+def invariant_4_cancellation(h: History) -> Iterable[InvariantViolation]:
+    """Cancelled is final and happens once, and is confirmed exactly once (C7)."""
+    for order in h.replayable:
+        events = h.events[order.id]
+        if order.state is OrderState.CANCELLED and events[-1].kind not in (
+            EventKind.ORDER_CANCELLED,
+            EventKind.TRIAL_ENDED,
+        ):
+            yield _v("4", order.id, "cancelled by an event that does not cancel")
+        cancels = sum(1 for e in events if e.kind is EventKind.ORDER_CANCELLED)
+        if cancels > 1:
+            yield _v("4", order.id, f"cancelled {cancels} times")
+        notices = Counter(n.kind for n in h.notices_of(order.id))
+        if cancels and notices[NoticeKind.CANCELLED] != 1:
+            yield _v("C7", order.id, "a cancellation was not confirmed exactly once")
+
+
+def invariant_5_replay(h: History) -> Iterable[InvariantViolation]:
+    """The order is a function of its events, numbered without gaps (C14)."""
+    for order in h.orders:
+        events = h.events[order.id]
+        try:
+            rebuilt = Order.from_events(events)
+        except Exception as err:
+            yield _v("5", order.id, f"history cannot be replayed: {err}")
+            continue
+        if rebuilt != order:
+            yield _v("5", order.id, "rebuilding from events gives a different order")
+        if [e.seq for e in events] != list(range(1, len(events) + 1)):
+            yield _v("14", order.id, "event sequence has gaps or repeats")
+
+
+def invariant_6_notices(h: History) -> Iterable[InvariantViolation]:
+    """Each notice recorded once (one-shot kinds once per order), delivered at least
+    once when the caller says what was delivered, and every sent text on record."""
+    for nid, count in Counter(n.id for n in h.notices).items():
+        if count > 1:
+            yield _v("6", None, f"notice {nid} is recorded {count} times")
+    if h.handed_over is not None:
+        for notice in h.notices:
+            if notice.id not in h.handed_over:
+                yield _v(
+                    "6", notice.order_id, f"{notice.kind.value} notice {notice.id} never delivered"
+                )
+    for order in h.replayable:
+        mine = h.notices_of(order.id)
+        for kind, count in Counter(n.kind for n in mine).items():
+            if kind in ONE_SHOT and count > 1:
+                yield _v("6", order.id, f"{count} {kind.value} notices")
+        texts = {n.text for n in mine}
+        for event in h.events[order.id]:
+            if event.text_out is not None and event.text_out not in texts:
+                yield _v("14", order.id, f"{event.kind.value} names a text no notice carries")
+
+
+def invariant_7_time(h: History) -> Iterable[InvariantViolation]:
+    """Events in time order, none in the future."""
+    for order in h.replayable:
+        events = h.events[order.id]
+        for before, after in itertools.pairwise(events):
+            if after.at < before.at:
+                yield _v(
+                    "7", order.id, f"event {after.kind.value} is earlier than {before.kind.value}"
+                )
+        for event in events:
+            if event.at > h.now:
+                yield _v("7", order.id, f"event {event.kind.value} is in the future")
+
+
+def rules_c1_c4_notices(h: History) -> Iterable[InvariantViolation]:
+    """One confirmation request per subscription (C1), one activation notice per active
+    order (C4), and with ``settled`` no overdue timer (silence is refusal, trials end)."""
+    for order in h.replayable:
+        notices = Counter(n.kind for n in h.notices_of(order.id))
+        if h.settled and order.due_at is not None and order.due_at <= h.now:
+            yield _v("C1/C6", order.id, f"{order.state.value} timer overdue since {order.due_at}")
+        if order.state is OrderState.ACTIVE and notices[NoticeKind.ACTIVATED] != 1:
+            yield _v("C4", order.id, "active without exactly one activation notice")
+        if (
+            order.kind is OfferKind.SUBSCRIPTION
+            and order.state is not OrderState.REJECTED
+            and notices[NoticeKind.CONFIRMATION_REQUEST] != 1
+        ):
+            yield _v("C1", order.id, "subscription without exactly one confirmation request")
+
+
+#: Every check, one per invariant or rule group, in the order they are reported.
+CHECKS: tuple[Check, ...] = (
+    invariant_6_notices,
+    invariant_5_replay,
+    invariant_7_time,
+    invariant_2_consent,
+    invariant_4_cancellation,
+    invariant_3_trials,
+    rules_c1_c4_notices,
+    invariant_1_charges,
+)
+
+
+def read_history(
+    lifecycle: Lifecycle, *, settled: bool = False, delivered: Iterable[Notice] | None = None
+) -> History:
+    """What the checks need, read from ``lifecycle``'s store in one transaction."""
+    with lifecycle.store.transaction() as tx:
+        orders = list(tx.all_orders())
+        events = {o.id: tx.events(o.id) for o in orders}
+        notices = list(tx.all_notices())
+        charges = list(tx.all_charges())
+        requests_out = frozenset(
+            o.request_notice_id
+            for o in orders
+            if o.request_notice_id is not None
+            and o.activated_at is not None
+            and tx.delivered(o.request_notice_id)
+        )
+    by_order: dict[str, list[Notice]] = {}
+    for notice in notices:
+        if notice.order_id is not None:
+            by_order.setdefault(notice.order_id, []).append(notice)
+    return History(
+        by_order=by_order,
+        replayable=[o for o in orders if _replays(events[o.id])],
+        policy=lifecycle.policy,
+        now=pendulum.instance(lifecycle.clock.now()).in_timezone("UTC"),
+        settled=settled,
+        orders=orders,
+        events=events,
+        notices=notices,
+        charges=charges,
+        requests_out=requests_out,
+        handed_over=frozenset(n.id for n in delivered) if delivered is not None else None,
+    )
+
+
 def check_invariants(
     lifecycle: Lifecycle,
     *,
@@ -103,129 +329,23 @@ def check_invariants(
     Returns:
         The violations, empty when every invariant holds.
     """
-    policy = lifecycle.policy
-    now = pendulum.instance(lifecycle.clock.now()).in_timezone("UTC")
-    problems: list[InvariantViolation] = []
+    history = read_history(lifecycle, settled=settled, delivered=delivered)
+    return [violation for check in CHECKS for violation in check(history)]
 
+
+def _replays(events: list[Event]) -> bool:
+    try:
+        Order.from_events(events)
+    except Exception:
+        return False
+    return True
+
+
+def _collect(problems: list[InvariantViolation]) -> _Report:
     def report(invariant: str, order_id: str | None, message: str) -> None:
         problems.append(InvariantViolation(invariant, order_id, message))
 
-    with lifecycle.store.transaction() as tx:
-        orders = list(tx.all_orders())
-        histories = {o.id: tx.events(o.id) for o in orders}
-        notices = list(tx.all_notices())
-        charges = list(tx.all_charges())
-        # C1a: which confirmed orders' requests went out (asked only for those)
-        delivered_ids = {
-            o.request_notice_id
-            for o in orders
-            if o.request_notice_id is not None
-            and o.activated_at is not None
-            and tx.delivered(o.request_notice_id)
-        }
-
-    by_order: dict[str, list[Notice]] = {}
-    for notice in notices:
-        if notice.order_id is not None:
-            by_order.setdefault(notice.order_id, []).append(notice)
-    ids = Counter(n.id for n in notices)
-    for nid, count in ids.items():
-        if count > 1:
-            report("6", None, f"notice {nid} is recorded {count} times")
-    if delivered is not None:
-        seen = {n.id for n in delivered}
-        for notice in notices:
-            if notice.id not in seen:
-                report(
-                    "6", notice.order_id, f"{notice.kind.value} notice {notice.id} never delivered"
-                )
-
-    known = {o.id: o for o in orders}
-    for order in orders:
-        events = histories[order.id]
-        # 5: state is a function of the event history
-        try:
-            rebuilt = Order.from_events(events)
-        except Exception as err:
-            report("5", order.id, f"history cannot be replayed: {err}")
-            continue
-        if rebuilt != order:
-            report("5", order.id, "rebuilding from events gives a different order")
-        if [e.seq for e in events] != list(range(1, len(events) + 1)):
-            report("14", order.id, "event sequence has gaps or repeats")
-        # 7: time only moves forward
-        for before, after in itertools.pairwise(events):
-            if after.at < before.at:
-                report(
-                    "7", order.id, f"event {after.kind.value} is earlier than {before.kind.value}"
-                )
-        for event in events:
-            if event.at > now:
-                report("7", order.id, f"event {event.kind.value} is in the future")
-        # 2: no ACTIVE without a valid confirmation
-        replay: Order | None = None
-        for event in events:
-            prior = replay
-            replay = apply(replay, event)
-            if event.kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED):
-                assert prior is not None
-                problem = _consent_problem(prior, event, policy, delivered_ids.__contains__)
-                if problem:
-                    report("2", order.id, problem)
-        # 6: one-shot notices recorded once
-        mine = by_order.get(order.id, [])
-        kinds = Counter(n.kind for n in mine)
-        for kind, count in kinds.items():
-            if kind in ONE_SHOT and count > 1:
-                report("6", order.id, f"{count} {kind.value} notices")
-        sent_texts = {n.text for n in mine}
-        for event in events:
-            if event.text_out is not None and event.text_out not in sent_texts:
-                report("14", order.id, f"{event.kind.value} names a text no notice carries")
-        # 4: cancelled is final; a cancellation is confirmed once
-        if order.state is OrderState.CANCELLED and events[-1].kind not in (
-            EventKind.ORDER_CANCELLED,
-            EventKind.TRIAL_ENDED,
-        ):
-            report("4", order.id, "cancelled by an event that does not cancel")
-        cancels = sum(1 for e in events if e.kind is EventKind.ORDER_CANCELLED)
-        if cancels > 1:
-            report("4", order.id, f"cancelled {cancels} times")
-        if cancels and kinds.get(NoticeKind.CANCELLED, 0) != 1:
-            report("C7", order.id, "a cancellation was not confirmed exactly once")
-        # 3: trials
-        if order.kind is OfferKind.TRIAL:
-            _check_trial(order, events, mine, report)
-        # C1 silence is refusal, and settled timers
-        if settled and order.due_at is not None and order.due_at <= now:
-            report("C1/C6", order.id, f"{order.state.value} timer overdue since {order.due_at}")
-        if order.state is OrderState.ACTIVE and kinds.get(NoticeKind.ACTIVATED, 0) != 1:
-            report("C4", order.id, "active without exactly one activation notice")
-        if (
-            order.kind is OfferKind.SUBSCRIPTION
-            and order.state is not OrderState.REJECTED
-            and kinds.get(NoticeKind.CONFIRMATION_REQUEST, 0) != 1
-        ):
-            report("C1", order.id, "subscription without exactly one confirmation request")
-
-    # 1: charges
-    fee_notices = {n.id for n in notices if n.kind is NoticeKind.FEE_NOTICE}
-    periods: Counter[tuple[str, str]] = Counter()
-    keys: Counter[str] = Counter()
-    for charge in charges:
-        keys[charge.key] += 1
-        periods[(charge.order_id, charge.period_key)] += 1
-        if charge.order_id not in known:
-            report("1", charge.order_id, f"charge {charge.key} on an unknown order")
-            continue
-        _check_charge(charge, histories[charge.order_id], fee_notices, policy, report)
-    for key, count in keys.items():
-        if count > 1:
-            report("C11", None, f"charge key {key} recorded {count} times")
-    for (order_id, period), count in periods.items():
-        if count > 1:
-            report("1", order_id, f"{count} charges for period {period}")
-    return problems
+    return report
 
 
 def _check_trial(order: Order, events: list[Event], mine: list[Notice], report: _Report) -> None:
