@@ -11,12 +11,13 @@
 The last two need Hypothesis (``pip install 'vas-lifecycle[testing]'``).
 """
 
+from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.explorer import Exploration, explore
 from vas_lifecycle.testing.invariants import InvariantViolation, check_invariants
 
 try:
     from vas_lifecycle.testing import strategies
-    from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine, demo_catalog
+    from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine
     from vas_lifecycle.testing.store_contract import StoreContract
 except ImportError as err:  # pragma: no cover - exercised only without hypothesis
     if err.name != "hypothesis":
@@ -29,7 +30,6 @@ except ImportError as err:  # pragma: no cover - exercised only without hypothes
             "FlakyNotifier",
             "LifecycleMachine",
             "StoreContract",
-            "demo_catalog",
         }:
             raise ImportError(
                 f"vas_lifecycle.testing.{name} needs Hypothesis: "

@@ -28,12 +28,11 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
 
 import attrs
 import pendulum
 
-from vas_lifecycle.catalog import Catalog, OfferKind, Service
+from vas_lifecycle.catalog import OfferKind
 from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import VasError
 from vas_lifecycle.lifecycle import Lifecycle
@@ -43,6 +42,7 @@ from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.testing.catalogs import small_catalog
 from vas_lifecycle.testing.invariants import InvariantViolation, check_invariants
 
 __all__ = ["Exploration", "explore", "small_catalog", "small_policy"]
@@ -52,42 +52,6 @@ NAMES = {A: "A", B: "B"}
 OPERATOR = "10086"
 START = pendulum.datetime(2026, 11, 24, 21, 0, tz="Asia/Shanghai")  # 3 h before midnight
 WRONG_CODE = "0001"  # never drawn: codes are 1000 to 9999
-
-
-def small_catalog() -> Catalog:
-    """A subscription and an on-demand service of SP01, a one-day trial of SP02."""
-    return Catalog(
-        [
-            Service(
-                code="NEWS",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="新闻早报",
-                kind=OfferKind.SUBSCRIPTION,
-                price=Decimal("5"),
-                access_code="10658001",
-            ),
-            Service(
-                code="JOKE",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="笑话点播",
-                kind=OfferKind.ON_DEMAND,
-                price=Decimal("1"),
-                access_code="10658001",
-            ),
-            Service(
-                code="GAME",
-                sp_id="SP02",
-                sp_name="乐享",
-                name="游戏一日体验",
-                kind=OfferKind.TRIAL,
-                price=Decimal("0"),
-                trial_days=1,
-                access_code="10658002",
-            ),
-        ]
-    )
 
 
 def small_policy() -> Policy:

@@ -24,7 +24,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from vas_lifecycle.catalog import Catalog, OfferKind, Service
+from vas_lifecycle.catalog import Catalog, OfferKind
 from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import (
     ChargeRefusedError,
@@ -40,6 +40,7 @@ from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.invariants import check_invariants
 from vas_lifecycle.testing.strategies import sms_texts
 
@@ -63,62 +64,6 @@ class FlakyNotifier(RecordingNotifier):
         if self.failing:
             raise NotifierDownError("SMS gateway unreachable")
         super().send(notice)
-
-
-def demo_catalog() -> Catalog:
-    """Two SPs, one service of each offer kind plus a short trial and a second
-    subscription on the same access code."""
-    return Catalog(
-        [
-            Service(
-                code="NEWS",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="新闻早报",
-                kind=OfferKind.SUBSCRIPTION,
-                price=Decimal("5.00"),
-                access_code="10658001",
-            ),
-            Service(
-                code="WEATHER",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="天气预报",
-                kind=OfferKind.SUBSCRIPTION,
-                price=Decimal("3.00"),
-                access_code="10658001",
-            ),
-            Service(
-                code="JOKE",
-                sp_id="SP01",
-                sp_name="星辰科技",
-                name="笑话点播",
-                kind=OfferKind.ON_DEMAND,
-                price=Decimal("1.00"),
-                access_code="10658001",
-            ),
-            Service(
-                code="MUSIC7",
-                sp_id="SP02",
-                sp_name="乐享音乐",
-                name="彩铃体验",
-                kind=OfferKind.TRIAL,
-                price=Decimal("0"),
-                trial_days=7,
-                access_code="10658002",
-            ),
-            Service(
-                code="GAME1",
-                sp_id="SP02",
-                sp_name="乐享音乐",
-                name="游戏一日体验",
-                kind=OfferKind.TRIAL,
-                price=Decimal("0"),
-                trial_days=1,
-                access_code="10658002",
-            ),
-        ]
-    )
 
 
 SUBSCRIBERS = ("+8613800000001", "+8613800000002", "+8613800000003")

@@ -35,8 +35,9 @@ from vas_lifecycle.policy import Channel
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Store
+from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.invariants import check_invariants
-from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine, demo_catalog
+from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine
 
 __all__ = ["StoreContract"]
 
