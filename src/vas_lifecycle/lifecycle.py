@@ -545,10 +545,13 @@ class Lifecycle:
         quoted: str | None,
         text: str | None,
         now: pendulum.DateTime,
+        pending: list[Order] | None = None,
     ) -> Order | _Raise:
-        """``confirm`` inside a unit of work (shared with the SMS channel)."""
+        """``confirm`` inside a unit of work (shared with the SMS channel, which passes
+        the pending orders it has already read)."""
         order = self._awaiting(tx, order_id, "confirm")
-        pending = self._pending(tx, order.msisdn, now)
+        if pending is None:
+            pending = self._pending(tx, order.msisdn, now)
         check = check_confirmation(
             order,
             msisdn=number,
@@ -613,14 +616,7 @@ class Lifecycle:
         """The orders the subscriber can answer now: awaiting confirmation, inside the
         window, and asked (their request went out, C1a)."""
         tx.lock_subscriber(msisdn)
-        return [
-            o
-            for o in tx.live_orders_of(msisdn)
-            if o.state is OrderState.AWAITING_CONFIRMATION
-            and o.confirm_by is not None
-            and now < o.confirm_by
-            and _informed(tx, o)
-        ]
+        return [o for o in tx.live_orders_of(msisdn) if _answerable(tx, o, now)]
 
     def decline(
         self,
@@ -654,14 +650,18 @@ class Lifecycle:
         quoted: str | None,
         text: str | None,
         now: pendulum.DateTime,
+        pending: list[Order] | None = None,
     ) -> Order | _Raise:
-        """``decline`` inside a unit of work (shared with the SMS channel)."""
+        """``decline`` inside a unit of work (shared with the SMS channel, which passes
+        the pending orders it has already read)."""
         order = self._awaiting(tx, order_id, "decline")
         if number != order.msisdn:
             return _Raise(ConfirmationRefusedError(order.id, ReasonCode.FOREIGN_NUMBER))
         if quoted is not None and quoted != order.code:
             return _Raise(ConfirmationRefusedError(order.id, ReasonCode.WRONG_CODE))
-        if quoted is None and len(self._pending(tx, order.msisdn, now)) > 1:
+        if pending is None and quoted is None:
+            pending = self._pending(tx, order.msisdn, now)
+        if quoted is None and pending is not None and len(pending) > 1:
             return _Raise(ConfirmationRefusedError(order.id, ReasonCode.CODE_REQUIRED))
         change = _Change(self, order)
         change.add(
@@ -1057,6 +1057,17 @@ def _fixed(data: dict[str, str]) -> EventData:
     return shared
 
 
+def _answerable(tx: Transaction, order: Order, now: pendulum.DateTime) -> bool:
+    """Can the subscriber answer this order now: awaiting confirmation, inside the
+    window, and asked (its request went out, C1a)?"""
+    return (
+        order.state is OrderState.AWAITING_CONFIRMATION
+        and order.confirm_by is not None
+        and now < order.confirm_by
+        and _informed(tx, order)
+    )
+
+
 def _informed(tx: Transaction, order: Order) -> bool:
     """Has the order's confirmation request been handed to the gateway (C1a)?"""
     return order.request_notice_id is not None and tx.delivered(order.request_notice_id)
@@ -1199,14 +1210,7 @@ class _SmsSession:
             self.unsubscribe_here(command.service_code)
 
     def pending(self) -> list[Order]:
-        return [
-            o
-            for o in self.orders
-            if o.state is OrderState.AWAITING_CONFIRMATION
-            and o.confirm_by is not None
-            and self.now < o.confirm_by
-            and _informed(self.tx, o)
-        ]
+        return [o for o in self.orders if _answerable(self.tx, o, self.now)]
 
     def answer(self, command: Command) -> None:
         """A yes or a no (C1, C3): acts on exactly one pending order, or on none."""
@@ -1227,7 +1231,14 @@ class _SmsSession:
             target = pending[0]
         act = self.lc._confirm_in if command.kind is CommandKind.CONFIRM else self.lc._decline_in
         outcome = act(
-            self.tx, target.id, self.msisdn, Channel.SMS, command.code, self.evidence, self.now
+            self.tx,
+            target.id,
+            self.msisdn,
+            Channel.SMS,
+            command.code,
+            self.evidence,
+            self.now,
+            pending,
         )
         if isinstance(outcome, _Raise):  # refused; a C13 violation is booked all the same
             self.reply(NoticeKind.CONFIRMATION_FAILED, order=target)

@@ -464,6 +464,7 @@ class SqlTransaction(Transaction):
         self._charges: list[Charge] = []
         self._violations: list[SpViolation] = []
         self._picks: dict[str, PickSession] = {}
+        self._locked: set[str] = set()  # subscribers held until the transaction ends
         self._delivered: list[tuple[str | None, str]] = []
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -600,8 +601,10 @@ class SqlTransaction(Transaction):
         return max(candidates.values(), key=lambda o: (o.requested_at, o.id), default=None)
 
     def lock_subscriber(self, msisdn: str) -> None:
-        if self._d.subscriber_lock:
+        # once per subscriber and transaction: the lock is held until it ends
+        if self._d.subscriber_lock and msisdn not in self._locked:
             self._query(self._d.subscriber_lock, (msisdn,))
+            self._locked.add(msisdn)
 
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         rows = self._query(
