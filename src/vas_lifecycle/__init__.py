@@ -6,7 +6,6 @@ after a reminder, and leaving always works.
 
 from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
 from vas_lifecycle.clock import Clock, ManualClock, SystemClock
-from vas_lifecycle.consent import Charge, ChargeDecision, ReasonCode, SpViolation
 from vas_lifecycle.errors import (
     CallbackError,
     ChargeRefusedError,
@@ -34,6 +33,7 @@ from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, Reco
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.privacy import mask_msisdn
+from vas_lifecycle.records import Charge, ChargeDecision, ReasonCode, SpViolation
 from vas_lifecycle.states import LIVE_STATES, TERMINAL_STATES, OrderState, Trigger
 from vas_lifecycle.store import (
     ConflictError,

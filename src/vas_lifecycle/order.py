@@ -20,11 +20,12 @@ from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.clock import parse_utc
 from vas_lifecycle.errors import InvalidStateError
 from vas_lifecycle.machine import table
-from vas_lifecycle.policy import Channel
+from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.privacy import mask_msisdn, masked_repr
+from vas_lifecycle.records import Channel
 from vas_lifecycle.states import LIVE_STATES, OrderState, Trigger
 
-__all__ = ["Event", "EventKind", "Order", "apply"]
+__all__ = ["Event", "EventKind", "Order", "Step", "apply"]
 
 
 class EventKind(enum.StrEnum):
@@ -149,6 +150,16 @@ class Event:
     text_in: str | None = None
     text_out: str | None = None
     data: Mapping[str, str] = attrs.field(factory=dict, converter=_event_data)
+
+
+@attrs.frozen
+class Step:
+    """What a decision asks for: one event of ``kind`` with its facts, and the notice
+    it sends (rendered from the order as the event leaves it)."""
+
+    kind: EventKind
+    data: Mapping[str, str] = attrs.field(factory=dict)
+    notice: NoticeKind | None = None
 
 
 @attrs.frozen

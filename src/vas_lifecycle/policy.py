@@ -16,26 +16,14 @@ from types import MappingProxyType
 import attrs
 import pendulum
 
-from vas_lifecycle.catalog import Catalog, OfferKind
+from vas_lifecycle.catalog import Catalog, OfferKind, Service
 from vas_lifecycle.clock import as_utc, local_time, zone
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
+from vas_lifecycle.records import Channel
 from vas_lifecycle.values import fold_width, upper_ascii
 
 __all__ = ["Channel", "FirstPeriodRule", "Policy"]
-
-
-class Channel(enum.StrEnum):
-    """Where a request or a reply came from."""
-
-    SMS = "sms"
-    WAP = "wap"
-    WEB = "web"
-    USSD = "ussd"
-    IVR = "ivr"
-    HOTLINE = "hotline"  # the operator's 10086 agents
-    SP_API = "sp_api"  # the SP's own platform: never operator-controlled
-    SELF_SERVICE = "self_service"  # operator kiosk or app
 
 
 class FirstPeriodRule(enum.StrEnum):
@@ -239,13 +227,19 @@ class Policy:
     def check_catalog(self, catalog: Catalog) -> None:
         """Refuse a catalog this policy cannot serve (run when a Lifecycle is built)."""
         for service in catalog:
-            if service.kind is OfferKind.TRIAL and not self.remind_short_trials_at_midpoint:
-                assert service.trial_days is not None
-                if dt.timedelta(days=service.trial_days) <= self.trial_reminder_lead:
-                    raise PolicyError(
-                        f"trial {service.code!r} lasts {service.trial_days} days, not longer than "
-                        f"the reminder lead {self.trial_reminder_lead}: it could not be reminded"
-                    )
+            self.check_service(service)
+
+    def check_service(self, service: Service) -> None:
+        """Refuse a service this policy cannot serve: a trial too short to be reminded
+        (C6). Checked when a Lifecycle is built and again for every request, because a
+        catalog may gain services later."""
+        if service.kind is OfferKind.TRIAL and not self.remind_short_trials_at_midpoint:
+            assert service.trial_days is not None
+            if dt.timedelta(days=service.trial_days) <= self.trial_reminder_lead:
+                raise PolicyError(
+                    f"trial {service.code!r} lasts {service.trial_days} days, not longer than "
+                    f"the reminder lead {self.trial_reminder_lead}: it could not be reminded"
+                )
 
     def local_day(self, when: dt.datetime) -> tuple[pendulum.DateTime, pendulum.DateTime]:
         """The calendar day (in the policy's time zone) that contains ``when``, as UTC bounds."""

@@ -18,10 +18,9 @@ import unicodedata
 from functools import lru_cache
 
 import attrs
-import pendulum
 
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.privacy import masked_repr
+from vas_lifecycle.records import PickSession
 from vas_lifecycle.values import code_key, fold_width, upper_ascii
 
 __all__ = ["Command", "CommandKind", "PickSession", "fragment", "normalize_text", "parse"]
@@ -49,16 +48,6 @@ class Command:
     code: str | None = None  # the confirmation code quoted (C3)
     numbers: tuple[int, ...] = ()  # the picked numbers (C8)
     service_code: str | None = None  # TD <code> (C9), as its code_key
-
-
-@attrs.frozen
-class PickSession:
-    """The numbered list sent after ``0000`` (C8): picks refer to it, as it was sent."""
-
-    msisdn: str = attrs.field(repr=masked_repr)
-    order_ids: tuple[str, ...]
-    sent_at: pendulum.DateTime
-    expires_at: pendulum.DateTime
 
 
 def _is_edge(ch: str) -> bool:

@@ -15,10 +15,9 @@ from contextlib import AbstractContextManager
 import attrs
 import pendulum
 
-from vas_lifecycle.consent import Charge, SpViolation
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
-from vas_lifecycle.sms import PickSession
+from vas_lifecycle.records import Charge, PickSession, SpViolation
 
 __all__ = [
     "ConflictError",
@@ -170,6 +169,16 @@ class Transaction(abc.ABC):
     @abc.abstractmethod
     def put_pick_session(self, session: PickSession) -> None:
         """Store a subscriber's ``0000`` list, replacing the previous one."""
+
+    def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
+        """The ids of finished orders that ended before ``cutoff`` (what C14 lets
+        ``purge`` delete). This default reads every order; stores answer it from an
+        index."""
+        return [
+            o.id
+            for o in self.all_orders()
+            if not o.is_live and o.ended_at is not None and o.ended_at < cutoff
+        ]
 
     @abc.abstractmethod
     def purge(self, order_ids: Sequence[str]) -> int:

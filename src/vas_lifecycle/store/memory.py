@@ -17,11 +17,9 @@ from typing import Any
 import attrs
 import pendulum
 
-from vas_lifecycle.consent import Charge, SpViolation
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
-from vas_lifecycle.policy import Channel
-from vas_lifecycle.sms import PickSession
+from vas_lifecycle.records import Channel, Charge, PickSession, SpViolation
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
 

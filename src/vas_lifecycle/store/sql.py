@@ -22,12 +22,10 @@ from typing import Any, Protocol
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
-from vas_lifecycle.consent import Charge, ReasonCode, SpViolation
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, shared_price
-from vas_lifecycle.policy import Channel
-from vas_lifecycle.sms import PickSession
+from vas_lifecycle.records import Channel, Charge, PickSession, ReasonCode, SpViolation
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Transaction
 
@@ -754,6 +752,15 @@ class SqlTransaction(Transaction):
 
     def put_pick_session(self, session: PickSession) -> None:
         self._picks[session.msisdn] = session
+
+    def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
+        self.flush()
+        rows = self._query(
+            "SELECT id FROM vas_orders WHERE ended_at IS NOT NULL AND ended_at < ? "
+            "AND due_at IS NULL ORDER BY id",
+            (ts(cutoff),),
+        )
+        return [r[0] for r in rows]
 
     def purge(self, order_ids: Sequence[str]) -> int:
         self.flush()

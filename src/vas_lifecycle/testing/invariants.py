@@ -16,11 +16,12 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind
-from vas_lifecycle.consent import Charge, expected_amount
+from vas_lifecycle.charging import expected_amount
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.records import Charge
 from vas_lifecycle.states import OrderState
 
 __all__ = [

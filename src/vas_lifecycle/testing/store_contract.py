@@ -26,12 +26,12 @@ import pendulum
 from hypothesis import settings
 
 from vas_lifecycle.clock import ManualClock
-from vas_lifecycle.consent import ReasonCode, SpViolation
 from vas_lifecycle.errors import ForcedSubscriptionError
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel
+from vas_lifecycle.records import ReasonCode, SpViolation
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Store

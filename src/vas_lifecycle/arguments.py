@@ -1,0 +1,165 @@
+"""Checks of the facade's arguments: a bad one is refused up front with
+:class:`~vas_lifecycle.errors.InvalidArgumentError`, before anything is read or written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Iterable
+
+import pendulum
+
+from vas_lifecycle.catalog import Catalog
+from vas_lifecycle.clock import as_utc
+from vas_lifecycle.errors import InvalidArgumentError
+from vas_lifecycle.notify import DeliveryRules
+from vas_lifecycle.policy import Policy
+from vas_lifecycle.records import Channel
+from vas_lifecycle.store.base import Store
+from vas_lifecycle.values import clean_text
+
+__all__ = [
+    "ACTOR_LIMIT",
+    "KEY_LIMIT",
+    "PERIOD_YEARS",
+    "channel",
+    "charge_key",
+    "check_ports",
+    "code",
+    "count",
+    "instant",
+    "language",
+    "notice_ids",
+    "period_start",
+    "text",
+]
+
+#: The longest actor (an agent's or a system's id) and charge key kept.
+ACTOR_LIMIT = 100
+KEY_LIMIT = 200
+#: The years a billing period may start in: outside them a date is a mistake, and
+#: period arithmetic near year 1 or 9999 overflows.
+PERIOD_YEARS = (1970, 9000)
+
+
+def check_ports(
+    catalog: object,
+    policy: object,
+    store: object,
+    rng: object,
+    delivery: object,
+    clock: object,
+    notifier: object,
+    ids: Callable[[], str] | None,
+) -> None:
+    """The facade's collaborators have the types and methods it needs."""
+    if not isinstance(catalog, Catalog):
+        raise InvalidArgumentError(f"catalog must be a Catalog, got {type(catalog).__name__}")
+    for name, value, needs in (
+        ("policy", policy, Policy),
+        ("store", store, Store),
+        ("rng", rng, random.Random),
+        ("delivery", delivery, DeliveryRules),
+    ):
+        if value is not None and not isinstance(value, needs):
+            raise InvalidArgumentError(
+                f"{name} must be a {needs.__name__}, got {type(value).__name__}"
+            )
+    for name, port, method in (("clock", clock, "now"), ("notifier", notifier, "send")):
+        if port is not None and not callable(getattr(port, method, None)):
+            raise InvalidArgumentError(f"{name} needs a {method}() method")
+    if ids is not None and not callable(ids):
+        raise InvalidArgumentError("ids must be a function that returns a new id")
+
+
+def count(value: object, name: str) -> int:
+    """A positive whole number argument (batch sizes, limits, retries)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidArgumentError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def channel(value: object) -> Channel:
+    try:
+        return Channel(str(value))
+    except ValueError as err:
+        choices = ", ".join(c.value for c in Channel)
+        raise InvalidArgumentError(f"unknown channel {value!r} (one of {choices})") from err
+
+
+def code(value: object) -> str | None:
+    """A confirmation code as quoted: digits, or None."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return value.strip()
+    raise InvalidArgumentError(f"a confirmation code is digits, got {value!r}")
+
+
+def text(value: object, name: str, limit: int) -> str | None:
+    """A caller's free text (evidence, an actor), cleaned the way received texts are."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a string, got {type(value).__name__}")
+    return clean_text(value, limit)
+
+
+def charge_key(value: object) -> str:
+    """A charge's idempotency key, which must not change when stored."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError("a charge needs a non-empty idempotency key")
+    if clean_text(value, KEY_LIMIT) != value:
+        raise InvalidArgumentError(
+            f"a charge key is at most {KEY_LIMIT} characters, with no control characters "
+            "or lone surrogates"
+        )
+    return value
+
+
+def period_start(value: object) -> pendulum.DateTime | None:
+    """A billing period's start as UTC, or None; refused clearly when out of range."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgumentError(f"period_start must be a datetime, got {type(value).__name__}")
+    try:
+        start = as_utc(value)
+    except OverflowError as err:
+        raise InvalidArgumentError(f"period_start {value.isoformat()} is out of range") from err
+    low, high = PERIOD_YEARS
+    if not low <= start.year <= high:
+        raise InvalidArgumentError(
+            f"period_start {value.isoformat()} is outside the years {low} to {high}"
+        )
+    return start
+
+
+def notice_ids(value: object) -> list[str] | None:
+    """A list of notice ids, or None for all."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidArgumentError("notice_ids must be a list of notice ids")
+    ids = list(value)
+    if not all(isinstance(n, str) for n in ids):
+        raise InvalidArgumentError("notice_ids must be a list of notice ids")
+    return ids
+
+
+def language(value: object, policy: Policy) -> str:
+    """A language the policy has a pack for; None means the policy's own."""
+    if value is None:
+        return policy.language
+    if not isinstance(value, str) or value not in policy.templates:
+        raise InvalidArgumentError(f"no language pack for {value!r}")
+    return value
+
+
+def instant(value: object, name: str) -> pendulum.DateTime:
+    """A point in time, as UTC."""
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgumentError(f"{name} must be a datetime, got {type(value).__name__}")
+    return as_utc(value)

@@ -1,0 +1,96 @@
+"""The outbox: notices are stored with the change that makes them and delivered after
+the commit, so a notifier failure never undoes a state change and never loses a notice.
+
+Delivery claims notices (concurrent dispatchers never send one at the same time),
+hands each to the notifier with ``notice.id`` as idempotency key, and records how each
+went in one transaction: delivered, or failed with an exponential backoff, and parked
+after ``DeliveryRules.max_attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pendulum
+
+from vas_lifecycle.clock import later
+from vas_lifecycle.errors import VasError
+from vas_lifecycle.notices import Notice
+from vas_lifecycle.notify import DeliveryRules, Notifier
+from vas_lifecycle.store.base import Delivery, Store, Transaction
+from vas_lifecycle.unit_of_work import ClockReader, call
+
+__all__ = ["Outbox"]
+
+log = logging.getLogger("vas_lifecycle")
+
+
+class Outbox:
+    """Delivers the notices stored in ``store`` through ``notifier``."""
+
+    def __init__(
+        self, store: Store, notifier: Notifier, rules: DeliveryRules, clock: ClockReader
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.rules = rules
+        self.clock = clock
+
+    def dispatch(self, limit: int) -> int:
+        """Claim and deliver up to ``limit`` due notices; how many were delivered."""
+        now = self.clock.now()
+        until = later(now, self.rules.lease)
+        claimed = call(self.store, lambda tx: tx.claim_notices(now, until, limit))
+        return self.deliver(claimed, now)
+
+    def deliver(self, claimed: Sequence[Delivery], now: pendulum.DateTime) -> int:
+        """Send claimed notices, then record in one transaction how each went."""
+        if not claimed:
+            return 0
+        sent: list[str] = []
+        failed: list[tuple[Delivery, str]] = []
+        for item in claimed:
+            try:
+                self.notifier.send(item.notice)
+            except Exception as err:
+                log.warning(
+                    "notice %s not delivered (attempt %d): %s", item.notice.id, item.attempts, err
+                )
+                failed.append((item, f"{type(err).__name__}: {err}"))
+            else:
+                sent.append(item.notice.id)
+
+        def settle(tx: Transaction) -> None:
+            tx.mark_delivered(sent, now)
+            for item, error in failed:
+                tx.mark_failed(item.notice.id, error, self.rules.retry_at(now, item.attempts))
+
+        call(self.store, settle)
+        return len(sent)
+
+    def deliver_committed(self, notices: Sequence[Notice]) -> None:
+        """Deliver a command's own notices right after its commit (they were written
+        already claimed for one lease); a delivery problem never fails the command."""
+        try:
+            self.deliver([Delivery(n, 1) for n in notices], notices[0].at)
+        except VasError as err:
+            log.warning("delivery after a command failed; notices stay queued: %s", err)
+
+    def parked(self, limit: int) -> list[Delivery]:
+        """Notices given up on, with their last error."""
+        return call(self.store, lambda tx: tx.parked_notices(limit), readonly=True)
+
+    def retry_parked(self, notice_ids: Sequence[str] | None) -> int:
+        """Queue parked notices (all, or those named) for delivery again."""
+        now = self.clock.now()
+
+        def work(tx: Transaction) -> int:
+            ids = (
+                list(notice_ids)
+                if notice_ids is not None
+                else [d.notice.id for d in tx.parked_notices(1_000_000)]
+            )
+            return tx.unpark(ids, now)
+
+        return call(self.store, work)

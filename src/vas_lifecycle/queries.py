@@ -1,0 +1,95 @@
+"""The read side of the facade: orders, their evidence and the outbox, as stored.
+
+Queries run in read-only transactions and never change anything; the commands are
+in :class:`~vas_lifecycle.lifecycle.Lifecycle`, which inherits these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TypeVar
+
+from vas_lifecycle import arguments, handlers
+from vas_lifecycle.errors import InvalidArgumentError
+from vas_lifecycle.notices import Notice
+from vas_lifecycle.order import Event, Order
+from vas_lifecycle.outbox import Outbox
+from vas_lifecycle.policy import Policy
+from vas_lifecycle.records import Charge, ChargeDecision, SpViolation
+from vas_lifecycle.store.base import Delivery, Transaction
+from vas_lifecycle.unit_of_work import ClockReader, Runner
+from vas_lifecycle.values import normalize_msisdn, to_amount
+
+__all__ = ["Queries"]
+
+T = TypeVar("T")
+
+
+class Queries:
+    """What a Lifecycle answers without changing anything: C11's answer to a charge,
+    and the stored orders, evidence and outbox."""
+
+    policy: Policy
+    _runner: Runner
+    _outbox: Outbox
+    _now: ClockReader
+
+    def may_charge(
+        self, order_id: str, amount: Decimal | int | str, *, period_start: dt.datetime | None = None
+    ) -> ChargeDecision:
+        """May the billing backend charge ``amount`` now (C11)? Always answers with a reason.
+
+        ``period_start`` is the start of the billing period being charged (now when
+        omitted); on-demand orders ignore it.
+        """
+        value, start = to_amount(amount), arguments.period_start(period_start)
+        now = self._now.now()
+        return self._read(
+            lambda tx: handlers.may_charge(
+                tx, now, policy=self.policy, order_id=order_id, amount=value, period_start=start
+            )
+        )
+
+    def _read(self, work: Callable[[Transaction], T]) -> T:
+        return self._runner.call(work, readonly=True)
+
+    def _msisdn(self, value: object) -> str:
+        return normalize_msisdn(value, self.policy.country_code)
+
+    def get(self, order_id: str) -> Order:
+        """The order with that id. Raises UnknownOrderError."""
+        return self._read(lambda tx: handlers.load(tx, order_id))
+
+    def history(self, order_id: str) -> list[Event]:
+        """The order's events, oldest first: its consent evidence (C14)."""
+        return self._read(lambda tx: tx.events(handlers.load(tx, order_id).id))
+
+    def notices(self, order_id: str) -> list[Notice]:
+        """The notices recorded for an order."""
+        return self._read(lambda tx: tx.notices(handlers.load(tx, order_id).id))
+
+    def charges(self, order_id: str) -> list[Charge]:
+        """The charges recorded on an order."""
+        return self._read(lambda tx: tx.charges(handlers.load(tx, order_id).id))
+
+    def orders_of(self, msisdn: str) -> list[Order]:
+        """Every order of a subscriber, oldest first."""
+        number = self._msisdn(msisdn)
+        return self._read(lambda tx: tx.orders_of(number))
+
+    def live_orders(self, msisdn: str) -> list[Order]:
+        """The subscriber's live orders (awaiting confirmation, active, in trial)."""
+        number = self._msisdn(msisdn)
+        return self._read(lambda tx: tx.live_orders_of(number))
+
+    def sp_violations(self, sp_id: str | None = None) -> list[SpViolation]:
+        """C13 evidence, for one SP or for all."""
+        if sp_id is not None and not isinstance(sp_id, str):
+            raise InvalidArgumentError(f"sp_id must be a string, got {type(sp_id).__name__}")
+        return self._read(lambda tx: tx.violations(sp_id))
+
+    def parked_notices(self, *, limit: int = 1000) -> list[Delivery]:
+        """Notices given up on after ``delivery.max_attempts`` failures, with the error."""
+        return self._outbox.parked(arguments.count(limit, "limit"))

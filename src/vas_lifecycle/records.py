@@ -1,0 +1,134 @@
+"""The value types every layer shares: a leaf module that imports none of the others.
+
+``order``, ``policy``, the decision modules, ``sms`` and the stores all speak of
+channels, reason codes, charges, SP violations and pick sessions; keeping those here
+means none of them has to import another just to name a record.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import attrs
+import pendulum
+
+from vas_lifecycle.privacy import masked_repr, numbers_masked_repr
+
+__all__ = [
+    "FORCED",
+    "Channel",
+    "Charge",
+    "ChargeDecision",
+    "PickSession",
+    "ReasonCode",
+    "SpViolation",
+]
+
+
+class Channel(enum.StrEnum):
+    """Where a request or a reply came from."""
+
+    SMS = "sms"
+    WAP = "wap"
+    WEB = "web"
+    USSD = "ussd"
+    IVR = "ivr"
+    HOTLINE = "hotline"  # the operator's 10086 agents
+    SP_API = "sp_api"  # the SP's own platform: never operator-controlled
+    SELF_SERVICE = "self_service"  # operator kiosk or app
+
+
+class ReasonCode(enum.StrEnum):
+    """Why a confirmation, a request or a charge was allowed or refused."""
+
+    # charges (C11)
+    ALLOWED = "allowed"
+    NOT_ACTIVE = "not_active"
+    IN_TRIAL = "in_trial"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AFTER_CANCELLATION = "after_cancellation"
+    NO_CONSENT = "no_consent"
+    NO_FEE_NOTICE = "no_fee_notice"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    DUPLICATE_PERIOD = "duplicate_period"
+    ALREADY_CHARGED = "already_charged"
+    PERIOD_NOT_STARTED = "period_not_started"
+    PERIOD_BEFORE_ACTIVATION = "period_before_activation"
+    # confirmations (C1, C3)
+    NOT_OPERATOR_CHANNEL = "not_operator_channel"
+    WINDOW_CLOSED = "window_closed"
+    WRONG_CODE = "wrong_code"
+    CODE_REQUIRED = "code_required"
+    REQUEST_NOT_SENT = "request_not_sent"  # C1a: the confirmation request never went out
+    # forced subscription (C13): booked against the SP
+    SP_CONFIRMATION = "sp_confirmation"
+    FOREIGN_NUMBER = "foreign_number"
+    TOO_FAST = "too_fast"
+    DAILY_LIMIT = "daily_limit"
+    # requests
+    DUPLICATE_ORDER = "duplicate_order"
+
+
+#: Refusals that are forced subscription and are booked against the SP (C13).
+FORCED: frozenset[ReasonCode] = frozenset(
+    {
+        ReasonCode.SP_CONFIRMATION,
+        ReasonCode.FOREIGN_NUMBER,
+        ReasonCode.TOO_FAST,
+        ReasonCode.DAILY_LIMIT,
+    }
+)
+
+
+@attrs.frozen
+class ChargeDecision:
+    """The answer to "may I charge this?": always with a reason code."""
+
+    allowed: bool
+    reason: ReasonCode
+    expected_amount: Decimal | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@attrs.frozen
+class Charge:
+    """A charge the billing backend recorded after ``may_charge`` allowed it.
+
+    ``order_version`` is the order's version when it was charged, so an audit can
+    replay exactly what the order looked like at that instant.
+    """
+
+    key: str
+    order_id: str
+    amount: Decimal
+    period_key: str
+    period_start: pendulum.DateTime | None
+    at: pendulum.DateTime
+    order_version: int
+
+
+@attrs.frozen
+class SpViolation:
+    """Evidence of forced subscription by an SP (C13)."""
+
+    id: str
+    sp_id: str
+    msisdn: str = attrs.field(repr=masked_repr)
+    order_id: str | None
+    reason: ReasonCode
+    at: pendulum.DateTime
+    channel: Channel | None
+    evidence: str = attrs.field(repr=numbers_masked_repr)
+
+
+@attrs.frozen
+class PickSession:
+    """The numbered list sent after ``0000`` (C8): picks refer to it, as it was sent."""
+
+    msisdn: str = attrs.field(repr=masked_repr)
+    order_ids: tuple[str, ...]
+    sent_at: pendulum.DateTime
+    expires_at: pendulum.DateTime

@@ -1,0 +1,207 @@
+"""The SMS channel (C3, C8, C8a, C9, C10): one inbound text, read, then acted on
+through the same handlers every other channel uses.
+
+Nothing about a text raises: what cannot be read gets a short help reply and changes
+nothing (C10). A yes or a no acts on exactly one answerable order or on none (C3);
+``0000`` lists the live orders and keeps the list as sent (C8, C8a); numbers after it
+cancel exactly those of the list; ``TD`` to an access code cancels that service (C9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from vas_lifecycle import handlers
+from vas_lifecycle.clock import later
+from vas_lifecycle.errors import PolicyError
+from vas_lifecycle.notices import NoticeKind
+from vas_lifecycle.order import Order
+from vas_lifecycle.policy import Policy
+from vas_lifecycle.records import Channel, PickSession
+from vas_lifecycle.sms import Command, CommandKind, fragment, parse
+from vas_lifecycle.unit_of_work import UnitOfWork
+from vas_lifecycle.values import canonical_access_code, clean_text, code_key
+
+__all__ = ["EVIDENCE_LIMIT", "SmsSession", "short_code"]
+
+#: How much of a received text is kept as evidence (C14); the rest is cut.
+EVIDENCE_LIMIT = 500
+
+
+def short_code(value: str) -> str:
+    """The number a text was sent to, as the catalog writes access codes; a number
+    that cannot be one (a gateway's garbage) matches nothing."""
+    try:
+        return canonical_access_code(value)
+    except PolicyError:
+        return ""
+
+
+class SmsSession:
+    """One inbound text from ``msisdn`` to ``to``, handled inside one unit of work."""
+
+    def __init__(self, uow: UnitOfWork, policy: Policy, *, msisdn: str, to: str, body: str) -> None:
+        self.uow = uow
+        self.policy = policy
+        self.msisdn = msisdn
+        self.to = to
+        self.body = body
+        self.evidence = clean_text(body, EVIDENCE_LIMIT)
+        # the live orders only (invariant 9), read while holding the subscriber
+        # (invariant 8)
+        uow.tx.lock_subscriber(msisdn)
+        self.orders = uow.tx.live_orders_of(msisdn)
+        # replies speak the language of the subscriber's latest order
+        latest = self.orders[-1] if self.orders else uow.tx.latest_order(msisdn)
+        self.language = latest.language if latest is not None else policy.language
+
+    def handle(self) -> None:
+        """Read the text and act on it."""
+        to_operator = self.to == self.policy.operator_number
+        command = parse(self.body, self.policy, to_operator=to_operator)
+        kind = command.kind
+        if kind is CommandKind.HELP:
+            self.reply(NoticeKind.HELP)
+        elif kind is CommandKind.UNKNOWN:
+            self.reply(NoticeKind.UNRECOGNISED, extra={"fragment": fragment(self.body)})
+        elif kind in (CommandKind.CONFIRM, CommandKind.DECLINE):
+            if to_operator:
+                self.answer(command)
+            else:
+                self.reply(NoticeKind.CONFIRM_AT_OPERATOR)
+        elif kind is CommandKind.LIST or (kind is CommandKind.UNSUBSCRIBE and to_operator):
+            if to_operator:
+                self.list_live()
+            else:
+                self.reply(NoticeKind.HELP)
+        elif kind is CommandKind.PICK:
+            if to_operator:
+                self.pick(command.numbers)
+            else:
+                self.reply(NoticeKind.HELP)
+        elif kind is CommandKind.CANCEL_ALL:
+            self.cancel(o for o in self.orders if o.is_live)
+        else:
+            self.unsubscribe_here(command.service_code)
+
+    def reply(
+        self,
+        kind: NoticeKind,
+        *,
+        order: Order | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self.uow.reply(
+            kind,
+            msisdn=self.msisdn,
+            sender=self.to,
+            language=self.language,
+            order=order,
+            extra=extra,
+        )
+
+    def answer(self, command: Command) -> None:
+        """A yes or a no (C1, C3): acts on exactly one answerable order, or on none."""
+        pending = handlers.pending(self.uow, self.msisdn, self.orders)
+        if not pending:
+            self.reply(NoticeKind.NOTHING_PENDING)
+            return
+        if command.code is not None:
+            matching = [o for o in pending if o.code == command.code]
+            if not matching:
+                self.reply(NoticeKind.WRONG_CODE, extra=self.pending_items(pending))
+                return
+            target = matching[0]
+        elif len(pending) > 1:
+            self.reply(NoticeKind.PENDING_LIST, extra=self.pending_items(pending))
+            return
+        else:
+            target = pending[0]
+        if command.kind is CommandKind.CONFIRM:
+            handlers.confirm(
+                self.uow,
+                policy=self.policy,
+                order_id=target.id,
+                msisdn=self.msisdn,
+                channel=Channel.SMS,
+                code=command.code,
+                text=self.evidence,
+                answerable=pending,
+            )
+        else:
+            handlers.decline(
+                self.uow,
+                order_id=target.id,
+                msisdn=self.msisdn,
+                channel=Channel.SMS,
+                code=command.code,
+                text=self.evidence,
+                answerable=pending,
+            )
+        if self.uow.take_refusal() is not None:
+            # refused (a C13 violation is booked all the same): say so, change nothing
+            self.reply(NoticeKind.CONFIRMATION_FAILED, order=target)
+
+    def pending_items(self, pending: list[Order]) -> dict[str, str]:
+        return {"items": self.uow.renderer.items(pending, self.language, numbered=False)}
+
+    def list_live(self) -> None:
+        """``0000`` (C8): the numbered list of live orders, kept as a pick session."""
+        live = [o for o in self.orders if o.is_live]
+        now = self.uow.now
+        # a new list replaces the last one, even an empty list (C8a): a later pick
+        # must never answer about a list the subscriber no longer has
+        self.uow.tx.put_pick_session(
+            PickSession(
+                self.msisdn, tuple(o.id for o in live), now, later(now, self.policy.pick_window)
+            )
+        )
+        if not live:
+            self.reply(NoticeKind.LIST_EMPTY)
+            return
+        items = self.uow.renderer.items(live, self.language, numbered=True)
+        self.reply(NoticeKind.LIVE_LIST, extra={"items": items})
+
+    def pick(self, numbers: tuple[int, ...]) -> None:
+        """Numbers after ``0000`` (C8): cancel exactly those of the list as it was sent."""
+        session = self.uow.tx.pick_session(self.msisdn)
+        if session is None or self.uow.now >= session.expires_at:
+            self.reply(NoticeKind.PICK_EXPIRED)
+            return
+        chosen: list[str] = []
+        outside: list[int] = []
+        for n in dict.fromkeys(numbers):
+            if 1 <= n <= len(session.order_ids):
+                chosen.append(session.order_ids[n - 1])
+            else:
+                outside.append(n)
+        listed = [self.uow.tx.get_order(oid) for oid in chosen]
+        self.cancel(o for o in listed if o is not None)
+        if outside:
+            self.reply(
+                NoticeKind.PICK_INVALID, extra={"numbers": "、".join(str(n) for n in outside)}
+            )
+
+    def unsubscribe_here(self, service_code: str | None) -> None:
+        """``TD`` / ``QX`` to an access code (C9): that service, or all of that number."""
+        targets = [
+            o
+            for o in self.orders
+            if o.is_live
+            and o.access_code == self.to
+            and (service_code is None or code_key(o.service_code) == service_code)
+        ]
+        if not targets:
+            self.reply(NoticeKind.NOTHING_TO_CANCEL, extra={"access_code": self.to})
+            return
+        self.cancel(targets)
+
+    def cancel(self, orders: Iterable[Order]) -> None:
+        """Unsubscribe each order (C7); one no longer live gets a polite reply instead."""
+        for order in orders:
+            if order.is_live:
+                handlers.unsubscribe(
+                    self.uow, order_id=order.id, channel=Channel.SMS, actor=None, text=self.evidence
+                )
+            else:
+                self.reply(NoticeKind.ALREADY_CANCELLED, order=order)

@@ -1,0 +1,334 @@
+"""One command's unit of work, and the runner that commits it or runs it again.
+
+A :class:`UnitOfWork` holds what one command changes inside a store transaction: the
+events it applies to orders (each applied as it is made, so the next decision sees
+the order as it now is), the notices those events and the replies send (the outbox),
+and a refusal to raise once the transaction is committed (a refused confirmation may
+still book a C13 violation, which must be stored).
+
+The :class:`Runner` begins a transaction, reads the clock, runs the command, commits,
+and after the commit hands the staged notices on and raises the refusal; a version
+conflict or a lost connection runs the command again from the start.
+
+The unit of work does not own the transaction: it is given one. So many commands can
+later share one transaction, each in a savepoint with its own unit of work and its own
+all-or-nothing outcome (batched SMS bursts, bulk billing passes), without changing
+the handlers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
+
+import pendulum
+
+from vas_lifecycle.clock import Clock, as_utc, later
+from vas_lifecycle.errors import (
+    CallbackError,
+    ClockError,
+    ConcurrencyError,
+    InvalidArgumentError,
+    StoreError,
+    VasError,
+)
+from vas_lifecycle.notices import Notice, NoticeKind
+from vas_lifecycle.order import Event, Order, Step, apply
+from vas_lifecycle.records import Channel, ReasonCode, SpViolation
+from vas_lifecycle.rendering import Renderer
+from vas_lifecycle.store.base import (
+    ConflictError,
+    ConnectionLostError,
+    RetryableError,
+    Store,
+    Transaction,
+)
+
+__all__ = ["ClockReader", "IdMaker", "Runner", "UnitOfWork", "call"]
+
+T = TypeVar("T")
+#: The actor of what the library does by itself (timers, refusals of a request).
+SYSTEM = "system"
+
+
+class ClockReader:
+    """Reads the embedder's clock as UTC, refusing a clock that goes backwards.
+
+    Read under a lock: threads sharing one Lifecycle must not see each other's reads
+    out of order as a clock that went backwards."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._last: pendulum.DateTime | None = None
+        self._lock = threading.Lock()
+
+    def now(self) -> pendulum.DateTime:
+        with self._lock:
+            try:
+                reading = self.clock.now()
+            except Exception as err:
+                raise CallbackError(f"the clock failed: {err!r}") from err
+            now = as_utc(reading)
+            if self._last is not None and now < self._last:
+                raise ClockError(
+                    f"the clock went backwards ({now.isoformat()} < {self._last.isoformat()})"
+                )
+            self._last = now
+            return now
+
+
+def random_id() -> str:
+    """A random 128-bit id in hex (what ``uuid4().hex`` gives)."""
+    return os.urandom(16).hex()
+
+
+class IdMaker:
+    """New ids from the embedder's id factory, checked: its failure is not the store's."""
+
+    def __init__(self, factory: Callable[[], str] | None) -> None:
+        self.factory = factory if factory is not None else random_id
+
+    def __call__(self) -> str:
+        try:
+            value = self.factory()
+        except Exception as err:
+            raise CallbackError(f"the id factory failed: {err!r}") from err
+        if not isinstance(value, str) or not value or not value.isprintable() or len(value) > 64:
+            raise InvalidArgumentError(
+                f"the id factory must return a printable string of 1 to 64 characters, "
+                f"got {value!r}"
+            )
+        return value
+
+
+class UnitOfWork:
+    """What one command changes, inside the transaction ``tx``, at the instant ``now``.
+
+    ``claim_for`` is how long a staged notice stays claimed by this process (when the
+    runner delivers right after the commit), or None to leave it to ``dispatch``.
+    """
+
+    def __init__(
+        self,
+        tx: Transaction,
+        now: pendulum.DateTime,
+        *,
+        renderer: Renderer,
+        new_id: Callable[[], str],
+        claim_for: dt.timedelta | None,
+    ) -> None:
+        self.tx = tx
+        self.now = now
+        self.renderer = renderer
+        self.new_id = new_id
+        self._claim_for = claim_for
+        self.notices: list[Notice] = []
+        self.refusal: VasError | None = None
+
+    def record(
+        self,
+        order: Order | None,
+        steps: Iterable[Step],
+        *,
+        channel: Channel | None,
+        actor: str,
+        text_in: str | None = None,
+        order_id: str | None = None,
+    ) -> Order:
+        """Apply ``steps`` to ``order`` (None: a new order with id ``order_id``, whose
+        first step is its request), store the events and stage the notices they send."""
+        start = order.version if order is not None else 0
+        if order is not None:
+            order_id = order.id
+        assert order_id is not None, "a new order needs its id"
+        events: list[Event] = []
+        staged: list[Notice] = []
+        for step in steps:
+            seq = (order.version if order is not None else 0) + 1
+            event = Event(
+                order_id, seq, step.kind, self.now, channel, actor, text_in, None, step.data
+            )
+            order = apply(order, event)
+            if step.notice is not None:
+                notice = self.renderer.notice(
+                    step.notice,
+                    msisdn=order.msisdn,
+                    order=order,
+                    at=self.now,
+                    notice_id=event.data.get("notice_id"),
+                )
+                event = Event(
+                    order_id,
+                    seq,
+                    step.kind,
+                    self.now,
+                    channel,
+                    actor,
+                    text_in,
+                    notice.text,
+                    event.data,
+                )
+                staged.append(notice)
+            events.append(event)
+        assert order is not None, "a change needs at least one step"
+        self.tx.append(order, events, start)
+        for notice in staged:
+            self.notices.append(notice)
+            self._claim(notice)
+        return order
+
+    def reply(
+        self,
+        kind: NoticeKind,
+        *,
+        msisdn: str,
+        sender: str,
+        language: str,
+        order: Order | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> Notice:
+        """Stage a reply to a subscriber's text that changes no order."""
+        notice = self.renderer.notice(
+            kind,
+            msisdn=msisdn,
+            at=self.now,
+            order=order,
+            language=language,
+            sender=sender,
+            extra=extra,
+        )
+        self.notices.append(notice)
+        self._claim(notice)
+        return notice
+
+    def _claim(self, notice: Notice) -> None:
+        """Write the notice to the outbox; with delivery right after the commit it is
+        written already claimed by this process for one lease, so no claiming round is
+        needed, and if this process dies first the lease runs out and any dispatcher
+        sends it."""
+        until = later(notice.at, self._claim_for) if self._claim_for is not None else None
+        self.tx.add_notice(notice, claimed_until=until)
+
+    def violation(
+        self,
+        order: Order,
+        reason: ReasonCode,
+        *,
+        channel: Channel | None,
+        evidence: str,
+    ) -> None:
+        """Book forced subscription against the order's SP (C13)."""
+        self.tx.add_violation(
+            SpViolation(
+                self.new_id(),
+                order.sp_id,
+                order.msisdn,
+                order.id,
+                reason,
+                self.now,
+                channel,
+                evidence,
+            )
+        )
+
+    def refuse(self, error: VasError) -> None:
+        """Raise ``error`` once what this unit of work wrote is committed."""
+        self.refusal = error
+
+    def take_refusal(self) -> VasError | None:
+        """The refusal, cleared: a caller that answers it itself (a reply by SMS)."""
+        refusal, self.refusal = self.refusal, None
+        return refusal
+
+
+class Runner:
+    """Runs commands as units of work on ``store``: commit or nothing, retried on a
+    version conflict (and once on a lost connection), each try at a fresh ``now``
+    so a retried command is dated after the change that made it retry.
+
+    ``after_commit`` receives each command's notices once they are stored (to deliver
+    them at once), or is None to leave them to the outbox's dispatch."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: ClockReader,
+        *,
+        renderer: Renderer,
+        new_id: Callable[[], str],
+        max_retries: int,
+        claim_for: dt.timedelta | None,
+        after_commit: Callable[[list[Notice]], None] | None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.renderer = renderer
+        self.new_id = new_id
+        self.max_retries = max_retries
+        self.claim_for = claim_for
+        self.after_commit = after_commit
+
+    def run(self, command: Callable[[UnitOfWork], T]) -> tuple[T, list[Notice]]:
+        """Run ``command`` in one unit of work; returns its result and the notices it
+        staged, or raises its refusal after the commit."""
+        retried: RetryableError | None = None
+        lost = 0
+        for _attempt in range(self.max_retries):
+            now = self.clock.now()
+            try:
+                with self.store.transaction() as tx:
+                    uow = UnitOfWork(
+                        tx,
+                        now,
+                        renderer=self.renderer,
+                        new_id=self.new_id,
+                        claim_for=self.claim_for,
+                    )
+                    result = command(uow)
+            except ConnectionLostError as err:
+                # nothing was stored: once on a new connection, not again and again
+                lost += 1
+                if lost > 1:
+                    raise StoreError(f"the store's connection keeps failing: {err}") from err
+                retried = err
+                continue
+            except RetryableError as err:
+                retried = err
+                continue
+            except VasError:
+                raise
+            except Exception as err:
+                raise StoreError(f"the store failed: {err}") from err
+            if uow.notices and self.after_commit is not None:
+                self.after_commit(uow.notices)
+            if uow.refusal is not None:
+                raise uow.refusal
+            return result, uow.notices
+        if isinstance(retried, ConflictError):
+            raise ConcurrencyError(retried.order_id, retried.expected_version) from retried
+        raise StoreError(f"the store could not run the command: {retried}") from retried
+
+    def call(self, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:
+        """One transaction with no notices of its own: see :func:`call`."""
+        return call(self.store, work, readonly=readonly)
+
+
+def call(store: Store, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:
+    """One transaction with no notices of its own (reads, outbox bookkeeping); run
+    once more on a new connection when the first was lost before anything was
+    stored."""
+    for attempt in (1, 2):
+        try:
+            with store.transaction(readonly=readonly) as tx:
+                return work(tx)
+        except ConnectionLostError as err:
+            if attempt == 2:
+                raise StoreError(f"the store's connection keeps failing: {err}") from err
+        except VasError:
+            raise
+        except Exception as err:
+            raise StoreError(f"the store failed: {err}") from err
+    raise AssertionError("unreachable")  # pragma: no cover
