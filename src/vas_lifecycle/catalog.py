@@ -62,8 +62,11 @@ class Service:
     access_code: str = attrs.field(converter=canonical_access_code)
     trial_days: int | None = None
     period: Period | None = attrs.field(default=None, converter=attrs.converters.optional(Period))
+    #: the price as every order of this service records it (C12), made once
+    price_text: str = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "price_text", str(self.price))
         if self.kind is OfferKind.TRIAL:
             if self.price != 0:
                 raise PolicyError(f"trial {self.code!r} must be free (price 0), got {self.price}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import attrs
 import pendulum
 
+from vas_lifecycle.clock import later
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import FORCED, Channel, ReasonCode
@@ -77,7 +78,7 @@ def check_confirmation(
         return ConfirmationCheck(
             ReasonCode.REQUEST_NOT_SENT, "the confirmation request has not gone out yet"
         )
-    if at < order.requested_at + policy.fastest_human_reply:
+    if at < later(order.requested_at, policy.fastest_human_reply):
         seconds = (at - order.requested_at).total_seconds()
         return ConfirmationCheck(ReasonCode.TOO_FAST, f"{seconds:.3f}s after the request")
     if order.confirm_by is None or at >= order.confirm_by:

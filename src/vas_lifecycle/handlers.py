@@ -88,34 +88,25 @@ def request(
     # subscriber so that concurrent requests decide one after the other (invariant 8)
     tx.lock_subscriber(msisdn)
     live = tx.live_orders_of(msisdn)
-    day_start, day_end = policy.local_day(now)
     order_id = uow.new_id()
     requested = Step(EventKind.ORDER_REQUESTED, ordering.snapshot(service, msisdn, language))
-    sent_today = (
-        tx.count_sp_requests(msisdn, service.sp_id, day_start, day_end)
-        if ordering.counts_toward_limit(channel)
-        else 0
-    )
+    sent_today = 0
+    if ordering.counts_toward_limit(channel):
+        sent_today = tx.count_sp_requests(msisdn, service.sp_id, *policy.local_day(now))
     refused = ordering.refusal(service, channel, live=live, sent_today=sent_today, policy=policy)
     if refused is not None:
         reason, evidence = refused
         rejected = Step(EventKind.ORDER_REJECTED, {"reason": reason.value})
+        steps = [requested, rejected]
         order = uow.record(
-            None,
-            [requested, rejected],
-            channel=channel,
-            actor=actor,
-            text_in=text,
-            order_id=order_id,
+            None, steps, channel=channel, actor=actor, text_in=text, order_id=order_id
         )
         if reason in FORCED:
             uow.violation(order, reason, channel=channel, evidence=evidence)
         return order
-    earlier = (
-        tx.fee_notice_between(msisdn, service.code, day_start, day_end)
-        if ordering.reuses_fee_notice(service, channel)
-        else None
-    )
+    earlier = None
+    if ordering.reuses_fee_notice(service, channel):
+        earlier = tx.fee_notice_between(msisdn, service.code, *policy.local_day(now))
     first = ordering.first_step(
         service,
         channel,
@@ -126,9 +117,8 @@ def request(
         rng=rng,
         new_id=uow.new_id,
     )
-    return uow.record(
-        None, [requested, first], channel=channel, actor=actor, text_in=text, order_id=order_id
-    )
+    steps = [requested, first]
+    return uow.record(None, steps, channel=channel, actor=actor, text_in=text, order_id=order_id)
 
 
 def _awaiting(tx: Transaction, order_id: str, trigger: str) -> Order:

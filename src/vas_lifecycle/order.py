@@ -8,10 +8,9 @@ order from its history. So the stored order and the rebuilt one cannot disagree.
 from __future__ import annotations
 
 import enum
-import operator
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import pendulum
@@ -62,18 +61,17 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
 
 
 class EventData(Mapping[str, str]):
-    """An event's facts: an immutable, compact string mapping.
+    """An event's facts: an immutable mapping of strings.
 
-    Millions of events are kept in memory by ``MemoryStore``; a plain dict per event
-    costs several hundred bytes, this keeps one tuple of values and shares the tuple
-    of keys between all events with the same keys.
+    Kept as one flat tuple ``(key, value, key, value, ...)`` sorted by key rather than
+    as a dict: an event is never changed once made, has a handful of facts, and a
+    store may hold millions of events (a dict costs several times the memory).
     """
 
-    __slots__ = ("_keys", "_values")
+    __slots__ = ("_items",)
 
-    def __init__(self, keys: tuple[str, ...], values: tuple[str, ...]) -> None:
-        self._keys = keys  # sorted, and shared: see of()
-        self._values = values
+    def __init__(self, items: tuple[str, ...]) -> None:
+        self._items = items
 
     @classmethod
     def of(cls, data: Mapping[str, str] | None) -> EventData:
@@ -81,50 +79,47 @@ class EventData(Mapping[str, str]):
             return data
         if not data:
             return _EMPTY
-        given = tuple(data)
-        keys = _KEYS.get(given)
-        if keys is None:
-            if not all(isinstance(key, str) for key in given):
-                raise TypeError(f"event data keys must be str, got {given!r}")
-            ordered = tuple(sorted(given))
-            keys = _KEYS.get(ordered, ordered)
-            if len(_KEYS) < 1024:  # the facade uses a handful; callers may add more
-                _KEYS[ordered] = _KEYS[given] = keys
-        values = tuple([data[key] for key in keys])
-        if not all(isinstance(value, str) for value in values):
-            raise TypeError(f"event data must map str to str, got {dict(data)!r}")
-        return cls(keys, values)
+        items: list[str] = []
+        for key in sorted(data):
+            value = data[key]
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(f"event data must map str to str, got {dict(data)!r}")
+            items += (key, value)
+        return cls(tuple(items))
 
     def __getitem__(self, key: str) -> str:
+        items = self._items
+        at = 0
         try:
-            return self._values[self._keys.index(key)]
+            while True:
+                at = items.index(key, at)
+                if at % 2 == 0:  # a key, not a value that reads the same
+                    return items[at + 1]
+                at += 1
         except ValueError:
             raise KeyError(key) from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
+        return iter(self._items[0::2])
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._items) // 2
 
     def __repr__(self) -> str:
         return f"EventData({ {k: mask_msisdn(v) for k, v in self.items()}!r})"
 
     def __hash__(self) -> int:
-        return hash((self._keys, self._values))
+        return hash(self._items)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, EventData):
-            return self._keys == other._keys and self._values == other._values
+            return self._items == other._items
         if isinstance(other, Mapping):
             return dict(self) == dict(other)
         return NotImplemented
 
 
-_EMPTY = EventData((), ())
-#: key tuple as given -> the one sorted key tuple shared by all event data with
-#: those keys (the facade uses a handful of key sets)
-_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_EMPTY = EventData(())
 
 
 def _event_data(data: Mapping[str, str] | None) -> EventData:
@@ -220,33 +215,6 @@ class Order:
         return order
 
 
-_ORDER_NAMES: Final = tuple(f.name for f in attrs.fields(Order))
-_ORDER_INDEX: Final = {name: i for i, name in enumerate(_ORDER_NAMES)}
-_order_values = operator.attrgetter(*_ORDER_NAMES)
-
-
-def _evolve(order: Order, changes: Mapping[str, object]) -> Order:
-    """``attrs.evolve`` without its per-call field lookup (the same ``__init__`` runs)."""
-    values = list(_order_values(order))
-    for name, value in changes.items():
-        values[_ORDER_INDEX[name]] = value
-    return Order(*values)
-
-
-#: prices are few; share one Decimal per price text between all orders
-_PRICES: dict[str, Decimal] = {}
-
-
-def shared_price(text: str) -> Decimal:
-    """The price as a Decimal, one object per distinct price text."""
-    price = _PRICES.get(text)
-    if price is None:
-        price = Decimal(text)
-        if len(_PRICES) < 4096:
-            _PRICES[text] = price
-    return price
-
-
 def _time(value: str | None) -> pendulum.DateTime | None:
     return parse_utc(value) if value is not None else None
 
@@ -266,7 +234,7 @@ def apply(order: Order | None, event: Event) -> Order:
             sp_name=d["sp_name"],
             service_name=d["service_name"],
             kind=OfferKind(d["kind"]),
-            price=shared_price(d["price"]),
+            price=Decimal(d["price"]),
             period=Period(d["period"]),
             access_code=d["access_code"],
             language=d["language"],
@@ -282,7 +250,7 @@ def apply(order: Order | None, event: Event) -> Order:
     if trigger is None:
         raise InvalidStateError(order.id, order.state, event.kind.value)
     state = table().next_state(order.id, order.state, trigger)
-    changes: dict[str, object] = {"state": state, "version": event.seq}
+    changes: dict[str, Any] = {"state": state, "version": event.seq}
     d = event.data
     kind = event.kind
     if kind is EventKind.CONFIRMATION_REQUESTED:
@@ -307,4 +275,4 @@ def apply(order: Order | None, event: Event) -> Order:
     if state not in LIVE_STATES:
         changes["ended_at"] = event.at
         changes["end_reason"] = d.get("reason", kind.value)
-    return _evolve(order, changes)
+    return attrs.evolve(order, **changes)

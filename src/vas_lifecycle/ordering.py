@@ -45,7 +45,7 @@ def snapshot(service: Service, msisdn: str, language: str) -> dict[str, str]:
         "sp_name": service.sp_name,
         "service_name": service.name,
         "kind": service.kind.value,
-        "price": str(service.price),
+        "price": service.price_text,
         "period": service.billing_period.value,
         "access_code": service.access_code,
         "language": language,

@@ -125,6 +125,7 @@ class UnitOfWork:
         self.renderer = renderer
         self.new_id = new_id
         self._claim_for = claim_for
+        self._claimed_until: pendulum.DateTime | None = None
         self.notices: list[Notice] = []
         self.refusal: VasError | None = None
 
@@ -209,8 +210,9 @@ class UnitOfWork:
         written already claimed by this process for one lease, so no claiming round is
         needed, and if this process dies first the lease runs out and any dispatcher
         sends it."""
-        until = later(notice.at, self._claim_for) if self._claim_for is not None else None
-        self.tx.add_notice(notice, claimed_until=until)
+        if self._claim_for is not None and self._claimed_until is None:
+            self._claimed_until = later(self.now, self._claim_for)
+        self.tx.add_notice(notice, claimed_until=self._claimed_until)
 
     def violation(
         self,

@@ -24,7 +24,7 @@ import pendulum
 from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Event, EventKind, Order, shared_price
+from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.records import Channel, Charge, PickSession, ReasonCode, SpViolation
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Transaction
@@ -336,7 +336,7 @@ _DECODE: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
     (ORDER_BODY_FIELDS.index(name), decode)
     for name, decode in (
         ("kind", _KINDS.__getitem__),
-        ("price", shared_price),
+        ("price", Decimal),
         ("period", _PERIODS.__getitem__),
         ("requested_at", _ts),
         ("request_channel", _CHANNELS.__getitem__),

@@ -1,0 +1,79 @@
+"""Run benchmarks on an earlier commit and on the work tree, in one run, interleaved.
+
+The earlier commit is checked out in a temporary git worktree; each benchmark script
+of *this* tree runs once against each tree's ``src`` (``PYTHONPATH``), alternating
+before/after ``--rounds`` times, so both see the same machine at the same moment.
+Every figure line is printed as ``before | after``.
+
+Run: .venv/bin/python benchmarks/before_after.py --ref COMMIT [--rounds 2] \\
+         -- p1_engine.py --orders 3000 --repeat 3 [-- p3_memory.py --orders 100000 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
+
+
+def run(script: list[str], src: Path) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script[0]), *script[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{script[0]} failed on {src}:\n{done.stderr}")
+    return [line for line in done.stdout.splitlines() if NUMBER.search(line)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ref", required=True, help="the earlier commit")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("scripts", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    scripts: list[list[str]] = []
+    for word in args.scripts:
+        if word == "--":
+            scripts.append([])
+        elif scripts:
+            scripts[-1].append(word)
+    scripts = [s for s in scripts if s]
+    with tempfile.TemporaryDirectory() as tmp:
+        before = Path(tmp) / "before"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.ref],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            for script in scripts:
+                print(f"== {' '.join(script)}")
+                for n in range(args.rounds):
+                    old = run(script, before / "src")
+                    new = run(script, ROOT / "src")
+                    print(f"-- round {n + 1}: before ({args.ref}) | after (work tree)")
+                    width = max((len(line) for line in old), default=0)
+                    for a, b in zip(old, new, strict=False):
+                        print(f"{a:<{width}} | {b}")
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)],
+                check=False,
+                capture_output=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
