@@ -44,3 +44,25 @@ def test_c7_every_live_state_can_be_cancelled() -> None:
 
 def test_machine_is_built_once_per_process() -> None:
     assert table() is table()
+
+
+def test_diagram_drawn_by_transitions_has_exactly_the_table_s_moves() -> None:
+    """The Mermaid diagram comes from transitions' own engine; every edge it draws is a
+    move of the table and every move of the table is drawn."""
+    from vas_lifecycle import mermaid_diagram
+    from vas_lifecycle.states import TRANSITIONS
+
+    drawn: set[tuple[str, str, str]] = set()
+    for line in mermaid_diagram().splitlines():
+        source, arrow, rest = line.strip().partition(" --> ")
+        if not arrow or source == "[*]":
+            continue
+        dest, _, labels = rest.partition(": ")
+        drawn |= {(source, trigger, dest) for trigger in labels.split(" | ")}
+    declared = {
+        (source.value, trigger.value, dest.value)
+        for trigger, sources, dest in TRANSITIONS
+        for source in sources
+    }
+    assert drawn == declared
+    assert "[*] --> requested" in mermaid_diagram()

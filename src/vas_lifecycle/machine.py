@@ -1,23 +1,30 @@
 """The state machine: the only module that imports ``transitions``.
 
-One :class:`transitions.Machine` is built per process from
-:data:`~vas_lifecycle.states.TRANSITIONS`. The facade does not attach orders to it
-(one model per order would cost a machine's worth of bookkeeping per order); instead
-the machine's own event table is compiled once into a ``(state, trigger) -> state``
-dictionary. ``tests/test_machine.py`` drives the real machine over every pair and
-proves the two agree.
+One :class:`transitions.Machine` is built when this module is imported, from
+:data:`~vas_lifecycle.states.TRANSITIONS` (terminal states are its final states).
+The facade does not attach orders to it (one model per order would cost a machine's
+worth of bookkeeping per order); instead the machine's own event table is compiled
+into a ``(state, trigger) -> state`` dictionary, :data:`TABLE`.
+``tests/test_machine.py`` drives the real machine over every pair and proves the two
+agree. The diagram is drawn by ``transitions``' own Mermaid engine.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
 from transitions import Machine
+from transitions.extensions import GraphMachine
 
 from vas_lifecycle.errors import InvalidStateError
 from vas_lifecycle.states import TERMINAL_STATES, TRANSITIONS, OrderState, Trigger
 
-__all__ = ["MachineModel", "TransitionTable", "build_machine", "mermaid_diagram", "table"]
+__all__ = [
+    "TABLE",
+    "MachineModel",
+    "TransitionTable",
+    "build_machine",
+    "mermaid_diagram",
+    "table",
+]
 
 
 class MachineModel:
@@ -29,17 +36,27 @@ class MachineModel:
         self.state = state.value
 
 
+def _states() -> list[dict[str, object]]:
+    """The machine's states; the terminal ones are final."""
+    return [{"name": s.value, "final": s in TERMINAL_STATES} for s in OrderState]
+
+
+def _transitions() -> list[dict[str, object]]:
+    """The machine's transitions, from the table (the source of truth)."""
+    return [
+        {"trigger": trig.value, "source": [s.value for s in sources], "dest": dest.value}
+        for trig, sources, dest in TRANSITIONS
+    ]
+
+
 def build_machine(
     model: object | None = None, initial: OrderState = OrderState.REQUESTED
 ) -> Machine:
-    """Build the ``transitions`` machine from the table (the source of truth)."""
+    """Build the ``transitions`` machine from the table."""
     return Machine(
         model=model,
-        states=[s.value for s in OrderState],
-        transitions=[
-            {"trigger": trig.value, "source": [s.value for s in sources], "dest": dest.value}
-            for trig, sources, dest in TRANSITIONS
-        ],
+        states=_states(),
+        transitions=_transitions(),
         initial=initial.value,
         auto_transitions=False,
         ignore_invalid_triggers=False,
@@ -77,19 +94,27 @@ class TransitionTable:
         return dict(self._moves)
 
 
-@cache
+#: The compiled table of this process (the machine is built once, on import).
+TABLE = TransitionTable(build_machine())
+
+
 def table() -> TransitionTable:
-    """The process-wide compiled table (the machine is built once)."""
-    return TransitionTable(build_machine())
+    """The process-wide compiled table, :data:`TABLE`."""
+    return TABLE
 
 
 def mermaid_diagram() -> str:
-    """A Mermaid ``stateDiagram-v2`` of the lifecycle, generated from the table."""
-    lines = ["stateDiagram-v2", f"    [*] --> {OrderState.REQUESTED.value}"]
-    for trigger, sources, dest in TRANSITIONS:
-        for source in sources:
-            lines.append(f"    {source.value} --> {dest.value}: {trigger.value}")
-    for state in OrderState:
-        if state in TERMINAL_STATES:
-            lines.append(f"    {state.value} --> [*]")
-    return "\n".join(lines) + "\n"
+    """A Mermaid ``stateDiagram-v2`` of the lifecycle, drawn by ``transitions``' own
+    Mermaid engine from the machine built from the table."""
+    model = MachineModel()
+    GraphMachine(
+        model=model,
+        states=_states(),
+        transitions=_transitions(),
+        initial=OrderState.REQUESTED.value,
+        auto_transitions=False,
+        title="VAS order lifecycle",
+        graph_engine="mermaid",
+    )
+    drawn: str = model.get_graph().draw(None)  # type: ignore[attr-defined]
+    return drawn.rstrip("\n") + "\n"

@@ -18,7 +18,7 @@ import pendulum
 from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.clock import parse_utc
 from vas_lifecycle.errors import InvalidStateError
-from vas_lifecycle.machine import table
+from vas_lifecycle.machine import TABLE
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.privacy import mask_msisdn, masked_repr
 from vas_lifecycle.records import Channel
@@ -249,7 +249,7 @@ def apply(order: Order | None, event: Event) -> Order:
     trigger = EVENT_TRIGGERS.get(event.kind)
     if trigger is None:
         raise InvalidStateError(order.id, order.state, event.kind.value)
-    state = table().next_state(order.id, order.state, trigger)
+    state = TABLE.next_state(order.id, order.state, trigger)
     changes: dict[str, Any] = {"state": state, "version": event.seq}
     d = event.data
     kind = event.kind
