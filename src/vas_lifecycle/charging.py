@@ -14,7 +14,7 @@ from decimal import Decimal
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
-from vas_lifecycle.clock import as_utc, local_time, zone
+from vas_lifecycle.clock import as_utc, local_time
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import FirstPeriodRule, Policy
 from vas_lifecycle.records import Channel, Charge, ChargeDecision, ReasonCode
@@ -27,37 +27,52 @@ def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -
     """The billing period a charge is for, as a stable key (per order)."""
     if order.kind is OfferKind.ON_DEMAND or period_start is None:
         return "use"
-    local = local_time(period_start, policy.timezone)
-    if order.period is Period.MONTH:
+    return _key(order.period, local_time(period_start, policy.timezone))
+
+
+def _key(period: Period, local: dt.datetime) -> str:
+    """The key of the ``period`` that contains the local time ``local``."""
+    if period is Period.MONTH:
         return f"{local.year:04d}-{local.month:02d}"
-    if order.period is Period.WEEK:
+    if period is Period.WEEK:
         year, week, _ = local.isocalendar()
         return f"{year:04d}-W{week:02d}"
     return local.date().isoformat()
 
 
-def _period_bounds(order: Order, start: dt.datetime, policy: Policy) -> dt.datetime:
-    """The start of the billing period that contains ``start``, in local time."""
-    tz = zone(policy.timezone)
-    day = local_time(start, policy.timezone).date()
-    if order.period is Period.MONTH:
+def _period_start(period: Period, local: dt.datetime) -> dt.datetime:
+    """The start of the ``period`` that contains the local time ``local``."""
+    day = local.date()
+    if period is Period.MONTH:
         day = day.replace(day=1)
-    elif order.period is Period.WEEK:
+    elif period is Period.WEEK:
         day = day - dt.timedelta(days=day.weekday())
-    return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=local.tzinfo)
 
 
 def expected_amount(order: Order, period_start: dt.datetime | None, policy: Policy) -> Decimal:
     """The amount a period of ``order`` may be charged: the frozen price, or C15's half."""
+    if order.activated_at is None or period_start is None:
+        return order.price
+    return _expected(
+        order,
+        local_time(period_start, policy.timezone),
+        local_time(order.activated_at, policy.timezone),
+        policy,
+    )
+
+
+def _expected(
+    order: Order, local_start: dt.datetime, activated: dt.datetime, policy: Policy
+) -> Decimal:
+    """C15: a monthly subscription activated with fewer than 15 days left in the month
+    pays half for that first month (times are local)."""
     if (
         order.kind is OfferKind.SUBSCRIPTION
         and order.period is Period.MONTH
         and policy.first_period is FirstPeriodRule.HALF_IF_LATE
-        and order.activated_at is not None
-        and period_start is not None
-        and period_key(order, period_start, policy) == period_key(order, order.activated_at, policy)
+        and _key(Period.MONTH, local_start) == _key(Period.MONTH, activated)
     ):
-        activated = local_time(order.activated_at, policy.timezone)
         days_left = calendar.monthrange(activated.year, activated.month)[1] - activated.day + 1
         if days_left < 15:
             return (order.price / 2).quantize(Decimal("0.01"))
@@ -100,13 +115,14 @@ def decide_charge(
         return ChargeDecision(False, ReasonCode.NO_CONSENT)
     if start > now:
         return ChargeDecision(False, ReasonCode.PERIOD_NOT_STARTED)
-    first_period_start = _period_bounds(order, order.activated_at, policy)
-    if start < first_period_start:
+    local_start = local_time(start, policy.timezone)
+    activated = local_time(order.activated_at, policy.timezone)
+    if local_start < _period_start(order.period, activated):
         return ChargeDecision(False, ReasonCode.PERIOD_BEFORE_ACTIVATION)
-    key = period_key(order, start, policy)
+    key = _key(order.period, local_start)
     if any(c.period_key == key for c in charges):
         return ChargeDecision(False, ReasonCode.DUPLICATE_PERIOD)
-    expected = expected_amount(order, start, policy)
+    expected = _expected(order, local_start, activated, policy)
     if amount != expected:
         return ChargeDecision(False, ReasonCode.AMOUNT_MISMATCH, expected)
     return ChargeDecision(True, ReasonCode.ALLOWED, expected)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import zoneinfo
 from typing import Protocol, runtime_checkable
 
@@ -54,16 +53,13 @@ def as_utc(value: dt.datetime) -> pendulum.DateTime:
     )
 
 
-@functools.cache
 def zone(name: str) -> zoneinfo.ZoneInfo:
-    """A time zone by name (cached; the stdlib's zones are fast to convert with)."""
+    """A time zone by name (``zoneinfo`` keeps one object per name)."""
     return zoneinfo.ZoneInfo(name)
 
 
-@functools.lru_cache(maxsize=4096)
 def local_time(when: dt.datetime, zone_name: str) -> dt.datetime:
-    """``when`` in the named zone (cached: a command asks about the same few instants
-    several times, and pendulum's conversion is slow)."""
+    """``when`` in the named zone."""
     return when.astimezone(zone(zone_name))
 
 

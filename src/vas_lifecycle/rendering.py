@@ -31,14 +31,17 @@ class Renderer:
         }
 
     def _constants(self, pack: TemplateSet) -> dict[str, str]:
+        """The fields whose value depends only on the pack and the policy (never on
+        an order: an order's field of the same name wins)."""
         policy = self.policy
-        return {
+        fields = {
             **pack.phrases,
             "operator_number": policy.operator_number,
             "valid_for": pack.hours_label(policy.confirmation_window),
             "pick_window": pack.hours_label(policy.pick_window),
             "list_word": self.list_word,
         }
+        return {k: v for k, v in fields.items() if k not in _ORDER_FIELDS and k not in _PER_ORDER}
 
     def notice(
         self,
@@ -83,24 +86,26 @@ class Renderer:
 
     def label(self, pack: TemplateSet, name: str, access_code: str) -> str:
         """A value that depends only on the pack, the policy and the access code."""
-        if name in ("how_to_unsubscribe", "how_to_use"):
+        if name in _PER_ORDER:
             return pack.phrases[name].format(
                 access_code=access_code, operator_number=self.policy.operator_number
             )
-        return self.constants[pack.language].get(name, "")
+        return pack.phrases.get(name, "")
 
     def when(self, value: pendulum.DateTime | None, pack: TemplateSet) -> str:
         return pack.datetime_label(value, self.policy.timezone) if value is not None else ""
 
 
 class _Fields(dict[str, str]):
-    """The values a template asks for, each made when the template uses it: the
-    caller's ``extra`` first, then the order's fields, then the pack's labels."""
+    """The values a template may ask for: the pack's constants and the caller's
+    ``extra`` up front (a dict copy), the order's fields made only when the template
+    uses them."""
 
     def __init__(
         self, renderer: Renderer, pack: TemplateSet, order: Order | None, extra: Mapping[str, str]
     ) -> None:
-        super().__init__(extra)
+        super().__init__(renderer.constants[pack.language])
+        self.update(extra)
         self.renderer = renderer
         self.pack = pack
         self.order = order
@@ -112,6 +117,9 @@ class _Fields(dict[str, str]):
         access_code = order.access_code if order is not None else ""
         return self.renderer.label(self.pack, name, access_code)
 
+
+#: phrases that name the order's access code
+_PER_ORDER = ("how_to_unsubscribe", "how_to_use")
 
 _ORDER_FIELDS: Mapping[str, Callable[[Renderer, Order, TemplateSet], str]] = {
     "sp_name": lambda r, o, pack: o.sp_name,

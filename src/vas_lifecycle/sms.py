@@ -15,7 +15,6 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from functools import lru_cache
 
 import attrs
 
@@ -90,10 +89,11 @@ def fragment(text: str, limit: int = 10) -> str:
     return safe[:limit] + ("…" if len(safe) > limit else "")
 
 
-@lru_cache(maxsize=32)
-def _pick_pattern(separators: str) -> re.Pattern[str]:
+def _pick_pattern(separators: str) -> str:
+    """Numbers of one to three digits between the policy's separators (``re`` keeps
+    the compiled patterns it has seen)."""
     sep = "[" + re.escape(fold_width(separators)) + "]+"
-    return re.compile(rf"[0-9]{{1,3}}(?:{sep}[0-9]{{1,3}})*")
+    return rf"[0-9]{{1,3}}(?:{sep}[0-9]{{1,3}})*"
 
 
 def _word_and_code(text: str, words: frozenset[str]) -> tuple[bool, str | None]:
@@ -143,7 +143,7 @@ def parse(text: object, policy: Policy, *, to_operator: bool) -> Command:
                 # matched against the catalog's codes by code_key (C9)
                 return Command(CommandKind.UNSUBSCRIBE, service_code=code_key(rest))
             break
-    if _pick_pattern(policy.pick_separators).fullmatch(word):
+    if re.fullmatch(_pick_pattern(policy.pick_separators), word):
         numbers = tuple(int(n) for n in re.findall(r"[0-9]+", word))
         return Command(CommandKind.PICK, numbers=numbers)
     return Command(CommandKind.UNKNOWN)
