@@ -70,3 +70,25 @@ def test_the_sql_live_state_lists_name_every_live_state() -> None:
     for state in LIVE_STATES:
         assert f"'{state.value}'" in statements
     assert MIGRATIONS[-1][0] == 3
+
+
+@pytest.mark.parametrize("kind", ["memory", "sql"])
+def test_a_conflict_names_the_order_that_moved_and_both_versions(
+    make_store: Callable[[], Store], clock: ManualClock, kind: str
+) -> None:
+    """Of two orders written in one transaction, the second was read stale: the error
+    names that one, the version it was read at and the version it had moved to."""
+    from vas_lifecycle import MemoryStore
+
+    store = MemoryStore() if kind == "memory" else make_store()
+    lc = Lifecycle(make_catalog(), clock=clock, store=store)
+    first = lc.request(SUB, "NEWS", channel=Channel.WEB)
+    second = lc.request(SUB, "WEATHER", channel=Channel.WEB)
+    lc.unsubscribe(second.id, channel=Channel.WEB)  # second is now at version 4
+    stale = attrs.evolve(second, version=second.version + 1)
+    with pytest.raises(ConflictError) as err, lc.store.transaction() as tx:
+        tx.append(attrs.evolve(first, version=first.version + 1), [], first.version)
+        tx.append(stale, [], second.version)
+    assert (err.value.order_id, err.value.expected_version) == (second.id, second.version)
+    assert err.value.found_version == second.version + 1
+    assert second.id in str(err.value)

@@ -162,9 +162,18 @@ class StoreError(VasError, RuntimeError):
 class ConcurrencyError(StoreError):
     """The order changed under us more often than the facade retries."""
 
-    def __init__(self, order_id: str, expected_version: int) -> None:
-        super().__init__(
-            f"order {order_id} changed concurrently (expected version {expected_version})"
-        )
+    def __init__(
+        self, order_id: str, expected_version: int, found_version: int | None = None
+    ) -> None:
+        if not order_id:
+            text = "concurrent transactions kept writing the same rows"
+        else:
+            found = f", found {found_version}" if found_version is not None else ""
+            text = (
+                f"order {order_id} changed concurrently "
+                f"(expected version {expected_version}{found})"
+            )
+        super().__init__(text)
         self.order_id = order_id
         self.expected_version = expected_version
+        self.found_version = found_version

@@ -310,7 +310,9 @@ class Runner:
                 raise uow.refusal
             return result, uow.notices
         if isinstance(retried, ConflictError):
-            raise ConcurrencyError(retried.order_id, retried.expected_version) from retried
+            raise ConcurrencyError(
+                retried.order_id, retried.expected_version, retried.found_version
+            ) from retried
         raise StoreError(f"the store could not run the command: {retried}") from retried
 
     def call(self, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:

@@ -45,10 +45,23 @@ class RetryableError(Exception):
 class ConflictError(RetryableError):
     """Raised by a transaction when an order's version moved (retried by the facade)."""
 
-    def __init__(self, order_id: str, expected_version: int) -> None:
-        super().__init__(f"order {order_id}: expected version {expected_version}")
+    def __init__(
+        self, order_id: str, expected_version: int, found_version: int | None = None
+    ) -> None:
+        found = f", found {found_version}" if found_version is not None else ""
+        super().__init__(f"order {order_id}: expected version {expected_version}{found}")
         self.order_id = order_id
         self.expected_version = expected_version
+        #: the version the order had moved to, when the store could tell
+        self.found_version = found_version
+
+    @classmethod
+    def concurrent(cls, cause: object) -> ConflictError:
+        """A conflict the database reported without naming an order (a serialization
+        failure, a unique index hit by a racing writer)."""
+        error = cls("", -1)
+        error.args = (f"a concurrent transaction wrote the same rows: {cause}",)
+        return error
 
 
 class ConnectionLostError(RetryableError):

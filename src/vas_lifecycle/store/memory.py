@@ -182,7 +182,8 @@ class _MemoryTransaction(Transaction):
         data = self._data
         current = data.orders.get(order.id)
         if (current.version if current is not None else 0) != expected_version:
-            raise ConflictError(order.id, expected_version)
+            found = current.version if current is not None else 0
+            raise ConflictError(order.id, expected_version, found)
         data.orders[order.id] = order
         self._set_live(order, current is not None and current.is_live)
         if current is None:
@@ -300,7 +301,8 @@ class _MemoryTransaction(Transaction):
         data = self._data
         order = data.orders.get(charge.order_id)
         if order is None or order.version != charge.order_version:
-            raise ConflictError(charge.order_id, charge.order_version)
+            found = order.version if order is not None else None
+            raise ConflictError(charge.order_id, charge.order_version, found)
         if charge.key in data.charges or any(
             data.charges[k].period_key == charge.period_key
             for k in data.charges_by_order.get(charge.order_id, ())

@@ -216,7 +216,7 @@ class PostgresStore(Store):
                 if isinstance(err, ConflictError):
                     raise
                 if self._dialect.is_retryable(err):
-                    raise ConflictError("?", -1) from err
+                    raise ConflictError.concurrent(err) from err
                 if isinstance(err, psycopg.Error):
                     if (conn.closed or conn.broken) and not committing:
                         # the server dropped the transaction with the connection, and

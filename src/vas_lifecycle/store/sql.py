@@ -475,7 +475,7 @@ class SqlTransaction(Transaction):
             self._cur.execute(self._d.sql(statement), tuple(params))
         except Exception as err:
             if self._d.is_integrity_error(err):
-                raise ConflictError(str(params[0]) if params else "?", -1) from err
+                raise ConflictError.concurrent(err) from err
             raise
         count: int = self._cur.rowcount
         return count
@@ -487,7 +487,7 @@ class SqlTransaction(Transaction):
             self._cur.executemany(self._d.sql(statement), rows)
         except Exception as err:
             if self._d.is_integrity_error(err):
-                raise ConflictError(str(rows[0][0]), -1) from err
+                raise ConflictError.concurrent(err) from err
             raise
         count: int = self._cur.rowcount
         return count
@@ -699,7 +699,7 @@ class SqlTransaction(Transaction):
         staged = self._orders.get(order.id)
         if staged is not None:
             if staged.version != expected_version:
-                raise ConflictError(order.id, expected_version)
+                raise ConflictError(order.id, expected_version, staged.version)
             self._inserts = [order if o.id == order.id else o for o in self._inserts]
             self._updates = [
                 (order, exp) if o.id == order.id else (o, exp) for o, exp in self._updates
@@ -744,7 +744,8 @@ class SqlTransaction(Transaction):
             (charge.order_id,),
         )
         if not rows or rows[0][0] != charge.order_version:
-            raise ConflictError(charge.order_id, charge.order_version)
+            found = rows[0][0] if rows else None
+            raise ConflictError(charge.order_id, charge.order_version, found)
         self._charges.append(charge)
 
     def add_violation(self, violation: SpViolation) -> None:
@@ -793,20 +794,7 @@ class SqlTransaction(Transaction):
     # --- commit --------------------------------------------------------------------
     def flush(self) -> None:
         """Send the batched writes; raises ConflictError when a version moved."""
-        self._execute_many(
-            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [order_row(o) for o in self._inserts],
-        )
-        if self._updates:
-            changed = self._execute_many(
-                "UPDATE vas_orders SET version = ?, state = ?, due_at = ?, ended_at = ?, "
-                "body = ?, code = ? WHERE id = ? AND version = ?",
-                [_update_row(o, expected) for o, expected in self._updates],
-            )
-            if changed != len(self._updates):
-                order, expected = self._updates[0]
-                raise ConflictError(order.id, expected)
+        self._flush_orders()
         self._execute_many(
             f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [event_row(e) for e in self._events],
@@ -822,35 +810,12 @@ class SqlTransaction(Transaction):
         self._execute_many(
             "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "
             "order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    c.key,
-                    c.order_id,
-                    str(c.amount),
-                    c.period_key,
-                    ts(c.period_start),
-                    ts(c.at),
-                    c.order_version,
-                )
-                for c in self._charges
-            ],
+            [charge_row(c) for c in self._charges],
         )
         self._execute_many(
             "INSERT INTO vas_violations (id, sp_id, msisdn, order_id, reason, at, channel, "
             "evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    v.id,
-                    v.sp_id,
-                    v.msisdn,
-                    v.order_id,
-                    v.reason.value,
-                    ts(v.at),
-                    v.channel.value if v.channel else None,
-                    v.evidence,
-                )
-                for v in self._violations
-            ],
+            [violation_row(v) for v in self._violations],
         )
         self._execute_many(
             "INSERT INTO vas_pick_sessions (msisdn, order_ids, sent_at, expires_at) "
@@ -869,6 +834,59 @@ class SqlTransaction(Transaction):
         self._notices, self._charges, self._violations = [], [], []
         self._picks, self._delivered, self._orders = {}, [], {}
         self._seen, self._of = {}, {}
+
+    def _flush_orders(self) -> None:
+        """Insert the new orders and update the changed ones, each only if its version
+        is still the one it was loaded at."""
+        self._execute_many(
+            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [order_row(o) for o in self._inserts],
+        )
+        if not self._updates:
+            return
+        rows = [_update_row(o, expected) for o, expected in self._updates]
+        changed = self._execute_many(
+            "UPDATE vas_orders SET version = ?, state = ?, due_at = ?, ended_at = ?, "
+            "body = ?, code = ? WHERE id = ? AND version = ?",
+            rows,
+        )
+        if changed != len(rows):
+            raise self._conflict(rows)
+
+    def _conflict(self, rows: list[tuple[Any, ...]]) -> ConflictError:
+        """Which of the updates found its order moved: the row that does not hold what
+        this transaction wrote (the rest of the batch did go through)."""
+        for version, _state, _due, _ended, body, _code, order_id, expected in rows:
+            found = self._query("SELECT version, body FROM vas_orders WHERE id = ?", (order_id,))
+            if not found or (found[0][0], found[0][1]) != (version, body):
+                return ConflictError(order_id, expected, found[0][0] if found else None)
+        return ConflictError(rows[0][6], rows[0][7])  # pragma: no cover - a count that lied
+
+
+def charge_row(c: Charge) -> tuple[Any, ...]:
+    return (
+        c.key,
+        c.order_id,
+        str(c.amount),
+        c.period_key,
+        ts(c.period_start),
+        ts(c.at),
+        c.order_version,
+    )
+
+
+def violation_row(v: SpViolation) -> tuple[Any, ...]:
+    return (
+        v.id,
+        v.sp_id,
+        v.msisdn,
+        v.order_id,
+        v.reason.value,
+        ts(v.at),
+        v.channel.value if v.channel else None,
+        v.evidence,
+    )
 
 
 def order_row(order: Order) -> tuple[Any, ...]:

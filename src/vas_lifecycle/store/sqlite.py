@@ -130,7 +130,7 @@ class SQLiteStore(Store):
             except BaseException as err:
                 conn.execute("ROLLBACK")
                 if isinstance(err, sqlite3.IntegrityError):
-                    raise ConflictError("?", -1) from err
+                    raise ConflictError.concurrent(err) from err
                 if isinstance(err, sqlite3.Error):
                     raise StoreError(f"SQLite failed on {self.path}: {err}") from err
                 raise

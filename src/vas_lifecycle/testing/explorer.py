@@ -28,6 +28,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import pendulum
@@ -214,62 +215,69 @@ def _key(run: _Run) -> object:
     def rel(when: dt.datetime | None) -> float | None:
         return None if when is None else (when - now).total_seconds()
 
-    per_person = []
-    for who in (A, B):
-        orders = [data.orders[oid] for oid in data.by_msisdn.get(who, ())]
-        described = {}
-        for o in orders:
-            outbox = data.outbox
-            notices = tuple(
-                sorted(
-                    [
-                        (
-                            n.kind.value,
-                            n.id not in outbox,
-                            outbox[n.id].attempts if n.id in outbox else 0,
-                            rel(outbox[n.id].next_at) if n.id in outbox else None,
-                        )
-                        for n in (data.notices[nid] for nid in data.notices_by_order.get(o.id, ()))
-                    ],
-                    key=repr,
-                )
-            )
-            charges = tuple(
-                sorted(data.charges[k].period_key for k in data.charges_by_order.get(o.id, ()))
-            )
-            described[o.id] = (
-                o.service_code,
-                o.state.value,
-                o.request_channel.value,
-                tuple(e.kind.value for e in data.events[o.id]),
-                rel(o.requested_at),
-                rel(o.confirm_by),
-                rel(o.remind_at),
-                rel(o.trial_ends_at),
-                rel(o.activated_at),
-                o.consent_channel,
-                charges,
-                notices,
-            )
-        ranked = sorted(described, key=lambda oid: repr(described[oid]))
-        pick = data.picks.get(who)
-        session = None
-        if pick is not None:
-            session = (
-                rel(pick.expires_at),
-                tuple(ranked.index(oid) if oid in described else -1 for oid in pick.order_ids),
-            )
-        replies = tuple(
-            sorted(
-                (n.kind.value, n.id not in data.outbox)
-                for n in data.notices.values()
-                if n.msisdn == who and n.order_id is None
-            )
-        )
-        per_person.append((tuple(described[oid] for oid in ranked), session, replies))
+    per_person = [_person(data, who, rel) for who in (A, B)]
     violations = tuple(sorted((v.sp_id, v.reason.value) for v in data.violations))
     midnight = rel(run.lc.policy.local_day(now)[1])
     return (tuple(sorted(per_person, key=repr)), violations, midnight, run.gateway.down)
+
+
+_Rel = Callable[[dt.datetime | None], float | None]
+
+
+def _person(data: Any, who: str, rel: _Rel) -> object:
+    """One subscriber's orders (ranked by what they are, not by id), ``0000`` list
+    and replies, with times relative to now."""
+    described = {oid: _order(data, data.orders[oid], rel) for oid in data.by_msisdn.get(who, ())}
+    ranked = sorted(described, key=lambda oid: repr(described[oid]))
+    pick = data.picks.get(who)
+    session = None
+    if pick is not None:
+        session = (
+            rel(pick.expires_at),
+            tuple(ranked.index(oid) if oid in described else -1 for oid in pick.order_ids),
+        )
+    replies = tuple(
+        sorted(
+            (n.kind.value, n.id not in data.outbox)
+            for n in data.notices.values()
+            if n.msisdn == who and n.order_id is None
+        )
+    )
+    return (tuple(described[oid] for oid in ranked), session, replies)
+
+
+def _order(data: Any, o: Order, rel: _Rel) -> tuple[object, ...]:
+    """An order as the explorer compares it: what it is, not what it is called."""
+    outbox = data.outbox
+    notices = tuple(
+        sorted(
+            [
+                (
+                    n.kind.value,
+                    n.id not in outbox,
+                    outbox[n.id].attempts if n.id in outbox else 0,
+                    rel(outbox[n.id].next_at) if n.id in outbox else None,
+                )
+                for n in (data.notices[nid] for nid in data.notices_by_order.get(o.id, ()))
+            ],
+            key=repr,
+        )
+    )
+    charges = tuple(sorted(data.charges[k].period_key for k in data.charges_by_order.get(o.id, ())))
+    return (
+        o.service_code,
+        o.state.value,
+        o.request_channel.value,
+        tuple(e.kind.value for e in data.events[o.id]),
+        rel(o.requested_at),
+        rel(o.confirm_by),
+        rel(o.remind_at),
+        rel(o.trial_ends_at),
+        rel(o.activated_at),
+        o.consent_channel,
+        charges,
+        notices,
+    )
 
 
 @attrs.frozen

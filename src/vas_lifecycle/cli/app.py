@@ -29,6 +29,8 @@ except ImportError as err:  # pragma: no cover - depends on the installation
 
 import pendulum
 
+from vas_lifecycle.catalog import Catalog
+from vas_lifecycle.cli.simulation import SimulationReport, simulate
 from vas_lifecycle.clock import ManualClock, SystemClock
 from vas_lifecycle.errors import VasError
 from vas_lifecycle.lifecycle import Lifecycle
@@ -37,9 +39,9 @@ from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import CallbackNotifier
 from vas_lifecycle.policy import Channel
 from vas_lifecycle.privacy import mask_msisdn, mask_numbers
-from vas_lifecycle.simulation import SimulationReport, simulate, simulation_catalog
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.testing.catalogs import simulation_catalog
 from vas_lifecycle.values import normalize_msisdn
 
 __all__ = ["main"]
@@ -412,7 +414,7 @@ def audit(order_id: str, db: str | None, dsn: str | None, schema: str, show_numb
     """The consent evidence of one order, as a readable timeline."""
     shown = Shown(show_numbers)
     with clean_errors():
-        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, reader=True))
+        lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
         order = lc.get(order_id)
         console.print(
             f"[bold]Order {escape(order.id)}[/]: {shown.number(order.msisdn)}, "
@@ -444,7 +446,7 @@ def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) 
     """Forced-subscription violations (C13), per SP."""
     shown = Shown(show_numbers)
     with clean_errors():
-        lc = Lifecycle(simulation_catalog(), store=open_store(db, dsn, schema, reader=True))
+        lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
         violations = lc.sp_violations()
         if not violations:
             console.print("No SP violations.")

@@ -25,7 +25,6 @@ from typing import TypeVar
 import attrs
 import pendulum
 
-from vas_lifecycle.catalog import Catalog, OfferKind, Service
 from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import ChargeRefusedError, ConfirmationRefusedError, VasError
 from vas_lifecycle.lifecycle import Lifecycle
@@ -33,52 +32,12 @@ from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
+from vas_lifecycle.testing.catalogs import simulation_catalog
+from vas_lifecycle.testing.invariants import check_invariants
 
 __all__ = ["Mix", "SimulationReport", "simulate", "simulation_catalog"]
 
-ROGUE_SP = "SP09"
 T = TypeVar("T")
-
-
-def simulation_catalog() -> Catalog:
-    """Three honest SPs and a rogue one, each kind of offer."""
-
-    def service(
-        code: str,
-        sp: tuple[str, str, str],
-        name: str,
-        kind: OfferKind,
-        price: str,
-        days: int | None = None,
-    ) -> Service:
-        return Service(
-            code=code,
-            sp_id=sp[0],
-            sp_name=sp[1],
-            name=name,
-            kind=kind,
-            price=Decimal(price),
-            access_code=sp[2],
-            trial_days=days,
-        )
-
-    stars = ("SP01", "星辰科技", "10658001")
-    music = ("SP02", "乐享音乐", "10658002")
-    games = ("SP03", "趣玩游戏", "10658003")
-    rogue = (ROGUE_SP, "暗影传媒", "10658009")
-    return Catalog(
-        [
-            service("NEWS", stars, "新闻早报", OfferKind.SUBSCRIPTION, "5"),
-            service("WEATHER", stars, "天气预报", OfferKind.SUBSCRIPTION, "3"),
-            service("JOKE", stars, "笑话点播", OfferKind.ON_DEMAND, "1"),
-            service("RING", music, "彩铃包月", OfferKind.SUBSCRIPTION, "6"),
-            service("MUSIC7", music, "彩铃体验", OfferKind.TRIAL, "0", 7),
-            service("GAME", games, "游戏会员", OfferKind.SUBSCRIPTION, "10"),
-            service("GAME1", games, "游戏一日体验", OfferKind.TRIAL, "0", 1),
-            service("SONG", games, "单曲下载", OfferKind.ON_DEMAND, "2"),
-            service("SHADOW", rogue, "暗影资讯", OfferKind.SUBSCRIPTION, "15"),
-        ]
-    )
 
 
 SUBSCRIPTIONS = ("NEWS", "WEATHER", "RING", "GAME")
@@ -402,7 +361,6 @@ def simulate(
     )
     sim.run(progress)
     lc = sim.lc
-    from vas_lifecycle.testing.invariants import check_invariants
 
     problems = [str(p) for p in check_invariants(lc, settled=True)] if check else []
     with lc.store.transaction(readonly=True) as tx:

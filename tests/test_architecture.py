@@ -1,0 +1,139 @@
+"""The shape docs/architecture.md describes, checked: layers, sizes, no caches in
+the domain."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "vas_lifecycle"
+
+#: Every module of the package, lowest layer first (docs/architecture.md). A module
+#: may import from its own layer and the ones before it, never from a later one.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("basics", {"errors", "privacy", "values", "states", "records"}),
+    ("model", {"catalog", "clock", "machine", "notices", "policy", "sms", "order"}),
+    ("decisions", {"consent", "charging", "ordering", "timers", "rendering"}),
+    ("ports", {"store.base", "notify"}),
+    (
+        "application",
+        {"unit_of_work", "handlers", "outbox", "sms_channel", "arguments", "queries"},
+    ),
+    ("adapters", {"store.memory", "store.sql", "store.sqlite", "store.postgres", "store"}),
+    ("facade", {"lifecycle", ""}),
+    (
+        "outside",
+        {
+            "__main__",
+            "cli",
+            "cli.app",
+            "cli.simulation",
+            "testing",
+            "testing.catalogs",
+            "testing.explorer",
+            "testing.invariants",
+            "testing.stateful",
+            "testing.store_contract",
+            "testing.strategies",
+        },
+    ),
+]
+LAYER = {module: n for n, (_, modules) in enumerate(LAYERS) for module in modules}
+DOMAIN = {
+    "records",
+    "order",
+    "consent",
+    "charging",
+    "ordering",
+    "timers",
+    "notices",
+    "rendering",
+    "policy",
+    "catalog",
+    "sms",
+    "states",
+    "machine",
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(SRC.rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        name = ".".join(p for p in parts if p != "__init__")
+        found[name] = path
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    """Every vas_lifecycle module ``path`` imports, at any depth of the code."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "vas_lifecycle":
+                modules = {a.name for a in node.names if a.name in LAYER}
+                names |= modules
+                if len(modules) < len(node.names):  # names of the package itself
+                    names.add("")
+            elif node.module.startswith("vas_lifecycle."):
+                names.add(node.module.removeprefix("vas_lifecycle."))
+        elif isinstance(node, ast.Import):
+            names |= {
+                a.name.removeprefix("vas_lifecycle.")
+                for a in node.names
+                if a.name.startswith("vas_lifecycle.")
+            }
+    return names
+
+
+def test_every_module_has_a_layer() -> None:
+    assert set(_modules()) == set(LAYER)
+
+
+@pytest.mark.parametrize("module", sorted(LAYER))
+def test_no_module_imports_from_a_higher_layer(module: str) -> None:
+    path = _modules()[module]
+    upward = {
+        name for name in _imports(path) if name != module and LAYER.get(name, -1) > LAYER[module]
+    }
+    assert not upward, f"{module} ({LAYERS[LAYER[module]][0]}) imports {sorted(upward)}"
+
+
+def test_the_library_proper_imports_neither_the_cli_nor_the_test_kit() -> None:
+    for module, path in _modules().items():
+        if LAYER[module] < LAYER["testing"]:
+            outside = {n for n in _imports(path) if n.startswith(("cli", "testing"))}
+            assert not outside, f"{module} imports {sorted(outside)}"
+
+
+def _sizes(path: Path, kinds: type | tuple[type, ...]) -> dict[str, int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name: node.end_lineno - node.lineno + 1
+        for node in ast.walk(tree)
+        if isinstance(node, kinds) and node.end_lineno is not None
+    }
+
+
+def test_no_function_is_longer_than_60_lines() -> None:
+    long = [
+        f"{module}.{name}: {lines}"
+        for module, path in _modules().items()
+        for name, lines in _sizes(path, (ast.FunctionDef, ast.AsyncFunctionDef)).items()
+        if lines > 60
+    ]
+    assert not long
+
+
+def test_the_facade_is_at_most_300_lines() -> None:
+    sizes = _sizes(_modules()["lifecycle"], ast.ClassDef)
+    assert sizes["Lifecycle"] <= 300
+
+
+@pytest.mark.parametrize("module", sorted(DOMAIN))
+def test_no_cache_in_a_domain_module(module: str) -> None:
+    text = _modules()[module].read_text(encoding="utf-8")
+    for word in ("functools", "lru_cache", "@cache", "sys.intern", "weakref"):
+        assert word not in text, f"{module} uses {word}"
