@@ -32,8 +32,7 @@ from vas_lifecycle import (
     RecordingNotifier,
     SQLiteStore,
 )
-from vas_lifecycle.store.sql import (
-    ORDER_BODY_FIELDS,
+from vas_lifecycle.store.sql.codec import (
     ORDER_COLUMNS,
     event_row,
     notice_row,
@@ -44,9 +43,8 @@ from vas_lifecycle.testing import demo_catalog
 
 START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
 BATCH = 1000
-_STATE, _VERSION, _ENDED, _MSISDN = (
-    ORDER_BODY_FIELDS.index(name) for name in ("state", "version", "ended_at", "msisdn")
-)
+#: the order body's fields the reference changes (a JSON object keyed by name)
+_STATE, _VERSION, _ENDED, _MSISDN = "state", "version", "ended_at", "msisdn"
 
 
 def seed(path: Path, orders: int) -> None:

@@ -21,7 +21,19 @@ LAYERS: list[tuple[str, set[str]]] = [
         "application",
         {"unit_of_work", "handlers", "outbox", "sms_channel", "arguments", "queries"},
     ),
-    ("adapters", {"store.memory", "store.sql", "store.sqlite", "store.postgres", "store"}),
+    (
+        "adapters",
+        {
+            "store.memory",
+            "store.sql.schema",
+            "store.sql.codec",
+            "store.sql.transaction",
+            "store.sql",
+            "store.sqlite",
+            "store.postgres",
+            "store",
+        },
+    ),
     ("facade", {"lifecycle", ""}),
     (
         "outside",

@@ -83,31 +83,17 @@ def test_newer_schema_is_refused(schemas: list[str]) -> None:
         PostgresStore(DSN, schema=schema)
 
 
-def test_migrations_from_the_previous_version(schemas: list[str]) -> None:
-    import pendulum
+def test_a_development_schema_is_refused(schemas: list[str]) -> None:
     import psycopg
-
-    from vas_lifecycle.store.sql import MIGRATIONS
 
     schema = new_schema(schemas)
     with psycopg.connect(DSN, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
         conn.execute(f'SET search_path TO "{schema}"')
         conn.execute("CREATE TABLE vas_schema (version INTEGER NOT NULL)")
-        for statement in MIGRATIONS[0][1]:
-            conn.execute(statement)
-        conn.execute("INSERT INTO vas_schema (version) VALUES (1)")
-        conn.execute(
-            "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, language) "
-            "VALUES ('n1', 'help', '+8613800138000', NULL, 'old notice', "
-            "'2026-11-24T01:00:00.000000Z', '10086', 'zh-CN')"
-        )
-    store = PostgresStore(DSN, schema=schema)
-    assert store.schema_version == SCHEMA_VERSION
-    now = pendulum.datetime(2026, 11, 25, tz="UTC")
-    with store.transaction() as tx:
-        (claimed,) = tx.claim_notices(now, now.add(minutes=2), 10)
-        assert claimed.notice.text == "old notice"
+        conn.execute("INSERT INTO vas_schema (version) VALUES (2)")
+    with pytest.raises(SchemaError, match="development build"):
+        PostgresStore(DSN, schema=schema)
 
 
 @pytest.mark.parametrize("schema", ["information_schema", "pg_catalog", "pg_toast", "pg_temp_3"])

@@ -85,32 +85,50 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path)
 
 
-def test_migrations_from_empty_and_from_the_previous_version(tmp_path: Path) -> None:
+def test_migrations_run_once_and_refuse_a_development_schema(tmp_path: Path) -> None:
     fresh = SQLiteStore(tmp_path / "fresh.db")
     assert fresh.schema_version == SCHEMA_VERSION
     fresh.close()
-    # a database left at version 1 (before the outbox bookkeeping and pick sessions)
-    path = tmp_path / "old.db"
+    assert SQLiteStore(tmp_path / "fresh.db").schema_version == SCHEMA_VERSION  # unchanged
+    # schemas 1 to 3 were development builds, never released: refused, not guessed at
+    path = tmp_path / "dev.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE vas_schema (version INTEGER NOT NULL)")
-        version, statements = MIGRATIONS[0]
-        for statement in statements:
-            conn.execute(statement)
-        conn.execute("INSERT INTO vas_schema (version) VALUES (?)", (version,))
-        conn.execute(
-            "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, language) "
-            "VALUES ('n1', 'help', '+8613800138000', NULL, 'old notice', "
-            "'2026-11-24T01:00:00.000000Z', '10086', 'zh-CN')"
-        )
-    upgraded = SQLiteStore(path)
-    assert upgraded.schema_version == SCHEMA_VERSION
-    with upgraded.transaction() as tx:  # the undelivered notice of v1 is due in v2's outbox
-        now = pendulum.datetime(2026, 11, 25, tz="UTC")
-        (claimed,) = tx.claim_notices(now, now.add(minutes=2), 10)
-        assert claimed.notice.text == "old notice"
-        assert tx.pick_session("+8613800138000") is None
-    upgraded.close()
-    assert SQLiteStore(path).schema_version == SCHEMA_VERSION  # opening again changes nothing
+        conn.execute("INSERT INTO vas_schema (version) VALUES (3)")
+    with pytest.raises(SchemaError, match="development build"):
+        SQLiteStore(path)
+
+
+def test_a_later_migration_runs_its_sql_and_python_steps_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mechanism the next release will use: a store at the current version gets
+    the new statements and the named Python step, once, in one transaction."""
+    from vas_lifecycle.store.sql import schema
+    from vas_lifecycle.store.sqlite import _SqliteDialect
+
+    path = tmp_path / "vas.db"
+    SQLiteStore(path).close()
+    ran: list[int] = []
+
+    def step(cursor: object, dialect: object) -> None:
+        ran.append(1)
+
+    nxt = SCHEMA_VERSION + 1
+    monkeypatch.setattr(
+        schema,
+        "MIGRATIONS",
+        (*MIGRATIONS, (nxt, ("ALTER TABLE vas_orders ADD COLUMN note TEXT", "@note"))),
+    )
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", nxt)
+    monkeypatch.setitem(schema.STEPS, "note", step)
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        cursor = conn.cursor()
+        assert schema.migrate(cursor, _SqliteDialect(), "test") == SCHEMA_VERSION
+        assert schema.migrate(cursor, _SqliteDialect(), "test") == nxt  # nothing left to do
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(vas_orders)")]
+    assert "note" in columns
+    assert ran == [1]
 
 
 def test_store_survives_reopening(tmp_path: Path) -> None:
@@ -126,15 +144,20 @@ def test_store_survives_reopening(tmp_path: Path) -> None:
     assert [e.kind.value for e in history] == ["order_requested", "confirmation_requested"]
 
 
-def test_order_body_keeps_every_field_and_reads_old_bodies() -> None:
+def test_order_body_is_named_and_versioned() -> None:
     import json
 
     import attrs
 
-    from vas_lifecycle import Order
-    from vas_lifecycle.store.sql import ORDER_BODY_FIELDS, order_from_json, order_to_json
+    from vas_lifecycle import Order, StoreError
+    from vas_lifecycle.store.sql import (
+        BODY_VERSION,
+        ORDER_BODY_FIELDS,
+        order_from_json,
+        order_to_json,
+    )
 
-    assert tuple(f.name for f in attrs.fields(Order)) == ORDER_BODY_FIELDS
+    assert set(ORDER_BODY_FIELDS) == {f.name for f in attrs.fields(Order)}
     start = pendulum.datetime(2026, 11, 24, 9, tz="UTC")
     lc = Lifecycle(demo_catalog(), clock=ManualClock(start))
     trial = lc.request("+8613800138000", "MUSIC7", channel=Channel.WEB)
@@ -150,7 +173,11 @@ def test_order_body_keeps_every_field_and_reads_old_bodies() -> None:
         remind_at=start,
         fee_notice_id="n1",
     )
+    body = json.loads(order_to_json(full))
+    assert body["v"] == BODY_VERSION
+    assert body["state"] == "cancelled" and body["msisdn"] == "+8613800138000"
     assert order_from_json(order_to_json(full)) == full
-    # bodies written by earlier development builds were objects keyed by field name
-    old = dict(zip(ORDER_BODY_FIELDS, json.loads(order_to_json(full)), strict=True))
-    assert order_from_json(json.dumps(old)) == full
+    # neither another version nor a positional body is read as an order
+    for other in ({**body, "v": BODY_VERSION + 1}, list(body.values())):
+        with pytest.raises(StoreError, match="cannot be read"):
+            order_from_json(json.dumps(other))

@@ -1,9 +1,4 @@
-"""What the SQLite and PostgreSQL stores share: schema, migrations, codec, transaction.
-
-Both stores use the same tables and the same SQL; a :class:`Dialect` says what
-differs (placeholders, row locks, how to lock for a migration). Times are stored as
-canonical UTC text (``2026-11-24T01:00:00.000000Z``), which sorts chronologically in
-both databases, so due timers and due notices are found through plain indexes.
+"""The SQL stores' transaction: reads, and writes batched until the commit.
 
 Writes of a unit of work are collected and sent in batches at commit
 (``executemany``: one round trip per table and batch on PostgreSQL, in pipeline
@@ -12,436 +7,38 @@ mode), which is what lets ``run_due()`` move many orders per transaction.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pendulum
 
-from vas_lifecycle.catalog import OfferKind, Period
-from vas_lifecycle.errors import StoreError
-from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Event, EventKind, Order
-from vas_lifecycle.records import Channel, Charge, PickSession, ReasonCode, SpViolation
+from vas_lifecycle.notices import Notice
+from vas_lifecycle.order import Event, Order
+from vas_lifecycle.records import Channel, Charge, PickSession, SpViolation
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Transaction
-
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Dialect", "SchemaError", "SqlTransaction", "migrate"]
-
-
-class SchemaError(StoreError):
-    """The database's schema is newer than this library, or could not be migrated."""
-
-
-#: Versioned migrations, applied in order when a store is opened. Never edit one that
-#: has shipped: add the next. A step written ``@name`` runs the Python step of that
-#: name (data that SQL alone cannot move, such as values inside the order body).
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (
-        1,
-        (
-            """CREATE TABLE vas_orders (
-                id TEXT PRIMARY KEY,
-                msisdn TEXT NOT NULL,
-                version INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                due_at TEXT,
-                ended_at TEXT,
-                body TEXT NOT NULL)""",
-            "CREATE INDEX vas_orders_msisdn ON vas_orders (msisdn)",
-            "CREATE INDEX vas_orders_due ON vas_orders (due_at) WHERE due_at IS NOT NULL",
-            """CREATE TABLE vas_events (
-                order_id TEXT NOT NULL,
-                seq INTEGER NOT NULL,
-                kind TEXT NOT NULL,
-                at TEXT NOT NULL,
-                channel TEXT,
-                actor TEXT NOT NULL,
-                text_in TEXT,
-                text_out TEXT,
-                data TEXT NOT NULL,
-                PRIMARY KEY (order_id, seq))""",
-            """CREATE TABLE vas_notices (
-                id TEXT PRIMARY KEY,
-                kind TEXT NOT NULL,
-                msisdn TEXT NOT NULL,
-                order_id TEXT,
-                text TEXT NOT NULL,
-                at TEXT NOT NULL,
-                sender TEXT NOT NULL,
-                language TEXT NOT NULL,
-                delivered_at TEXT)""",
-            "CREATE INDEX vas_notices_order ON vas_notices (order_id)",
-            """CREATE TABLE vas_charges (
-                key TEXT PRIMARY KEY,
-                order_id TEXT NOT NULL,
-                amount TEXT NOT NULL,
-                period_key TEXT NOT NULL,
-                period_start TEXT,
-                at TEXT NOT NULL,
-                order_version INTEGER NOT NULL,
-                UNIQUE (order_id, period_key))""",
-            """CREATE TABLE vas_violations (
-                id TEXT PRIMARY KEY,
-                sp_id TEXT NOT NULL,
-                msisdn TEXT NOT NULL,
-                order_id TEXT,
-                reason TEXT NOT NULL,
-                at TEXT NOT NULL,
-                channel TEXT,
-                evidence TEXT NOT NULL)""",
-            "CREATE INDEX vas_violations_sp ON vas_violations (sp_id)",
-        ),
-    ),
-    (
-        2,
-        (
-            # the outbox's delivery bookkeeping (retries with backoff, parking)
-            "ALTER TABLE vas_notices ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE vas_notices ADD COLUMN next_attempt_at TEXT",
-            "ALTER TABLE vas_notices ADD COLUMN parked INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE vas_notices ADD COLUMN last_error TEXT",
-            "UPDATE vas_notices SET next_attempt_at = at WHERE delivered_at IS NULL",
-            """CREATE INDEX vas_notices_due ON vas_notices (next_attempt_at)
-                WHERE delivered_at IS NULL AND parked = 0""",
-            # the 0000 lists of the SMS channel (C8)
-            """CREATE TABLE vas_pick_sessions (
-                msisdn TEXT PRIMARY KEY,
-                order_ids TEXT NOT NULL,
-                sent_at TEXT NOT NULL,
-                expires_at TEXT NOT NULL)""",
-        ),
-    ),
-    (
-        3,
-        (
-            # what commands filter on, as columns (invariant 9: a command reads only
-            # the subscriber's live orders and one day's requests, never the history)
-            "ALTER TABLE vas_orders ADD COLUMN service_code TEXT",
-            "ALTER TABLE vas_orders ADD COLUMN kind TEXT",
-            "ALTER TABLE vas_orders ADD COLUMN requested_at TEXT",
-            "ALTER TABLE vas_orders ADD COLUMN sp_id TEXT",
-            "ALTER TABLE vas_orders ADD COLUMN request_channel TEXT",
-            "ALTER TABLE vas_orders ADD COLUMN code TEXT",
-            "@backfill_v3",  # fills the new columns of the rows written before
-            "DROP INDEX vas_orders_msisdn",
-            "CREATE INDEX vas_orders_requested ON vas_orders (msisdn, requested_at, id)",
-            "CREATE INDEX vas_orders_live ON vas_orders (msisdn) WHERE state IN "
-            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
-            # invariant 8 as constraints, behind the per-subscriber lock: one live order
-            # per subscription or trial, and distinct codes among pending orders
-            "CREATE UNIQUE INDEX vas_orders_one_live ON vas_orders (msisdn, service_code) "
-            "WHERE kind <> 'on_demand' AND state IN "
-            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
-            "CREATE UNIQUE INDEX vas_orders_pending_code ON vas_orders (msisdn, code) "
-            "WHERE state = 'awaiting_confirmation'",
-        ),
-    ),
+from vas_lifecycle.store.sql.codec import (
+    EVENT_COLUMNS,
+    NOTICE_COLUMNS,
+    ORDER_COLUMNS,
+    charge_from_row,
+    charge_row,
+    event_from_row,
+    event_row,
+    notice_from_row,
+    notice_row,
+    order_from_json,
+    order_row,
+    parse_time,
+    ts,
+    update_row,
+    violation_from_row,
+    violation_row,
 )
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+from vas_lifecycle.store.sql.schema import Dialect
 
-
-def migrate(cursor: Any, dialect: Dialect, where: str) -> int:
-    """Bring the schema behind ``cursor`` to :data:`SCHEMA_VERSION`, inside the caller's
-    transaction; returns the version found. Refuses a newer schema."""
-    cursor.execute("CREATE TABLE IF NOT EXISTS vas_schema (version INTEGER NOT NULL)")
-    cursor.execute("SELECT max(version) FROM vas_schema")
-    current = cursor.fetchone()[0] or 0
-    if not isinstance(current, int):
-        raise SchemaError(f"{where} has a schema version that is not a number: {current!r}")
-    if current > SCHEMA_VERSION:
-        raise SchemaError(
-            f"{where} has schema version {current}; this library knows up to "
-            f"{SCHEMA_VERSION}: upgrade vas_lifecycle"
-        )
-    for version, statements in MIGRATIONS:
-        if version > current:
-            for statement in statements:
-                if statement.startswith("@"):
-                    _STEPS[statement[1:]](cursor, dialect)
-                else:
-                    cursor.execute(statement)
-            cursor.execute(dialect.sql("INSERT INTO vas_schema (version) VALUES (?)"), (version,))
-    return int(current)
-
-
-def _backfill_v3(cursor: Any, dialect: Dialect) -> None:
-    """Copy what commands filter on out of each order body into its new columns."""
-    cursor.execute("SELECT body FROM vas_orders")
-    rows = [order_from_json(row[0]) for row in cursor.fetchall()]
-    if rows:
-        cursor.executemany(
-            dialect.sql(
-                "UPDATE vas_orders SET service_code = ?, kind = ?, requested_at = ?, code = ?, "
-                "sp_id = ?, request_channel = ? WHERE id = ?"
-            ),
-            [
-                (
-                    o.service_code,
-                    o.kind.value,
-                    ts(o.requested_at),
-                    o.code,
-                    o.sp_id,
-                    o.request_channel.value,
-                    o.id,
-                )
-                for o in rows
-            ],
-        )
-
-
-_STEPS: dict[str, Callable[[Any, Dialect], None]] = {"backfill_v3": _backfill_v3}
-
-
-class Dialect(Protocol):
-    """What differs between the SQL databases."""
-
-    #: appended to SELECTs that claim rows for this transaction, skipping rows that
-    #: another transaction holds (``FOR UPDATE SKIP LOCKED``)
-    claim: str
-    #: appended to a SELECT that locks a row, waiting for it (``FOR UPDATE``)
-    lock: str
-    #: a statement that holds one subscriber (its number as the parameter) until the
-    #: transaction ends; empty where transactions already run one at a time
-    subscriber_lock: str
-
-    def sql(self, statement: str) -> str:
-        """The statement with this driver's placeholders (written with ``?``)."""
-        ...
-
-    def is_integrity_error(self, err: BaseException) -> bool: ...
-
-    def among(self, subquery: str) -> str:
-        """``id <this>``: membership in the rows a claiming subquery returns."""
-        ...
-
-
-# --- codec ---------------------------------------------------------------------------
-
-_ZERO = dt.timedelta(0)
-
-
-def ts(value: dt.datetime | None) -> str | None:
-    """A time as canonical UTC text (sorts chronologically)."""
-    if value is None:
-        return None
-    return _ts_text(value)
-
-
-@functools.lru_cache(maxsize=8192)
-def _ts_text(value: dt.datetime) -> str:
-    # a unit of work writes the same few instants many times (now, deadlines)
-    if value.utcoffset() != _ZERO:
-        value = value.astimezone(dt.UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
-    )
-
-
-def parse_ts(value: str | None) -> pendulum.DateTime | None:
-    if value is None:
-        return None
-    return _ts(value)
-
-
-@functools.lru_cache(maxsize=8192)
-def _ts(value: str) -> pendulum.DateTime:
-    # the rows of one batch share their instants (the command's now, deadlines)
-    p = dt.datetime.fromisoformat(value)  # canonical text: always UTC ("Z")
-    return pendulum.DateTime(
-        p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond, tzinfo=pendulum.UTC
-    )
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_KINDS = {k.value: k for k in OfferKind}
-_PERIODS = {p.value: p for p in Period}
-_STATES = {s.value: s for s in OrderState}
-_CHANNELS = {c.value: c for c in Channel}
-_MAYBE_CHANNELS: dict[str | None, Channel | None] = {c.value: c for c in Channel}
-_MAYBE_CHANNELS[None] = None
-
-#: The order body is a JSON array in the order of these fields (bodies written by
-#: earlier development builds are objects keyed by field name; both are read).
-ORDER_BODY_FIELDS = (
-    "id",
-    "msisdn",
-    "service_code",
-    "sp_id",
-    "sp_name",
-    "service_name",
-    "kind",
-    "price",
-    "period",
-    "access_code",
-    "language",
-    "requested_at",
-    "request_channel",
-    "state",
-    "version",
-    "code",
-    "confirm_by",
-    "activated_at",
-    "consent_channel",
-    "trial_ends_at",
-    "remind_at",
-    "reminded_at",
-    "fee_notice_id",
-    "ended_at",
-    "end_reason",
-    "request_notice_id",
-)
-
-
-def order_to_json(o: Order) -> str:
-    return _ENCODER.encode(
-        [
-            o.id,
-            o.msisdn,
-            o.service_code,
-            o.sp_id,
-            o.sp_name,
-            o.service_name,
-            o.kind,  # StrEnum: the encoder writes its value
-            str(o.price),
-            o.period,
-            o.access_code,
-            o.language,
-            ts(o.requested_at),
-            o.request_channel,
-            o.state,
-            o.version,
-            o.code,
-            ts(o.confirm_by),
-            ts(o.activated_at),
-            o.consent_channel,
-            ts(o.trial_ends_at),
-            ts(o.remind_at),
-            ts(o.reminded_at),
-            o.fee_notice_id,
-            ts(o.ended_at),
-            o.end_reason,
-            o.request_notice_id,
-        ]
-    )
-
-
-#: How the body's JSON values become the order's: the fields that are not plain
-#: strings or numbers, by position.
-_DECODE: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
-    (ORDER_BODY_FIELDS.index(name), decode)
-    for name, decode in (
-        ("kind", _KINDS.__getitem__),
-        ("price", Decimal),
-        ("period", _PERIODS.__getitem__),
-        ("requested_at", _ts),
-        ("request_channel", _CHANNELS.__getitem__),
-        ("state", _STATES.__getitem__),
-        ("confirm_by", parse_ts),
-        ("activated_at", parse_ts),
-        ("consent_channel", _MAYBE_CHANNELS.__getitem__),
-        ("trial_ends_at", parse_ts),
-        ("remind_at", parse_ts),
-        ("reminded_at", parse_ts),
-        ("ended_at", parse_ts),
-    )
-)
-
-
-def order_from_json(text: str) -> Order:
-    """The order a stored body holds; a body that cannot be read is a StoreError."""
-    try:
-        body = json.loads(text)
-        if isinstance(body, dict):  # written by an earlier development build
-            body = [body[name] for name in ORDER_BODY_FIELDS]
-        for index, decode in _DECODE:
-            body[index] = decode(body[index])
-        return Order(*body)
-    except (ValueError, TypeError, LookupError, AttributeError) as err:
-        raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err
-
-
-ORDER_COLUMNS = (
-    "id, msisdn, version, state, due_at, ended_at, body, "
-    "service_code, kind, requested_at, code, sp_id, request_channel"
-)
-EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
-NOTICE_COLUMNS = "id, kind, msisdn, order_id, text, at, sender, language"
-
-
-def event_row(event: Event) -> tuple[Any, ...]:
-    return (
-        event.order_id,
-        event.seq,
-        event.kind.value,
-        ts(event.at),
-        event.channel.value if event.channel else None,
-        event.actor,
-        event.text_in,
-        event.text_out,
-        _data_json(event.data),
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _data_json(data: Mapping[str, str]) -> str:
-    # event data is immutable and hashable; most of it is one of a few constants
-    return _ENCODER.encode(dict(data))
-
-
-def event_from_row(row: Sequence[Any]) -> Event:
-    return Event(
-        row[0],
-        row[1],
-        EventKind(row[2]),
-        _ts(row[3]),
-        _MAYBE_CHANNELS[row[4]],
-        row[5],
-        row[6],
-        row[7],
-        json.loads(row[8]),
-    )
-
-
-def notice_row(notice: Notice) -> tuple[Any, ...]:
-    return (
-        notice.id,
-        notice.kind.value,
-        notice.msisdn,
-        notice.order_id,
-        notice.text,
-        ts(notice.at),
-        notice.sender,
-        notice.language,
-    )
-
-
-def notice_from_row(row: Sequence[Any]) -> Notice:
-    return Notice(row[0], NoticeKind(row[1]), row[2], row[3], row[4], _ts(row[5]), row[6], row[7])
-
-
-def charge_from_row(row: Sequence[Any]) -> Charge:
-    return Charge(row[0], row[1], Decimal(row[2]), row[3], parse_ts(row[4]), _ts(row[5]), row[6])
-
-
-def violation_from_row(row: Sequence[Any]) -> SpViolation:
-    return SpViolation(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        ReasonCode(row[4]),
-        _ts(row[5]),
-        _MAYBE_CHANNELS[row[6]],
-        row[7],
-    )
-
-
-# --- the transaction -------------------------------------------------------------------
+__all__ = ["SqlTransaction"]
 
 
 class SqlTransaction(Transaction):
@@ -686,7 +283,9 @@ class SqlTransaction(Transaction):
         if not rows:
             return None
         row = rows[0]
-        return PickSession(row[0], tuple(json.loads(row[1])), _ts(row[2]), _ts(row[3]))
+        return PickSession(
+            row[0], tuple(json.loads(row[1])), parse_time(row[2]), parse_time(row[3])
+        )
 
     def delivered(self, notice_id: str) -> bool:
         if any(nid == notice_id for _at, nid in self._delivered):
@@ -845,7 +444,7 @@ class SqlTransaction(Transaction):
         )
         if not self._updates:
             return
-        rows = [_update_row(o, expected) for o, expected in self._updates]
+        rows = [update_row(o, expected) for o, expected in self._updates]
         changed = self._execute_many(
             "UPDATE vas_orders SET version = ?, state = ?, due_at = ?, ended_at = ?, "
             "body = ?, code = ? WHERE id = ? AND version = ?",
@@ -862,60 +461,3 @@ class SqlTransaction(Transaction):
             if not found or (found[0][0], found[0][1]) != (version, body):
                 return ConflictError(order_id, expected, found[0][0] if found else None)
         return ConflictError(rows[0][6], rows[0][7])  # pragma: no cover - a count that lied
-
-
-def charge_row(c: Charge) -> tuple[Any, ...]:
-    return (
-        c.key,
-        c.order_id,
-        str(c.amount),
-        c.period_key,
-        ts(c.period_start),
-        ts(c.at),
-        c.order_version,
-    )
-
-
-def violation_row(v: SpViolation) -> tuple[Any, ...]:
-    return (
-        v.id,
-        v.sp_id,
-        v.msisdn,
-        v.order_id,
-        v.reason.value,
-        ts(v.at),
-        v.channel.value if v.channel else None,
-        v.evidence,
-    )
-
-
-def order_row(order: Order) -> tuple[Any, ...]:
-    """The values of a new order's row, in the order of ORDER_COLUMNS."""
-    return (
-        order.id,
-        order.msisdn,
-        order.version,
-        order.state.value,
-        ts(order.due_at),
-        ts(order.ended_at),
-        order_to_json(order),
-        order.service_code,
-        order.kind.value,
-        ts(order.requested_at),
-        order.code,
-        order.sp_id,
-        order.request_channel.value,
-    )
-
-
-def _update_row(order: Order, expected: int) -> tuple[Any, ...]:
-    return (
-        order.version,
-        order.state.value,
-        ts(order.due_at),
-        ts(order.ended_at),
-        order_to_json(order),
-        order.code,
-        order.id,
-        expected,
-    )

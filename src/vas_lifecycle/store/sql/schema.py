@@ -1,0 +1,175 @@
+"""The SQL schema and its versioned migrations, shared by SQLite and PostgreSQL.
+
+Both stores use the same tables and the same SQL; a :class:`Dialect` says what
+differs (placeholders, row locks, how to lock for a migration). Times are stored as
+canonical UTC text (``2026-11-24T01:00:00.000000Z``), which sorts chronologically in
+both databases, so due timers and due notices are found through plain indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from vas_lifecycle.errors import StoreError
+
+__all__ = ["FIRST_RELEASED", "MIGRATIONS", "SCHEMA_VERSION", "Dialect", "SchemaError", "migrate"]
+
+
+class SchemaError(StoreError):
+    """The database's schema is newer than this library, was made by a development
+    build, or could not be migrated."""
+
+
+#: Versioned migrations, applied in order when a store is opened, in one transaction.
+#: Never edit one that has shipped: add the next. Versions 1 to 3 were development
+#: builds that were never released; version 4 is the first released schema, written
+#: whole.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        4,
+        (
+            # what commands filter on are columns (invariant 9: a command reads only
+            # the subscriber's live orders and one day's requests, never the history);
+            # the rest of the order is its named, versioned JSON body
+            """CREATE TABLE vas_orders (
+                id TEXT PRIMARY KEY,
+                msisdn TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                due_at TEXT,
+                ended_at TEXT,
+                body TEXT NOT NULL,
+                service_code TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                requested_at TEXT NOT NULL,
+                code TEXT,
+                sp_id TEXT NOT NULL,
+                request_channel TEXT NOT NULL)""",
+            "CREATE INDEX vas_orders_due ON vas_orders (due_at) WHERE due_at IS NOT NULL",
+            "CREATE INDEX vas_orders_requested ON vas_orders (msisdn, requested_at, id)",
+            "CREATE INDEX vas_orders_live ON vas_orders (msisdn) WHERE state IN "
+            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
+            "CREATE INDEX vas_orders_ended ON vas_orders (ended_at) WHERE ended_at IS NOT NULL",
+            # invariant 8 as constraints, behind the per-subscriber lock: one live order
+            # per subscription or trial, and distinct codes among pending orders
+            "CREATE UNIQUE INDEX vas_orders_one_live ON vas_orders (msisdn, service_code) "
+            "WHERE kind <> 'on_demand' AND state IN "
+            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
+            "CREATE UNIQUE INDEX vas_orders_pending_code ON vas_orders (msisdn, code) "
+            "WHERE state = 'awaiting_confirmation'",
+            """CREATE TABLE vas_events (
+                order_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                at TEXT NOT NULL,
+                channel TEXT,
+                actor TEXT NOT NULL,
+                text_in TEXT,
+                text_out TEXT,
+                data TEXT NOT NULL,
+                PRIMARY KEY (order_id, seq))""",
+            # the outbox, with its delivery bookkeeping (retries with backoff, parking)
+            """CREATE TABLE vas_notices (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                msisdn TEXT NOT NULL,
+                order_id TEXT,
+                text TEXT NOT NULL,
+                at TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                language TEXT NOT NULL,
+                delivered_at TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT,
+                parked INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT)""",
+            "CREATE INDEX vas_notices_order ON vas_notices (order_id)",
+            """CREATE INDEX vas_notices_due ON vas_notices (next_attempt_at)
+                WHERE delivered_at IS NULL AND parked = 0""",
+            """CREATE TABLE vas_charges (
+                key TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL,
+                amount TEXT NOT NULL,
+                period_key TEXT NOT NULL,
+                period_start TEXT,
+                at TEXT NOT NULL,
+                order_version INTEGER NOT NULL,
+                UNIQUE (order_id, period_key))""",
+            """CREATE TABLE vas_violations (
+                id TEXT PRIMARY KEY,
+                sp_id TEXT NOT NULL,
+                msisdn TEXT NOT NULL,
+                order_id TEXT,
+                reason TEXT NOT NULL,
+                at TEXT NOT NULL,
+                channel TEXT,
+                evidence TEXT NOT NULL)""",
+            "CREATE INDEX vas_violations_sp ON vas_violations (sp_id)",
+            # the 0000 lists of the SMS channel (C8)
+            """CREATE TABLE vas_pick_sessions (
+                msisdn TEXT PRIMARY KEY,
+                order_ids TEXT NOT NULL,
+                sent_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL)""",
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+FIRST_RELEASED = MIGRATIONS[0][0]
+#: Python steps a migration may name as ``@name`` (data SQL alone cannot move, such as
+#: values inside the order body); none yet.
+STEPS: dict[str, Callable[[Any, Dialect], None]] = {}
+
+
+def migrate(cursor: Any, dialect: Dialect, where: str) -> int:
+    """Bring the schema behind ``cursor`` to :data:`SCHEMA_VERSION`, inside the caller's
+    transaction; returns the version found. Refuses a newer schema, and one made by a
+    development build before the first release."""
+    cursor.execute("CREATE TABLE IF NOT EXISTS vas_schema (version INTEGER NOT NULL)")
+    cursor.execute("SELECT max(version) FROM vas_schema")
+    current = cursor.fetchone()[0] or 0
+    if not isinstance(current, int):
+        raise SchemaError(f"{where} has a schema version that is not a number: {current!r}")
+    if current > SCHEMA_VERSION:
+        raise SchemaError(
+            f"{where} has schema version {current}; this library knows up to "
+            f"{SCHEMA_VERSION}: upgrade vas_lifecycle"
+        )
+    if 0 < current < FIRST_RELEASED:
+        raise SchemaError(
+            f"{where} was made by a development build of vas_lifecycle (schema {current}), "
+            "which cannot be upgraded: start a new store"
+        )
+    for version, statements in MIGRATIONS:
+        if version > current:
+            for statement in statements:
+                if statement.startswith("@"):
+                    STEPS[statement[1:]](cursor, dialect)
+                else:
+                    cursor.execute(statement)
+            cursor.execute(dialect.sql("INSERT INTO vas_schema (version) VALUES (?)"), (version,))
+    return int(current)
+
+
+class Dialect(Protocol):
+    """What differs between the SQL databases."""
+
+    #: appended to SELECTs that claim rows for this transaction, skipping rows that
+    #: another transaction holds (``FOR UPDATE SKIP LOCKED``)
+    claim: str
+    #: appended to a SELECT that locks a row, waiting for it (``FOR UPDATE``)
+    lock: str
+    #: a statement that holds one subscriber (its number as the parameter) until the
+    #: transaction ends; empty where transactions already run one at a time
+    subscriber_lock: str
+
+    def sql(self, statement: str) -> str:
+        """The statement with this driver's placeholders (written with ``?``)."""
+        ...
+
+    def is_integrity_error(self, err: BaseException) -> bool: ...
+
+    def among(self, subquery: str) -> str:
+        """``id <this>``: membership in the rows a claiming subquery returns."""
+        ...
