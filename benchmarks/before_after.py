@@ -1,7 +1,7 @@
 """Run benchmarks on an earlier commit and on the work tree, in one run, interleaved.
 
-The earlier commit is checked out in a temporary git worktree; each benchmark script
-of *this* tree runs once against each tree's ``src`` (``PYTHONPATH``), alternating
+The earlier commit is checked out in a temporary git worktree; each tree runs its
+own copy of the benchmark script against its own ``src`` (``PYTHONPATH``), alternating
 before/after ``--rounds`` times, so both see the same machine at the same moment.
 Every figure line is printed as ``before | after``.
 
@@ -23,17 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
 
 
-def run(script: list[str], src: Path) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(src)}
+def run(script: list[str], tree: Path) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script[0]), *script[1:]],
+        [sys.executable, str(tree / "benchmarks" / script[0]), *script[1:]],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"{script[0]} failed on {src}:\n{done.stderr}")
+        raise SystemExit(f"{script[0]} failed on {tree}:\n{done.stderr}")
     return [line for line in done.stdout.splitlines() if NUMBER.search(line)]
 
 
@@ -61,8 +61,8 @@ def main() -> None:
             for script in scripts:
                 print(f"== {' '.join(script)}")
                 for n in range(args.rounds):
-                    old = run(script, before / "src")
-                    new = run(script, ROOT / "src")
+                    old = run(script, before)
+                    new = run(script, ROOT)
                     print(f"-- round {n + 1}: before ({args.ref}) | after (work tree)")
                     width = max((len(line) for line in old), default=0)
                     for a, b in zip(old, new, strict=False):

@@ -14,7 +14,6 @@ Run: .venv/bin/python benchmarks/p2_timers.py [--orders 100000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import tempfile
@@ -43,8 +42,6 @@ from vas_lifecycle.testing import demo_catalog
 
 START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
 BATCH = 1000
-#: the order body's fields the reference changes (a JSON object keyed by name)
-_STATE, _VERSION, _ENDED, _MSISDN = "state", "version", "ended_at", "msisdn"
 
 
 def seed(path: Path, orders: int) -> None:
@@ -74,7 +71,9 @@ def seed(path: Path, orders: int) -> None:
             )
         with conn:
             conn.executemany(
-                f"INSERT INTO vas_orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows_o
+                f"INSERT INTO vas_orders ({ORDER_COLUMNS}) "
+                f"VALUES ({', '.join('?' * len(rows_o[0]))})",
+                rows_o,
             )
             conn.executemany("INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows_e)
             conn.executemany(
@@ -114,7 +113,7 @@ def raw(folder: Path, orders: int) -> float:
     while True:
         conn.execute("BEGIN IMMEDIATE")
         rows = conn.execute(
-            "SELECT id, version, body FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
+            "SELECT id, version, msisdn FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             (now, BATCH),
         ).fetchall()
@@ -122,10 +121,8 @@ def raw(folder: Path, orders: int) -> float:
             conn.execute("COMMIT")
             break
         updates, events, notices = [], [], []
-        for oid, version, body in rows:
-            order = json.loads(body)
-            order[_STATE], order[_VERSION], order[_ENDED] = "cancelled", version + 1, now
-            updates.append(("cancelled", version + 1, json.dumps(order), oid, version))
+        for oid, version, msisdn in rows:
+            updates.append(("cancelled", version + 1, now, oid, version))
             events.append(
                 (oid, version + 1, "trial_ended", now, None, "system", None, "trial ended", "{}")
             )
@@ -133,7 +130,7 @@ def raw(folder: Path, orders: int) -> float:
                 (
                     os.urandom(16).hex(),
                     "trial_ended",
-                    order[_MSISDN],
+                    msisdn,
                     oid,
                     "trial ended",
                     now,
@@ -143,8 +140,8 @@ def raw(folder: Path, orders: int) -> float:
                 )
             )
         conn.executemany(
-            "UPDATE vas_orders SET state = ?, version = ?, due_at = NULL, body = ? "
-            "WHERE id = ? AND version = ?",
+            "UPDATE vas_orders SET state = ?, version = ?, due_at = NULL, ended_at = ?, "
+            "end_reason = 'trial_ended' WHERE id = ? AND version = ?",
             updates,
         )
         conn.executemany("INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)

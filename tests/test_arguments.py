@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -141,14 +140,14 @@ def damage(path: Path, statement: str) -> None:
     conn.close()
 
 
-def test_stores_doc_promise_a_damaged_order_body_is_a_store_error(
+def test_stores_doc_promise_a_damaged_order_row_is_a_store_error(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     db = tmp_path / "vas.db"
     lc = Lifecycle(make_catalog(), clock=clock, store=SQLiteStore(db))
     order = lc.request(SUB, "NEWS", channel=Channel.WEB)
     lc.close()
-    damage(db, "UPDATE vas_orders SET body = '{not json'")
+    damage(db, "UPDATE vas_orders SET price = 'five'")
     lc = Lifecycle(make_catalog(), clock=clock, store=SQLiteStore(db))
     for read in (
         lambda: lc.get(order.id),
@@ -159,7 +158,7 @@ def test_stores_doc_promise_a_damaged_order_body_is_a_store_error(
     ):
         with pytest.raises(StoreError):
             read()
-    damage(db, f"UPDATE vas_orders SET body = '{json.dumps([1, 2])}'")
+    damage(db, "UPDATE vas_orders SET price = '5', kind = 'nonsense'")
     with pytest.raises(StoreError):
         Lifecycle(make_catalog(), clock=clock, store=SQLiteStore(db)).get(order.id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from transitions import MachineError
 
@@ -66,3 +68,58 @@ def test_diagram_drawn_by_transitions_has_exactly_the_table_s_moves() -> None:
     }
     assert drawn == declared
     assert "[*] --> requested" in mermaid_diagram()
+
+
+def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
+    """Every event kind, from every state it may leave, applied to an order whose every
+    field is set: the fields the event does not set are carried over unchanged (a field
+    forgotten by ``apply`` would fall back to its default and show here)."""
+    import attrs
+    import pendulum
+
+    from vas_lifecycle import Channel, Event, EventKind, Order
+    from vas_lifecycle.catalog import OfferKind, Period
+    from vas_lifecycle.order import EVENT_TRIGGERS, apply
+    from vas_lifecycle.states import TRANSITIONS
+
+    at = pendulum.datetime(2026, 11, 24, 1, tz="UTC")
+    sets = {
+        EventKind.CONFIRMATION_REQUESTED: {"code", "confirm_by", "request_notice_id"},
+        EventKind.CONSENT_GRANTED: {"activated_at", "consent_channel"},
+        EventKind.PURCHASE_CONFIRMED: {"activated_at", "consent_channel", "fee_notice_id"},
+        EventKind.TRIAL_STARTED: {"trial_ends_at", "remind_at"},
+        EventKind.TRIAL_REMINDED: {"reminded_at", "remind_at"},
+        EventKind.ORDER_COMPLETED: {"fee_notice_id"},
+    }
+    data = {
+        "code": "4321",
+        "confirm_by": at.add(days=1).isoformat(),
+        "notice_id": "n9",
+        "trial_ends_at": at.add(days=7).isoformat(),
+        "remind_at": at.add(days=5).isoformat(),
+        "fee_notice_id": "f9",
+        "reason": "why",
+    }
+    checked = 0
+    for trigger, sources, _dest in TRANSITIONS:
+        for kind in (k for k, t in EVENT_TRIGGERS.items() if t is trigger):
+            for source in sources:
+                full = Order(
+                    "o1", "+8613800138000", "NEWS", "SP01", "SP", "News",
+                    OfferKind.SUBSCRIPTION, Decimal("5"), Period.MONTH, "10658001", "zh-CN",
+                    at.subtract(days=9), Channel.WEB, source, 3, "1111", at.subtract(days=8),
+                    at.subtract(days=7), Channel.WEB, at.subtract(days=6), at.subtract(days=5),
+                    at.subtract(days=4), "f1", at.subtract(days=3), "earlier", "n1",
+                )  # fmt: skip
+                event = Event("o1", 4, kind, at, Channel.SMS, "someone", None, None, data)
+                after = apply(full, event)
+                changed = {"state", "version", *sets.get(kind, set())}
+                if not after.is_live:
+                    changed |= {"ended_at", "end_reason"}
+                kept = {f.name for f in attrs.fields(Order)} - changed
+                assert {n: getattr(after, n) for n in kept} == {
+                    n: getattr(full, n) for n in kept
+                }, kind
+                assert (after.state, after.version) == (_dest, 4)
+                checked += 1
+    assert checked >= len(TRANSITIONS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 import attrs
 import pendulum
@@ -249,30 +249,45 @@ def apply(order: Order | None, event: Event) -> Order:
     trigger = EVENT_TRIGGERS.get(event.kind)
     if trigger is None:
         raise InvalidStateError(order.id, order.state, event.kind.value)
-    state = TABLE.next_state(order.id, order.state, trigger)
-    changes: dict[str, Any] = {"state": state, "version": event.seq}
-    d = event.data
-    kind = event.kind
-    if kind is EventKind.CONFIRMATION_REQUESTED:
-        changes["code"] = d["code"]
-        changes["confirm_by"] = _time(d["confirm_by"])
-        changes["request_notice_id"] = d.get("notice_id")
-    elif kind is EventKind.CONSENT_GRANTED:
-        changes["activated_at"] = event.at
-        changes["consent_channel"] = event.channel
-    elif kind is EventKind.TRIAL_STARTED:
-        changes["trial_ends_at"] = _time(d["trial_ends_at"])
-        changes["remind_at"] = _time(d["remind_at"])
-    elif kind is EventKind.TRIAL_REMINDED:
-        changes["reminded_at"] = event.at
-        changes["remind_at"] = None
-    elif kind is EventKind.ORDER_COMPLETED:
-        changes["fee_notice_id"] = d["fee_notice_id"]
-    elif kind is EventKind.PURCHASE_CONFIRMED:
-        changes["activated_at"] = event.at
-        changes["consent_channel"] = event.channel
-        changes["fee_notice_id"] = d["fee_notice_id"]
-    if state not in LIVE_STATES:
-        changes["ended_at"] = event.at
-        changes["end_reason"] = d.get("reason", kind.value)
-    return attrs.evolve(order, **changes)
+    return _next(order, event, TABLE.next_state(order.id, order.state, trigger))
+
+
+def _next(o: Order, event: Event, state: OrderState) -> Order:
+    """The order after an event that moves it to ``state``: every field written out,
+    the event's facts where the event sets them, the order's own elsewhere (what the
+    request froze, C12, never changes)."""
+    d, kind, at = event.data, event.kind, event.at
+    asked = kind is EventKind.CONFIRMATION_REQUESTED
+    consented = kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED)
+    started = kind is EventKind.TRIAL_STARTED
+    reminded = kind is EventKind.TRIAL_REMINDED
+    fee = kind in (EventKind.ORDER_COMPLETED, EventKind.PURCHASE_CONFIRMED)
+    ends = state not in LIVE_STATES
+    return Order(
+        id=o.id,
+        msisdn=o.msisdn,
+        service_code=o.service_code,
+        sp_id=o.sp_id,
+        sp_name=o.sp_name,
+        service_name=o.service_name,
+        kind=o.kind,
+        price=o.price,
+        period=o.period,
+        access_code=o.access_code,
+        language=o.language,
+        requested_at=o.requested_at,
+        request_channel=o.request_channel,
+        state=state,
+        version=event.seq,
+        code=d["code"] if asked else o.code,
+        confirm_by=_time(d["confirm_by"]) if asked else o.confirm_by,
+        activated_at=at if consented else o.activated_at,
+        consent_channel=event.channel if consented else o.consent_channel,
+        trial_ends_at=_time(d["trial_ends_at"]) if started else o.trial_ends_at,
+        remind_at=_time(d["remind_at"]) if started else None if reminded else o.remind_at,
+        reminded_at=at if reminded else o.reminded_at,
+        fee_notice_id=d["fee_notice_id"] if fee else o.fee_notice_id,
+        ended_at=at if ends else o.ended_at,
+        end_reason=d.get("reason", kind.value) if ends else o.end_reason,
+        request_notice_id=d.get("notice_id") if asked else o.request_notice_id,
+    )

@@ -4,12 +4,10 @@
 (:mod:`~vas_lifecycle.store.sql.transaction`)."""
 
 from vas_lifecycle.store.sql.codec import (
-    BODY_VERSION,
-    ORDER_BODY_FIELDS,
     ORDER_COLUMNS,
-    order_from_json,
+    ORDER_FIELDS,
+    order_from_row,
     order_row,
-    order_to_json,
     ts,
 )
 from vas_lifecycle.store.sql.schema import (
@@ -23,18 +21,16 @@ from vas_lifecycle.store.sql.schema import (
 from vas_lifecycle.store.sql.transaction import SqlTransaction
 
 __all__ = [
-    "BODY_VERSION",
     "FIRST_RELEASED",
     "MIGRATIONS",
-    "ORDER_BODY_FIELDS",
     "ORDER_COLUMNS",
+    "ORDER_FIELDS",
     "SCHEMA_VERSION",
     "Dialect",
     "SchemaError",
     "SqlTransaction",
     "migrate",
-    "order_from_json",
+    "order_from_row",
     "order_row",
-    "order_to_json",
     "ts",
 ]

@@ -1,9 +1,8 @@
 """How records become rows and rows become records, for the SQL stores.
 
-An order is stored as its filter columns and a named, versioned JSON body
-(``{"v": 1, "id": ..., "state": ...}``): every field by name, so the body does not
-depend on the order of the ``Order`` class's fields, and ``v`` says which body
-format it is. Event data is a JSON object; times are canonical UTC text.
+An order is stored as one column per field, named as the field (and ``due_at``, its
+next timer); the schema version says what the columns are. Event data is a small JSON
+object; times are canonical UTC text.
 
 Two bounded caches live here, in the adapter and not in the domain: time texts (a
 unit of work writes and reads the same few instants many times) and the JSON of
@@ -15,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,20 +28,21 @@ from vas_lifecycle.records import Channel, Charge, ReasonCode, SpViolation
 from vas_lifecycle.states import OrderState
 
 __all__ = [
-    "BODY_VERSION",
     "EVENT_COLUMNS",
     "NOTICE_COLUMNS",
-    "ORDER_BODY_FIELDS",
     "ORDER_COLUMNS",
+    "ORDER_FIELDS",
+    "ORDER_SELECT",
+    "ORDER_STATUS",
+    "ORDER_UPDATE",
     "charge_from_row",
     "charge_row",
     "event_from_row",
     "event_row",
     "notice_from_row",
     "notice_row",
-    "order_from_json",
+    "order_from_row",
     "order_row",
-    "order_to_json",
     "parse_time",
     "parse_ts",
     "ts",
@@ -102,74 +102,133 @@ _MAYBE_CHANNELS: dict[str | None, Channel | None] = {c.value: c for c in Channel
 _MAYBE_CHANNELS[None] = None
 
 
-#: The body format written now; a body of another version is refused.
-BODY_VERSION = 1
+#: An order's columns, named as its fields, in the order the codec writes and reads
+#: them (the SQL names every column; nothing depends on the class's field order).
+ORDER_FIELDS = (
+    "id",
+    "msisdn",
+    "service_code",
+    "sp_id",
+    "sp_name",
+    "service_name",
+    "kind",
+    "price",
+    "period",
+    "access_code",
+    "language",
+    "requested_at",
+    "request_channel",
+    "state",
+    "version",
+    "code",
+    "confirm_by",
+    "activated_at",
+    "consent_channel",
+    "trial_ends_at",
+    "remind_at",
+    "reminded_at",
+    "fee_notice_id",
+    "ended_at",
+    "end_reason",
+    "request_notice_id",
+)
+#: What a read selects (the fields), and what an insert writes (the fields and due_at).
+ORDER_SELECT = ", ".join(ORDER_FIELDS)
+ORDER_COLUMNS = ORDER_SELECT + ", due_at"
+#: The fields an event may change (what a request froze never changes, C12), and
+#: due_at: what an update writes.
+ORDER_STATUS = (*ORDER_FIELDS[ORDER_FIELDS.index("state") :], "due_at")
 
 
-def _time_text(value: Any) -> Any:
-    return ts(value)
+def order_row(o: Order) -> tuple[Any, ...]:
+    """The values of :data:`ORDER_COLUMNS` for an order."""
+    return (
+        o.id,
+        o.msisdn,
+        o.service_code,
+        o.sp_id,
+        o.sp_name,
+        o.service_name,
+        o.kind.value,
+        str(o.price),
+        o.period.value,
+        o.access_code,
+        o.language,
+        ts(o.requested_at),
+        o.request_channel.value,
+        *_status(o),
+    )
 
 
-def _same(value: Any) -> Any:
-    return value
+def _status(o: Order) -> tuple[Any, ...]:
+    """The values of :data:`ORDER_STATUS` for an order."""
+    return (
+        o.state.value,
+        o.version,
+        o.code,
+        ts(o.confirm_by),
+        ts(o.activated_at),
+        o.consent_channel.value if o.consent_channel is not None else None,
+        ts(o.trial_ends_at),
+        ts(o.remind_at),
+        ts(o.reminded_at),
+        o.fee_notice_id,
+        ts(o.ended_at),
+        o.end_reason,
+        o.request_notice_id,
+        ts(o.due_at),
+    )
 
 
-#: Every field of the body by name: how it is written, and how it is read back.
-_BODY: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    "id": (_same, _same),
-    "msisdn": (_same, _same),
-    "service_code": (_same, _same),
-    "sp_id": (_same, _same),
-    "sp_name": (_same, _same),
-    "service_name": (_same, _same),
-    "kind": (_same, _KINDS.__getitem__),  # StrEnum: the encoder writes its value
-    "price": (str, Decimal),
-    "period": (_same, _PERIODS.__getitem__),
-    "access_code": (_same, _same),
-    "language": (_same, _same),
-    "requested_at": (_time_text, _ts),
-    "request_channel": (_same, _CHANNELS.__getitem__),
-    "state": (_same, _STATES.__getitem__),
-    "version": (_same, _same),
-    "code": (_same, _same),
-    "confirm_by": (_time_text, parse_ts),
-    "activated_at": (_time_text, parse_ts),
-    "consent_channel": (_same, _MAYBE_CHANNELS.__getitem__),
-    "trial_ends_at": (_time_text, parse_ts),
-    "remind_at": (_time_text, parse_ts),
-    "reminded_at": (_time_text, parse_ts),
-    "fee_notice_id": (_same, _same),
-    "ended_at": (_time_text, parse_ts),
-    "end_reason": (_same, _same),
-    "request_notice_id": (_same, _same),
-}
-#: The names in a body (a test keeps them and the ``Order`` fields the same set).
-ORDER_BODY_FIELDS = tuple(_BODY)
+def update_row(o: Order, expected: int) -> tuple[Any, ...]:
+    """The parameters of :data:`ORDER_UPDATE`: the new status, then the id and the
+    version the order must still have."""
+    return (*_status(o), o.id, expected)
 
 
-def order_to_json(o: Order) -> str:
-    """The order's body: ``v`` and every field by name."""
-    body: dict[str, Any] = {"v": BODY_VERSION}
-    for name, (write, _read) in _BODY.items():
-        body[name] = write(getattr(o, name))
-    return _ENCODER.encode(body)
+ORDER_UPDATE = (
+    "UPDATE vas_orders SET "
+    + ", ".join(f"{name} = ?" for name in ORDER_STATUS)
+    + " WHERE id = ? AND version = ?"
+)
 
 
-def order_from_json(text: str) -> Order:
-    """The order a stored body holds; a body that cannot be read is a StoreError."""
+def order_from_row(r: Sequence[Any]) -> Order:
+    """The order a row of :data:`ORDER_SELECT` holds; a row that cannot be read is a
+    StoreError (never a half-read order)."""
     try:
-        body = json.loads(text)
-        if not isinstance(body, dict) or body.get("v") != BODY_VERSION:
-            raise ValueError(f"not an order body of version {BODY_VERSION}")
-        return Order(**{name: read(body[name]) for name, (_write, read) in _BODY.items()})
-    except (ValueError, TypeError, LookupError, AttributeError) as err:
+        return Order(
+            id=r[0],
+            msisdn=r[1],
+            service_code=r[2],
+            sp_id=r[3],
+            sp_name=r[4],
+            service_name=r[5],
+            kind=_KINDS[r[6]],
+            price=Decimal(r[7]),
+            period=_PERIODS[r[8]],
+            access_code=r[9],
+            language=r[10],
+            requested_at=_ts(r[11]),
+            request_channel=_CHANNELS[r[12]],
+            state=_STATES[r[13]],
+            version=int(r[14]),
+            code=r[15],
+            confirm_by=parse_ts(r[16]),
+            activated_at=parse_ts(r[17]),
+            consent_channel=_MAYBE_CHANNELS[r[18]],
+            trial_ends_at=parse_ts(r[19]),
+            remind_at=parse_ts(r[20]),
+            reminded_at=parse_ts(r[21]),
+            fee_notice_id=r[22],
+            ended_at=parse_ts(r[23]),
+            end_reason=r[24],
+            request_notice_id=r[25],
+        )
+    except (ArithmeticError, ValueError, TypeError, LookupError) as err:
         raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err
 
 
-ORDER_COLUMNS = (
-    "id, msisdn, version, state, due_at, ended_at, body, "
-    "service_code, kind, requested_at, code, sp_id, request_channel"
-)
 EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
 NOTICE_COLUMNS = "id, kind, msisdn, order_id, text, at, sender, language"
 
@@ -264,36 +323,4 @@ def violation_row(v: SpViolation) -> tuple[Any, ...]:
         ts(v.at),
         v.channel.value if v.channel else None,
         v.evidence,
-    )
-
-
-def order_row(order: Order) -> tuple[Any, ...]:
-    """The values of a new order's row, in the order of ORDER_COLUMNS."""
-    return (
-        order.id,
-        order.msisdn,
-        order.version,
-        order.state.value,
-        ts(order.due_at),
-        ts(order.ended_at),
-        order_to_json(order),
-        order.service_code,
-        order.kind.value,
-        ts(order.requested_at),
-        order.code,
-        order.sp_id,
-        order.request_channel.value,
-    )
-
-
-def update_row(order: Order, expected: int) -> tuple[Any, ...]:
-    return (
-        order.version,
-        order.state.value,
-        ts(order.due_at),
-        ts(order.ended_at),
-        order_to_json(order),
-        order.code,
-        order.id,
-        expected,
     )

@@ -29,23 +29,39 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         4,
         (
-            # what commands filter on are columns (invariant 9: a command reads only
-            # the subscriber's live orders and one day's requests, never the history);
-            # the rest of the order is its named, versioned JSON body
+            # every field of an order is a column of its own, named as the field
+            # (readable and queryable with SQL alone); due_at is derived (the next
+            # timer). Commands filter on msisdn, state, service_code, kind, sp_id,
+            # request_channel, requested_at and code (invariant 9: a command reads
+            # only the subscriber's live orders and one day's requests)
             """CREATE TABLE vas_orders (
                 id TEXT PRIMARY KEY,
                 msisdn TEXT NOT NULL,
-                version INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                due_at TEXT,
-                ended_at TEXT,
-                body TEXT NOT NULL,
                 service_code TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                requested_at TEXT NOT NULL,
-                code TEXT,
                 sp_id TEXT NOT NULL,
-                request_channel TEXT NOT NULL)""",
+                sp_name TEXT NOT NULL,
+                service_name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                price TEXT NOT NULL,
+                period TEXT NOT NULL,
+                access_code TEXT NOT NULL,
+                language TEXT NOT NULL,
+                requested_at TEXT NOT NULL,
+                request_channel TEXT NOT NULL,
+                state TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                code TEXT,
+                confirm_by TEXT,
+                activated_at TEXT,
+                consent_channel TEXT,
+                trial_ends_at TEXT,
+                remind_at TEXT,
+                reminded_at TEXT,
+                fee_notice_id TEXT,
+                ended_at TEXT,
+                end_reason TEXT,
+                request_notice_id TEXT,
+                due_at TEXT)""",
             "CREATE INDEX vas_orders_due ON vas_orders (due_at) WHERE due_at IS NOT NULL",
             "CREATE INDEX vas_orders_requested ON vas_orders (msisdn, requested_at, id)",
             "CREATE INDEX vas_orders_live ON vas_orders (msisdn) WHERE state IN "
@@ -118,7 +134,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]
 #: Python steps a migration may name as ``@name`` (data SQL alone cannot move, such as
-#: values inside the order body); none yet.
+#: values computed from other columns); none yet.
 STEPS: dict[str, Callable[[Any, Dialect], None]] = {}
 
 

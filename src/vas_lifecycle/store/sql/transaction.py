@@ -22,13 +22,16 @@ from vas_lifecycle.store.sql.codec import (
     EVENT_COLUMNS,
     NOTICE_COLUMNS,
     ORDER_COLUMNS,
+    ORDER_SELECT,
+    ORDER_STATUS,
+    ORDER_UPDATE,
     charge_from_row,
     charge_row,
     event_from_row,
     event_row,
     notice_from_row,
     notice_row,
-    order_from_json,
+    order_from_row,
     order_row,
     parse_time,
     ts,
@@ -94,10 +97,10 @@ class SqlTransaction(Transaction):
         known = self._orders.get(order_id) or self._seen.get(order_id)
         if known is not None:
             return known
-        rows = self._query("SELECT body FROM vas_orders WHERE id = ?", (order_id,))
+        rows = self._query(f"SELECT {ORDER_SELECT} FROM vas_orders WHERE id = ?", (order_id,))
         if not rows:
             return None
-        order = self._seen[order_id] = order_from_json(rows[0][0])
+        order = self._seen[order_id] = order_from_row(rows[0])
         return order
 
     def events(self, order_id: str) -> list[Event]:
@@ -110,10 +113,10 @@ class SqlTransaction(Transaction):
     def orders_of(self, msisdn: str) -> list[Order]:
         ids = self._of.get(msisdn)
         if ids is None:
-            rows = self._query("SELECT body FROM vas_orders WHERE msisdn = ?", (msisdn,))
+            rows = self._query(f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ?", (msisdn,))
             ids = []
             for row in rows:
-                order = order_from_json(row[0])
+                order = order_from_row(row)
                 self._seen.setdefault(order.id, order)
                 ids.append(order.id)
             self._of[msisdn] = ids
@@ -129,7 +132,7 @@ class SqlTransaction(Transaction):
         rows = self._query(statement, params)
         found: dict[str, Order] = {}
         for row in rows:
-            order = order_from_json(row[0])
+            order = order_from_row(row)
             self._seen.setdefault(order.id, order)
             found[order.id] = order
         for order in self._orders.values():
@@ -141,7 +144,7 @@ class SqlTransaction(Transaction):
         return self._subscriber_orders(
             msisdn,
             # the same state list as the partial index vas_orders_live, so it is used
-            "SELECT body FROM vas_orders WHERE msisdn = ? AND state IN "
+            f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ? AND state IN "
             "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
             (msisdn,),
             lambda o: o.is_live,
@@ -170,7 +173,7 @@ class SqlTransaction(Transaction):
     ) -> str | None:
         found = self._subscriber_orders(
             msisdn,
-            "SELECT body FROM vas_orders WHERE msisdn = ? AND requested_at >= ? "
+            f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ? AND requested_at >= ? "
             "AND requested_at < ? AND service_code = ? AND request_channel = 'sms' "
             "AND state = 'completed' ORDER BY requested_at LIMIT 1",
             (msisdn, ts(start), ts(end), service_code),
@@ -186,11 +189,11 @@ class SqlTransaction(Transaction):
 
     def latest_order(self, msisdn: str) -> Order | None:
         rows = self._query(
-            "SELECT body FROM vas_orders WHERE msisdn = ? "
+            f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ? "
             "ORDER BY requested_at DESC, id DESC LIMIT 1",
             (msisdn,),
         )
-        candidates = {o.id: o for o in (order_from_json(r[0]) for r in rows)}
+        candidates = {o.id: o for o in (order_from_row(r) for r in rows)}
         # this unit of work's own versions win over the stored ones
         candidates.update((o.id, o) for o in self._orders.values() if o.msisdn == msisdn)
         return max(candidates.values(), key=lambda o: (o.requested_at, o.id), default=None)
@@ -203,11 +206,11 @@ class SqlTransaction(Transaction):
 
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         rows = self._query(
-            "SELECT body FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
+            f"SELECT {ORDER_SELECT} FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
             "ORDER BY due_at LIMIT ?" + self._d.claim,
             (ts(now), limit),
         )
-        return [order_from_json(r[0]) for r in rows]
+        return [order_from_row(r) for r in rows]
 
     def charges(self, order_id: str) -> list[Charge]:
         rows = self._query(
@@ -372,8 +375,8 @@ class SqlTransaction(Transaction):
 
     # --- audit ---------------------------------------------------------------------
     def all_orders(self) -> Iterator[Order]:
-        for row in self._query("SELECT body FROM vas_orders ORDER BY id"):
-            order = order_from_json(row[0])
+        for row in self._query(f"SELECT {ORDER_SELECT} FROM vas_orders ORDER BY id"):
+            order = order_from_row(row)
             yield self._orders.get(order.id, order)
         yield from self._inserts
 
@@ -437,27 +440,27 @@ class SqlTransaction(Transaction):
     def _flush_orders(self) -> None:
         """Insert the new orders and update the changed ones, each only if its version
         is still the one it was loaded at."""
+        marks = ", ".join("?" * len(ORDER_COLUMNS.split(", ")))
         self._execute_many(
-            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) VALUES ({marks})",
             [order_row(o) for o in self._inserts],
         )
         if not self._updates:
             return
         rows = [update_row(o, expected) for o, expected in self._updates]
-        changed = self._execute_many(
-            "UPDATE vas_orders SET version = ?, state = ?, due_at = ?, ended_at = ?, "
-            "body = ?, code = ? WHERE id = ? AND version = ?",
-            rows,
-        )
-        if changed != len(rows):
+        if self._execute_many(ORDER_UPDATE, rows) != len(rows):
             raise self._conflict(rows)
 
     def _conflict(self, rows: list[tuple[Any, ...]]) -> ConflictError:
         """Which of the updates found its order moved: the row that does not hold what
         this transaction wrote (the rest of the batch did go through)."""
-        for version, _state, _due, _ended, body, _code, order_id, expected in rows:
-            found = self._query("SELECT version, body FROM vas_orders WHERE id = ?", (order_id,))
-            if not found or (found[0][0], found[0][1]) != (version, body):
-                return ConflictError(order_id, expected, found[0][0] if found else None)
-        return ConflictError(rows[0][6], rows[0][7])  # pragma: no cover - a count that lied
+        width = len(ORDER_STATUS)
+        version = ORDER_STATUS.index("version")
+        for row in rows:
+            wrote, (order_id, expected) = tuple(row[:width]), row[width:]
+            found = self._query(
+                f"SELECT {', '.join(ORDER_STATUS)} FROM vas_orders WHERE id = ?", (order_id,)
+            )
+            if not found or tuple(found[0]) != wrote:
+                return ConflictError(order_id, expected, found[0][version] if found else None)
+        return ConflictError(rows[0][width], rows[0][width + 1])  # pragma: no cover
