@@ -96,7 +96,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.clock = ManualClock(self.start)
         self.notifier = FlakyNotifier()
         self.store = self.make_store()
+        self.catalog = self.make_catalog()
         self.lifecycle = self.make_lifecycle()
+        self.operator = self.lifecycle.policy.operator_number
         self.charge_keys = 0
 
     # --- hooks for integrators ----------------------------------------------------------
@@ -109,10 +111,20 @@ class LifecycleMachine(RuleBasedStateMachine):
     def make_policy(self) -> Policy:
         return Policy.china_mobile()
 
+    def service_codes(self) -> list[str]:
+        """The services requests are drawn from: the whole catalog by default."""
+        return sorted(s.code for s in self.catalog)
+
+    def numbers_texted(self) -> list[str]:
+        """The numbers texts are sent to: the policy's operator number, every access
+        code of the catalog, and one that belongs to nothing."""
+        codes = sorted({s.access_code for s in self.catalog})
+        return [self.lifecycle.policy.operator_number, *codes, "106"]
+
     def make_lifecycle(self) -> Lifecycle:
         """A lifecycle on ``self.store``; called again on every simulated restart."""
         return Lifecycle(
-            self.make_catalog(),
+            self.catalog,
             policy=self.make_policy(),
             clock=self.clock,
             notifier=self.notifier,
@@ -126,10 +138,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(
         target=orders,
         msisdn=st.sampled_from(SUBSCRIBERS),
-        service=st.sampled_from(["NEWS", "WEATHER", "JOKE", "MUSIC7", "GAME1"]),
+        data=st.data(),
         channel=st.sampled_from(list(Channel)),
     )
-    def request(self, msisdn: str, service: str, channel: Channel) -> str:
+    def request(self, msisdn: str, data: st.DataObject, channel: Channel) -> str:
+        service = data.draw(st.sampled_from(self.service_codes()), label="service")
         order = self.lifecycle.request(msisdn, service, channel=channel)
         assert order.state in {
             OrderState.AWAITING_CONFIRMATION,
@@ -260,7 +273,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         changed = {
             oid: (before[oid][1], after[oid][1]) for oid in before if before[oid] != after[oid]
         }
-        command = parse(text, self.lifecycle.policy, to_operator=to == "10086")
+        command = parse(text, self.lifecycle.policy, to_operator=to == self.operator)
         event(f"sms {command.kind.value}: {len(changed)} changed")
         assert replies, "every text gets a reply"
         assert all(len(r.text) < 1000 for r in replies)
@@ -268,7 +281,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             "another subscriber's order changed"
         )
         if command.kind in (CommandKind.UNKNOWN, CommandKind.HELP, CommandKind.LIST) or (
-            to != "10086" and command.kind in (CommandKind.CONFIRM, CommandKind.DECLINE)
+            to != self.operator and command.kind in (CommandKind.CONFIRM, CommandKind.DECLINE)
         ):
             assert not changed, f"{command.kind.value} changed {changed}"
         elif command.kind is CommandKind.CONFIRM:
@@ -283,14 +296,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             assert all(new is OrderState.CANCELLED for _old, new in changed.values())
 
-    @rule(
-        msisdn=st.sampled_from(SUBSCRIBERS),
-        text=sms_texts(),
-        to=st.sampled_from(["10086", "10658001", "10658002", "106"]),
-    )
-    def sms(self, msisdn: str, text: str, to: str) -> None:
+    @rule(msisdn=st.sampled_from(SUBSCRIBERS), text=sms_texts(), data=st.data())
+    def sms(self, msisdn: str, text: str, data: st.DataObject) -> None:
         """Any text, to any number: it never raises, and changes only what it says."""
-        self._sms(msisdn, text, to)
+        self._sms(msisdn, text, data.draw(st.sampled_from(self.numbers_texted()), label="to"))
 
     @rule(
         order_id=orders,
@@ -305,7 +314,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         text = f"{word} {order.code or ''}"
         if full_width:
             text = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" for c in text)
-        self._sms(order.msisdn, text, "10086")
+        self._sms(order.msisdn, text, self.operator)
 
     @rule(
         msisdn=st.sampled_from(SUBSCRIBERS),
@@ -315,9 +324,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     )
     def sms_list_then_pick(self, msisdn: str, picks: list[int], separator: str, wait: int) -> None:
         """``0000``, then numbers from that list, sometimes after the pick window (C8)."""
-        self._sms(msisdn, "0000", "10086")
+        self._sms(msisdn, "0000", self.operator)
         self.clock.advance(dt.timedelta(seconds=wait))
-        self._sms(msisdn, separator.join(map(str, picks)), "10086")
+        self._sms(msisdn, separator.join(map(str, picks)), self.operator)
 
     @rule()
     def restart(self) -> None:

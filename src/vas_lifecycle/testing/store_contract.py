@@ -1,7 +1,10 @@
 """The store contract: every store must pass these tests.
 
 Subclass :class:`StoreContract` in a test module, name the subclass ``Test...`` and
-implement :meth:`StoreContract.make_store`; pytest runs every ``test_`` method on it.
+implement the abstract :meth:`StoreContract.make_store`; pytest runs every ``test_``
+method on it: port-level tests of the transaction (an atomic batch, reading one's own
+writes, read-only transactions, two threads racing for one order, ``limit``), the
+reads commands decide on, the outbox, and random interleavings of the whole lifecycle.
 The project runs it on ``MemoryStore``, ``SQLiteStore`` and ``PostgresStore``; a
 third-party store passes the same suite::
 
@@ -15,8 +18,10 @@ classes (pytest does).
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import random
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -53,14 +58,15 @@ def _raises(error: type[BaseException], action: Callable[[], Any]) -> BaseExcept
     raise AssertionError(f"expected {error.__name__}")
 
 
-class StoreContract:
+class StoreContract(abc.ABC):
     """The behaviour every :class:`~vas_lifecycle.Store` must show."""
 
     #: examples of the random-interleavings test run on the store
     stateful_examples = 25
 
+    @abc.abstractmethod
     def make_store(self) -> Store:
-        raise NotImplementedError("return a new, empty store")
+        """A new, empty store (each test makes its own)."""
 
     # --- helpers -------------------------------------------------------------------
 
@@ -151,6 +157,131 @@ class StoreContract:
             assert [o.id for o in due] == [short_trial.id, pending.id, long_trial.id]
             assert [o.id for o in tx.due_orders(late, 1)] == [short_trial.id]
             assert tx.due_orders(clock.now(), 10) == []
+
+    def test_contract_a_batch_is_all_or_nothing(self) -> None:
+        """Several orders, notices and a violation in one transaction: a failure at
+        the end leaves none of them; the same batch without it stores all of them."""
+        lc, clock = self.lifecycle()
+        a = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        b = lc.request(OTHER, "NEWS", channel=Channel.WEB)
+        now = clock.now()
+
+        def cancelled(order: Order) -> tuple[Order, Event]:
+            event = Event(
+                order.id,
+                order.version + 1,
+                EventKind.ORDER_CANCELLED,
+                now,
+                Channel.HOTLINE,
+                "agent",
+                data={"reason": "unsubscribed", "from_state": order.state.value},
+            )
+            return apply(order, event), event
+
+        violation = SpViolation("v1", "SP01", SUB, a.id, ReasonCode.TOO_FAST, now, None, "x")
+
+        def batch(fail: bool) -> None:
+            with lc.store.transaction() as tx:
+                for order in (a, b):
+                    after, event = cancelled(order)
+                    tx.append(after, [event], order.version)
+                tx.add_violation(violation)
+                if fail:
+                    raise RuntimeError("the unit of work failed at the end")
+
+        _raises(RuntimeError, lambda: batch(fail=True))
+        assert [lc.get(a.id).state, lc.get(b.id).state] == [OrderState.AWAITING_CONFIRMATION] * 2
+        assert lc.sp_violations() == []
+        batch(fail=False)
+        assert [lc.get(a.id).state, lc.get(b.id).state] == [OrderState.CANCELLED] * 2
+        assert lc.sp_violations() == [violation]
+
+    def test_contract_read_only_transactions_read_what_was_committed(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        with lc.store.transaction(readonly=True) as tx:
+            assert tx.get_order(order.id) == order
+            assert [e.kind for e in tx.events(order.id)][-1] is EventKind.CONSENT_GRANTED
+            assert [o.id for o in tx.live_orders_of(SUB)] == [order.id]
+            assert tx.get_order("no such order") is None
+
+    def test_contract_two_threads_racing_for_one_order_one_wins(self) -> None:
+        """Two writers read the same version and both write: exactly one commits, the
+        other gets ConflictError, and the stored order is the winner's."""
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        events = {
+            who: Event(
+                order.id,
+                order.version + 1,
+                EventKind.ORDER_CANCELLED,
+                clock.now(),
+                Channel.HOTLINE,
+                who,
+                data={"reason": "unsubscribed", "from_state": "active"},
+            )
+            for who in ("first", "second")
+        }
+        start = threading.Barrier(2)
+        outcome: dict[str, str] = {}
+
+        def write(who: str) -> None:
+            start.wait(timeout=30)
+            try:
+                with lc.store.transaction() as tx:
+                    tx.append(apply(order, events[who]), [events[who]], order.version)
+            except ConflictError:
+                outcome[who] = "conflict"
+            else:
+                outcome[who] = "committed"
+
+        threads = [threading.Thread(target=write, args=(who,)) for who in events]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcome.values()) == ["committed", "conflict"], outcome
+        (winner,) = [who for who, result in outcome.items() if result == "committed"]
+        assert lc.history(order.id)[-1].actor == winner
+        assert lc.get(order.id).version == order.version + 1
+
+    def test_contract_limits_take_the_earliest_and_leave_the_rest(self) -> None:
+        """``claim_notices``, ``parked_notices`` and ``due_orders`` return at most
+        ``limit`` items, earliest first; what is left is there for the next call."""
+        lc, clock = self.lifecycle()
+        lc.notifier.failing = True  # type: ignore[attr-defined]
+        for msisdn in (SUB, OTHER, "+8613700137000"):
+            lc.request(msisdn, "MUSIC7", channel=Channel.WEB)
+            clock.advance(dt.timedelta(seconds=1))
+        later = clock.now().add(hours=1)
+        with lc.store.transaction() as tx:
+            first = tx.claim_notices(later, later.add(minutes=2), 2)
+            rest = tx.claim_notices(later, later.add(minutes=2), 2)
+        assert len(first) == 2 and len(rest) == 1
+        assert [d.notice.msisdn for d in first + rest] == [SUB, OTHER, "+8613700137000"]
+        with lc.store.transaction() as tx:
+            for item in first + rest:
+                tx.mark_failed(item.notice.id, "down", None)
+        with lc.store.transaction(readonly=True) as tx:
+            assert len(tx.parked_notices(2)) == 2 and len(tx.parked_notices(10)) == 3
+            assert len(tx.due_orders(later.add(days=30), 2)) == 2
+
+    def test_contract_finished_before_names_only_orders_that_ended_before(self) -> None:
+        lc, clock = self.lifecycle()
+        early = self.active(lc, clock)
+        lc.unsubscribe(early.id, channel=Channel.SMS)
+        clock.advance(dt.timedelta(days=2))
+        cutoff = clock.now()
+        clock.advance(dt.timedelta(days=2))
+        late = self.active(lc, clock, OTHER)
+        lc.unsubscribe(late.id, channel=Channel.SMS)
+        live = lc.request("+8613700137000", "NEWS", channel=Channel.WEB)
+        with lc.store.transaction(readonly=True) as tx:
+            assert tx.finished_before(cutoff) == [early.id]
+            assert sorted(tx.finished_before(clock.now().add(seconds=1))) == sorted(
+                [early.id, late.id]
+            )
+            assert live.id not in tx.finished_before(clock.now().add(days=1))
 
     # --- charges ---------------------------------------------------------------------
 
