@@ -30,7 +30,7 @@ from vas_lifecycle.order import EventKind, Order, Step
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import FORCED, Channel, Charge, ChargeDecision
 from vas_lifecycle.states import OrderState
-from vas_lifecycle.store.base import Transaction
+from vas_lifecycle.store.base import NoticeRecorder, OrderRecorder, Transaction
 from vas_lifecycle.unit_of_work import SYSTEM, UnitOfWork
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 
-def load(tx: Transaction, order_id: str) -> Order:
+def load(tx: OrderRecorder, order_id: str) -> Order:
     """The order with that id, or UnknownOrderError."""
     order = tx.get_order(order_id) if isinstance(order_id, str) else None
     if order is None:
@@ -55,7 +55,7 @@ def load(tx: Transaction, order_id: str) -> Order:
     return order
 
 
-def informed(tx: Transaction, order: Order) -> bool:
+def informed(tx: NoticeRecorder, order: Order) -> bool:
     """Has the order's confirmation request been handed to the gateway (C1a)?"""
     return order.request_notice_id is not None and tx.delivered(order.request_notice_id)
 
@@ -121,7 +121,7 @@ def request(
     return uow.record(None, steps, channel=channel, actor=actor, text_in=text, order_id=order_id)
 
 
-def _awaiting(tx: Transaction, order_id: str, trigger: str) -> Order:
+def _awaiting(tx: OrderRecorder, order_id: str, trigger: str) -> Order:
     """The order, which must be awaiting confirmation for a yes or a no."""
     order = load(tx, order_id)
     if order.state is not OrderState.AWAITING_CONFIRMATION:

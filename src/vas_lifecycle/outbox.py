@@ -18,7 +18,7 @@ from vas_lifecycle.clock import later
 from vas_lifecycle.errors import VasError
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import DeliveryRules, Notifier
-from vas_lifecycle.store.base import Delivery, Store, Transaction
+from vas_lifecycle.store.base import Delivery, NoticeRecorder, Store
 from vas_lifecycle.unit_of_work import ClockReader, call
 
 __all__ = ["Outbox"]
@@ -61,7 +61,7 @@ class Outbox:
             else:
                 sent.append(item.notice.id)
 
-        def settle(tx: Transaction) -> None:
+        def settle(tx: NoticeRecorder) -> None:
             tx.mark_delivered(sent, now)
             for item, error in failed:
                 tx.mark_failed(item.notice.id, error, self.rules.retry_at(now, item.attempts))
@@ -85,7 +85,7 @@ class Outbox:
         """Queue parked notices (all, or those named) for delivery again."""
         now = self.clock.now()
 
-        def work(tx: Transaction) -> int:
+        def work(tx: NoticeRecorder) -> int:
             ids = (
                 list(notice_ids)
                 if notice_ids is not None

@@ -1,9 +1,13 @@
 """Store port and the adapters that implement it."""
 
 from vas_lifecycle.store.base import (
+    ChargeRecorder,
     ConflictError,
     ConnectionLostError,
     Delivery,
+    NoticeRecorder,
+    OrderRecorder,
+    PickSessionRecorder,
     RetryableError,
     Store,
     Transaction,
@@ -13,10 +17,14 @@ from vas_lifecycle.store.postgres import PostgresStore
 from vas_lifecycle.store.sqlite import SQLiteStore
 
 __all__ = [
+    "ChargeRecorder",
     "ConflictError",
     "ConnectionLostError",
     "Delivery",
     "MemoryStore",
+    "NoticeRecorder",
+    "OrderRecorder",
+    "PickSessionRecorder",
     "PostgresStore",
     "RetryableError",
     "SQLiteStore",

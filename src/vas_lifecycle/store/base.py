@@ -3,7 +3,9 @@
 The facade opens a :class:`Transaction`, reads what the command needs, writes the
 order's new events together with its notices, charges and SP violations, and commits.
 Either all of it is stored or none of it (the outbox pattern: notices are delivered
-after the commit, from the store). Adapters keep the port narrow so SQL stores fit.
+after the commit, from the store). The transaction is made of four small recorder
+ports (orders and events, notices, charges and violations, pick sessions); code that
+needs one part names that port. Adapters keep the ports narrow so SQL stores fit.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import Charge, PickSession, SpViolation
 
 __all__ = [
+    "ChargeRecorder",
     "ConflictError",
     "ConnectionLostError",
     "Delivery",
+    "NoticeRecorder",
+    "OrderRecorder",
+    "PickSessionRecorder",
     "RetryableError",
     "Store",
     "Transaction",
@@ -69,10 +75,9 @@ class ConnectionLostError(RetryableError):
     the unit of work was stored; the facade retries it once on a new connection."""
 
 
-class Transaction(abc.ABC):
-    """One unit of work. Nothing is visible to others until the store commits it."""
+class OrderRecorder(abc.ABC):
+    """Orders and their events: what commands read to decide, and what they write."""
 
-    # --- reads ---------------------------------------------------------------------
     @abc.abstractmethod
     def get_order(self, order_id: str) -> Order | None: ...
 
@@ -118,70 +123,12 @@ class Transaction(abc.ABC):
         """Live orders whose next timer is due at or before ``now``, earliest first."""
 
     @abc.abstractmethod
-    def charges(self, order_id: str) -> list[Charge]: ...
-
-    @abc.abstractmethod
-    def charge(self, key: str) -> Charge | None: ...
-
-    @abc.abstractmethod
-    def notices(self, order_id: str) -> list[Notice]: ...
-
-    @abc.abstractmethod
-    def claim_notices(
-        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
-    ) -> list[Delivery]:
-        """Claim up to ``limit`` notices due for delivery (not delivered, not parked, next
-        attempt at or before ``now``), oldest first: count the attempt and push the next
-        one to ``lease_until``, so a crashed sender's notices come back, and so that
-        concurrent dispatchers never claim the same notice at once."""
-
-    @abc.abstractmethod
-    def parked_notices(self, limit: int) -> list[Delivery]:
-        """Notices given up on after too many failed attempts, for an operator to see."""
-
-    @abc.abstractmethod
-    def violations(self, sp_id: str | None) -> list[SpViolation]: ...
-
-    @abc.abstractmethod
-    def pick_session(self, msisdn: str) -> PickSession | None:
-        """The subscriber's latest ``0000`` list (C8), expired or not."""
-
-    # --- writes --------------------------------------------------------------------
-    @abc.abstractmethod
     def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
         """Store ``events`` and ``order`` (the order after them).
 
         ``expected_version`` is the version the order had when loaded (0 for a new
         order). Raises :class:`ConflictError` if it moved, now or at commit.
         """
-
-    @abc.abstractmethod
-    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
-        """Record a notice in the outbox; ``claimed_until`` writes it already claimed
-        (one attempt counted) by the caller, who will send it right after the commit."""
-
-    @abc.abstractmethod
-    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None: ...
-
-    @abc.abstractmethod
-    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        """Record a failed attempt; ``retry_at`` None parks the notice."""
-
-    @abc.abstractmethod
-    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
-        """Put parked notices back in the queue, due ``now``; returns how many."""
-
-    @abc.abstractmethod
-    def add_charge(self, charge: Charge) -> None:
-        """Store a charge. The commit must fail with :class:`ConflictError` if the
-        order's version is no longer ``charge.order_version`` (a racing cancel)."""
-
-    @abc.abstractmethod
-    def add_violation(self, violation: SpViolation) -> None: ...
-
-    @abc.abstractmethod
-    def put_pick_session(self, session: PickSession) -> None:
-        """Store a subscriber's ``0000`` list, replacing the previous one."""
 
     def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
         """The ids of finished orders that ended before ``cutoff`` (what C14 lets
@@ -197,18 +144,92 @@ class Transaction(abc.ABC):
     def purge(self, order_ids: Sequence[str]) -> int:
         """Delete finished orders with their events, notices and charges (C14)."""
 
-    # --- audit ---------------------------------------------------------------------
     @abc.abstractmethod
     def all_orders(self) -> Iterator[Order]: ...
 
+
+class NoticeRecorder(abc.ABC):
+    """The outbox: notices recorded with the change that made them, and their delivery."""
+
+    @abc.abstractmethod
+    def notices(self, order_id: str) -> list[Notice]: ...
+
+    @abc.abstractmethod
+    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
+        """Record a notice in the outbox; ``claimed_until`` writes it already claimed
+        (one attempt counted) by the caller, who will send it right after the commit."""
+
+    @abc.abstractmethod
+    def claim_notices(
+        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` notices due for delivery (not delivered, not parked, next
+        attempt at or before ``now``), oldest first: count the attempt and push the next
+        one to ``lease_until``, so a crashed sender's notices come back, and so that
+        concurrent dispatchers never claim the same notice at once."""
+
+    @abc.abstractmethod
+    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None: ...
+
+    @abc.abstractmethod
+    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        """Record a failed attempt; ``retry_at`` None parks the notice."""
+
+    @abc.abstractmethod
+    def parked_notices(self, limit: int) -> list[Delivery]:
+        """Notices given up on after too many failed attempts, for an operator to see."""
+
+    @abc.abstractmethod
+    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
+        """Put parked notices back in the queue, due ``now``; returns how many."""
+
+    @abc.abstractmethod
+    def delivered(self, notice_id: str) -> bool: ...
+
     @abc.abstractmethod
     def all_notices(self) -> Iterator[Notice]: ...
+
+
+class ChargeRecorder(abc.ABC):
+    """Charges (C11) and SP violations (C13): the money and the evidence against SPs."""
+
+    @abc.abstractmethod
+    def charges(self, order_id: str) -> list[Charge]: ...
+
+    @abc.abstractmethod
+    def charge(self, key: str) -> Charge | None: ...
+
+    @abc.abstractmethod
+    def add_charge(self, charge: Charge) -> None:
+        """Store a charge. The commit must fail with :class:`ConflictError` if the
+        order's version is no longer ``charge.order_version`` (a racing cancel)."""
 
     @abc.abstractmethod
     def all_charges(self) -> Iterator[Charge]: ...
 
     @abc.abstractmethod
-    def delivered(self, notice_id: str) -> bool: ...
+    def violations(self, sp_id: str | None) -> list[SpViolation]: ...
+
+    @abc.abstractmethod
+    def add_violation(self, violation: SpViolation) -> None: ...
+
+
+class PickSessionRecorder(abc.ABC):
+    """The subscriber's latest ``0000`` list (C8)."""
+
+    @abc.abstractmethod
+    def pick_session(self, msisdn: str) -> PickSession | None:
+        """The subscriber's latest ``0000`` list (C8), expired or not."""
+
+    @abc.abstractmethod
+    def put_pick_session(self, session: PickSession) -> None:
+        """Store a subscriber's ``0000`` list, replacing the previous one."""
+
+
+class Transaction(OrderRecorder, NoticeRecorder, ChargeRecorder, PickSessionRecorder):
+    """One unit of work over every recorder port. Nothing is visible to others until
+    the store commits it; either all of it is stored or none of it. Code that needs
+    one part names the smaller port (the outbox takes a ``NoticeRecorder``)."""
 
 
 class Store(abc.ABC):
