@@ -9,13 +9,35 @@ from __future__ import annotations
 import attrs
 import pendulum
 
+# the charge rules and the shared records used to live here: still importable from here
+from vas_lifecycle.charging import decide_charge, expected_amount, period_key
 from vas_lifecycle.clock import later
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.records import FORCED, Channel, ReasonCode
+from vas_lifecycle.records import (
+    FORCED,
+    Channel,
+    Charge,
+    ChargeDecision,
+    ReasonCode,
+    SpViolation,
+)
 from vas_lifecycle.states import OrderState
 
-__all__ = ["ConfirmationCheck", "answerable", "check_confirmation", "check_decline"]
+__all__ = [
+    "FORCED",
+    "Charge",
+    "ChargeDecision",
+    "ConfirmationCheck",
+    "ReasonCode",
+    "SpViolation",
+    "answerable",
+    "check_confirmation",
+    "check_decline",
+    "decide_charge",
+    "expected_amount",
+    "period_key",
+]
 
 
 @attrs.frozen

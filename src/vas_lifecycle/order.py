@@ -79,12 +79,12 @@ class EventData(Mapping[str, str]):
             return data
         if not data:
             return _EMPTY
-        items: list[str] = []
-        for key in sorted(data):
-            value = data[key]
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(f"event data must map str to str, got {dict(data)!r}")
-            items += (key, value)
+        keys = sorted(data)
+        values = [data[key] for key in keys]
+        if not all(isinstance(x, str) for x in (*keys, *values)):
+            raise TypeError(f"event data must map str to str, got {dict(data)!r}")
+        items: list[str] = keys + values  # then interleaved: key, value, key, value, ...
+        items[0::2], items[1::2] = keys, values
         return cls(tuple(items))
 
     def __getitem__(self, key: str) -> str:

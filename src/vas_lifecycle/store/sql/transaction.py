@@ -83,6 +83,8 @@ class SqlTransaction(Transaction):
     def _execute_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
         if not rows:
             return 0
+        if len(rows) == 1:  # a single command's write: no batch to set up
+            return self._execute(statement, rows[0])
         try:
             self._cur.executemany(self._d.sql(statement), rows)
         except Exception as err:
