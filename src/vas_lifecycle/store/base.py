@@ -132,8 +132,8 @@ class OrderRecorder(abc.ABC):
 
     def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
         """The ids of finished orders that ended before ``cutoff`` (what C14 lets
-        ``purge`` delete). This default reads every order; stores answer it from an
-        index."""
+        ``purge`` delete). This default reads every order; the SQL stores answer it
+        with one query."""
         return [
             o.id
             for o in self.all_orders()
