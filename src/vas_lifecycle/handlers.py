@@ -154,7 +154,8 @@ def confirm(
         code=code,
         pending_count=len(answerable),
         policy=policy,
-        informed=informed(uow.tx, order),
+        # an answerable order was found informed in this transaction: not asked again
+        informed=order in answerable or informed(uow.tx, order),
     )
     if check.reason is not None:
         if check.forced:
