@@ -19,7 +19,15 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("ports", {"store.base", "notify"}),
     (
         "application",
-        {"unit_of_work", "handlers", "outbox", "sms_channel", "arguments", "queries"},
+        {
+            "unit_of_work",
+            "handlers",
+            "outbox",
+            "sms_channel",
+            "arguments",
+            "queries",
+            "deliveries",
+        },
     ),
     (
         "adapters",

@@ -22,6 +22,7 @@ from vas_lifecycle.errors import (
     RetentionError,
     StoreError,
     TemplateError,
+    UnknownNoticeError,
     UnknownOrderError,
     UnknownServiceError,
     VasError,
@@ -33,7 +34,15 @@ from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, Reco
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.privacy import mask_msisdn
-from vas_lifecycle.records import Charge, ChargeDecision, ReasonCode, SpViolation
+from vas_lifecycle.records import (
+    Charge,
+    ChargeDecision,
+    DeliveryReport,
+    DeliveryStatus,
+    ReasonCode,
+    SpKey,
+    SpViolation,
+)
 from vas_lifecycle.states import LIVE_STATES, TERMINAL_STATES, OrderState, Trigger
 from vas_lifecycle.store import (
     ConflictError,
@@ -66,7 +75,9 @@ __all__ = [
     "ConfirmationRefusedError",
     "ConflictError",
     "Delivery",
+    "DeliveryReport",
     "DeliveryRules",
+    "DeliveryStatus",
     "Event",
     "EventKind",
     "FirstPeriodRule",
@@ -94,6 +105,7 @@ __all__ = [
     "RetentionError",
     "SQLiteStore",
     "Service",
+    "SpKey",
     "SpViolation",
     "Store",
     "StoreError",
@@ -102,6 +114,7 @@ __all__ = [
     "TemplateSet",
     "Transaction",
     "Trigger",
+    "UnknownNoticeError",
     "UnknownOrderError",
     "UnknownServiceError",
     "VasError",

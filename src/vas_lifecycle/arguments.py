@@ -14,7 +14,7 @@ from vas_lifecycle.clock import as_utc
 from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.records import Channel
+from vas_lifecycle.records import Channel, DeliveryStatus
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.values import clean_text
 
@@ -163,3 +163,29 @@ def instant(value: object, name: str) -> pendulum.DateTime:
     if not isinstance(value, dt.datetime):
         raise InvalidArgumentError(f"{name} must be a datetime, got {type(value).__name__}")
     return as_utc(value)
+
+
+#: The longest gateway message id or notice id taken (Kannel's ids are 36-character
+#: UUIDs; ours are at most 64 characters).
+ID_LIMIT = 64
+
+
+def identifier(value: object, name: str) -> str:
+    """An id from outside (a gateway's message id, a notice id): printable, 1 to
+    ``ID_LIMIT`` characters, taken as it is or refused, never altered."""
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty string")
+    if len(value) > ID_LIMIT or not value.isprintable() or not value.isascii():
+        raise InvalidArgumentError(
+            f"{name} must be 1 to {ID_LIMIT} printable ASCII characters, got {value[:80]!r}"
+        )
+    return value
+
+
+def delivery_status(value: object) -> DeliveryStatus:
+    """A delivery status, by member or by its value."""
+    for status in DeliveryStatus:
+        if isinstance(value, str) and value == status.value:
+            return status
+    known = ", ".join(s.value for s in DeliveryStatus)
+    raise InvalidArgumentError(f"a delivery status is one of {known}, got {value!r}")

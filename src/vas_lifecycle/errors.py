@@ -27,6 +27,7 @@ __all__ = [
     "RetentionError",
     "StoreError",
     "TemplateError",
+    "UnknownNoticeError",
     "UnknownOrderError",
     "UnknownServiceError",
     "VasError",
@@ -51,6 +52,14 @@ class UnknownOrderError(VasError, LookupError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"unknown order {order_id!r}")
         self.order_id = order_id
+
+
+class UnknownNoticeError(VasError, LookupError):
+    """No notice with that id is in the store (a delivery report about nothing we sent)."""
+
+    def __init__(self, notice_id: str) -> None:
+        super().__init__(f"unknown notice {notice_id!r}")
+        self.notice_id = notice_id
 
 
 class InvalidMsisdnError(VasError, ValueError):

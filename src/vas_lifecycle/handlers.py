@@ -23,12 +23,21 @@ from vas_lifecycle.errors import (
     IdempotencyKeyError,
     InvalidStateError,
     RetentionError,
+    UnknownNoticeError,
     UnknownOrderError,
 )
 from vas_lifecycle.notices import NoticeKind
+from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.order import EventKind, Order, Step
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.records import FORCED, Channel, Charge, ChargeDecision
+from vas_lifecycle.records import (
+    FORCED,
+    Channel,
+    Charge,
+    ChargeDecision,
+    DeliveryReport,
+    DeliveryStatus,
+)
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import NoticeRecorder, OrderRecorder, Transaction
 from vas_lifecycle.unit_of_work import SYSTEM, UnitOfWork
@@ -299,4 +308,26 @@ def purge(uow: UnitOfWork, *, policy: Policy, cutoff: pendulum.DateTime) -> int:
             f"evidence is kept {policy.retention_months} months: cannot purge "
             f"anything that ended after {earliest.isoformat()}"
         )
+    uow.tx.forget_messages(cutoff)
     return uow.tx.purge(uow.tx.finished_before(cutoff))
+
+
+def delivery_report(
+    uow: UnitOfWork,
+    *,
+    rules: DeliveryRules,
+    notice_id: str,
+    status: DeliveryStatus,
+    detail: str,
+) -> DeliveryReport:
+    """Record what a gateway reports about a notice. A final failure means the notice
+    did not arrive: the outbox sends it again under its retry rules (or parks it)."""
+    delivery = uow.tx.delivery(notice_id)
+    if delivery is None:
+        raise UnknownNoticeError(notice_id)
+    report = DeliveryReport(uow.new_id(), notice_id, status, uow.now, detail)
+    uow.tx.add_delivery_report(report)
+    if status.is_final_failure:
+        retry_at = rules.retry_at(uow.now, delivery.attempts)
+        uow.tx.reopen_notice(notice_id, f"delivery report: {status.value}", retry_at)
+    return report

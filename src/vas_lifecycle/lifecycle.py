@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
@@ -18,6 +18,7 @@ from vas_lifecycle import arguments, handlers
 from vas_lifecycle.arguments import ACTOR_LIMIT
 from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.clock import Clock, SystemClock
+from vas_lifecycle.deliveries import Deliveries
 from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import DeliveryRules, Notifier, RecordingNotifier
@@ -27,7 +28,7 @@ from vas_lifecycle.policy import Policy
 from vas_lifecycle.queries import Queries
 from vas_lifecycle.records import Channel, Charge
 from vas_lifecycle.rendering import Renderer
-from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, SmsSession, short_code
+from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, receive, short_code
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.unit_of_work import ClockReader, IdMaker, Runner, UnitOfWork
@@ -38,7 +39,7 @@ __all__ = ["Lifecycle"]
 T = TypeVar("T")
 
 
-class Lifecycle(Queries):
+class Lifecycle(Queries, Deliveries):
     """Runs the life of every VAS order under a :class:`Policy`.
 
     Args:
@@ -246,13 +247,17 @@ class Lifecycle(Queries):
             if count < size:
                 return moved
 
-    def handle_sms(self, msisdn: str, text: object, *, to: str) -> list[Notice]:
+    def handle_sms(
+        self, msisdn: str, text: object, *, to: str, message_id: str | None = None
+    ) -> list[Notice]:
         """Handle one inbound text (MO) from ``msisdn`` to the number ``to``.
 
         ``to`` is the operator number (yes/no replies, ``0000`` and picks) or a
         service's access code (``TD``). Returns the replies it produced, which are also
         recorded and handed to the notifier. Nothing about the text raises: what cannot
-        be read gets a short help reply and changes nothing (C10).
+        be read gets a short help reply and changes nothing (C10). With the gateway's
+        ``message_id``, the same text handed over again changes nothing and gets no
+        second reply (returns ``[]``).
 
         Raises:
             InvalidMsisdnError: the sender's number is malformed.
@@ -260,10 +265,11 @@ class Lifecycle(Queries):
         number = self._msisdn(msisdn)
         if not isinstance(to, str):
             raise InvalidArgumentError(f"to must be the number the text was sent to, got {to!r}")
+        seen = None if message_id is None else arguments.identifier(message_id, "message_id")
         target, body = short_code(to), text if isinstance(text, str) else ""
         # one inbound text is one unit of work: its changes and replies, or nothing
         return self._runner.run(
-            lambda uow: SmsSession(uow, self.policy, msisdn=number, to=target, body=body).handle()
+            lambda uow: receive(uow, self.policy, msisdn=number, to=target, body=body, seen=seen)
         )[1]
 
     # --- charging ----------------------------------------------------------------------
@@ -294,24 +300,6 @@ class Lifecycle(Queries):
                 period_start=start,
             )
         )
-
-    # --- notices -----------------------------------------------------------------------
-
-    def dispatch(self, *, limit: int = 500) -> int:
-        """Deliver the notices that are due; returns how many were delivered.
-
-        Each notice is claimed (so concurrent dispatchers never send it at the same
-        time), handed to the notifier with ``notice.id`` as idempotency key, and marked
-        delivered. A notifier that raises leaves it for a retry with exponential
-        backoff; after ``delivery.max_attempts`` it is parked, where
-        :meth:`parked_notices` shows it and :meth:`retry_parked` re-queues it. A
-        notifier failure never undoes the state change that made the notice.
-        """
-        return self._outbox.dispatch(arguments.count(limit, "limit"))
-
-    def retry_parked(self, notice_ids: Sequence[str] | None = None) -> int:
-        """Queue parked notices (all, or those named) for delivery again."""
-        return self._outbox.retry_parked(arguments.notice_ids(notice_ids))
 
     # --- retention and resources -------------------------------------------------------
 

@@ -20,8 +20,11 @@ __all__ = [
     "Channel",
     "Charge",
     "ChargeDecision",
+    "DeliveryReport",
+    "DeliveryStatus",
     "PickSession",
     "ReasonCode",
+    "SpKey",
     "SpViolation",
 ]
 
@@ -132,3 +135,42 @@ class PickSession:
     order_ids: tuple[str, ...]
     sent_at: pendulum.DateTime
     expires_at: pendulum.DateTime
+
+
+class DeliveryStatus(enum.StrEnum):
+    """What an SMS gateway's delivery report says became of a notice."""
+
+    DELIVERED = "delivered"  # on the handset
+    FAILED = "failed"  # the network gave up: final
+    BUFFERED = "buffered"  # queued in the network, not yet on the handset
+    SUBMITTED = "submitted"  # accepted by the SMS centre
+    REJECTED = "rejected"  # refused by the SMS centre: final
+
+    @property
+    def is_final_failure(self) -> bool:
+        """The notice will not arrive: the outbox sends it again."""
+        return self in (DeliveryStatus.FAILED, DeliveryStatus.REJECTED)
+
+
+@attrs.frozen
+class DeliveryReport:
+    """A gateway's delivery report about one notice (``detail`` is the gateway's own
+    words, cleaned and cut)."""
+
+    id: str
+    notice_id: str
+    status: DeliveryStatus
+    at: pendulum.DateTime
+    detail: str = attrs.field(repr=numbers_masked_repr)
+
+
+@attrs.frozen
+class SpKey:
+    """An SP's API key as stored: its public id and the SHA-256 digest of its secret,
+    never the secret itself."""
+
+    key_id: str
+    sp_id: str
+    digest: str = attrs.field(repr=False)
+    created_at: pendulum.DateTime
+    revoked_at: pendulum.DateTime | None = None

@@ -22,7 +22,7 @@ from vas_lifecycle.sms import Command, CommandKind, fragment, parse
 from vas_lifecycle.unit_of_work import UnitOfWork
 from vas_lifecycle.values import canonical_access_code, clean_text, code_key
 
-__all__ = ["EVIDENCE_LIMIT", "SmsSession", "short_code"]
+__all__ = ["EVIDENCE_LIMIT", "SmsSession", "receive", "short_code"]
 
 #: How much of a received text is kept as evidence (C14); the rest is cut.
 EVIDENCE_LIMIT = 500
@@ -35,6 +35,16 @@ def short_code(value: str) -> str:
         return canonical_access_code(value)
     except PolicyError:
         return ""
+
+
+def receive(
+    uow: UnitOfWork, policy: Policy, *, msisdn: str, to: str, body: str, seen: str | None
+) -> None:
+    """One inbound text; ``seen`` is the gateway's message id, handled at most once
+    (recorded in this unit of work, so a failed one can come again)."""
+    if seen is not None and not uow.tx.first_sight(seen, uow.now):
+        return
+    SmsSession(uow, policy, msisdn=msisdn, to=to, body=body).handle()
 
 
 class SmsSession:

@@ -5,10 +5,12 @@ from vas_lifecycle.store.base import (
     ConflictError,
     ConnectionLostError,
     Delivery,
+    GatewayRecorder,
     NoticeRecorder,
     OrderRecorder,
     PickSessionRecorder,
     RetryableError,
+    SpKeyRecorder,
     Store,
     Transaction,
 )
@@ -21,6 +23,7 @@ __all__ = [
     "ConflictError",
     "ConnectionLostError",
     "Delivery",
+    "GatewayRecorder",
     "MemoryStore",
     "NoticeRecorder",
     "OrderRecorder",
@@ -28,6 +31,7 @@ __all__ = [
     "PostgresStore",
     "RetryableError",
     "SQLiteStore",
+    "SpKeyRecorder",
     "Store",
     "Transaction",
 ]

@@ -3,9 +3,9 @@
 The facade opens a :class:`Transaction`, reads what the command needs, writes the
 order's new events together with its notices, charges and SP violations, and commits.
 Either all of it is stored or none of it (the outbox pattern: notices are delivered
-after the commit, from the store). The transaction is made of four small recorder
-ports (orders and events, notices, charges and violations, pick sessions); code that
-needs one part names that port. Adapters keep the ports narrow so SQL stores fit.
+after the commit, from the store). The transaction is made of small recorder ports
+(orders and events, notices, charges and violations, pick sessions, what gateways
+report, SP keys); code that needs one part names that port. Adapters keep the ports narrow so SQL stores fit.
 """
 
 from __future__ import annotations
@@ -19,17 +19,19 @@ import pendulum
 
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
-from vas_lifecycle.records import Charge, PickSession, SpViolation
+from vas_lifecycle.records import Charge, DeliveryReport, PickSession, SpKey, SpViolation
 
 __all__ = [
     "ChargeRecorder",
     "ConflictError",
     "ConnectionLostError",
     "Delivery",
+    "GatewayRecorder",
     "NoticeRecorder",
     "OrderRecorder",
     "PickSessionRecorder",
     "RetryableError",
+    "SpKeyRecorder",
     "Store",
     "Transaction",
 ]
@@ -187,6 +189,15 @@ class NoticeRecorder(abc.ABC):
     def delivered(self, notice_id: str) -> bool: ...
 
     @abc.abstractmethod
+    def delivery(self, notice_id: str) -> Delivery | None:
+        """A notice with its bookkeeping (attempts so far, last error), delivered or not."""
+
+    @abc.abstractmethod
+    def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        """A notice marked delivered did not arrive (a gateway's final failure report):
+        not delivered any more, sent again at ``retry_at``, or parked when None."""
+
+    @abc.abstractmethod
     def all_notices(self) -> Iterator[Notice]: ...
 
 
@@ -226,7 +237,55 @@ class PickSessionRecorder(abc.ABC):
         """Store a subscriber's ``0000`` list, replacing the previous one."""
 
 
-class Transaction(OrderRecorder, NoticeRecorder, ChargeRecorder, PickSessionRecorder):
+class GatewayRecorder(abc.ABC):
+    """What SMS gateways tell: the inbound texts already handled, by the gateway's
+    message id, and delivery reports about notices."""
+
+    @abc.abstractmethod
+    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
+        """Record that the inbound text ``message_id`` is being handled; False if it was
+        already (a gateway retry, a second worker): then the caller does nothing. With
+        concurrent transactions, exactly one of them sees True."""
+
+    @abc.abstractmethod
+    def add_delivery_report(self, report: DeliveryReport) -> None: ...
+
+    @abc.abstractmethod
+    def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
+        """A notice's delivery reports, oldest first (by the time each was received)."""
+
+    @abc.abstractmethod
+    def forget_messages(self, before: pendulum.DateTime) -> int:
+        """Drop the ids of inbound texts handled before ``before`` (retention)."""
+
+
+class SpKeyRecorder(abc.ABC):
+    """The SP API's keys: their ids and digests, never the secrets."""
+
+    @abc.abstractmethod
+    def add_sp_key(self, key: SpKey) -> None: ...
+
+    @abc.abstractmethod
+    def sp_key(self, key_id: str) -> SpKey | None: ...
+
+    @abc.abstractmethod
+    def sp_keys(self, sp_id: str) -> list[SpKey]:
+        """Every key of an SP, revoked ones included, oldest first."""
+
+    @abc.abstractmethod
+    def revoke_sp_keys(self, sp_id: str, key_id: str | None, at: pendulum.DateTime) -> int:
+        """Revoke one key of an SP (or all of them, ``key_id`` None); returns how many
+        were live."""
+
+
+class Transaction(
+    OrderRecorder,
+    NoticeRecorder,
+    ChargeRecorder,
+    PickSessionRecorder,
+    GatewayRecorder,
+    SpKeyRecorder,
+):
     """One unit of work over every recorder port. Nothing is visible to others until
     the store commits it; either all of it is stored or none of it. Code that needs
     one part names the smaller port (the outbox takes a ``NoticeRecorder``)."""

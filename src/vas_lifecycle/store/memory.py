@@ -19,7 +19,14 @@ import pendulum
 
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
-from vas_lifecycle.records import Channel, Charge, PickSession, SpViolation
+from vas_lifecycle.records import (
+    Channel,
+    Charge,
+    DeliveryReport,
+    PickSession,
+    SpKey,
+    SpViolation,
+)
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
 
@@ -48,10 +55,15 @@ class _Data:
         self.notices: dict[str, Notice] = {}
         self.notices_by_order: dict[str, tuple[str, ...]] = {}
         self.outbox: dict[str, _Outbox] = {}  # undelivered notices, in recording order
+        # attempts of delivered notices, kept only where not 1 (the usual case)
+        self.delivered_after: dict[str, int] = {}
         self.charges: dict[str, Charge] = {}
         self.charges_by_order: dict[str, list[str]] = {}
         self.violations: list[SpViolation] = []
         self.picks: dict[str, PickSession] = {}
+        self.messages: dict[str, pendulum.DateTime] = {}
+        self.reports: dict[str, tuple[DeliveryReport, ...]] = {}
+        self.sp_keys: dict[str, SpKey] = {}
 
     def copy(self) -> _Data:
         """An independent copy: records are immutable and shared, containers are new."""
@@ -64,10 +76,14 @@ class _Data:
         other.notices = dict(self.notices)
         other.notices_by_order = dict(self.notices_by_order)
         other.outbox = {k: attrs.evolve(v) for k, v in self.outbox.items()}
+        other.delivered_after = dict(self.delivered_after)
         other.charges = dict(self.charges)
         other.charges_by_order = {k: list(v) for k, v in self.charges_by_order.items()}
         other.violations = list(self.violations)
         other.picks = dict(self.picks)
+        other.messages = dict(self.messages)
+        other.reports = dict(self.reports)
+        other.sp_keys = dict(self.sp_keys)
         return other
 
     def when(self, order_id: str) -> tuple[pendulum.DateTime, str]:
@@ -177,6 +193,25 @@ class _MemoryTransaction(Transaction):
     def delivered(self, notice_id: str) -> bool:
         return notice_id in self._data.notices and notice_id not in self._data.outbox
 
+    def delivery(self, notice_id: str) -> Delivery | None:
+        notice = self._data.notices.get(notice_id)
+        if notice is None:
+            return None
+        box = self._data.outbox.get(notice_id)
+        if box is None:
+            return Delivery(notice, self._data.delivered_after.get(notice_id, 1))
+        return Delivery(notice, box.attempts, box.error)
+
+    def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
+        return sorted(self._data.reports.get(notice_id, ()), key=lambda r: (r.at, r.id))
+
+    def sp_key(self, key_id: str) -> SpKey | None:
+        return self._data.sp_keys.get(key_id)
+
+    def sp_keys(self, sp_id: str) -> list[SpKey]:
+        keys = [k for k in self._data.sp_keys.values() if k.sp_id == sp_id]
+        return sorted(keys, key=lambda k: (k.created_at, k.key_id))
+
     # --- writes --------------------------------------------------------------------
     def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
         data = self._data
@@ -271,10 +306,38 @@ class _MemoryTransaction(Transaction):
         self._undo.append(undo)
 
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        data = self._data
         for nid in notice_ids:
-            box = self._data.outbox.pop(nid, None)
+            box = data.outbox.pop(nid, None)
             if box is not None:
-                self._undo.append(functools.partial(self._data.outbox.__setitem__, nid, box))
+                self._undo.append(functools.partial(data.outbox.__setitem__, nid, box))
+                if box.attempts != 1:
+                    data.delivered_after[nid] = box.attempts
+                    self._undo.append(functools.partial(_drop, data.delivered_after, nid))
+
+    def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        data = self._data
+        if notice_id not in data.notices:
+            return
+        box = data.outbox.get(notice_id)
+        if box is None:
+            attempts = data.delivered_after.pop(notice_id, 1)
+            next_at = retry_at if retry_at is not None else data.notices[notice_id].at
+            box = data.outbox[notice_id] = _Outbox(attempts, next_at)
+
+            def undo() -> None:
+                data.outbox.pop(notice_id, None)
+                if attempts != 1:
+                    data.delivered_after[notice_id] = attempts
+
+            self._undo.append(undo)
+        else:
+            self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+        box.error = error[:500]
+        if retry_at is None:
+            box.parked = True
+        else:
+            box.next_at = retry_at
 
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         box = self._data.outbox.get(notice_id)
@@ -332,6 +395,47 @@ class _MemoryTransaction(Transaction):
         else:
             self._undo.append(lambda: picks.__setitem__(session.msisdn, before))
 
+    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
+        messages = self._data.messages
+        if message_id in messages:
+            return False
+        messages[message_id] = at
+        self._undo.append(functools.partial(_drop, messages, message_id))
+        return True
+
+    def add_delivery_report(self, report: DeliveryReport) -> None:
+        reports = self._data.reports
+        before = reports.get(report.notice_id, ())
+        reports[report.notice_id] = (*before, report)
+        self._undo.append(lambda: reports.__setitem__(report.notice_id, before))
+
+    def forget_messages(self, before: pendulum.DateTime) -> int:
+        messages = self._data.messages
+        old = {k: at for k, at in messages.items() if at < before}
+        for key in old:
+            del messages[key]
+        self._undo.append(lambda: messages.update(old))
+        return len(old)
+
+    def add_sp_key(self, key: SpKey) -> None:
+        keys = self._data.sp_keys
+        if key.key_id in keys:
+            raise ConflictError.concurrent(f"SP key {key.key_id} exists")
+        keys[key.key_id] = key
+        self._undo.append(functools.partial(_drop, keys, key.key_id))
+
+    def revoke_sp_keys(self, sp_id: str, key_id: str | None, at: pendulum.DateTime) -> int:
+        keys = self._data.sp_keys
+        live = [
+            k
+            for k in keys.values()
+            if k.sp_id == sp_id and k.revoked_at is None and key_id in (None, k.key_id)
+        ]
+        for key in live:
+            keys[key.key_id] = attrs.evolve(key, revoked_at=at)
+            self._undo.append(functools.partial(keys.__setitem__, key.key_id, key))
+        return len(live)
+
     def purge(self, order_ids: Sequence[str]) -> int:
         # purging is an explicit, final operation: it is not undone by a rollback of
         # the same unit of work, so it runs last and alone in Lifecycle.purge
@@ -345,6 +449,8 @@ class _MemoryTransaction(Transaction):
             for nid in data.notices_by_order.pop(oid, ()):
                 data.notices.pop(nid, None)
                 data.outbox.pop(nid, None)
+                data.delivered_after.pop(nid, None)
+                data.reports.pop(nid, None)
             for key in data.charges_by_order.pop(oid, []):
                 data.charges.pop(key, None)
             count += 1

@@ -36,7 +36,7 @@ from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel
-from vas_lifecycle.records import ReasonCode, SpViolation
+from vas_lifecycle.records import DeliveryReport, DeliveryStatus, ReasonCode, SpKey, SpViolation
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Store
@@ -48,6 +48,11 @@ __all__ = ["StoreContract"]
 
 SUB = "+8613800138000"
 OTHER = "+8613900139000"
+
+
+def _add_key(store: Store, key: SpKey) -> None:
+    with store.transaction() as tx:
+        tx.add_sp_key(key)
 
 
 def _raises(error: type[BaseException], action: Callable[[], Any]) -> BaseException:
@@ -403,6 +408,108 @@ class StoreContract(abc.ABC):
             assert tx.events(finished.id) == [] and tx.notices(finished.id) == []
             assert tx.charges(finished.id) == []
             assert tx.get_order(live.id) is not None
+
+    # --- what gateways report, SP keys -------------------------------------------------
+
+    def test_contract_an_inbound_message_id_is_handled_once(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+
+        def fail_after_sight() -> None:
+            with store.transaction() as tx:
+                assert tx.first_sight("kannel-1", now)
+                raise RuntimeError("the unit of work failed")
+
+        _raises(RuntimeError, fail_after_sight)  # rolled back: not seen
+        with store.transaction() as tx:
+            assert tx.first_sight("kannel-1", now)
+            assert not tx.first_sight("kannel-1", now)
+        with store.transaction() as tx:
+            assert not tx.first_sight("kannel-1", now.add(days=1))
+            assert tx.first_sight("kannel-2", now.add(days=1))
+        with store.transaction() as tx:
+            assert tx.forget_messages(now.add(hours=1)) == 1
+        with store.transaction() as tx:
+            assert tx.first_sight("kannel-1", now.add(days=2))  # forgotten
+            assert not tx.first_sight("kannel-2", now.add(days=2))
+
+    def test_contract_racing_transactions_see_a_message_once(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        barrier = threading.Barrier(2, timeout=30)
+        outcomes: list[bool] = []
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            try:
+                barrier.wait()
+                with store.transaction() as tx:
+                    outcomes.append(tx.first_sight("same-id", now))
+            except BaseException as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == [] and sorted(outcomes) == [False, True]
+
+    def test_contract_delivery_reports_and_reopened_notices(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        (request, activated) = lc.notices(order.id)
+        store = lc.store
+        now = clock.now()
+        first = DeliveryReport("r1", activated.id, DeliveryStatus.SUBMITTED, now, "ACK <b>")
+        failed = DeliveryReport("r2", activated.id, DeliveryStatus.FAILED, now.add(seconds=5), "")
+        with store.transaction() as tx:
+            assert tx.delivered(activated.id)
+            done = tx.delivery(activated.id)
+            assert done is not None and done.notice == activated and done.attempts == 1
+            assert tx.delivery("no-such-notice") is None
+            tx.add_delivery_report(failed)
+            tx.add_delivery_report(first)
+            tx.reopen_notice(activated.id, "failed on the handset", now.add(minutes=1))
+        with store.transaction() as tx:
+            assert tx.delivery_reports(activated.id) == [first, failed]
+            assert tx.delivery_reports(request.id) == []
+            assert not tx.delivered(activated.id)
+            assert tx.claim_notices(now, now.add(minutes=2), 10) == []  # not before retry_at
+            (again,) = tx.claim_notices(now.add(minutes=1), now.add(minutes=3), 10)
+            assert again.notice == activated and again.attempts == 2
+            assert again.last_error == "failed on the handset"
+            tx.mark_delivered([activated.id], now.add(minutes=1))
+        with store.transaction() as tx:
+            tx.reopen_notice(activated.id, "rejected", None)  # parked
+        with store.transaction() as tx:
+            (parked,) = tx.parked_notices(10)
+            assert parked.notice.id == activated.id and parked.attempts == 2
+        lc.unsubscribe(order.id, channel=Channel.SMS)
+        clock.advance(dt.timedelta(days=200))
+        lc.purge(clock.now().subtract(days=190))
+        with store.transaction() as tx:
+            assert tx.delivery_reports(activated.id) == []
+
+    def test_contract_sp_keys(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        one = SpKey("k1", "SP01", "d" * 64, now)
+        two = SpKey("k2", "SP01", "e" * 64, now.add(seconds=1))
+        other = SpKey("k3", "SP02", "f" * 64, now)
+        with store.transaction() as tx:
+            for key in (two, one, other):
+                tx.add_sp_key(key)
+        with store.transaction() as tx:
+            assert tx.sp_key("k1") == one and tx.sp_key("nope") is None
+            assert tx.sp_keys("SP01") == [one, two]
+            assert tx.revoke_sp_keys("SP02", "k1", now) == 0  # not SP02's key
+            assert tx.revoke_sp_keys("SP01", "k1", now.add(hours=1)) == 1
+        with store.transaction() as tx:
+            assert tx.sp_key("k1") == attrs.evolve(one, revoked_at=now.add(hours=1))
+            assert tx.revoke_sp_keys("SP01", None, now.add(hours=2)) == 1
+            assert tx.sp_key("k3") == other
+        _raises(ConflictError, lambda: _add_key(store, one))
 
     # --- what commands read (invariants 8 and 9) ----------------------------------------
 

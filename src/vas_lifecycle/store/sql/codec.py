@@ -24,7 +24,15 @@ from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order
-from vas_lifecycle.records import Channel, Charge, ReasonCode, SpViolation
+from vas_lifecycle.records import (
+    Channel,
+    Charge,
+    DeliveryReport,
+    DeliveryStatus,
+    ReasonCode,
+    SpKey,
+    SpViolation,
+)
 from vas_lifecycle.states import OrderState
 
 __all__ = [
@@ -35,6 +43,8 @@ __all__ = [
     "ORDER_SELECT",
     "ORDER_STATUS",
     "ORDER_UPDATE",
+    "REPORT_COLUMNS",
+    "SP_KEY_COLUMNS",
     "charge_from_row",
     "charge_row",
     "event_from_row",
@@ -45,6 +55,10 @@ __all__ = [
     "order_row",
     "parse_time",
     "parse_ts",
+    "report_from_row",
+    "report_row",
+    "sp_key_from_row",
+    "sp_key_row",
     "ts",
     "update_row",
     "violation_from_row",
@@ -324,3 +338,23 @@ def violation_row(v: SpViolation) -> tuple[Any, ...]:
         v.channel.value if v.channel else None,
         v.evidence,
     )
+
+
+REPORT_COLUMNS = "id, notice_id, status, at, detail"
+SP_KEY_COLUMNS = "key_id, sp_id, digest, created_at, revoked_at"
+
+
+def report_row(r: DeliveryReport) -> tuple[Any, ...]:
+    return (r.id, r.notice_id, r.status.value, ts(r.at), r.detail)
+
+
+def report_from_row(row: Sequence[Any]) -> DeliveryReport:
+    return DeliveryReport(row[0], row[1], DeliveryStatus(row[2]), _ts(row[3]), row[4])
+
+
+def sp_key_row(k: SpKey) -> tuple[Any, ...]:
+    return (k.key_id, k.sp_id, k.digest, ts(k.created_at), ts(k.revoked_at))
+
+
+def sp_key_from_row(row: Sequence[Any]) -> SpKey:
+    return SpKey(row[0], row[1], row[2], _ts(row[3]), parse_ts(row[4]))

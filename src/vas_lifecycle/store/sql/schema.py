@@ -131,6 +131,33 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 expires_at TEXT NOT NULL)""",
         ),
     ),
+    (
+        5,
+        (
+            # the inbound texts already handled, by the gateway's message id (a gateway
+            # retry or a second worker changes nothing)
+            """CREATE TABLE vas_messages (
+                message_id TEXT PRIMARY KEY,
+                at TEXT NOT NULL)""",
+            "CREATE INDEX vas_messages_at ON vas_messages (at)",
+            # what gateways report about each notice
+            """CREATE TABLE vas_delivery_reports (
+                id TEXT PRIMARY KEY,
+                notice_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                at TEXT NOT NULL,
+                detail TEXT NOT NULL)""",
+            "CREATE INDEX vas_delivery_reports_notice ON vas_delivery_reports (notice_id, at)",
+            # the SP API's keys: the SHA-256 digest of each secret, never the secret
+            """CREATE TABLE vas_sp_keys (
+                key_id TEXT PRIMARY KEY,
+                sp_id TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                revoked_at TEXT)""",
+            "CREATE INDEX vas_sp_keys_sp ON vas_sp_keys (sp_id)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -15,7 +15,7 @@ import pendulum
 
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
-from vas_lifecycle.records import Channel, Charge, PickSession, SpViolation
+from vas_lifecycle.records import Channel, Charge, DeliveryReport, PickSession, SpKey, SpViolation
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Transaction
 from vas_lifecycle.store.sql.codec import (
@@ -25,6 +25,8 @@ from vas_lifecycle.store.sql.codec import (
     ORDER_SELECT,
     ORDER_STATUS,
     ORDER_UPDATE,
+    REPORT_COLUMNS,
+    SP_KEY_COLUMNS,
     charge_from_row,
     charge_row,
     event_from_row,
@@ -34,6 +36,10 @@ from vas_lifecycle.store.sql.codec import (
     order_from_row,
     order_row,
     parse_time,
+    report_from_row,
+    report_row,
+    sp_key_from_row,
+    sp_key_row,
     ts,
     update_row,
     violation_from_row,
@@ -298,7 +304,77 @@ class SqlTransaction(Transaction):
         rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
         return bool(rows) and rows[0][0] is not None
 
+    def delivery(self, notice_id: str) -> Delivery | None:
+        self.flush()
+        rows = self._query(
+            f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices WHERE id = ?",
+            (notice_id,),
+        )
+        return Delivery(notice_from_row(rows[0]), rows[0][8], rows[0][9]) if rows else None
+
+    def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
+        rows = self._query(
+            f"SELECT {REPORT_COLUMNS} FROM vas_delivery_reports WHERE notice_id = ? "
+            "ORDER BY at, id",
+            (notice_id,),
+        )
+        return [report_from_row(r) for r in rows]
+
+    def sp_key(self, key_id: str) -> SpKey | None:
+        rows = self._query(f"SELECT {SP_KEY_COLUMNS} FROM vas_sp_keys WHERE key_id = ?", (key_id,))
+        return sp_key_from_row(rows[0]) if rows else None
+
+    def sp_keys(self, sp_id: str) -> list[SpKey]:
+        rows = self._query(
+            f"SELECT {SP_KEY_COLUMNS} FROM vas_sp_keys WHERE sp_id = ? ORDER BY created_at, key_id",
+            (sp_id,),
+        )
+        return [sp_key_from_row(r) for r in rows]
+
     # --- writes --------------------------------------------------------------------
+    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
+        # a racing transaction with the same id waits on the key, then inserts nothing
+        inserted = self._execute(
+            "INSERT INTO vas_messages (message_id, at) VALUES (?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            (message_id, ts(at)),
+        )
+        return inserted == 1
+
+    def add_delivery_report(self, report: DeliveryReport) -> None:
+        self._execute(
+            f"INSERT INTO vas_delivery_reports ({REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            report_row(report),
+        )
+
+    def forget_messages(self, before: pendulum.DateTime) -> int:
+        return self._execute("DELETE FROM vas_messages WHERE at < ?", (ts(before),))
+
+    def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        self.flush()
+        self._execute(
+            "UPDATE vas_notices SET delivered_at = NULL, parked = ?, "
+            "next_attempt_at = COALESCE(?, next_attempt_at, at), last_error = ? WHERE id = ?",
+            (0 if retry_at is not None else 1, ts(retry_at), error[:500], notice_id),
+        )
+
+    def add_sp_key(self, key: SpKey) -> None:
+        self._execute(
+            f"INSERT INTO vas_sp_keys ({SP_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)", sp_key_row(key)
+        )
+
+    def revoke_sp_keys(self, sp_id: str, key_id: str | None, at: pendulum.DateTime) -> int:
+        if key_id is None:
+            return self._execute(
+                "UPDATE vas_sp_keys SET revoked_at = ? WHERE sp_id = ? AND revoked_at IS NULL",
+                (ts(at), sp_id),
+            )
+        return self._execute(
+            "UPDATE vas_sp_keys SET revoked_at = ? "
+            "WHERE sp_id = ? AND key_id = ? AND revoked_at IS NULL",
+            (ts(at), sp_id, key_id),
+        )
+
     def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
         staged = self._orders.get(order.id)
         if staged is not None:
@@ -371,6 +447,11 @@ class SqlTransaction(Transaction):
         self.flush()
         keys = [(oid,) for oid in order_ids]
         self._execute_many("DELETE FROM vas_events WHERE order_id = ?", keys)
+        self._execute_many(
+            "DELETE FROM vas_delivery_reports "
+            "WHERE notice_id IN (SELECT id FROM vas_notices WHERE order_id = ?)",
+            keys,
+        )
         self._execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
         self._execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
         return self._execute_many("DELETE FROM vas_orders WHERE id = ? AND due_at IS NULL", keys)
