@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "arguments",
             "queries",
             "deliveries",
+            "sp_platform",
+            "sp_keys",
         },
     ),
     (
@@ -43,6 +45,8 @@ LAYERS: list[tuple[str, set[str]]] = [
         },
     ),
     ("facade", {"lifecycle", ""}),
+    # HTTP: the gateway endpoints and the SP API, on the facade
+    ("edges", {"wsgi", "gateways", "gateways.kannel", "sp_api", "server"}),
     (
         "outside",
         {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Callable, Iterable
 
 import pendulum
@@ -170,14 +171,17 @@ def instant(value: object, name: str) -> pendulum.DateTime:
 ID_LIMIT = 64
 
 
+_IDENTIFIER = re.compile(rf"[A-Za-z0-9._:@-]{{1,{ID_LIMIT}}}")
+
+
 def identifier(value: object, name: str) -> str:
-    """An id from outside (a gateway's message id, a notice id): printable, 1 to
-    ``ID_LIMIT`` characters, taken as it is or refused, never altered."""
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(f"{name} must be a non-empty string")
-    if len(value) > ID_LIMIT or not value.isprintable() or not value.isascii():
+    """An id from outside (a gateway's message id, a notice id): 1 to ``ID_LIMIT``
+    letters, digits and ``. _ : @ -``, taken as it is or refused, never altered."""
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        shown = value[:80] if isinstance(value, str) else type(value).__name__
         raise InvalidArgumentError(
-            f"{name} must be 1 to {ID_LIMIT} printable ASCII characters, got {value[:80]!r}"
+            f"{name} must be 1 to {ID_LIMIT} letters, digits, '.', '_', ':', '@' or '-', "
+            f"got {shown!r}"
         )
     return value
 

@@ -18,6 +18,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfirmationRefusedError",
     "ForcedSubscriptionError",
+    "GatewayError",
     "IdempotencyKeyError",
     "InvalidAmountError",
     "InvalidArgumentError",
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidStateError",
     "PolicyError",
     "RetentionError",
+    "SpAccessError",
     "StoreError",
     "TemplateError",
     "UnknownNoticeError",
@@ -139,6 +141,16 @@ class ForcedSubscriptionError(ConfirmationRefusedError):
         self.sp_id = sp_id
 
 
+class SpAccessError(VasError, PermissionError):
+    """An SP asked for another SP's service; refused and booked against the asking SP.
+
+    ``reason`` is a :class:`~vas_lifecycle.ReasonCode` value."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ChargeRefusedError(VasError, PermissionError):
     """``record_charge`` was called for a charge that C11 does not allow."""
 
@@ -162,6 +174,10 @@ class RetentionError(VasError, ValueError):
 
 class CallbackError(VasError, RuntimeError):
     """A function the embedder passed in (the id factory) failed; the cause is kept."""
+
+
+class GatewayError(VasError, RuntimeError):
+    """An SMS gateway refused or failed a submission; the outbox sends the notice again."""
 
 
 class StoreError(VasError, RuntimeError):

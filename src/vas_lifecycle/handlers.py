@@ -25,6 +25,7 @@ from vas_lifecycle.errors import (
     RetentionError,
     UnknownNoticeError,
     UnknownOrderError,
+    VasError,
 )
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.notify import DeliveryRules
@@ -37,6 +38,8 @@ from vas_lifecycle.records import (
     ChargeDecision,
     DeliveryReport,
     DeliveryStatus,
+    ReasonCode,
+    SpViolation,
 )
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import NoticeRecorder, OrderRecorder, Transaction
@@ -331,3 +334,41 @@ def delivery_report(
         retry_at = rules.retry_at(uow.now, delivery.attempts)
         uow.tx.reopen_notice(notice_id, f"delivery report: {status.value}", retry_at)
     return report
+
+
+def refuse_sp(
+    uow: UnitOfWork,
+    *,
+    sp_id: str,
+    reason: ReasonCode,
+    msisdn: str,
+    order_id: str | None,
+    evidence: str,
+    error: VasError,
+) -> None:
+    """Book an SP's reach past its own services or orders against it, then refuse."""
+    uow.tx.add_violation(
+        SpViolation(
+            uow.new_id(), sp_id, msisdn, order_id, reason, uow.now, Channel.SP_API, evidence
+        )
+    )
+    uow.refuse(error)
+
+
+def sp_order(uow: UnitOfWork, *, sp_id: str, order_id: str) -> Order:
+    """An SP's own order; another SP's is answered as unknown (nothing of it shown)
+    and the attempt is booked against the asking SP."""
+    order = uow.tx.get_order(order_id)
+    if order is None:
+        raise UnknownOrderError(order_id)
+    if order.sp_id != sp_id:
+        refuse_sp(
+            uow,
+            sp_id=sp_id,
+            reason=ReasonCode.NOT_YOUR_ORDER,
+            msisdn=order.msisdn,
+            order_id=order.id,
+            evidence=f"read of an order of {order.sp_id}",
+            error=UnknownOrderError(order_id),
+        )
+    return order

@@ -29,6 +29,7 @@ from vas_lifecycle.queries import Queries
 from vas_lifecycle.records import Channel, Charge
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, receive, short_code
+from vas_lifecycle.sp_platform import SpPlatform
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.unit_of_work import ClockReader, IdMaker, Runner, UnitOfWork
@@ -39,7 +40,7 @@ __all__ = ["Lifecycle"]
 T = TypeVar("T")
 
 
-class Lifecycle(Queries, Deliveries):
+class Lifecycle(Queries, Deliveries, SpPlatform):
     """Runs the life of every VAS order under a :class:`Policy`.
 
     Args:
@@ -113,6 +114,7 @@ class Lifecycle(Queries, Deliveries):
         actor: str | None = None,
         text: str | None = None,
         language: str | None = None,
+        sp_id: str | None = None,
     ) -> Order:
         """Receive an order for a service.
 
@@ -121,9 +123,15 @@ class Lifecycle(Queries, Deliveries):
         order is ``COMPLETED`` with its fee notice (C5), or, from the SP's platform,
         awaits the subscriber's confirmation (C5a). An order over the SP's daily limit,
         or a second live order of the same service, is ``REJECTED`` (C13).
+
+        ``sp_id`` is the SP whose platform asks (the SP API): it may order only its
+        own services; another SP's is refused with :class:`SpAccessError` and booked
+        against the asking SP.
         """
         number = self._msisdn(msisdn)
         service = self.catalog.get(service_code)
+        if sp_id is not None and sp_id != service.sp_id:
+            self._refuse_sp(sp_id, number, service)
         chan = arguments.channel(channel)
         lang = arguments.language(language, self.policy)
         given = arguments.text(actor, "actor", ACTOR_LIMIT)

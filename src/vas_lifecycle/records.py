@@ -71,6 +71,9 @@ class ReasonCode(enum.StrEnum):
     DAILY_LIMIT = "daily_limit"
     # requests
     DUPLICATE_ORDER = "duplicate_order"
+    # an SP's platform reaching past its own services and orders (the SP API)
+    NOT_YOUR_SERVICE = "not_your_service"
+    NOT_YOUR_ORDER = "not_your_order"
 
 
 #: Refusals that are forced subscription and are booked against the SP (C13).

@@ -1,0 +1,1 @@
+"""Adapters to SMS gateways. :mod:`vas_lifecycle.gateways.kannel` speaks to Kannel."""

@@ -1,0 +1,127 @@
+"""The SP API: the operator's HTTP door for SPs, JSON over HTTP.
+
+- ``POST /sp/v1/orders`` with ``{"msisdn": ..., "service": ...}`` (and optionally
+  ``"language"``) orders a service for a subscriber through the SP's platform
+  (``Channel.SP_API``): 201 with the order. The subscriber is asked to confirm (C1);
+  the SP never can.
+- ``GET /sp/v1/orders/{id}``: 200 with the SP's own order.
+
+The key goes in ``Authorization: Bearer KEY`` (see :class:`~vas_lifecycle.sp_keys.SpKeys`).
+Answers: 401 without a valid key; 403 for another SP's service; 404 for an order that
+is missing or another SP's (never its data); 422 for malformed input; 409 for a
+second live order of the same service; 429 over the C13 daily limit. Every refusal
+body is JSON with a ``reason``; refusals of an SP's reach past its own services and
+orders, and C13 refusals, are booked against it (``sp-report``); the rest are logged.
+No route lets an SP confirm, decline or cancel anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vas_lifecycle.errors import (
+    InvalidArgumentError,
+    InvalidMsisdnError,
+    SpAccessError,
+    UnknownOrderError,
+    UnknownServiceError,
+)
+from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.order import Order
+from vas_lifecycle.records import Channel, ReasonCode
+from vas_lifecycle.sp_keys import SpKeys
+from vas_lifecycle.states import OrderState
+from vas_lifecycle.wsgi import HttpError, Request, Response, Routes, json_body
+
+__all__ = ["order_view", "sp_api"]
+
+log = logging.getLogger("vas_lifecycle.sp_api")
+
+_FIELDS = {"msisdn", "service", "language"}
+#: what a refused order's end reason answers
+_REFUSED = {
+    ReasonCode.DAILY_LIMIT.value: 429,
+    ReasonCode.DUPLICATE_ORDER.value: 409,
+}
+
+
+def _time(value: Any) -> str | None:
+    return None if value is None else str(value.isoformat())
+
+
+def order_view(order: Order) -> dict[str, object]:
+    """What an SP sees of its order: never the confirmation code."""
+    return {
+        "id": order.id,
+        "state": order.state.value,
+        "service": order.service_code,
+        "msisdn": order.msisdn,
+        "requested_at": _time(order.requested_at),
+        "confirm_by": _time(order.confirm_by),
+        "activated_at": _time(order.activated_at),
+        "trial_ends_at": _time(order.trial_ends_at),
+        "ended_at": _time(order.ended_at),
+        "end_reason": order.end_reason,
+    }
+
+
+def sp_api(lifecycle: Lifecycle, keys: SpKeys) -> Routes:
+    """The SP API as a WSGI application."""
+
+    def caller(request: Request) -> str:
+        header = request.header("Authorization") or ""
+        scheme, _, key = header.partition(" ")
+        sp_id = keys.authenticate(key.strip()) if scheme.lower() == "bearer" else None
+        if sp_id is None:
+            log.warning("SP API: refused a request without a valid key")
+            raise HttpError(
+                401,
+                "unauthorized",
+                "a valid SP key is required",
+                (("WWW-Authenticate", 'Bearer realm="sp"'),),
+            )
+        return sp_id
+
+    def create(request: Request) -> Response:
+        sp_id = caller(request)
+        body = json_body(request)
+        unknown = set(body) - _FIELDS
+        if unknown or not isinstance(body.get("msisdn"), str):
+            log.info("SP API: %s sent a malformed order", sp_id)
+            raise HttpError(422, "malformed_request", "msisdn and service are strings")
+        service, language = body.get("service"), body.get("language")
+        if not isinstance(service, str) or not (language is None or isinstance(language, str)):
+            raise HttpError(422, "malformed_request", "service and language are strings")
+        try:
+            order = lifecycle.request(
+                body["msisdn"], service, channel=Channel.SP_API, language=language, sp_id=sp_id
+            )
+        except InvalidMsisdnError:
+            raise HttpError(422, "invalid_msisdn", "msisdn is not a subscriber number") from None
+        except UnknownServiceError:
+            raise HttpError(422, "unknown_service", "no such service") from None
+        except SpAccessError as err:
+            raise HttpError(403, err.reason, "not a service of this SP") from None
+        except InvalidArgumentError as err:
+            raise HttpError(422, "invalid_argument", str(err)[:200]) from None
+        if order.state is OrderState.REJECTED:
+            status = _REFUSED.get(order.end_reason or "", 422)
+            reason = order.end_reason or "rejected"
+            return Response.json(status, {"reason": reason, **order_view(order)})
+        return Response.json(201, order_view(order), (("Location", f"/sp/v1/orders/{order.id}"),))
+
+    def read(request: Request, order_id: str) -> Response:
+        sp_id = caller(request)
+        try:
+            order = lifecycle.sp_order(order_id, sp_id=sp_id)
+        except UnknownOrderError:
+            raise HttpError(404, "unknown_order", "no such order of this SP") from None
+        return Response.json(200, order_view(order))
+
+    return Routes(
+        [
+            ("POST", "/sp/v1/orders", create),
+            ("GET", r"/sp/v1/orders/(?P<order_id>[A-Za-z0-9_-]{1,64})", read),
+        ]
+    )
