@@ -46,7 +46,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("facade", {"lifecycle", ""}),
     # HTTP: the gateway endpoints and the SP API, on the facade
-    ("edges", {"wsgi", "gateways", "gateways.kannel", "sp_api", "server"}),
+    ("edges", {"wsgi", "gateways", "gateways.kannel", "sp_api", "server", "worker"}),
     (
         "outside",
         {
@@ -54,6 +54,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "cli",
             "cli.app",
             "cli.simulation",
+            "cli.serve",
+            "cli.settings",
             "testing",
             "testing.catalogs",
             "testing.explorer",

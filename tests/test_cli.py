@@ -117,11 +117,22 @@ def test_module_and_console_script_run() -> None:
 
 
 def test_help_lists_each_command_once() -> None:
-    assert sorted(main.commands) == ["audit", "demo", "diagram", "simulate", "sms", "sp-report"]
+    commands = [
+        "audit",
+        "demo",
+        "diagram",
+        "serve",
+        "simulate",
+        "sms",
+        "sp-key",
+        "sp-report",
+        "worker",
+    ]
+    assert sorted(main.commands) == commands
     code, out = invoke("--help")
     assert code == 0
     listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
-    assert listed == ["audit", "demo", "diagram", "simulate", "sms", "sp-report"]
+    assert listed == commands
 
 
 MARKUP = "[/][bold]<b>'; DROP TABLE vas_orders; --"

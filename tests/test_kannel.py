@@ -5,17 +5,15 @@ test with real bearerbox, smsbox and fakesmsc is tests/test_kannel_e2e.py.)"""
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import random
 import re
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from typing import ClassVar
 
 import pytest
 
 from tests.conftest import START, SUB, make_catalog
+from tests.fake_smsbox import Smsbox, running_smsbox
 from tests.wsgi_client import call
 from vas_lifecycle import (
     Channel,
@@ -222,34 +220,10 @@ def test_mo_fuzz_ten_thousand_hostile_requests_get_only_4xx_and_change_nothing(w
 # --- the notifier, against a stand-in for smsbox ------------------------------------
 
 
-class _Smsbox(http.server.BaseHTTPRequestHandler):
-    answers: ClassVar[list[tuple[int, bytes]]]
-    seen: ClassVar[list[dict[str, list[str]]]]
-
-    def do_GET(self) -> None:
-        query = urllib.parse.urlsplit(self.path).query
-        self.seen.append(urllib.parse.parse_qs(query, keep_blank_values=True))
-        status, body = self.answers.pop(0) if self.answers else (202, b"0: Accepted for delivery")
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def smsbox() -> Iterator[tuple[str, type[_Smsbox]]]:
-    handler = type("Handler", (_Smsbox,), {"answers": [], "seen": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/sendsms", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+def smsbox() -> Iterator[tuple[str, type[Smsbox]]]:
+    with running_smsbox() as box:
+        yield box
 
 
 def _config(url: str, **more: object) -> KannelConfig:
@@ -264,7 +238,7 @@ def _config(url: str, **more: object) -> KannelConfig:
 
 
 def test_each_notice_goes_to_sendsms_in_ucs2_with_a_delivery_report_url(
-    smsbox: tuple[str, type[_Smsbox]],
+    smsbox: tuple[str, type[Smsbox]],
 ) -> None:
     url, box = smsbox
     clock = ManualClock(START)
@@ -283,7 +257,7 @@ def test_each_notice_goes_to_sendsms_in_ucs2_with_a_delivery_report_url(
 
 
 def test_a_refused_submission_raises_and_the_outbox_sends_again(
-    smsbox: tuple[str, type[_Smsbox]],
+    smsbox: tuple[str, type[Smsbox]],
 ) -> None:
     url, box = smsbox
     box.answers.extend([(403, b"Authorization failed for sendsms"), (503, b"busy")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import tomllib
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
@@ -106,6 +107,35 @@ class Catalog:
                 raise PolicyError(f"duplicate service code {service.code!r} in catalog")
             self._by_code[key] = service
 
+    @classmethod
+    def from_toml(cls, text: str) -> Catalog:
+        """A catalog written as TOML: one ``[[service]]`` table per service, with the
+        :class:`Service` fields (``price`` as a string, e.g. ``"5.00"``, so no binary
+        fraction ever reaches a price)::
+
+            [[service]]
+            code = "NEWS"
+            sp_id = "SP01"
+            sp_name = "星辰科技"
+            name = "新闻早报"
+            kind = "subscription"
+            price = "5.00"
+            access_code = "10658001"
+
+        Raises:
+            PolicyError: not TOML, an unknown or missing field, or a service the
+                catalog refuses; the message names the service by its position.
+        """
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise PolicyError(f"the catalog is not valid TOML: {err}") from None
+        extra = set(data) - {"service"}
+        tables = data.get("service", [])
+        if extra or not isinstance(tables, list):
+            raise PolicyError("a catalog holds only [[service]] tables")
+        return cls(_service_from_table(n, table) for n, table in enumerate(tables, 1))
+
     def put(self, service: Service) -> None:
         """Add a service or replace the one with the same code."""
         if not isinstance(service, Service):
@@ -140,3 +170,30 @@ class Catalog:
 
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code_key(code.strip()) in self._by_code
+
+
+_FIELDS = {f.name for f in attrs.fields(Service) if f.init}
+_REQUIRED = {"code", "sp_id", "sp_name", "name", "kind", "price", "access_code"}
+
+
+def _service_from_table(number: int, table: object) -> Service:
+    where = f"service {number}"
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}: a [[service]] table is expected")
+    unknown, missing = set(table) - _FIELDS, _REQUIRED - set(table)
+    if unknown or missing:
+        raise PolicyError(
+            f"{where}: unknown fields {sorted(unknown)}, missing fields {sorted(missing)}"
+        )
+    price = table["price"]
+    if not isinstance(price, str | int) or isinstance(price, bool):
+        raise PolicyError(f'{where}: price is a string such as "5.00", got {price!r}')
+    for name in ("code", "sp_id", "sp_name", "name", "kind", "access_code"):
+        if not isinstance(table[name], str):
+            raise PolicyError(f"{where}: {name} must be a string")
+    try:
+        return Service(**table)
+    except PolicyError as err:
+        raise PolicyError(f"{where}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise PolicyError(f"{where}: {err}") from None

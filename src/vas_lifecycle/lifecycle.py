@@ -241,19 +241,24 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
             self.unsubscribe(o.id, channel=channel, actor=actor) for o in self.live_orders(number)
         ]
 
-    def run_due(self, *, batch: int = 500) -> int:
+    def run_due(self, *, batch: int = 500, max_batches: int | None = None) -> int:
         """Fire every timer due at ``clock.now()``: expire unanswered confirmations (C1),
         remind trials (C6) and end them (C6). Returns how many orders moved.
 
-        A trial whose end has already passed is ended without a late reminder.
+        Each batch is one unit of work; ``max_batches`` stops after that many (a worker
+        checks for a stop request between them). A trial whose end has already passed
+        is ended without a late reminder.
         """
         size = arguments.count(batch, "batch")
+        left = None if max_batches is None else arguments.count(max_batches, "max_batches")
         moved = 0
-        while True:
+        while left is None or left > 0:
             count = self._run(lambda uow: handlers.fire_due(uow, batch=size))
             moved += count
             if count < size:
-                return moved
+                break
+            left = None if left is None else left - 1
+        return moved
 
     def handle_sms(
         self, msisdn: str, text: object, *, to: str, message_id: str | None = None

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
+import pendulum
+
 from vas_lifecycle import arguments, handlers
 from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notices import Notice
@@ -89,6 +91,16 @@ class Queries:
         if sp_id is not None and not isinstance(sp_id, str):
             raise InvalidArgumentError(f"sp_id must be a string, got {type(sp_id).__name__}")
         return self._read(lambda tx: tx.violations(sp_id))
+
+    def next_due(self) -> pendulum.DateTime | None:
+        """When the next timer or notice attempt is due (None: nothing is waiting), so
+        a scheduler can sleep until then; it may already have passed."""
+
+        def earliest(tx: Transaction) -> pendulum.DateTime | None:
+            found = [t for t in (tx.next_due(), tx.next_attempt()) if t is not None]
+            return min(found) if found else None
+
+        return self._read(earliest)
 
     def parked_notices(self, *, limit: int = 1000) -> list[Delivery]:
         """Notices given up on after ``delivery.max_attempts`` failures, with the error."""

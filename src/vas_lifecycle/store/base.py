@@ -124,6 +124,12 @@ class OrderRecorder(abc.ABC):
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         """Live orders whose next timer is due at or before ``now``, earliest first."""
 
+    def next_due(self) -> pendulum.DateTime | None:
+        """When the earliest timer of a live order is due (a worker sleeps until then).
+        This default reads every order; the stores answer it from their due index."""
+        due = [o.due_at for o in self.all_orders() if o.due_at is not None]
+        return min(due) if due else None
+
     @abc.abstractmethod
     def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
         """Store ``events`` and ``order`` (the order after them).
@@ -169,6 +175,11 @@ class NoticeRecorder(abc.ABC):
         attempt at or before ``now``), oldest first: count the attempt and push the next
         one to ``lease_until``, so a crashed sender's notices come back, and so that
         concurrent dispatchers never claim the same notice at once."""
+
+    @abc.abstractmethod
+    def next_attempt(self) -> pendulum.DateTime | None:
+        """When the earliest notice waiting in the outbox (not delivered, not parked) is
+        due for its next attempt."""
 
     @abc.abstractmethod
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None: ...

@@ -153,6 +153,14 @@ class _MemoryTransaction(Transaction):
             found.append(self._data.orders[oid])
         return found
 
+    def next_due(self) -> pendulum.DateTime | None:
+        due = self._data.due
+        return due[0][0] if due else None
+
+    def next_attempt(self) -> pendulum.DateTime | None:
+        waiting = [box.next_at for box in self._data.outbox.values() if not box.parked]
+        return min(waiting) if waiting else None
+
     def charges(self, order_id: str) -> list[Charge]:
         return [self._data.charges[k] for k in self._data.charges_by_order.get(order_id, ())]
 

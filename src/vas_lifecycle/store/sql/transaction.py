@@ -36,6 +36,7 @@ from vas_lifecycle.store.sql.codec import (
     order_from_row,
     order_row,
     parse_time,
+    parse_ts,
     report_from_row,
     report_row,
     sp_key_from_row,
@@ -219,6 +220,18 @@ class SqlTransaction(Transaction):
             (ts(now), limit),
         )
         return [order_from_row(r) for r in rows]
+
+    def next_due(self) -> pendulum.DateTime | None:
+        self.flush()
+        rows = self._query("SELECT min(due_at) FROM vas_orders WHERE due_at IS NOT NULL")
+        return parse_ts(rows[0][0]) if rows else None
+
+    def next_attempt(self) -> pendulum.DateTime | None:
+        self.flush()
+        rows = self._query(
+            "SELECT min(next_attempt_at) FROM vas_notices WHERE delivered_at IS NULL AND parked = 0"
+        )
+        return parse_ts(rows[0][0]) if rows else None
 
     def charges(self, order_id: str) -> list[Charge]:
         rows = self._query(

@@ -1,0 +1,250 @@
+"""``vas-lifecycle serve``, ``worker`` and ``sp-key``: running the library for real.
+
+``serve`` answers Kannel (MO texts, delivery reports) and SPs (the SP API) over
+HTTP, and with ``--with-worker`` runs the worker in the same process; ``worker``
+runs timers and the outbox alone (run one or several beside any number of
+``serve`` processes on one PostgreSQL). ``sp-key`` makes and revokes SP API keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vas_lifecycle.catalog import Catalog
+from vas_lifecycle.cli.app import clean_errors, console, fail, main, open_store
+from vas_lifecycle.cli.settings import Settings
+from vas_lifecycle.clock import SystemClock
+from vas_lifecycle.errors import InvalidArgumentError
+from vas_lifecycle.gateways.kannel import KannelConfig, KannelNotifier
+from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.sp_keys import SpKeys
+from vas_lifecycle.store.base import Store
+from vas_lifecycle.worker import Worker
+
+__all__: list[str] = []
+
+log = logging.getLogger("vas_lifecycle")
+
+
+def _store(settings: Settings) -> Store:
+    return open_store(
+        settings.get("store.db"),
+        settings.get("store.dsn"),
+        settings.get("store.schema"),
+        reader=False,
+    )
+
+
+def _catalog(settings: Settings) -> Catalog:
+    path = settings.get("store.catalog")
+    if path is None:
+        fail("say which services are on sale: --catalog FILE (TOML, [[service]] tables)")
+    return Catalog.from_toml(Path(path).read_text(encoding="utf-8"))
+
+
+def _kannel(settings: Settings) -> KannelConfig:
+    missing = [k for k in ("username", "password", "token") if settings.get(f"kannel.{k}") is None]
+    if missing:
+        names = ", ".join(f"VAS_KANNEL_{k.upper()}" for k in missing)
+        fail(f"no SMS gateway configured: set {names} (or [kannel] in --config)")
+    return KannelConfig(
+        sendsms_url=settings.get("kannel.sendsms_url"),
+        username=settings.get("kannel.username"),
+        password=settings.get("kannel.password"),
+        dlr_url=settings.get("kannel.dlr_url"),
+        token=settings.get("kannel.token"),
+        smsc=settings.get("kannel.smsc"),
+        timeout=settings.get("kannel.timeout"),
+    )
+
+
+def _lifecycle(settings: Settings, kannel: KannelConfig) -> Lifecycle:
+    return Lifecycle(
+        _catalog(settings),
+        clock=SystemClock(),
+        store=_store(settings),
+        notifier=KannelNotifier(kannel),
+    )
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _on_stop(stop: Any) -> None:
+    """Call ``stop`` on SIGTERM and SIGINT: the current unit of work finishes first."""
+
+    def handler(signum: int, frame: object) -> None:
+        log.info("signal %s: stopping after the current unit of work", signum)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def running_options(func: Any) -> Any:
+    options = [
+        click.option("--config", "config", default=None, help="A TOML settings file."),
+        click.option("--db", default=None, help="SQLite database file."),
+        click.option("--dsn", default=None, help="PostgreSQL DSN (instead of --db)."),
+        click.option("--schema", default=None, help="PostgreSQL schema (public)."),
+        click.option("--catalog", default=None, help="The services on sale (TOML)."),
+        click.option("--tick", type=float, default=None, help="Longest sleep, seconds (30)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@running_options
+@click.option("--host", default=None, help="Address to listen on (127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (8080).")
+@click.option("--with-worker", is_flag=True, help="Run the worker in this process too.")
+def serve(with_worker: bool, **flags: Any) -> None:
+    """Answer Kannel (/kannel/mo, /kannel/dlr) and SPs (/sp/v1/orders) over HTTP."""
+    try:
+        import waitress
+    except ImportError:  # pragma: no cover - depends on the installation
+        fail("serve needs the 'serve' extra: pip install 'vas-lifecycle[serve]'")
+    from vas_lifecycle.server import make_app
+
+    _logging()
+    with clean_errors():
+        settings = _settings(flags)
+        kannel = _kannel(settings)
+        lc = _lifecycle(settings, kannel)
+        app = make_app(lc, keys=SpKeys(lc.store), gateway_token=kannel.token)
+        server = waitress.create_server(
+            app,
+            host=settings.get("server.host"),
+            port=settings.get("server.port"),
+            threads=settings.get("server.threads"),
+        )
+        worker = Worker(lc, tick=settings.get("worker.tick"), batch=settings.get("worker.batch"))
+        thread = threading.Thread(target=worker.run, name="vas-worker", daemon=True)
+        if with_worker:
+            thread.start()
+
+        def stop() -> None:
+            worker.stop()
+            raise KeyboardInterrupt  # ends waitress's loop in the main thread
+
+        _on_stop(stop)
+        log.info("serving on http://%s:%s", settings.get("server.host"), server.effective_port)
+        try:
+            server.run()
+        finally:
+            worker.stop()
+            if with_worker:
+                thread.join()
+            server.close()
+            lc.close()
+            log.info("stopped")
+
+
+@main.command()
+@running_options
+@click.option("--batch", type=int, default=None, help="Orders or notices per unit (500).")
+def worker(**flags: Any) -> None:
+    """Run timers (confirmation expiry, trial reminders and ends) and the outbox."""
+    _logging()
+    with clean_errors():
+        settings = _settings(flags)
+        lc = _lifecycle(settings, _kannel(settings))
+        runner = Worker(lc, tick=settings.get("worker.tick"), batch=settings.get("worker.batch"))
+        _on_stop(runner.stop)
+        try:
+            runner.run()
+        finally:
+            lc.close()
+
+
+def _settings(flags: dict[str, Any]) -> Settings:
+    names = {
+        "db": "store.db",
+        "dsn": "store.dsn",
+        "schema": "store.schema",
+        "catalog": "store.catalog",
+        "tick": "worker.tick",
+        "batch": "worker.batch",
+        "host": "server.host",
+        "port": "server.port",
+    }
+    config = flags.pop("config", None)
+    return Settings(config, {names[k]: v for k, v in flags.items()})
+
+
+# --- SP keys -------------------------------------------------------------------------------
+
+
+@main.group(name="sp-key")
+def sp_key() -> None:
+    """Make, list and revoke SP API keys (stored as digests)."""
+
+
+def _keys_store(db: str | None, dsn: str | None, schema: str | None) -> Store:
+    return _store(Settings(None, {"store.db": db, "store.dsn": dsn, "store.schema": schema}))
+
+
+def key_options(func: Any) -> Any:
+    func = click.option("--schema", default=None, help="PostgreSQL schema (public).")(func)
+    func = click.option("--dsn", default=None, envvar="VAS_STORE_DSN", help="PostgreSQL DSN.")(func)
+    return click.option("--db", default=None, envvar="VAS_STORE_DB", help="SQLite file.")(func)
+
+
+@sp_key.command(name="add")
+@click.argument("sp_id")
+@key_options
+def sp_key_add(sp_id: str, db: str | None, dsn: str | None, schema: str | None) -> None:
+    """A new key for SP_ID, printed once: only its digest is stored."""
+    with clean_errors():
+        store = _keys_store(db, dsn, schema)
+        try:
+            key = SpKeys(store).add(sp_id)
+        finally:
+            store.close()
+    click.echo(key)
+
+
+@sp_key.command(name="revoke")
+@click.argument("sp_id")
+@click.option("--key", "key_id", default=None, help="The key id (after vas_); all if omitted.")
+@key_options
+def sp_key_revoke(
+    sp_id: str, key_id: str | None, db: str | None, dsn: str | None, schema: str | None
+) -> None:
+    """Revoke one key of SP_ID, or all of them."""
+    with clean_errors():
+        store = _keys_store(db, dsn, schema)
+        try:
+            count = SpKeys(store).revoke(sp_id, key_id)
+        finally:
+            store.close()
+        if key_id is not None and count == 0:
+            raise InvalidArgumentError(f"{sp_id} has no live key {key_id!r}")
+    console.print(f"revoked {count} key(s) of {sp_id}", markup=False)
+
+
+@sp_key.command(name="list")
+@click.argument("sp_id")
+@key_options
+def sp_key_list(sp_id: str, db: str | None, dsn: str | None, schema: str | None) -> None:
+    """The keys of SP_ID: id, made, revoked (never the secrets)."""
+    with clean_errors():
+        store = _keys_store(db, dsn, schema)
+        try:
+            keys = SpKeys(store).keys(sp_id)
+        finally:
+            store.close()
+    for key in keys:
+        revoked = key.revoked_at.isoformat() if key.revoked_at else "live"
+        console.print(f"{key.key_id}  {key.created_at.isoformat()}  {revoked}", markup=False)

@@ -1,0 +1,194 @@
+"""The commands that run the library for real: the catalog file, settings, sp-key,
+and `vas-lifecycle serve` as a real process answering HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.fake_smsbox import running_smsbox
+from vas_lifecycle import Catalog, PolicyError, SQLiteStore
+from vas_lifecycle.cli import main
+from vas_lifecycle.cli.settings import Settings
+from vas_lifecycle.errors import InvalidArgumentError
+from vas_lifecycle.sp_keys import SpKeys
+from vas_lifecycle.testing import demo_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = ROOT / "examples" / "catalog.toml"
+TOKEN = "a-gateway-token-of-length"
+
+
+def test_the_example_catalog_file_is_the_demo_catalog() -> None:
+    assert list(Catalog.from_toml(CATALOG.read_text(encoding="utf-8"))) == list(demo_catalog())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not toml [", "not valid TOML"),
+        ("[other]\nx = 1", "only \\[\\[service\\]\\] tables"),
+        ('[[service]]\ncode = "A"', "missing fields"),
+        (
+            '[[service]]\ncode="A"\nsp_id="S"\nsp_name="s"\nname="n"\nkind="subscription"\n'
+            'price=5.5\naccess_code="1065"',
+            "price is a string",
+        ),
+        (
+            '[[service]]\ncode="A"\nsp_id="S"\nsp_name="s"\nname="n"\nkind="subscription"\n'
+            'price="5"\naccess_code="1065"\ncolour="red"',
+            "unknown fields \\['colour'\\]",
+        ),
+        (
+            '[[service]]\ncode="A"\nsp_id="S"\nsp_name="s"\nname="n"\nkind="trial"\n'
+            'price="0"\naccess_code="1065"',
+            "service 1: trial 'A' needs trial_days",
+        ),
+    ],
+)
+def test_a_bad_catalog_file_names_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        Catalog.from_toml(text)
+
+
+def test_settings_come_from_flags_then_environment_then_file(tmp_path: Path) -> None:
+    config = tmp_path / "vas.toml"
+    config.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\n[kannel]\nusername = "file"\n')
+    settings = Settings(
+        str(config),
+        {"server.port": 9100, "server.host": None},
+        {"VAS_KANNEL_USERNAME": "env", "VAS_SERVER_HOST": "10.0.0.1"},
+    )
+    assert settings.get("server.port") == 9100
+    assert settings.get("server.host") == "10.0.0.1"
+    assert settings.get("kannel.username") == "env"
+    assert settings.get("worker.tick") == 30.0
+    with pytest.raises(InvalidArgumentError, match=r"server\.port from VAS_SERVER_PORT"):
+        Settings(None, {}, {"VAS_SERVER_PORT": "eighty"}).get("server.port")
+    config.write_text("[kannel]\npasword = 'typo'\n")
+    with pytest.raises(InvalidArgumentError, match=r"unknown setting kannel\.pasword"):
+        Settings(str(config), {}, {})
+
+
+def test_sp_key_add_prints_a_key_once_list_shows_no_secret_and_revoke_works(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "vas.db")
+    runner = CliRunner()
+    added = runner.invoke(main, ["sp-key", "add", "SP01", "--db", db])
+    assert added.exit_code == 0, added.output
+    key = added.output.strip()
+    store = SQLiteStore(db)
+    assert SpKeys(store).authenticate(key) == "SP01"
+    listed = runner.invoke(main, ["sp-key", "list", "SP01", "--db", db])
+    key_id, secret = key.removeprefix("vas_").split(".")
+    assert key_id in listed.output and secret not in listed.output and "live" in listed.output
+    revoked = runner.invoke(main, ["sp-key", "revoke", "SP01", "--key", key_id, "--db", db])
+    assert revoked.exit_code == 0 and "revoked 1" in revoked.output
+    assert SpKeys(store).authenticate(key) is None
+    again = runner.invoke(main, ["sp-key", "revoke", "SP01", "--key", key_id, "--db", db])
+    assert again.exit_code == 2 and "no live key" in again.output
+    bad = runner.invoke(main, ["sp-key", "add", "SP 01; drop", "--db", db])
+    assert bad.exit_code == 2 and "an SP id is" in bad.output
+    store.close()
+
+
+def test_serve_refuses_to_start_without_a_gateway(tmp_path: Path) -> None:
+    result = CliRunner(env={"VAS_KANNEL_USERNAME": None, "VAS_KANNEL_PASSWORD": None}).invoke(
+        main, ["serve", "--db", str(tmp_path / "v.db"), "--catalog", str(CATALOG)]
+    )
+    assert result.exit_code == 2 and "no SMS gateway configured" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _http(url: str, *, key: str | None = None, body: object = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.communicate()[1].decode())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("serve did not start listening")
+
+
+def test_serve_answers_sps_and_kannel_over_http_and_stops_on_sigterm(tmp_path: Path) -> None:
+    db = tmp_path / "vas.db"
+    store = SQLiteStore(db)
+    key = SpKeys(store).add("SP01")
+    store.close()
+    port = _free_port()
+    with running_smsbox() as (url, box):
+        env = {
+            **os.environ,
+            "VAS_KANNEL_SENDSMS_URL": url,
+            "VAS_KANNEL_USERNAME": "vas",
+            "VAS_KANNEL_PASSWORD": "secret",
+            "VAS_KANNEL_TOKEN": TOKEN,
+            "VAS_KANNEL_DLR_URL": f"http://127.0.0.1:{port}/kannel/dlr",
+        }
+        args = ["serve", "--db", str(db), "--catalog", str(CATALOG), "--port", str(port)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vas_lifecycle", *args, "--with-worker", "--tick", "0.2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            _wait_listening(port, process)
+            base = f"http://127.0.0.1:{port}"
+            status, body = _http(
+                f"{base}/sp/v1/orders", key=key, body={"msisdn": "13800138000", "service": "NEWS"}
+            )
+            assert status == 201, body
+            order = json.loads(body)
+            assert _http(f"{base}/sp/v1/orders/{order['id']}", key="vas_x.y")[0] == 401
+            (sent,) = box.seen  # the confirmation request went to smsbox
+            assert sent["to"] == ["8613800138000"] and "二次确认" in sent["text"][0]
+            # the subscriber reads it, then answers through Kannel's get-url (a reply
+            # faster than policy.fastest_human_reply would be refused as forced, C13)
+            time.sleep(2.5)
+            query = urllib.parse.urlencode(
+                {"from": "8613800138000", "to": "10086", "text": "是", "id": "k-1", "token": TOKEN}
+            )
+            assert _http(f"{base}/kannel/mo?{query}") == (200, b"")
+            status, body = _http(f"{base}/sp/v1/orders/{order['id']}", key=key)
+            assert status == 200 and json.loads(body)["state"] == "active"
+            assert len(box.seen) == 2 and "成功订购" in box.seen[1]["text"][0]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()
+        assert b"stopped" in err
