@@ -36,9 +36,10 @@ from vas_lifecycle.errors import (
 )
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice
-from vas_lifecycle.privacy import mask_numbers
+from vas_lifecycle.privacy import mask_msisdn, mask_numbers
 from vas_lifecycle.records import DeliveryStatus
 from vas_lifecycle.sms_channel import short_code
+from vas_lifecycle.values import normalize_msisdn
 from vas_lifecycle.wsgi import HttpError, Request, Response, Routes
 
 __all__ = ["DLR_STATUS", "KannelConfig", "KannelNotifier", "kannel_endpoints"]
@@ -167,11 +168,19 @@ def kannel_endpoints(lifecycle: Lifecycle, token: str) -> Routes:
         if not short_code(to):
             raise HttpError(400, "invalid_parameter", "to is not a number")
         try:
-            lifecycle.handle_sms(sender, text, to=to, message_id=message_id)
+            replies = lifecycle.handle_sms(sender, text, to=to, message_id=message_id)
         except InvalidMsisdnError:
             raise HttpError(400, "invalid_msisdn", "from is not a subscriber number") from None
         except InvalidArgumentError as err:
             raise HttpError(400, "invalid_parameter", mask_numbers(str(err))[:200]) from None
+        log.info(
+            "MO %s from %s to %s: %d repl%s",
+            message_id,
+            mask_msisdn(normalize_msisdn(sender, lifecycle.policy.country_code)),
+            to,
+            len(replies),
+            "y" if len(replies) == 1 else "ies",
+        )
         return Response(200)
 
     def dlr(request: Request) -> Response:
