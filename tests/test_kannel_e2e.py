@@ -71,6 +71,9 @@ class Service:
             "VAS_KANNEL_TOKEN": TOKEN,
             "VAS_KANNEL_SMSC": "handsets",
             "VAS_KANNEL_DLR_URL": f"{self.base}/kannel/dlr",
+            # real time of day: quiet hours (C16, tested with a manual clock) would
+            # hold the trial texts until morning
+            "VAS_POLICY_QUIET_HOURS": "off",
         }
         command = [
             sys.executable,

@@ -127,6 +127,9 @@ def test_c6_every_trial_ends_after_at_most_one_reminder(
         lc.run_due()
     clock.advance(dt.timedelta(days=days + 1))
     lc.run_due()
+    for _hour in range(24):  # hourly dispatches for a day: past any quiet hours (C16)
+        clock.advance(dt.timedelta(hours=1))
+        lc.dispatch()
     assert lc.get(trial.id).state is OrderState.CANCELLED
     kinds = [n.kind for n in notifier.sent]
     assert kinds.count(NoticeKind.TRIAL_STARTED) == 1

@@ -237,11 +237,11 @@ def unsubscribe(
     return uow.record(order, [step], channel=channel, actor=actor or order.msisdn, text_in=text)
 
 
-def fire_due(uow: UnitOfWork, *, batch: int) -> int:
+def fire_due(uow: UnitOfWork, *, policy: Policy, batch: int) -> int:
     """Fire up to ``batch`` due timers (C1 expiry, C6 reminder and end); how many were due."""
     due = uow.tx.due_orders(uow.now, batch)
     for order in due:
-        step = timers.due_step(order, uow.now)
+        step = timers.due_step(order, uow.now, policy)
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
     return len(due)

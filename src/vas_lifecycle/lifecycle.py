@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
-from vas_lifecycle import arguments, handlers
+from vas_lifecycle import arguments, handlers, timers
 from vas_lifecycle.arguments import ACTOR_LIMIT
 from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.clock import Clock, SystemClock
@@ -32,7 +32,7 @@ from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, receive, short_code
 from vas_lifecycle.sp_platform import SpPlatform
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
-from vas_lifecycle.unit_of_work import ClockReader, IdMaker, Runner, UnitOfWork
+from vas_lifecycle.unit_of_work import ClockReader, IdMaker, NoticeOrder, Runner, UnitOfWork
 from vas_lifecycle.values import to_amount
 
 __all__ = ["Lifecycle"]
@@ -88,17 +88,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.delivery = delivery if delivery is not None else DeliveryRules()
         self._rng = rng if rng is not None else random.Random()
         self._now = ClockReader(self.clock)
-        new_id = IdMaker(ids)
-        self._outbox = Outbox(self.store, self.notifier, self.delivery, self._now)
-        self._runner = Runner(
-            self.store,
-            self._now,
-            renderer=Renderer(self.policy, new_id),
-            new_id=new_id,
-            max_retries=arguments.count(max_retries, "max_retries"),
-            claim_for=self.delivery.lease if auto_dispatch else None,
-            after_commit=self._outbox.deliver_committed if auto_dispatch else None,
-        )
+        self._outbox = _outbox(self)
+        self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
 
     def _run(self, command: Callable[[UnitOfWork], T]) -> T:
         return self._runner.run(command)[0]
@@ -253,7 +244,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         left = None if max_batches is None else arguments.count(max_batches, "max_batches")
         moved = 0
         while left is None or left > 0:
-            count = self._run(lambda uow: handlers.fire_due(uow, batch=size))
+            count = self._run(lambda uow: handlers.fire_due(uow, policy=self.policy, batch=size))
             moved += count
             if count < size:
                 break
@@ -334,3 +325,31 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _outbox(lc: Lifecycle) -> Outbox:
+    """The outbox of ``lc``: its notifier and retry rules, the quiet hours (C16)."""
+    policy = lc.policy
+    return Outbox(
+        lc.store,
+        lc.notifier,
+        lc.delivery,
+        lc._now,
+        hold=lambda notice, now: timers.held_until(notice.kind, now, policy),
+        unordered=policy.quiet_kinds,
+    )
+
+
+def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: bool) -> Runner:
+    """How ``lc`` runs commands: its store and clock, notices rendered under its
+    policy, delivered right after the commit unless ``auto_dispatch`` is off."""
+    return Runner(
+        lc.store,
+        lc._now,
+        renderer=Renderer(lc.policy, new_id),
+        new_id=new_id,
+        max_retries=arguments.count(max_retries, "max_retries"),
+        claim_for=lc.delivery.lease if auto_dispatch else None,
+        notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),
+        after_commit=lc._outbox.deliver_committed if auto_dispatch else None,
+    )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import pendulum
 
+from vas_lifecycle import timers
 from vas_lifecycle.catalog import OfferKind, Service
 from vas_lifecycle.clock import later
 from vas_lifecycle.notices import NoticeKind
@@ -118,12 +119,11 @@ def first_step(
         assert service.trial_days is not None
         length = dt.timedelta(days=service.trial_days)
         ends = later(now, length)
+        remind = later(ends, -policy.reminder_lead_for(length))
+        remind = timers.before_quiet_hours(remind, policy, not_before=now)  # C16
         return Step(
             EventKind.TRIAL_STARTED,
-            {
-                "trial_ends_at": ends.isoformat(),
-                "remind_at": later(ends, -policy.reminder_lead_for(length)).isoformat(),
-            },
+            {"trial_ends_at": ends.isoformat(), "remind_at": remind.isoformat()},
             NoticeKind.TRIAL_STARTED,
         )
     if earlier_fee_notice is not None:

@@ -10,13 +10,13 @@ after ``DeliveryRules.max_attempts``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pendulum
 
 from vas_lifecycle.clock import later
 from vas_lifecycle.errors import VasError
-from vas_lifecycle.notices import Notice
+from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.notify import DeliveryRules, Notifier
 from vas_lifecycle.store.base import Delivery, NoticeRecorder, Store
 from vas_lifecycle.unit_of_work import ClockReader, call
@@ -30,19 +30,46 @@ class Outbox:
     """Delivers the notices stored in ``store`` through ``notifier``."""
 
     def __init__(
-        self, store: Store, notifier: Notifier, rules: DeliveryRules, clock: ClockReader
+        self,
+        store: Store,
+        notifier: Notifier,
+        rules: DeliveryRules,
+        clock: ClockReader,
+        hold: Callable[[Notice, pendulum.DateTime], pendulum.DateTime | None] | None = None,
+        unordered: frozenset[NoticeKind] = frozenset(),
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.rules = rules
         self.clock = clock
+        #: when a notice about to go out must wait (the quiet hours, C16), or None
+        self.hold = hold if hold is not None else (lambda notice, now: None)
+        #: kinds that hold no later notice of their order back (see claim_notices)
+        self.unordered = unordered
 
     def dispatch(self, limit: int) -> int:
-        """Claim and deliver up to ``limit`` due notices; how many were delivered."""
-        now = self.clock.now()
+        """Claim and deliver up to ``limit`` due notices; how many were delivered.
+
+        A notice waiting behind an earlier one of its order is claimed in the next
+        round, once that one is out, so rounds go on until one claims nothing."""
+        delivered = 0
+        while delivered < limit:
+            now = self.clock.now()
+            claimed = self._claim(now, limit - delivered)
+            if not claimed:
+                break
+            sent = self.deliver(claimed, now)
+            delivered += sent
+            if sent == 0:
+                break  # all failed or held: their retries are later
+        return delivered
+
+    def _claim(self, now: pendulum.DateTime, limit: int) -> list[Delivery]:
         until = later(now, self.rules.lease)
-        claimed = call(self.store, lambda tx: tx.claim_notices(now, until, limit))
-        return self.deliver(claimed, now)
+        return call(
+            self.store,
+            lambda tx: tx.claim_notices(now, until, limit, unordered=self.unordered),
+        )
 
     def deliver(self, claimed: Sequence[Delivery], now: pendulum.DateTime) -> int:
         """Send claimed notices, then record in one transaction how each went."""
@@ -50,7 +77,12 @@ class Outbox:
             return 0
         sent: list[str] = []
         failed: list[tuple[Delivery, str]] = []
+        held: list[tuple[str, pendulum.DateTime]] = []
         for item in claimed:
+            until = self.hold(item.notice, now)
+            if until is not None:
+                held.append((item.notice.id, until))
+                continue
             try:
                 self.notifier.send(item.notice)
             except Exception as err:
@@ -65,6 +97,8 @@ class Outbox:
             tx.mark_delivered(sent, now)
             for item, error in failed:
                 tx.mark_failed(item.notice.id, error, self.rules.retry_at(now, item.attempts))
+            for notice_id, until in held:
+                tx.mark_failed(notice_id, f"quiet hours: held until {until.isoformat()}", until)
 
         call(self.store, settle)
         return len(sent)

@@ -19,7 +19,7 @@ import pendulum
 from vas_lifecycle.catalog import Catalog, OfferKind, Service
 from vas_lifecycle.clock import as_utc, local_time, zone
 from vas_lifecycle.errors import PolicyError
-from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
+from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, NoticeKind, TemplateSet
 from vas_lifecycle.records import Channel
 from vas_lifecycle.values import fold_width, upper_ascii
 
@@ -73,6 +73,16 @@ def _templates(
     return MappingProxyType(packs)
 
 
+def _quiet_hours(instance: object, attribute: object, value: object) -> None:
+    if value is None:
+        return
+    start, end = value if isinstance(value, tuple) and len(value) == 2 else (None, None)
+    if not (isinstance(start, dt.time) and isinstance(end, dt.time)) or start == end:
+        raise PolicyError("quiet_hours is (start, end): two different datetime.time, or None")
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise PolicyError("quiet_hours are local times of the policy's time zone, without tzinfo")
+
+
 @attrs.frozen(kw_only=True)
 class Policy:
     """Every parameter of the consent rules. Build one with a preset and ``attrs.evolve``."""
@@ -114,6 +124,19 @@ class Policy:
     )
     #: a trial not longer than the lead is reminded at its midpoint; False refuses such trials
     remind_short_trials_at_midpoint: bool = True
+    # C16: quiet hours, local time (start, end; end before start spans midnight), or None
+    quiet_hours: tuple[dt.time, dt.time] | None = attrs.field(
+        default=(dt.time(22), dt.time(8)), validator=_quiet_hours
+    )
+    #: notices the platform sends on its own schedule, never in answer to anything just
+    #: done: kept out of the quiet hours (a reminder moved before them, a trial's end
+    #: notice held until they end); replies and confirmations of an action never wait
+    quiet_kinds: frozenset[NoticeKind] = frozenset(
+        {NoticeKind.TRIAL_REMINDER, NoticeKind.TRIAL_ENDED}
+    )
+    #: notices about what is still to come: one not yet sent when newer news of its
+    #: order is made (the trial was cancelled, or ended) is withdrawn, never sent late
+    stale_kinds: frozenset[NoticeKind] = frozenset({NoticeKind.TRIAL_REMINDER})
     # C8: 0000 to the operator number lists live orders; numbers pick which to cancel
     pick_window: dt.timedelta = attrs.field(default=dt.timedelta(hours=2), validator=_positive)
     list_words: frozenset[str] = attrs.field(default=frozenset({"0000", "00000"}), converter=_words)
@@ -189,6 +212,7 @@ class Policy:
             raise PolicyError("sp_daily_request_limit must be at least 1")
         if self.retention_months < 1:
             raise PolicyError("retention_months must be at least 1")
+
         if self.language not in self.templates:
             raise PolicyError(f"no language pack for the policy language {self.language!r}")
         for pack in self.templates.values():

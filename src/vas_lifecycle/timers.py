@@ -1,23 +1,38 @@
-"""Pure decisions about timers (C1, C6): what an order that is due becomes.
+"""Pure decisions about timers (C1, C6, C16): what an order that is due becomes, and
+when the platform's own notices may go out.
 
 An unanswered confirmation expires (silence is refusal, C1); a trial is reminded
 before it ends and ends by itself (C6); a trial whose end has already passed ends
-without a late reminder.
+without a late reminder. The notices the platform sends on its own schedule keep out
+of the policy's quiet hours (C16): a reminder is scheduled before them, never after,
+so its lead still holds; a notice that reports what already happened at night (a
+trial's end) is held until they end. The state change itself is never delayed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pendulum
 
+from vas_lifecycle.clock import later
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.order import EventKind, Order, Step
+from vas_lifecycle.policy import Policy
 from vas_lifecycle.states import OrderState
 
-__all__ = ["due_step"]
+__all__ = ["before_quiet_hours", "due_step", "held_until", "quiet_period"]
+
+#: how far before the quiet hours a reminder that would fall in them is moved
+_MARGIN = dt.timedelta(minutes=1)
 
 
-def due_step(order: Order, now: pendulum.DateTime) -> Step | None:
-    """The step a due order takes at ``now``, or None when none of its timers is due."""
+def due_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step | None:
+    """The step a due order takes at ``now``, or None when none of its timers is due.
+
+    A reminder that fires late, inside the quiet hours, when they last beyond the
+    trial's end, could only reach the subscriber after the trial ended: it is
+    recorded as skipped, and the trial's end notice is the one that goes out (C16)."""
     due = order.due_at
     if due is None or due > now:
         return None
@@ -26,5 +41,52 @@ def due_step(order: Order, now: pendulum.DateTime) -> Step | None:
     if order.trial_ends_at is not None and order.trial_ends_at <= now:
         return Step(EventKind.TRIAL_ENDED, {"reason": "trial_ended"}, NoticeKind.TRIAL_ENDED)
     if order.state is OrderState.TRIAL:
+        held = held_until(NoticeKind.TRIAL_REMINDER, now, policy)
+        if held is not None and order.trial_ends_at is not None and held >= order.trial_ends_at:
+            return Step(EventKind.TRIAL_REMINDED, {"reminder": "skipped: quiet hours"})
         return Step(EventKind.TRIAL_REMINDED, notice=NoticeKind.TRIAL_REMINDER)
     return None  # pragma: no cover - due_at only points at the timers above
+
+
+def quiet_period(
+    when: pendulum.DateTime, policy: Policy
+) -> tuple[pendulum.DateTime, pendulum.DateTime] | None:
+    """The policy's quiet hours that ``when`` falls in, as UTC (start, end), or None."""
+    if policy.quiet_hours is None:
+        return None
+    begin, end = policy.quiet_hours
+    local = pendulum.instance(when).in_timezone(policy.timezone)
+    for day in (local.subtract(days=1), local):
+        start = local_at(day, begin, policy)
+        stop = local_at(day.add(days=1) if end <= begin else day, end, policy)
+        if start <= when < stop:
+            return start.in_timezone("UTC"), stop.in_timezone("UTC")
+    return None
+
+
+def local_at(day: pendulum.DateTime, time: dt.time, policy: Policy) -> pendulum.DateTime:
+    return pendulum.datetime(
+        day.year, day.month, day.day, time.hour, time.minute, time.second, tz=policy.timezone
+    )
+
+
+def before_quiet_hours(
+    when: pendulum.DateTime, policy: Policy, *, not_before: pendulum.DateTime
+) -> pendulum.DateTime:
+    """A scheduled notice's time moved out of the quiet hours, earlier, never later
+    (C16), and not before ``not_before`` (when it was scheduled)."""
+    period = quiet_period(when, policy)
+    if period is None:
+        return when
+    return max(later(period[0], -_MARGIN), not_before)
+
+
+def held_until(
+    kind: NoticeKind, now: pendulum.DateTime, policy: Policy
+) -> pendulum.DateTime | None:
+    """When a notice of ``kind`` about to go out at ``now`` may go (the end of the
+    quiet hours), or None when it may go now (C16)."""
+    if kind not in policy.quiet_kinds:
+        return None
+    period = quiet_period(now, policy)
+    return None if period is None else period[1]

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
+import attrs
 import pendulum
 
 from vas_lifecycle.clock import Clock, as_utc, later
@@ -104,6 +105,16 @@ class IdMaker:
         return value
 
 
+@attrs.frozen
+class NoticeOrder:
+    """How one order's notices keep their order in the outbox: ``stale`` kinds are
+    withdrawn when newer news of their order overtakes them; ``unordered`` kinds
+    (held for the quiet hours, say) hold no other notice back."""
+
+    stale: frozenset[NoticeKind] = frozenset()
+    unordered: frozenset[NoticeKind] = frozenset()
+
+
 class UnitOfWork:
     """What one command changes, inside the transaction ``tx``, at the instant ``now``.
 
@@ -119,13 +130,14 @@ class UnitOfWork:
         renderer: Renderer,
         new_id: Callable[[], str],
         claim_for: dt.timedelta | None,
+        rules: NoticeOrder | None = None,
     ) -> None:
         self.tx = tx
         self.now = now
         self.renderer = renderer
         self.new_id = new_id
         self._claim_for = claim_for
-        self._claimed_until: pendulum.DateTime | None = None
+        self._rules = rules if rules is not None else NoticeOrder()
         self.notices: list[Notice] = []
         self.refusal: VasError | None = None
 
@@ -176,9 +188,7 @@ class UnitOfWork:
             events.append(event)
         assert order is not None, "a change needs at least one step"
         self.tx.append(order, events, start)
-        for notice in staged:
-            self.notices.append(notice)
-            self._claim(notice)
+        self.notices.extend(staged)
         return order
 
     def reply(
@@ -202,17 +212,35 @@ class UnitOfWork:
             extra=extra,
         )
         self.notices.append(notice)
-        self._claim(notice)
         return notice
 
-    def _claim(self, notice: Notice) -> None:
-        """Write the notice to the outbox; with delivery right after the commit it is
-        written already claimed by this process for one lease, so no claiming round is
-        needed, and if this process dies first the lease runs out and any dispatcher
-        sends it."""
-        if self._claim_for is not None and self._claimed_until is None:
-            self._claimed_until = later(self.now, self._claim_for)
-        self.tx.add_notice(notice, claimed_until=self._claimed_until)
+    def write_notices(self) -> list[Notice]:
+        """Write the staged notices to the outbox (once the command is done) and return
+        those to deliver right after the commit.
+
+        One order's notices go out in the order they were made. A waiting notice of a
+        ``stale`` kind (a reminder) that newer news of its order overtakes is withdrawn,
+        never sent. A notice of an order that still has another one waiting (failed,
+        or claimed by another process; not one of the ``unordered`` kinds, such as a
+        notice held for the quiet hours) is written unclaimed, for the outbox to send
+        after it. The others, with delivery right after the commit, are written
+        already claimed by this process for one lease, so no claiming round is needed;
+        if this process dies first the lease runs out and any dispatcher sends them."""
+        orders = sorted({n.order_id for n in self.notices if n.order_id is not None})
+        waiting = self.tx.waiting_notices(orders) if orders else []
+        stale = [n.id for n in waiting if n.kind in self._rules.stale]
+        if stale:
+            self.tx.withdraw_notices(stale, "overtaken by a newer notice of its order")
+        behind = {n.order_id for n in waiting if n.kind not in self._rules.unordered}
+        claimed_until = None if self._claim_for is None else later(self.now, self._claim_for)
+        ready: list[Notice] = []
+        for notice in self.notices:
+            if notice.order_id in behind:
+                self.tx.add_notice(notice)
+            else:
+                self.tx.add_notice(notice, claimed_until=claimed_until)
+                ready.append(notice)
+        return ready
 
     def violation(
         self,
@@ -264,8 +292,10 @@ class Runner:
         max_retries: int,
         claim_for: dt.timedelta | None,
         after_commit: Callable[[list[Notice]], None] | None,
+        notice_order: NoticeOrder | None = None,
     ) -> None:
         self.store = store
+        self.notice_order = notice_order if notice_order is not None else NoticeOrder()
         self.clock = clock
         self.renderer = renderer
         self.new_id = new_id
@@ -288,8 +318,10 @@ class Runner:
                         renderer=self.renderer,
                         new_id=self.new_id,
                         claim_for=self.claim_for,
+                        rules=self.notice_order,
                     )
                     result = command(uow)
+                    ready = uow.write_notices()
             except ConnectionLostError as err:
                 # nothing was stored: once on a new connection, not again and again
                 lost += 1
@@ -304,8 +336,8 @@ class Runner:
                 raise
             except Exception as err:
                 raise StoreError(f"the store failed: {err}") from err
-            if uow.notices and self.after_commit is not None:
-                self.after_commit(uow.notices)
+            if ready and self.after_commit is not None:
+                self.after_commit(ready)
             if uow.refusal is not None:
                 raise uow.refusal
             return result, uow.notices

@@ -18,11 +18,12 @@ import click
 
 from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.cli.app import clean_errors, console, fail, main, open_store
-from vas_lifecycle.cli.settings import Settings
+from vas_lifecycle.cli.settings import Settings, quiet_hours
 from vas_lifecycle.clock import SystemClock
 from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.gateways.kannel import KannelConfig, KannelNotifier
 from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.policy import Policy
 from vas_lifecycle.sp_keys import SpKeys
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.worker import Worker
@@ -65,8 +66,10 @@ def _kannel(settings: Settings) -> KannelConfig:
 
 
 def _lifecycle(settings: Settings, kannel: KannelConfig) -> Lifecycle:
+    policy = Policy.china_mobile(quiet_hours=quiet_hours(settings.get("policy.quiet_hours")))
     return Lifecycle(
         _catalog(settings),
+        policy=policy,
         clock=SystemClock(),
         store=_store(settings),
         notifier=KannelNotifier(kannel),

@@ -8,6 +8,7 @@ token) belong in the environment or in a file only its service can read.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any
 
 from vas_lifecycle.errors import InvalidArgumentError
 
-__all__ = ["KNOWN", "Settings"]
+__all__ = ["KNOWN", "Settings", "quiet_hours"]
 
 #: every setting, with its type and default (None: unset)
 KNOWN: dict[str, tuple[type, Any]] = {
@@ -36,6 +37,7 @@ KNOWN: dict[str, tuple[type, Any]] = {
     "kannel.token": (str, None),
     "kannel.smsc": (str, None),
     "kannel.timeout": (float, 5.0),
+    "policy.quiet_hours": (str, "22:00-08:00"),
 }
 
 
@@ -91,3 +93,16 @@ def _read(path: str) -> dict[str, dict[str, Any]]:
             if f"{section}.{key}" not in KNOWN:
                 raise InvalidArgumentError(f"{path}: unknown setting {section}.{key}")
     return data
+
+
+def quiet_hours(value: str) -> tuple[dt.time, dt.time] | None:
+    """``"22:00-08:00"`` (local time of the policy), or ``"off"``."""
+    if value.strip().lower() == "off":
+        return None
+    try:
+        start, end = (dt.time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise InvalidArgumentError(
+            f"policy.quiet_hours is HH:MM-HH:MM or off, got {value!r}"
+        ) from None
+    return start, end

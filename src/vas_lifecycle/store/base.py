@@ -11,7 +11,7 @@ report, SP keys); code that needs one part names that port. Adapters keep the po
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 import attrs
@@ -169,12 +169,34 @@ class NoticeRecorder(abc.ABC):
 
     @abc.abstractmethod
     def claim_notices(
-        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+        self,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+        *,
+        unordered: Collection[str] = (),
     ) -> list[Delivery]:
-        """Claim up to ``limit`` notices due for delivery (not delivered, not parked, next
-        attempt at or before ``now``), oldest first: count the attempt and push the next
-        one to ``lease_until``, so a crashed sender's notices come back, and so that
-        concurrent dispatchers never claim the same notice at once."""
+        """Claim up to ``limit`` notices due for delivery (not delivered, parked or
+        withdrawn, next attempt at or before ``now``, and no earlier notice of the same
+        order still waiting, except one of the ``unordered`` kinds, which holds no
+        other back: one order's notices go out in order), oldest first: count the
+        attempt and push the next one to ``lease_until``, so a crashed sender's notices
+        come back, and so that concurrent dispatchers never claim the same notice at
+        once."""
+
+    @abc.abstractmethod
+    def waiting_notices(self, order_ids: Sequence[str]) -> list[Notice]:
+        """These orders' notices still in the outbox: neither delivered, parked nor
+        withdrawn (a new notice of theirs may have to wait behind them)."""
+
+    @abc.abstractmethod
+    def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
+        """Never send these waiting notices: newer news of their order overtook them
+        (a reminder of a trial that was cancelled meanwhile). Kept as evidence."""
+
+    @abc.abstractmethod
+    def withdrawn_notices(self) -> dict[str, str]:
+        """Every withdrawn notice's id, with why (for audits)."""
 
     @abc.abstractmethod
     def next_attempt(self) -> pendulum.DateTime | None:

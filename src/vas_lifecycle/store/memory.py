@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -57,6 +57,7 @@ class _Data:
         self.outbox: dict[str, _Outbox] = {}  # undelivered notices, in recording order
         # attempts of delivered notices, kept only where not 1 (the usual case)
         self.delivered_after: dict[str, int] = {}
+        self.withdrawn: dict[str, str] = {}  # notice id -> why it is never to be sent
         self.charges: dict[str, Charge] = {}
         self.charges_by_order: dict[str, list[str]] = {}
         self.violations: list[SpViolation] = []
@@ -77,6 +78,7 @@ class _Data:
         other.notices_by_order = dict(self.notices_by_order)
         other.outbox = {k: attrs.evolve(v) for k, v in self.outbox.items()}
         other.delivered_after = dict(self.delivered_after)
+        other.withdrawn = dict(self.withdrawn)
         other.charges = dict(self.charges)
         other.charges_by_order = {k: list(v) for k, v in self.charges_by_order.items()}
         other.violations = list(self.violations)
@@ -157,6 +159,30 @@ class _MemoryTransaction(Transaction):
         due = self._data.due
         return due[0][0] if due else None
 
+    def waiting_notices(self, order_ids: Sequence[str]) -> list[Notice]:
+        data = self._data
+        waiting = [
+            data.notices[nid]
+            for oid in order_ids
+            for nid in data.notices_by_order.get(oid, ())
+            if nid in data.outbox and not data.outbox[nid].parked
+        ]
+        return sorted(waiting, key=lambda n: (n.at, n.id))
+
+    def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
+        data = self._data
+        for nid in notice_ids:
+            box = data.outbox.get(nid)
+            if box is None or box.parked:
+                continue
+            del data.outbox[nid]
+            data.withdrawn[nid] = reason[:500]
+            self._undo.append(functools.partial(data.outbox.__setitem__, nid, box))
+            self._undo.append(functools.partial(_drop, data.withdrawn, nid))
+
+    def withdrawn_notices(self) -> dict[str, str]:
+        return dict(self._data.withdrawn)
+
     def next_attempt(self) -> pendulum.DateTime | None:
         waiting = [box.next_at for box in self._data.outbox.values() if not box.parked]
         return min(waiting) if waiting else None
@@ -171,13 +197,30 @@ class _MemoryTransaction(Transaction):
         return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]
 
     def claim_notices(
-        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+        self,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+        *,
+        unordered: Collection[str] = (),
     ) -> list[Delivery]:
         claimed: list[Delivery] = []
+        notices = self._data.notices
+        # one order's notices go out in order: only its earliest waiting one is claimable
+        first: dict[str, tuple[pendulum.DateTime, str]] = {}
+        for nid, box in self._data.outbox.items():
+            oid = notices[nid].order_id
+            if oid is not None and not box.parked and notices[nid].kind not in unordered:
+                key = (notices[nid].at, nid)
+                if oid not in first or key < first[oid]:
+                    first[oid] = key
         for nid, box in self._data.outbox.items():
             if len(claimed) >= limit:
                 break
             if box.parked or box.next_at > now:
+                continue
+            oid = notices[nid].order_id
+            if oid is not None and first.get(oid, (notices[nid].at, nid)) < (notices[nid].at, nid):
                 continue
             self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
             box.attempts += 1
@@ -199,7 +242,12 @@ class _MemoryTransaction(Transaction):
         return self._data.picks.get(msisdn)
 
     def delivered(self, notice_id: str) -> bool:
-        return notice_id in self._data.notices and notice_id not in self._data.outbox
+        data = self._data
+        return (
+            notice_id in data.notices
+            and notice_id not in data.outbox
+            and notice_id not in data.withdrawn
+        )
 
     def delivery(self, notice_id: str) -> Delivery | None:
         notice = self._data.notices.get(notice_id)
@@ -459,6 +507,7 @@ class _MemoryTransaction(Transaction):
                 data.outbox.pop(nid, None)
                 data.delivered_after.pop(nid, None)
                 data.reports.pop(nid, None)
+                data.withdrawn.pop(nid, None)
             for key in data.charges_by_order.pop(oid, []):
                 data.charges.pop(key, None)
             count += 1

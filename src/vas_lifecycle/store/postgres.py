@@ -60,6 +60,10 @@ class _PostgresDialect:
     # held until commit or rollback; the first key keeps these apart from other users'
     # advisory locks in the same database
     subscriber_lock = "SELECT pg_advisory_xact_lock(7420261, hashtext(?))"
+    in_values = "= ANY(?)"
+
+    def values(self, items: list[str]) -> list[str]:
+        return items
 
     def __init__(self, psycopg: Any) -> None:
         self._errors = psycopg.errors

@@ -9,6 +9,7 @@ committed transaction is never lost to a crash of the writer.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -31,6 +32,10 @@ class _SqliteDialect:
     claim = ""  # BEGIN IMMEDIATE already holds the only write lock
     lock = ""
     subscriber_lock = ""  # BEGIN IMMEDIATE: one writer at a time already
+    in_values = "IN (SELECT value FROM json_each(?))"
+
+    def values(self, items: list[str]) -> str:
+        return json.dumps(items)
 
     def sql(self, statement: str) -> str:
         return statement

@@ -114,6 +114,8 @@ class History:
     requests_out: frozenset[str]
     #: what the notifier delivered, when the caller said
     handed_over: frozenset[str] | None
+    #: notices withdrawn before they went out (overtaken by newer news of their order)
+    withdrawn: frozenset[str]
 
     #: notices by order, and the orders whose history replays (the others are
     #: invariant 5's finding and are left out of the other checks)
@@ -217,7 +219,7 @@ def invariant_6_notices(h: History) -> Iterable[InvariantViolation]:
             yield _v("6", None, f"notice {nid} is recorded {count} times")
     if h.handed_over is not None:
         for notice in h.notices:
-            if notice.id not in h.handed_over:
+            if notice.id not in h.handed_over and notice.id not in h.withdrawn:
                 yield _v(
                     "6", notice.order_id, f"{notice.kind.value} notice {notice.id} never delivered"
                 )
@@ -285,6 +287,7 @@ def read_history(
         events = {o.id: tx.events(o.id) for o in orders}
         notices = list(tx.all_notices())
         charges = list(tx.all_charges())
+        withdrawn = tx.withdrawn_notices()
         requests_out = frozenset(
             o.request_notice_id
             for o in orders
@@ -308,6 +311,7 @@ def read_history(
         charges=charges,
         requests_out=requests_out,
         handed_over=frozenset(n.id for n in delivered) if delivered is not None else None,
+        withdrawn=frozenset(withdrawn),
     )
 
 

@@ -33,7 +33,7 @@ from hypothesis import settings
 from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import ForcedSubscriptionError
 from vas_lifecycle.lifecycle import Lifecycle
-from vas_lifecycle.notices import NoticeKind
+from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel
 from vas_lifecycle.records import DeliveryReport, DeliveryStatus, ReasonCode, SpKey, SpViolation
@@ -346,6 +346,47 @@ class StoreContract(abc.ABC):
             assert tx.delivered(notice.id)
             assert tx.parked_notices(10) == []
         assert lc.dispatch() == 0
+
+    def test_contract_one_orders_notices_are_claimed_in_order(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+
+        def notice(nid: str, order_id: str | None, minute: int, kind: NoticeKind) -> Notice:
+            at = now.add(minutes=minute)
+            return Notice(nid, kind, SUB, order_id, nid, at, "10086", "zh-CN")
+
+        help_, other_kind = NoticeKind.HELP, NoticeKind.UNRECOGNISED
+        first, second = notice("n1", "o1", 0, help_), notice("n2", "o1", 1, other_kind)
+        third = notice("n3", "o1", 2, other_kind)
+        other, reply = notice("m1", "o2", 1, help_), notice("r1", None, 1, help_)
+        with store.transaction() as tx:
+            assert tx.waiting_notices(["o1", "o2"]) == []
+            for n in (third, second, first, other, reply):
+                tx.add_notice(n)
+        later = now.add(hours=1)
+        lease = later.add(minutes=2)
+        with store.transaction() as tx:
+            assert tx.waiting_notices(["o1", "o3"]) == [first, second, third]
+            claimed = tx.claim_notices(later, lease, 10)
+            # o1's later notices wait behind its first; other orders and replies do not
+            assert sorted(d.notice.id for d in claimed) == ["m1", "n1", "r1"]
+        with store.transaction() as tx:  # n1 claimed, not yet delivered: n2 still waits
+            assert tx.claim_notices(later, lease, 10) == []
+            # ... unless n1's kind holds no other back (n3 still waits behind n2)
+            (freed,) = tx.claim_notices(later, lease, 10, unordered={"help"})
+            assert freed.notice.id == "n2"
+            tx.mark_failed("n1", "gave up", None)  # parked: it no longer holds the rest
+            tx.mark_delivered(["n2", "m1", "r1"], later)
+        with store.transaction() as tx:
+            assert tx.waiting_notices(["o1", "o2"]) == [third]
+            tx.withdraw_notices(["n3", "m1"], "overtaken")  # m1 was delivered: unchanged
+        with store.transaction() as tx:
+            assert tx.waiting_notices(["o1"]) == []
+            assert tx.withdrawn_notices() == {"n3": "overtaken"}
+            assert not tx.delivered("n3") and tx.delivered("m1")
+            assert tx.claim_notices(later.add(days=1), lease.add(days=1), 10) == []
+            assert [d.notice.id for d in tx.parked_notices(10)] == ["n1"]  # not n3
+            assert tx.next_attempt() is None
 
     def test_contract_notices_are_recorded_once(self) -> None:
         lc, clock = self.lifecycle()

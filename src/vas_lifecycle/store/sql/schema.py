@@ -217,3 +217,10 @@ class Dialect(Protocol):
     def among(self, subquery: str) -> str:
         """``id <this>``: membership in the rows a claiming subquery returns."""
         ...
+
+    #: ``column <this>``: membership in a list given as one parameter (see ``values``)
+    in_values: str
+
+    def values(self, items: list[str]) -> Any:
+        """The one parameter ``in_values`` takes for ``items``."""
+        ...

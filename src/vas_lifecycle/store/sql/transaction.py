@@ -8,7 +8,7 @@ mode), which is what lets ``run_due()`` move many orders per transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import pendulum
@@ -226,6 +226,27 @@ class SqlTransaction(Transaction):
         rows = self._query("SELECT min(due_at) FROM vas_orders WHERE due_at IS NOT NULL")
         return parse_ts(rows[0][0]) if rows else None
 
+    def waiting_notices(self, order_ids: Sequence[str]) -> list[Notice]:
+        # the notices this unit of work staged are not among them: they are written after
+        rows = self._query(
+            f"SELECT {NOTICE_COLUMNS} FROM vas_notices WHERE order_id {self._d.in_values} "
+            "AND delivered_at IS NULL AND parked = 0 ORDER BY at, id",
+            (self._d.values(list(order_ids)),),
+        )
+        return [notice_from_row(r) for r in rows]
+
+    def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
+        # parked = 2: withdrawn, never to be sent (1 is parked, given up after failures)
+        self._execute_many(
+            "UPDATE vas_notices SET parked = 2, last_error = ? "
+            "WHERE id = ? AND delivered_at IS NULL AND parked = 0",
+            [(reason[:500], nid) for nid in notice_ids],
+        )
+
+    def withdrawn_notices(self) -> dict[str, str]:
+        rows = self._query("SELECT id, last_error FROM vas_notices WHERE parked = 2")
+        return {r[0]: r[1] or "" for r in rows}
+
     def next_attempt(self) -> pendulum.DateTime | None:
         self.flush()
         rows = self._query(
@@ -264,16 +285,27 @@ class SqlTransaction(Transaction):
         ]
 
     def claim_notices(
-        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+        self,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+        *,
+        unordered: Collection[str] = (),
     ) -> list[Delivery]:
+        # one order's notices go out in order: none while an earlier one still waits,
+        # unless that one is of a kind that holds no other back
         due = (
-            "SELECT id FROM vas_notices WHERE delivered_at IS NULL AND parked = 0 "
-            f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{self._d.claim}"
+            "SELECT n.id FROM vas_notices n WHERE n.delivered_at IS NULL AND n.parked = 0 "
+            "AND n.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM vas_notices e "
+            "WHERE e.order_id = n.order_id AND e.delivered_at IS NULL AND e.parked = 0 "
+            f"AND NOT (e.kind {self._d.in_values}) "
+            "AND (e.at < n.at OR (e.at = n.at AND e.id < n.id))) "
+            f"ORDER BY n.next_attempt_at LIMIT ?{self._d.claim}"
         )
         rows = self._query(
             "UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ? "
             f"WHERE id {self._d.among(due)} RETURNING {NOTICE_COLUMNS}, attempts, last_error",
-            (ts(lease_until), ts(now), limit),
+            (ts(lease_until), ts(now), self._d.values(sorted(unordered)), limit),
         )
         items = [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
         return sorted(items, key=lambda d: (d.notice.at, d.notice.id))
