@@ -62,8 +62,8 @@ class SmsSession:
         uow.tx.lock_subscriber(msisdn)
         self.orders = uow.tx.live_orders_of(msisdn)
         # replies speak the language of the subscriber's latest order
-        latest = self.orders[-1] if self.orders else uow.tx.latest_order(msisdn)
-        self.language = latest.language if latest is not None else policy.language
+        latest = self.orders[-1].language if self.orders else uow.tx.latest_language(msisdn)
+        self.language = latest if latest is not None else policy.language
 
     def handle(self) -> None:
         """Read the text and act on it."""

@@ -226,19 +226,28 @@ class UnitOfWork:
         after it. The others, with delivery right after the commit, are written
         already claimed by this process for one lease, so no claiming round is needed;
         if this process dies first the lease runs out and any dispatcher sends them."""
-        orders = sorted({n.order_id for n in self.notices if n.order_id is not None})
-        waiting = self.tx.waiting_notices(orders) if orders else []
-        stale = [n.id for n in waiting if n.kind in self._rules.stale]
-        if stale:
-            self.tx.withdraw_notices(stale, "overtaken by a newer notice of its order")
-        behind = {n.order_id for n in waiting if n.kind not in self._rules.unordered}
+        notices, tx = self.notices, self.tx
+        if not notices:
+            return []
+        orders = sorted({n.order_id for n in notices if n.order_id is not None})
+        behind: set[str] = set()
+        if orders:
+            waiting = tx.waiting_notices(orders)
+            stale = [n.notice_id for n in waiting if n.kind in self._rules.stale]
+            if stale:
+                tx.withdraw_notices(stale, "overtaken by a newer notice of its order")
+            behind = {n.order_id for n in waiting if n.kind not in self._rules.unordered}
         claimed_until = None if self._claim_for is None else later(self.now, self._claim_for)
+        if not behind:  # the usual case: nothing of these orders is still waiting
+            for notice in notices:
+                tx.add_notice(notice, claimed_until=claimed_until)
+            return list(notices)
         ready: list[Notice] = []
-        for notice in self.notices:
+        for notice in notices:
             if notice.order_id in behind:
-                self.tx.add_notice(notice)
+                tx.add_notice(notice)
             else:
-                self.tx.add_notice(notice, claimed_until=claimed_until)
+                tx.add_notice(notice, claimed_until=claimed_until)
                 ready.append(notice)
         return ready
 

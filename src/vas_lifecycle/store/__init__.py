@@ -13,6 +13,7 @@ from vas_lifecycle.store.base import (
     SpKeyRecorder,
     Store,
     Transaction,
+    Waiting,
 )
 from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.store.postgres import PostgresStore
@@ -34,4 +35,5 @@ __all__ = [
     "SpKeyRecorder",
     "Store",
     "Transaction",
+    "Waiting",
 ]

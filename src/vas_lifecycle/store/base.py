@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 import attrs
 import pendulum
 
-from vas_lifecycle.notices import Notice
+from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import Charge, DeliveryReport, PickSession, SpKey, SpViolation
 
@@ -34,6 +34,7 @@ __all__ = [
     "SpKeyRecorder",
     "Store",
     "Transaction",
+    "Waiting",
 ]
 
 
@@ -44,6 +45,15 @@ class Delivery:
     notice: Notice
     attempts: int
     last_error: str | None = None
+
+
+@attrs.frozen
+class Waiting:
+    """A notice still in the outbox, as a command's ordering needs it."""
+
+    notice_id: str
+    order_id: str
+    kind: NoticeKind
 
 
 class RetryableError(Exception):
@@ -110,8 +120,9 @@ class OrderRecorder(abc.ABC):
         service requested in ``[start, end)``, if any (C5: one notice a day)."""
 
     @abc.abstractmethod
-    def latest_order(self, msisdn: str) -> Order | None:
-        """The subscriber's most recently requested order (its language answers texts)."""
+    def latest_language(self, msisdn: str) -> str | None:
+        """The language of the subscriber's most recently requested order (replies to
+        their texts speak it), or None for a subscriber with no order."""
 
     def lock_subscriber(self, msisdn: str) -> None:  # noqa: B027 - optional hook
         """Hold the subscriber until this unit of work ends, so that two commands that
@@ -185,9 +196,11 @@ class NoticeRecorder(abc.ABC):
         once."""
 
     @abc.abstractmethod
-    def waiting_notices(self, order_ids: Sequence[str]) -> list[Notice]:
+    def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
         """These orders' notices still in the outbox: neither delivered, parked nor
-        withdrawn (a new notice of theirs may have to wait behind them)."""
+        withdrawn (a new notice of theirs may have to wait behind them), oldest first.
+        Asked by every command that makes notices of orders: keep it one indexed
+        lookup."""
 
     @abc.abstractmethod
     def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:

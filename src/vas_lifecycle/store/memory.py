@@ -28,7 +28,7 @@ from vas_lifecycle.records import (
     SpViolation,
 )
 from vas_lifecycle.states import OrderState
-from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction
+from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction, Waiting
 
 __all__ = ["MemoryStore"]
 
@@ -143,9 +143,9 @@ class _MemoryTransaction(Transaction):
                 return o.fee_notice_id
         return None
 
-    def latest_order(self, msisdn: str) -> Order | None:
+    def latest_language(self, msisdn: str) -> str | None:
         index = self._data.by_msisdn.get(msisdn)
-        return self._data.orders[index[-1]] if index else None
+        return self._data.orders[index[-1]].language if index else None
 
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         found: list[Order] = []
@@ -159,15 +159,19 @@ class _MemoryTransaction(Transaction):
         due = self._data.due
         return due[0][0] if due else None
 
-    def waiting_notices(self, order_ids: Sequence[str]) -> list[Notice]:
+    def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
         data = self._data
+        outbox, by_order = data.outbox, data.notices_by_order
         waiting = [
             data.notices[nid]
             for oid in order_ids
-            for nid in data.notices_by_order.get(oid, ())
-            if nid in data.outbox and not data.outbox[nid].parked
+            for nid in by_order.get(oid, ())
+            if nid in outbox and not outbox[nid].parked
         ]
-        return sorted(waiting, key=lambda n: (n.at, n.id))
+        if not waiting:
+            return []
+        waiting.sort(key=lambda n: (n.at, n.id))
+        return [Waiting(n.id, n.order_id or "", n.kind) for n in waiting]
 
     def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
         data = self._data

@@ -366,7 +366,9 @@ class StoreContract(abc.ABC):
         later = now.add(hours=1)
         lease = later.add(minutes=2)
         with store.transaction() as tx:
-            assert tx.waiting_notices(["o1", "o3"]) == [first, second, third]
+            assert [w.notice_id for w in tx.waiting_notices(["o1", "o3"])] == ["n1", "n2", "n3"]
+            (only,) = tx.waiting_notices(["o2"])
+            assert (only.notice_id, only.order_id, only.kind) == ("m1", "o2", NoticeKind.HELP)
             claimed = tx.claim_notices(later, lease, 10)
             # o1's later notices wait behind its first; other orders and replies do not
             assert sorted(d.notice.id for d in claimed) == ["m1", "n1", "r1"]
@@ -378,7 +380,7 @@ class StoreContract(abc.ABC):
             tx.mark_failed("n1", "gave up", None)  # parked: it no longer holds the rest
             tx.mark_delivered(["n2", "m1", "r1"], later)
         with store.transaction() as tx:
-            assert tx.waiting_notices(["o1", "o2"]) == [third]
+            assert [w.notice_id for w in tx.waiting_notices(["o1", "o2"])] == ["n3"]
             tx.withdraw_notices(["n3", "m1"], "overtaken")  # m1 was delivered: unchanged
         with store.transaction() as tx:
             assert tx.waiting_notices(["o1"]) == []
@@ -561,7 +563,7 @@ class StoreContract(abc.ABC):
         clock.advance(dt.timedelta(seconds=1))
         joke = lc.request(SUB, "JOKE", channel=Channel.SMS)
         clock.advance(dt.timedelta(seconds=1))
-        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB, language="en")
         lc.unsubscribe(trial.id, channel=Channel.HOTLINE)
         lc.request(OTHER, "WEATHER", channel=Channel.SP_API)
         with lc.store.transaction(readonly=True) as tx:
@@ -570,9 +572,8 @@ class StoreContract(abc.ABC):
             assert tx.count_sp_requests(SUB, "SP02", *day) == 0
             assert tx.fee_notice_between(SUB, "JOKE", *day) == joke.fee_notice_id
             assert tx.fee_notice_between(SUB, "NEWS", *day) is None
-            latest = tx.latest_order(SUB)
-            assert latest is not None and latest.id == trial.id
-            assert tx.latest_order("+8613700000000") is None
+            assert tx.latest_language(SUB) == "en"  # the latest order's, not the policy's
+            assert tx.latest_language("+8613700000000") is None
         clock.advance(dt.timedelta(days=1))
         with lc.store.transaction(readonly=True) as tx:
             tomorrow = lc.policy.local_day(clock.now())
@@ -595,8 +596,7 @@ class StoreContract(abc.ABC):
             tx.lock_subscriber(SUB)
             tx.append(apply(news, cancel), [cancel], news.version)
             assert tx.live_orders_of(SUB) == []
-            latest = tx.latest_order(SUB)
-            assert latest is not None and latest.state is OrderState.CANCELLED
+            assert tx.latest_language(SUB) == news.language
 
     # --- hostile text (C10a, C14) -----------------------------------------------------
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pendulum
 
-from vas_lifecycle.notices import Notice
+from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import Channel, Charge, DeliveryReport, PickSession, SpKey, SpViolation
 from vas_lifecycle.states import OrderState
-from vas_lifecycle.store.base import ConflictError, Delivery, Transaction
+from vas_lifecycle.store.base import ConflictError, Delivery, Transaction, Waiting
 from vas_lifecycle.store.sql.codec import (
     EVENT_COLUMNS,
     NOTICE_COLUMNS,
@@ -196,16 +196,19 @@ class SqlTransaction(Transaction):
         )
         return found[0].fee_notice_id if found else None
 
-    def latest_order(self, msisdn: str) -> Order | None:
+    def latest_language(self, msisdn: str) -> str | None:
+        # one column of one row, through the (msisdn, requested_at, id) index
         rows = self._query(
-            f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ? "
+            "SELECT requested_at, id, language FROM vas_orders WHERE msisdn = ? "
             "ORDER BY requested_at DESC, id DESC LIMIT 1",
             (msisdn,),
         )
-        candidates = {o.id: o for o in (order_from_row(r) for r in rows)}
-        # this unit of work's own versions win over the stored ones
-        candidates.update((o.id, o) for o in self._orders.values() if o.msisdn == msisdn)
-        return max(candidates.values(), key=lambda o: (o.requested_at, o.id), default=None)
+        candidates = [(parse_time(r[0]), r[1], r[2]) for r in rows]
+        # this unit of work's own orders count too
+        candidates += [
+            (o.requested_at, o.id, o.language) for o in self._orders.values() if o.msisdn == msisdn
+        ]
+        return max(candidates)[2] if candidates else None
 
     def lock_subscriber(self, msisdn: str) -> None:
         # once per subscriber and transaction: the lock is held until it ends
@@ -226,14 +229,21 @@ class SqlTransaction(Transaction):
         rows = self._query("SELECT min(due_at) FROM vas_orders WHERE due_at IS NOT NULL")
         return parse_ts(rows[0][0]) if rows else None
 
-    def waiting_notices(self, order_ids: Sequence[str]) -> list[Notice]:
+    def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
         # the notices this unit of work staged are not among them: they are written after
-        rows = self._query(
-            f"SELECT {NOTICE_COLUMNS} FROM vas_notices WHERE order_id {self._d.in_values} "
-            "AND delivered_at IS NULL AND parked = 0 ORDER BY at, id",
-            (self._d.values(list(order_ids)),),
-        )
-        return [notice_from_row(r) for r in rows]
+        waiting = "delivered_at IS NULL AND parked = 0 ORDER BY at, id"
+        if len(order_ids) == 1:  # a command's one order: one index lookup
+            rows = self._query(
+                f"SELECT id, order_id, kind FROM vas_notices WHERE order_id = ? AND {waiting}",
+                (order_ids[0],),
+            )
+        else:
+            rows = self._query(
+                "SELECT id, order_id, kind FROM vas_notices "
+                f"WHERE order_id {self._d.in_values} AND {waiting}",
+                (self._d.values(list(order_ids)),),
+            )
+        return [Waiting(r[0], r[1], NoticeKind(r[2])) for r in rows]
 
     def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
         # parked = 2: withdrawn, never to be sent (1 is parked, given up after failures)
