@@ -87,3 +87,32 @@ def test_history_prints_a_figure_per_store_size_and_command() -> None:
     out = run("history.py", "--sizes", "0,30", "--repeat", "3", env=env)
     assert figure(out, "SQLite, 30 finished orders, text 0000:") > 0
     assert figure(out, "memory, 0 finished orders, web on-demand order:") > 0
+
+
+def test_mo_http_compares_the_endpoint_with_handle_sms() -> None:
+    out = run("mo_http.py", "--texts", "30")
+    assert figure(out, "SQLite   MO texts via handle_sms directly:") > 0
+    assert figure(out, "SQLite   MO texts via GET /kannel/mo:") > 0
+    assert "Traceback" not in out
+
+
+def test_every_instruction_count_scenario_runs_on_the_work_tree() -> None:
+    """Without valgrind: each scenario's driver, at toy size, on this tree."""
+    root = BENCH.parent
+    for scenario in ("p1", "p2", "confirm", "history-Y", "history-web"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(BENCH / "instructions.py"),
+                "--drive",
+                str(root),
+                scenario,
+                "3",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, (scenario, done.stderr)

@@ -44,7 +44,8 @@ class Outbox:
         self.clock = clock
         #: when a notice about to go out must wait (the quiet hours, C16), or None
         self.hold = hold if hold is not None else (lambda notice, now: None)
-        #: kinds that hold no later notice of their order back (see claim_notices)
+        #: the kinds ``hold`` may hold back (the quiet hours' kinds), which hold no
+        #: later notice of their order back (see claim_notices)
         self.unordered = unordered
 
     def dispatch(self, limit: int) -> int:
@@ -79,7 +80,8 @@ class Outbox:
         failed: list[tuple[Delivery, str]] = []
         held: list[tuple[str, pendulum.DateTime]] = []
         for item in claimed:
-            until = self.hold(item.notice, now)
+            # only the kinds kept out of the quiet hours are ever held (C16)
+            until = self.hold(item.notice, now) if item.notice.kind in self.unordered else None
             if until is not None:
                 held.append((item.notice.id, until))
                 continue

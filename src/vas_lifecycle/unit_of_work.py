@@ -229,7 +229,7 @@ class UnitOfWork:
         notices, tx = self.notices, self.tx
         if not notices:
             return []
-        orders = sorted({n.order_id for n in notices if n.order_id is not None})
+        orders = list({n.order_id: None for n in notices if n.order_id is not None})
         behind: set[str] = set()
         if orders:
             waiting = tx.waiting_notices(orders)

@@ -162,6 +162,8 @@ class _MemoryTransaction(Transaction):
     def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
         data = self._data
         outbox, by_order = data.outbox, data.notices_by_order
+        if not outbox:  # nothing waits anywhere (the usual case between dispatches)
+            return []
         waiting = [
             data.notices[nid]
             for oid in order_ids

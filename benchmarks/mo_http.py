@@ -1,0 +1,143 @@
+"""MO texts per second through the Kannel endpoint over HTTP, beside the same texts
+handed to ``handle_sms`` directly, in one run, on SQLite (and PostgreSQL when
+``VAS_BENCH_POSTGRES_DSN`` is set).
+
+Each subscriber has an order awaiting confirmation and answers "是" with a Kannel
+message id: the text is read, the order activated and the reply recorded (and handed
+to a notifier that drops it: the gateway's own speed is not measured). Over HTTP the
+endpoint runs in waitress, in this process, and the client keeps one connection open,
+as smsbox does; the difference between the two figures is what HTTP, parsing the
+query and the endpoint cost.
+
+Run: .venv/bin/python benchmarks/mo_http.py [--texts 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import random
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+
+import pendulum
+
+from vas_lifecycle import Channel, Lifecycle, ManualClock, SQLiteStore, Store
+from vas_lifecycle.gateways.kannel import kannel_endpoints
+from vas_lifecycle.testing import demo_catalog
+
+TOKEN = "benchmark-gateway-token"
+START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
+
+
+class _Discard:
+    def send(self, notice: object) -> None:
+        pass
+
+
+def prepared(store: Store, texts: int, prefix: str) -> tuple[Lifecycle, list[str]]:
+    """A Lifecycle whose subscribers each have a NEWS order awaiting confirmation."""
+    setup = Lifecycle(
+        demo_catalog(),
+        clock=ManualClock(START),
+        store=store,
+        notifier=_Discard(),
+        auto_dispatch=False,
+    )
+    numbers = [f"+86{prefix}{n:08d}" for n in range(texts)]
+    for msisdn in numbers:
+        setup.request(msisdn, "NEWS", channel=Channel.WEB)
+    setup.dispatch(limit=texts * 2)
+    lc = Lifecycle(
+        demo_catalog(),
+        clock=ManualClock(START.add(minutes=1)),
+        store=store,
+        notifier=_Discard(),
+        rng=random.Random(1),
+    )
+    return lc, numbers
+
+
+def direct(lc: Lifecycle, numbers: list[str]) -> float:
+    began = time.perf_counter()
+    for n, msisdn in enumerate(numbers):
+        lc.handle_sms(msisdn, "是", to="10086", message_id=f"direct-{n}")
+    return len(numbers) / (time.perf_counter() - began)
+
+
+def over_http(lc: Lifecycle, numbers: list[str]) -> float:
+    import waitress
+
+    server = waitress.create_server(kannel_endpoints(lc, TOKEN), host="127.0.0.1", port=0)
+
+    def serve() -> None:
+        # the socket closes under the loop when the run ends
+        with contextlib.suppress(OSError):
+            server.run()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
+    try:
+        began = time.perf_counter()
+        for n, msisdn in enumerate(numbers):
+            query = urllib.parse.urlencode(
+                {"from": msisdn.lstrip("+"), "to": "10086", "text": "是", "id": f"http-{n}"}
+            )
+            connection.request("GET", f"/kannel/mo?{query}&token={TOKEN}")
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 200, answer.status
+        rate = len(numbers) / (time.perf_counter() - began)
+    finally:
+        connection.close()
+        server.close()
+    return rate
+
+
+def measure(name: str, make: Callable[[str], Store], texts: int) -> None:
+    lc, numbers = prepared(make("direct"), texts, "138")
+    rate_direct = direct(lc, numbers)
+    assert lc.get(lc.orders_of(numbers[0])[0].id).state.value == "active"
+    lc.close()
+    lc, numbers = prepared(make("http"), texts, "139")
+    rate_http = over_http(lc, numbers)
+    assert lc.get(lc.orders_of(numbers[-1])[0].id).state.value == "active"
+    lc.close()
+    print(f"{name} MO texts via handle_sms directly: {rate_direct:9,.0f} /s  ({texts} texts)")
+    print(f"{name} MO texts via GET /kannel/mo:      {rate_http:9,.0f} /s  ({texts} texts)")
+    print(f"{name} HTTP / direct:                    {rate_http / rate_direct:9.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        measure("SQLite  ", lambda tag: SQLiteStore(Path(tmp) / f"{tag}.db"), args.texts)
+    dsn = os.environ.get("VAS_BENCH_POSTGRES_DSN")
+    if dsn:
+        import psycopg
+        from psycopg import sql
+
+        from vas_lifecycle import PostgresStore
+
+        def postgres(tag: str) -> Store:
+            schema = f"vas_bench_mo_{tag}"
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                )
+            return PostgresStore(dsn, schema=schema)
+
+        measure("Postgres", postgres, args.texts)
+
+
+if __name__ == "__main__":
+    main()
