@@ -18,6 +18,7 @@ from vas_lifecycle import (
     ManualClock,
     OfferKind,
     Policy,
+    RecordingNotifier,
     Service,
 )
 
@@ -47,7 +48,9 @@ def build() -> tuple[Lifecycle, ManualClock]:
         ]
     )
     clock = ManualClock(pendulum.datetime(2026, 11, 3, 9, 0, tz="Asia/Shanghai"))
-    return Lifecycle(catalog, policy=Policy.china_mobile(), clock=clock), clock
+    return Lifecycle(
+        catalog, policy=Policy.china_mobile(), clock=clock, notifier=RecordingNotifier()
+    ), clock
 
 
 def run() -> list[str]:

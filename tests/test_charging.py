@@ -163,7 +163,7 @@ def test_c11_refusals_carry_a_reason(
 )
 def test_c11_every_sequence_charges_only_active_orders_once_per_period(steps: list[str]) -> None:
     clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
-    lc = Lifecycle(make_catalog(), clock=clock)
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=RecordingNotifier())
     order = active_order(lc, clock)
     charged: set[str] = set()
     for n, step in enumerate(steps):
@@ -240,7 +240,7 @@ def test_c15_first_period_charged_in_full_by_default(lc: Lifecycle, clock: Manua
 def test_c15_half_month_rule(day: int, expected: str) -> None:
     clock = ManualClock(pendulum.datetime(2026, 11, day, 9, tz="Asia/Shanghai"))
     policy = Policy.china_mobile(first_period=FirstPeriodRule.HALF_IF_LATE)
-    lc = Lifecycle(make_catalog(), policy=policy, clock=clock)
+    lc = Lifecycle(make_catalog(), policy=policy, clock=clock, notifier=RecordingNotifier())
     order = active_order(lc, clock)
     decision = lc.may_charge(order.id, Decimal(expected))
     assert decision.allowed, decision

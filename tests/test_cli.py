@@ -11,7 +11,14 @@ from pathlib import Path
 import pendulum
 from click.testing import CliRunner
 
-from vas_lifecycle import Channel, Lifecycle, ManualClock, SQLiteStore, mermaid_diagram
+from vas_lifecycle import (
+    Channel,
+    Lifecycle,
+    ManualClock,
+    RecordingNotifier,
+    SQLiteStore,
+    mermaid_diagram,
+)
 from vas_lifecycle.cli import main
 from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.testing import demo_catalog
@@ -141,7 +148,7 @@ MARKUP = "[/][bold]<b>'; DROP TABLE vas_orders; --"
 def test_c14_stored_text_is_printed_literally_never_as_markup(tmp_path: Path) -> None:
     db = tmp_path / "hostile.db"
     clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
-    lc = Lifecycle(demo_catalog(), clock=clock, store=SQLiteStore(db))
+    lc = Lifecycle(demo_catalog(), clock=clock, store=SQLiteStore(db), notifier=RecordingNotifier())
     order = lc.request("+8613800138000", "NEWS", channel=Channel.SP_API, text=MARKUP)
     lc.handle_sms("+8613800138000", "Y [/]", to="10086")  # too fast: booked (C13)
     lc.handle_sms("+8613800138000", "TD [/]", to="10658001")

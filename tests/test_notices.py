@@ -16,6 +16,7 @@ from vas_lifecycle import (
     Notice,
     NoticeKind,
     OrderState,
+    RecordingNotifier,
 )
 from vas_lifecycle.testing import FlakyNotifier, check_invariants
 
@@ -69,7 +70,9 @@ def test_invariant6_a_crashed_sender_s_claim_comes_back_after_the_lease(
     clock: ManualClock,
 ) -> None:
     store = MemoryStore()
-    lc = Lifecycle(make_catalog(), clock=clock, store=store, auto_dispatch=False)
+    lc = Lifecycle(
+        make_catalog(), clock=clock, store=store, auto_dispatch=False, notifier=RecordingNotifier()
+    )
     lc.request(SUB, "MUSIC7", channel=Channel.WEB)
     with store.transaction() as tx:  # a dispatcher claims, then dies before sending
         assert len(tx.claim_notices(clock.now(), clock.now() + lc.delivery.lease, 10)) == 1
@@ -117,7 +120,7 @@ def test_english_subscriber_gets_english_notices(clock: ManualClock) -> None:
 def test_threads_sharing_a_lifecycle_keep_their_own_replies(clock: ManualClock) -> None:
     import threading
 
-    lc = Lifecycle(make_catalog(), clock=clock)
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=RecordingNotifier())
     numbers = [f"+86138{n:08d}" for n in range(40)]
     for msisdn in numbers:
         lc.request(msisdn, "MUSIC7", channel=Channel.WEB)
@@ -136,3 +139,28 @@ def test_threads_sharing_a_lifecycle_keep_their_own_replies(clock: ManualClock) 
         (reply,) = replies[msisdn]
         assert reply.msisdn == msisdn and reply.kind is NoticeKind.LIVE_LIST
     assert check_invariants(lc) == []
+
+
+def test_without_a_notifier_nothing_is_ever_marked_delivered(clock: ManualClock) -> None:
+    """The safe default: a Lifecycle built without a notifier keeps every notice in
+    the outbox, and a reply to a request that never went out confirms nothing (C1a),
+    until a Lifecycle with a real notifier dispatches them."""
+    store = MemoryStore()
+    silent = Lifecycle(make_catalog(), clock=clock, store=store)
+    assert silent.notifier is None
+    order = silent.request(SUB, "NEWS", channel=Channel.WEB)
+    assert silent.dispatch() == 0
+    (request,) = silent.notices(order.id)
+    with store.transaction() as tx:
+        assert not tx.delivered(request.id)
+        kept = tx.delivery(request.id)
+        assert kept is not None and kept.attempts == 0  # never even tried
+    clock.advance(dt.timedelta(minutes=1))
+    silent.handle_sms(SUB, "是", to="10086")
+    assert silent.get(order.id).state is OrderState.AWAITING_CONFIRMATION
+    notifier = RecordingNotifier()
+    sender = Lifecycle(make_catalog(), clock=clock, store=store, notifier=notifier)
+    assert sender.dispatch() >= 1 and request in notifier.sent
+    clock.advance(dt.timedelta(minutes=1))
+    sender.handle_sms(SUB, "是", to="10086")
+    assert sender.get(order.id).state is OrderState.ACTIVE

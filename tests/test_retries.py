@@ -11,7 +11,15 @@ import pytest
 from tests.conftest import SUB, make_catalog
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
 from tests.wrapped_store import WrappedStore
-from vas_lifecycle import Channel, Lifecycle, ManualClock, MemoryStore, OrderState, Store
+from vas_lifecycle import (
+    Channel,
+    Lifecycle,
+    ManualClock,
+    MemoryStore,
+    OrderState,
+    RecordingNotifier,
+    Store,
+)
 from vas_lifecycle.testing import check_invariants
 
 
@@ -62,8 +70,8 @@ def test_invariant_7_a_retried_command_reads_the_clock_again(
 ) -> None:
     mine, theirs = two_stores
     raced = RacedStore(mine)
-    lc = Lifecycle(make_catalog(), clock=clock, store=raced)  # type: ignore[arg-type]
-    other = Lifecycle(make_catalog(), clock=clock, store=theirs)
+    lc = Lifecycle(make_catalog(), clock=clock, store=raced, notifier=RecordingNotifier())  # type: ignore[arg-type]
+    other = Lifecycle(make_catalog(), clock=clock, store=theirs, notifier=RecordingNotifier())
     order = lc.request(SUB, "NEWS", channel=Channel.WEB)
     clock.advance(dt.timedelta(minutes=1))
 

@@ -247,10 +247,10 @@ def test_c8_there_is_no_cancel_all_word(lc: Lifecycle, clock: ManualClock) -> No
 
 def test_c8_pick_session_survives_a_restart(clock: ManualClock) -> None:
     store = MemoryStore()
-    first = Lifecycle(make_catalog(), clock=clock, store=store)
+    first = Lifecycle(make_catalog(), clock=clock, store=store, notifier=RecordingNotifier())
     trial = first.request(SUB, "MUSIC7", channel=Channel.WEB)
     first.handle_sms(SUB, "0000", to=OPERATOR)
-    restarted = Lifecycle(make_catalog(), clock=clock, store=store)
+    restarted = Lifecycle(make_catalog(), clock=clock, store=store, notifier=RecordingNotifier())
     assert kinds(restarted.handle_sms(SUB, "1", to=OPERATOR)) == [NoticeKind.CANCELLED]
     assert restarted.get(trial.id).state is OrderState.CANCELLED
 
@@ -363,7 +363,7 @@ def test_c10_english_subscriber_gets_english_replies(lc: Lifecycle, clock: Manua
 @given(text=strategies.sms_texts(), to=st.sampled_from([OPERATOR, "10658001", "", "??"]))
 def test_c10_no_text_raises_and_unread_texts_change_nothing(text: str, to: str) -> None:
     clock = ManualClock(dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC))
-    lc = Lifecycle(make_catalog(), clock=clock)
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=RecordingNotifier())
     pending = lc.request(SUB, "NEWS", channel=Channel.SP_API)
     clock.advance(dt.timedelta(seconds=30))
     from vas_lifecycle.sms import CommandKind, parse
@@ -381,7 +381,7 @@ def test_c10_grammar_is_policy_data(clock: ManualClock) -> None:
     policy = Policy.china_mobile(
         unsubscribe_words={"TD", "QX", "STOP"}, cancel_all_words={"STOPALL"}
     )
-    lc = Lifecycle(make_catalog(), policy=policy, clock=clock)
+    lc = Lifecycle(make_catalog(), policy=policy, clock=clock, notifier=RecordingNotifier())
     lc.request(SUB, "MUSIC7", channel=Channel.WEB)
     lc.request(SUB, "GAME1", channel=Channel.WEB)
     assert kinds(lc.handle_sms(SUB, "stopall", to=OPERATOR)) == [NoticeKind.CANCELLED] * 2
@@ -472,7 +472,7 @@ def hyphen_catalog() -> Catalog:
     ],
 )
 def test_c9_td_with_a_code_as_subscribers_type_it(clock: ManualClock, text: str, to: str) -> None:
-    lc = Lifecycle(hyphen_catalog(), clock=clock)
+    lc = Lifecycle(hyphen_catalog(), clock=clock, notifier=RecordingNotifier())
     music = lc.request(SUB, "music-7", channel=Channel.WEB)
     ring = lc.request(SUB, "彩铃", channel=Channel.WEB)
     clock.advance(dt.timedelta(seconds=30))
@@ -484,7 +484,7 @@ def test_c9_td_with_a_code_as_subscribers_type_it(clock: ManualClock, text: str,
 
 
 def test_c9_td_with_a_chinese_code(clock: ManualClock) -> None:
-    lc = Lifecycle(hyphen_catalog(), clock=clock)
+    lc = Lifecycle(hyphen_catalog(), clock=clock, notifier=RecordingNotifier())
     ring = lc.request(SUB, "彩铃", channel=Channel.WEB)
     clock.advance(dt.timedelta(seconds=30))
     lc.handle_sms(SUB, "是", to=OPERATOR)

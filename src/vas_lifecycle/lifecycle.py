@@ -21,7 +21,7 @@ from vas_lifecycle.clock import Clock, SystemClock
 from vas_lifecycle.deliveries import Deliveries
 from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notices import Notice
-from vas_lifecycle.notify import DeliveryRules, Notifier, RecordingNotifier
+from vas_lifecycle.notify import DeliveryRules, Notifier
 from vas_lifecycle.order import Order
 from vas_lifecycle.outbox import Outbox
 from vas_lifecycle.policy import Policy
@@ -47,7 +47,11 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         catalog: the services on sale.
         policy: the rule parameters; ``Policy.china_mobile()`` by default.
         clock: the only source of time; ``SystemClock()`` by default.
-        notifier: delivers notices; a ``RecordingNotifier`` by default.
+        notifier: delivers notices. Without one (the default) nothing is ever handed
+            over or marked delivered: notices wait in the outbox for a Lifecycle with a
+            real notifier to dispatch them (and, C1a, no reply to a request that never
+            went out counts). Tests that want every notice handed over at once pass
+            ``RecordingNotifier()``.
         store: where everything lives; a ``MemoryStore`` by default.
         ids: makes order, notice and violation ids; random UUIDs by default.
         rng: draws confirmation codes (C3); seed it for reproducible runs.
@@ -83,7 +87,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.policy = policy if policy is not None else Policy.china_mobile()
         self.policy.check_catalog(catalog)
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.notifier: Notifier = notifier if notifier is not None else RecordingNotifier()
+        self.notifier: Notifier | None = notifier
         self.store: Store = store if store is not None else MemoryStore()
         self.delivery = delivery if delivery is not None else DeliveryRules()
         self._rng = rng if rng is not None else random.Random()
@@ -342,14 +346,16 @@ def _outbox(lc: Lifecycle) -> Outbox:
 
 def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: bool) -> Runner:
     """How ``lc`` runs commands: its store and clock, notices rendered under its
-    policy, delivered right after the commit unless ``auto_dispatch`` is off."""
+    policy, delivered right after the commit unless ``auto_dispatch`` is off or there
+    is no notifier to deliver them."""
+    deliver = auto_dispatch and lc.notifier is not None
     return Runner(
         lc.store,
         lc._now,
         renderer=Renderer(lc.policy, new_id),
         new_id=new_id,
         max_retries=arguments.count(max_retries, "max_retries"),
-        claim_for=lc.delivery.lease if auto_dispatch else None,
+        claim_for=lc.delivery.lease if deliver else None,
         notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),
-        after_commit=lc._outbox.deliver_committed if auto_dispatch else None,
+        after_commit=lc._outbox.deliver_committed if deliver else None,
     )

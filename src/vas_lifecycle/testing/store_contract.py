@@ -254,7 +254,7 @@ class StoreContract(abc.ABC):
         """``claim_notices``, ``parked_notices`` and ``due_orders`` return at most
         ``limit`` items, earliest first; what is left is there for the next call."""
         lc, clock = self.lifecycle()
-        lc.notifier.failing = True  # type: ignore[attr-defined]
+        lc.notifier.failing = True  # type: ignore[union-attr]
         for msisdn in (SUB, OTHER, "+8613700137000"):
             lc.request(msisdn, "MUSIC7", channel=Channel.WEB)
             clock.advance(dt.timedelta(seconds=1))
@@ -318,7 +318,7 @@ class StoreContract(abc.ABC):
 
     def test_contract_outbox_claims_retries_parks(self) -> None:
         lc, clock = self.lifecycle()
-        lc.notifier.failing = True  # type: ignore[attr-defined]
+        lc.notifier.failing = True  # type: ignore[union-attr]
         trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
         (notice,) = lc.notices(trial.id)
         store = lc.store
@@ -339,7 +339,7 @@ class StoreContract(abc.ABC):
             (parked,) = tx.parked_notices(10)
             assert parked.notice.id == notice.id and parked.last_error == "still down"
             assert tx.claim_notices(later.add(days=1), later.add(days=2), 10) == []
-        lc.notifier.failing = False  # type: ignore[attr-defined]
+        lc.notifier.failing = False  # type: ignore[union-attr]
         assert lc.retry_parked() == 1
         assert lc.dispatch() == 1
         with store.transaction() as tx:
