@@ -18,7 +18,15 @@ import pytest
 
 from tests.conftest import START, make_catalog
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
-from vas_lifecycle import Channel, Lifecycle, ManualClock, OrderState, SQLiteStore, Store
+from vas_lifecycle import (
+    Channel,
+    Lifecycle,
+    ManualClock,
+    OrderState,
+    RecordingNotifier,
+    SQLiteStore,
+    Store,
+)
 from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.testing import check_invariants
 
@@ -50,7 +58,13 @@ def snapshot(lc: Lifecycle, msisdn: str) -> dict[str, tuple[OrderState, int]]:
 
 def fuzz(store: Store, count: int, seed: int) -> None:
     clock = ManualClock(START)
-    lc = Lifecycle(make_catalog(), clock=clock, store=store, rng=random.Random(seed))
+    lc = Lifecycle(
+        make_catalog(),
+        clock=clock,
+        store=store,
+        rng=random.Random(seed),
+        notifier=RecordingNotifier(),
+    )
     people = (f"+86138{n:08d}" for n in range(10**8))
 
     def fresh() -> str:  # an active subscription, a pending one and a trial
