@@ -21,10 +21,32 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
+
+
+@contextmanager
+def checked_out(ref: str) -> Iterator[Path]:
+    """``ref`` checked out in a temporary git worktree, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "before"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield tree
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                check=False,
+                capture_output=True,
+            )
 
 
 def run(script: list[str], tree: Path) -> list[str]:
@@ -76,32 +98,19 @@ def main() -> None:
         elif scripts:
             scripts[-1].append(word)
     scripts = [s for s in scripts if s]
-    with tempfile.TemporaryDirectory() as tmp:
-        before = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.ref],
-            check=True,
-            capture_output=True,
-        )
-        try:
-            for script in scripts:
-                print(f"== {' '.join(script)}")
-                runs: list[tuple[list[str], list[str]]] = []
-                for n in range(args.rounds):
-                    old = run(script, before)
-                    new = run(script, ROOT)
-                    runs.append((old, new))
-                    print(f"-- round {n + 1}: before ({args.ref}) | after (work tree)")
-                    width = max((len(line) for line in old), default=0)
-                    for a, b in zip(old, new, strict=False):
-                        print(f"{a:<{width}} | {b}")
-                summarise(runs)
-        finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)],
-                check=False,
-                capture_output=True,
-            )
+    with checked_out(args.ref) as before:
+        for script in scripts:
+            print(f"== {' '.join(script)}")
+            runs: list[tuple[list[str], list[str]]] = []
+            for n in range(args.rounds):
+                old = run(script, before)
+                new = run(script, ROOT)
+                runs.append((old, new))
+                print(f"-- round {n + 1}: before ({args.ref}) | after (work tree)")
+                width = max((len(line) for line in old), default=0)
+                for a, b in zip(old, new, strict=False):
+                    print(f"{a:<{width}} | {b}")
+            summarise(runs)
 
 
 if __name__ == "__main__":

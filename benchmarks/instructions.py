@@ -29,6 +29,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from before_after import checked_out  # noqa: E402 - a sibling script
+
 #: scenario -> operations measured
 SIZES = {
     "p1": 300,
@@ -152,25 +156,12 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
-    with tempfile.TemporaryDirectory() as tmp:
-        before = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.ref],
-            check=True,
-            capture_output=True,
-        )
-        try:
-            print(f"instructions per operation: {args.ref[:10]} -> work tree")
-            for scenario in args.scenarios.split(","):
-                old, new = per_operation(before, scenario), per_operation(ROOT, scenario)
-                change = (new - old) / old * 100
-                print(f"{scenario:>14}: {old:>12,} -> {new:>12,}  {change:+.1f} %")
-        finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)],
-                check=False,
-                capture_output=True,
-            )
+    with checked_out(args.ref) as before:
+        print(f"instructions per operation: {args.ref[:10]} -> work tree")
+        for scenario in args.scenarios.split(","):
+            old, new = per_operation(before, scenario), per_operation(ROOT, scenario)
+            change = (new - old) / old * 100
+            print(f"{scenario:>14}: {old:>12,} -> {new:>12,}  {change:+.1f} %")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.kannel_processes import Kannel, free_port, missing, running_kannel, wait_for
+from tests.wsgi_client import over_http
 from vas_lifecycle import (
     Channel,
     Lifecycle,
@@ -95,16 +96,7 @@ class Service:
         )
 
     def http(self, path: str, *, key: str | None = None, body: object = None) -> tuple[int, bytes]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data)
-        if key is not None:
-            request.add_header("Authorization", f"Bearer {key}")
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(request, timeout=30) as answer:
-                return answer.status, answer.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
+        return over_http(self.base + path, key=key, body=body)
 
     def ready(self) -> bool:
         if self.process.poll() is not None:

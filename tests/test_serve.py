@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.fake_smsbox import running_smsbox
+from tests.wsgi_client import over_http
 from vas_lifecycle import Catalog, PolicyError, SQLiteStore
 from vas_lifecycle.cli import main
 from vas_lifecycle.cli.settings import Settings
@@ -118,19 +119,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _http(url: str, *, key: str | None = None, body: object = None) -> tuple[int, bytes]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=30) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
 def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -169,12 +157,12 @@ def test_serve_answers_sps_and_kannel_over_http_and_stops_on_sigterm(tmp_path: P
         try:
             _wait_listening(port, process)
             base = f"http://127.0.0.1:{port}"
-            status, body = _http(
+            status, body = over_http(
                 f"{base}/sp/v1/orders", key=key, body={"msisdn": "13800138000", "service": "NEWS"}
             )
             assert status == 201, body
             order = json.loads(body)
-            assert _http(f"{base}/sp/v1/orders/{order['id']}", key="vas_x.y")[0] == 401
+            assert over_http(f"{base}/sp/v1/orders/{order['id']}", key="vas_x.y")[0] == 401
             (sent,) = box.seen  # the confirmation request went to smsbox
             assert sent["to"] == ["8613800138000"] and "二次确认" in sent["text"][0]
             # the subscriber reads it, then answers through Kannel's get-url (a reply
@@ -183,8 +171,8 @@ def test_serve_answers_sps_and_kannel_over_http_and_stops_on_sigterm(tmp_path: P
             query = urllib.parse.urlencode(
                 {"from": "8613800138000", "to": "10086", "text": "是", "id": "k-1", "token": TOKEN}
             )
-            assert _http(f"{base}/kannel/mo?{query}") == (200, b"")
-            status, body = _http(f"{base}/sp/v1/orders/{order['id']}", key=key)
+            assert over_http(f"{base}/kannel/mo?{query}") == (200, b"")
+            status, body = over_http(f"{base}/sp/v1/orders/{order['id']}", key=key)
             assert status == 200 and json.loads(body)["state"] == "active"
             assert len(box.seen) == 2 and "成功订购" in box.seen[1]["text"][0]
         finally:

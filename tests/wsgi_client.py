@@ -1,9 +1,12 @@
-"""Calls a WSGI application in process, as a server would (no sockets)."""
+"""Calls a WSGI application in process, as a server would (no sockets), and a real
+HTTP server over loopback (for the tests that start `vas-lifecycle serve`)."""
 
 from __future__ import annotations
 
 import io
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 from wsgiref.util import setup_testing_defaults
@@ -48,3 +51,17 @@ def call(
 
     chunks = app(environ, start_response)
     return Answer(seen["status"], seen["headers"], b"".join(chunks))
+
+
+def over_http(url: str, *, key: str | None = None, body: object = None) -> tuple[int, bytes]:
+    """(status, body) of a GET, or of a POST of ``body`` as JSON, with an SP key."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    if key is not None:
+        request.add_header("Authorization", f"Bearer {key}")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()

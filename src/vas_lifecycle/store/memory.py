@@ -393,24 +393,16 @@ class _MemoryTransaction(Transaction):
                     data.delivered_after[notice_id] = attempts
 
             self._undo.append(undo)
+            _fail(box, error, retry_at)
         else:
-            self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
-        box.error = error[:500]
-        if retry_at is None:
-            box.parked = True
-        else:
-            box.next_at = retry_at
+            self.mark_failed(notice_id, error, retry_at)
 
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         box = self._data.outbox.get(notice_id)
         if box is None:
             return
         self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
-        box.error = error[:500]
-        if retry_at is None:
-            box.parked = True
-        else:
-            box.next_at = retry_at
+        _fail(box, error, retry_at)
 
     def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
         count = 0
@@ -554,6 +546,15 @@ def _truncate(items: list[Any], size: int) -> None:
 
 def _drop(mapping: dict[str, Any], key: str) -> None:
     mapping.pop(key, None)
+
+
+def _fail(box: _Outbox, error: str, retry_at: pendulum.DateTime | None) -> None:
+    """A failed attempt: the error kept, then a retry at ``retry_at`` or parked."""
+    box.error = error[:500]
+    if retry_at is None:
+        box.parked = True
+    else:
+        box.next_at = retry_at
 
 
 def _snapshot(box: _Outbox) -> tuple[int, pendulum.DateTime, str | None, bool]:
