@@ -115,7 +115,8 @@ def _history(folder: Path, command: str, n: int, full: bool) -> None:
 
 
 def count(tree: Path, scenario: str, n: int, full: bool) -> int:
-    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    # a fixed hash seed: set iteration order, and so the count, repeats exactly
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PYTHONHASHSEED": "0"}
     done = subprocess.run(
         [
             "valgrind",

@@ -139,6 +139,7 @@ class UnitOfWork:
         self._claim_for = claim_for
         self._rules = rules if rules is not None else NoticeOrder()
         self.notices: list[Notice] = []
+        self._new_orders: set[str] = set()  # made in this unit: nothing of theirs waits
         self.refusal: VasError | None = None
 
     def record(
@@ -154,6 +155,8 @@ class UnitOfWork:
         """Apply ``steps`` to ``order`` (None: a new order with id ``order_id``, whose
         first step is its request), store the events and stage the notices they send."""
         start = order.version if order is not None else 0
+        if order is None and order_id is not None:
+            self._new_orders.add(order_id)
         if order is not None:
             order_id = order.id
         assert order_id is not None, "a new order needs its id"
@@ -229,7 +232,9 @@ class UnitOfWork:
         notices, tx = self.notices, self.tx
         if not notices:
             return []
-        orders = list({n.order_id: None for n in notices if n.order_id is not None})
+        new = self._new_orders
+        # the orders with notices to check: not those made in this unit of work
+        orders = list({n.order_id: None for n in notices if n.order_id and n.order_id not in new})
         behind: set[str] = set()
         if orders:
             waiting = tx.waiting_notices(orders)
