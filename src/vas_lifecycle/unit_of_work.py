@@ -243,10 +243,6 @@ class UnitOfWork:
                 tx.withdraw_notices(stale, "overtaken by a newer notice of its order")
             behind = {n.order_id for n in waiting if n.kind not in self._rules.unordered}
         claimed_until = None if self._claim_for is None else later(self.now, self._claim_for)
-        if not behind:  # the usual case: nothing of these orders is still waiting
-            for notice in notices:
-                tx.add_notice(notice, claimed_until=claimed_until)
-            return list(notices)
         ready: list[Notice] = []
         for notice in notices:
             if notice.order_id in behind:

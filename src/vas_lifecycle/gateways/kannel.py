@@ -173,14 +173,15 @@ def kannel_endpoints(lifecycle: Lifecycle, token: str) -> Routes:
             raise HttpError(400, "invalid_msisdn", "from is not a subscriber number") from None
         except InvalidArgumentError as err:
             raise HttpError(400, "invalid_parameter", mask_numbers(str(err))[:200]) from None
-        log.info(
-            "MO %s from %s to %s: %d repl%s",
-            message_id,
-            mask_msisdn(normalize_msisdn(sender, lifecycle.policy.country_code)),
-            to,
-            len(replies),
-            "y" if len(replies) == 1 else "ies",
-        )
+        if log.isEnabledFor(logging.INFO):  # the masked number costs a normalisation
+            log.info(
+                "MO %s from %s to %s: %d repl%s",
+                message_id,
+                mask_msisdn(normalize_msisdn(sender, lifecycle.policy.country_code)),
+                to,
+                len(replies),
+                "y" if len(replies) == 1 else "ies",
+            )
         return Response(200)
 
     def dlr(request: Request) -> Response:
