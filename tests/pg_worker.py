@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -114,3 +115,37 @@ def held_request(
     lc = Lifecycle(demo_catalog(), clock=clock, store=store, rng=random.Random(7))
     order = lc.request(msisdn, service, channel=Channel.SP_API)
     results.put(("order", n, order.id))
+
+
+def feed_consumer(
+    dsn: str, schema: str, when: str, seed: int, counter: Any, heard: Any, barrier: Any
+) -> None:
+    """One of several processes delivering the same subscriber's feed at once, with a
+    handler that fails now and then. Each delivery is numbered by a counter shared by
+    all the processes, at the moment the handler takes it."""
+    clock = ManualClock(pendulum.parse(when))  # type: ignore[arg-type]
+    lc = Lifecycle(
+        demo_catalog(), clock=clock, store=PostgresStore(dsn, schema=schema), notifier=None
+    )
+    rng = random.Random(seed)
+    taken: list[tuple[int, str, str]] = []
+
+    def handler(event: Any) -> None:
+        if rng.random() < 0.2:
+            raise ConnectionError("billing backend hiccup")
+        with counter.get_lock():
+            counter.value += 1
+            taken.append((counter.value, event.id, event.order_id))
+
+    lc.feed.subscribe("billing", handler)
+    barrier.wait()
+    for round_ in range(100_000):
+        if lc.feed.backlog("billing") == 0:
+            break
+        # time runs on: failed events come due again, and so do leases of the others
+        clock.advance(dt.timedelta(seconds=rng.choice((1, 10, 60))))
+        lc.feed.publish(limit=rng.choice((1, 5, 20)))
+        if round_ % 50 == 49:
+            lc.feed.retry_parked("billing")
+    heard.put(taken)
+    lc.close()

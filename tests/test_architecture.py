@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "vas_lifecycle"
 LAYERS: list[tuple[str, set[str]]] = [
     ("basics", {"errors", "privacy", "values", "states", "records"}),
     ("model", {"catalog", "clock", "machine", "notices", "policy", "sms", "order"}),
-    ("decisions", {"consent", "charging", "ordering", "timers", "rendering"}),
+    ("decisions", {"consent", "charging", "ordering", "timers", "rendering", "feed"}),
     ("ports", {"store.base", "notify"}),
     (
         "application",
@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "unit_of_work",
             "handlers",
             "outbox",
+            "publisher",
             "sms_channel",
             "arguments",
             "queries",
@@ -74,6 +75,7 @@ DOMAIN = {
     "charging",
     "ordering",
     "timers",
+    "feed",
     "notices",
     "rendering",
     "policy",

@@ -3,13 +3,14 @@ unsubscribe and confirm. Each order gets exactly one outcome; invariants hold.""
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import time
 from collections import Counter
 
 import pendulum
 
-from tests.pg_worker import held_request, replies, timers
+from tests.pg_worker import feed_consumer, held_request, replies, timers
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
 from vas_lifecycle import (
     Channel,
@@ -22,6 +23,7 @@ from vas_lifecycle import (
     RecordingNotifier,
 )
 from vas_lifecycle.testing import check_invariants, demo_catalog
+from vas_lifecycle.testing.stateful import expected_feed
 
 WORKERS = 4
 START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
@@ -191,5 +193,63 @@ def test_invariant_8_concurrent_requests_for_one_subscriber_decide_one_after_ano
         assert late.state is OrderState.REJECTED and late.end_reason == "daily_limit"
         assert check_invariants(lc) == []
         lc.close()
+    finally:
+        drop_schema(schema)
+
+
+def test_feed_four_processes_deliver_each_orders_events_in_commit_order() -> None:
+    """Four processes deliver one subscriber's feed at once, their handlers failing
+    now and then: every event is heard, and each order's events are first heard in
+    commit order (activated, charged, cancelled), whichever process took them."""
+    require_postgres()
+    schema = "vas_test_feed_processes"
+    drop_schema(schema)
+    try:
+        clock = ManualClock(START)
+        lc = Lifecycle(
+            demo_catalog(),
+            clock=clock,
+            store=PostgresStore(DSN, schema=schema),
+            notifier=RecordingNotifier(),
+        )
+        lc.feed.subscribe("billing", lambda event: None)
+        lc.feed.detach("billing")  # registered: this process only writes
+        for n in range(60):
+            order = lc.request(f"+86138{n:08d}", "NEWS", channel=Channel.WEB)
+            clock.advance(dt.timedelta(seconds=5))
+            lc.confirm(order.id, msisdn=order.msisdn, channel=Channel.SMS)
+            lc.record_charge(order.id, "5.00", key=f"charge-{n}")
+            lc.unsubscribe(order.id, channel=Channel.HOTLINE)
+        for n in range(40):
+            lc.request(f"+86139{n:08d}", "MUSIC7", channel=Channel.WEB)
+        clock.advance(dt.timedelta(days=8))
+        lc.run_due()  # the trials end
+        expected = expected_feed(lc)
+        assert sum(map(len, expected.values())) == 60 * 3 + 40 * 2
+
+        ctx = multiprocessing.get_context("spawn")
+        counter, heard = ctx.Value("q", 0), ctx.Queue()
+        when = clock.now().isoformat()
+        barrier = ctx.Barrier(WORKERS)
+        procs = [
+            ctx.Process(target=feed_consumer, args=(DSN, schema, when, i, counter, heard, barrier))
+            for i in range(WORKERS)
+        ]
+        for proc in procs:
+            proc.start()
+        # read before joining: a process exits only once what it put is taken
+        taken = sorted(item for _ in range(WORKERS) for item in heard.get(timeout=300))
+        for proc in procs:
+            proc.join(timeout=60)
+            assert proc.exitcode == 0, f"consumer failed with {proc.exitcode}"
+        first: dict[str, list[str]] = {}
+        seen: set[str] = set()
+        for _n, event_id, order_id in taken:
+            if event_id not in seen:
+                seen.add(event_id)
+                first.setdefault(order_id, []).append(event_id)
+        assert first == expected
+        assert lc.feed.backlog("billing") == 0
+        lc.store.close()
     finally:
         drop_schema(schema)

@@ -24,6 +24,7 @@ from tests.conftest import START, SUB, make_catalog
 from tests.fake_smsbox import running_smsbox
 from vas_lifecycle import (
     Channel,
+    FeedEvent,
     InvalidArgumentError,
     Lifecycle,
     ManualClock,
@@ -53,6 +54,37 @@ def eventually(
         if time.monotonic() > deadline:
             raise AssertionError("condition not met before the deadline")
         time.sleep(0.02)
+
+
+def test_a_worker_delivers_the_feed_of_its_process_and_retries_it() -> None:
+    """A billing backend runs a worker in its own process: the trial's end reaches its
+    handler with nobody calling run_due() or publish(), after a failed attempt."""
+    clock = ManualClock(START)
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=RecordingNotifier(), auto_dispatch=False)
+    heard: list[str] = []
+    failures = [ConnectionError("billing restarting")]
+
+    def handler(event: FeedEvent) -> None:
+        if failures:
+            raise failures.pop()
+        heard.append(f"{event.kind}@{event.seq}")
+
+    lc.feed.subscribe("billing", handler)
+    trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+    assert trial.trial_ends_at is not None
+    worker = Worker(lc, tick=0.05, min_sleep=0.01)
+    first = worker.run_once()  # the trial start fails once
+    assert (first.published, heard, lc.feed.backlog("billing")) == (0, [], 1)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        clock.set(trial.trial_ends_at)  # past the retry, and the trial is over
+        eventually(lambda: len(heard) == 2)
+    finally:
+        worker.stop()
+        thread.join(30)
+    assert heard == ["trial_started@2", f"trial_ended@{lc.get(trial.id).version}"]
+    assert lc.feed.backlog("billing") == 0
 
 
 def test_a_worker_ends_a_trial_after_its_reminder_with_no_run_due_call() -> None:

@@ -36,11 +36,15 @@ from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, Reco
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.privacy import mask_msisdn
+from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.records import (
     Charge,
     ChargeDecision,
     DeliveryReport,
     DeliveryStatus,
+    FeedDelivery,
+    FeedEvent,
+    FeedKind,
     ReasonCode,
     SpKey,
     SpViolation,
@@ -81,7 +85,11 @@ __all__ = [
     "DeliveryRules",
     "DeliveryStatus",
     "Event",
+    "EventFeed",
     "EventKind",
+    "FeedDelivery",
+    "FeedEvent",
+    "FeedKind",
     "FirstPeriodRule",
     "ForcedSubscriptionError",
     "GatewayError",

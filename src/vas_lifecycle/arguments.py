@@ -28,9 +28,9 @@ __all__ = [
     "check_ports",
     "code",
     "count",
+    "ids",
     "instant",
     "language",
-    "notice_ids",
     "period_start",
     "text",
 ]
@@ -138,16 +138,16 @@ def period_start(value: object) -> pendulum.DateTime | None:
     return start
 
 
-def notice_ids(value: object) -> list[str] | None:
-    """A list of notice ids, or None for all."""
+def ids(value: object, name: str = "notice_ids") -> list[str] | None:
+    """A list of ids (of notices, of feed events), or None for all."""
     if value is None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidArgumentError("notice_ids must be a list of notice ids")
-    ids = list(value)
-    if not all(isinstance(n, str) for n in ids):
-        raise InvalidArgumentError("notice_ids must be a list of notice ids")
-    return ids
+        raise InvalidArgumentError(f"{name} must be a list of ids")
+    found = list(value)
+    if not all(isinstance(n, str) for n in found):
+        raise InvalidArgumentError(f"{name} must be a list of ids")
+    return found
 
 
 def language(value: object, policy: Policy) -> str:

@@ -42,7 +42,7 @@ class Deliveries:
 
     def retry_parked(self, notice_ids: Sequence[str] | None = None) -> int:
         """Queue parked notices (all, or those named) for delivery again."""
-        return self._outbox.retry_parked(arguments.notice_ids(notice_ids))
+        return self._outbox.retry_parked(arguments.ids(notice_ids))
 
     def record_delivery_report(
         self, notice_id: str, status: DeliveryStatus | str, *, detail: str | None = None

@@ -298,7 +298,7 @@ def record_charge(
     if not decision.allowed:
         uow.refuse(ChargeRefusedError(order.id, decision.reason))
         return charge
-    tx.add_charge(charge)
+    uow.charged(order, charge)
     return charge
 
 

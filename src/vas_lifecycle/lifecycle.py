@@ -25,6 +25,7 @@ from vas_lifecycle.notify import DeliveryRules, Notifier
 from vas_lifecycle.order import Order
 from vas_lifecycle.outbox import Outbox
 from vas_lifecycle.policy import Policy
+from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.queries import Queries
 from vas_lifecycle.records import Channel, Charge
 from vas_lifecycle.rendering import Renderer
@@ -55,14 +56,15 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         store: where everything lives; a ``MemoryStore`` by default.
         ids: makes order, notice and violation ids; random UUIDs by default.
         rng: draws confirmation codes (C3); seed it for reproducible runs.
-        auto_dispatch: deliver notices right after each command (else call
-            :meth:`dispatch`).
+        auto_dispatch: deliver notices and feed events right after each command
+            (else call :meth:`dispatch` and ``feed.publish()``).
         delivery: the outbox's retry rules (backoff, attempts before parking).
         max_retries: how often a command is retried when its order changed under it.
 
     Threads may share a Lifecycle (the stores serialise or isolate transactions);
     processes each build their own. The read side (``get``, ``history``, ...) is
-    :class:`~vas_lifecycle.queries.Queries`.
+    :class:`~vas_lifecycle.queries.Queries`; ``feed`` is the event feed for billing
+    backends (:class:`~vas_lifecycle.publisher.EventFeed`).
 
     Raises:
         PolicyError: the policy cannot serve the catalog.
@@ -93,6 +95,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self._rng = rng if rng is not None else random.Random()
         self._now = ClockReader(self.clock)
         self._outbox = _outbox(self)
+        self.feed = EventFeed(self.store, self.delivery, self._now, auto=auto_dispatch)
         self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
 
     def _run(self, command: Callable[[UnitOfWork], T]) -> T:
@@ -358,4 +361,5 @@ def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: 
         claim_for=lc.delivery.lease if deliver else None,
         notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),
         after_commit=lc._outbox.deliver_committed if deliver else None,
+        after_feed=lc.feed.after_commit,
     )

@@ -8,6 +8,7 @@ means none of them has to import another just to name a record.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from decimal import Decimal
 
 import attrs
@@ -22,6 +23,9 @@ __all__ = [
     "ChargeDecision",
     "DeliveryReport",
     "DeliveryStatus",
+    "FeedDelivery",
+    "FeedEvent",
+    "FeedKind",
     "PickSession",
     "ReasonCode",
     "SpKey",
@@ -177,3 +181,53 @@ class SpKey:
     digest: str = attrs.field(repr=False)
     created_at: pendulum.DateTime
     revoked_at: pendulum.DateTime | None = None
+
+
+class FeedKind(enum.StrEnum):
+    """What a billing backend hears about an order: its state changes and its charges."""
+
+    ACTIVATED = "activated"  # a subscription confirmed by the subscriber (C1)
+    TRIAL_STARTED = "trial_started"  # a free trial began (C6)
+    TRIAL_ENDED = "trial_ended"  # a trial ended by itself (C6): never charged
+    COMPLETED = "completed"  # an on-demand purchase went through (C5, C5a)
+    CANCELLED = "cancelled"  # the subscriber left, or an operator cancelled (C7)
+    EXPIRED = "expired"  # the confirmation window closed unanswered (C1)
+    DECLINED = "declined"  # the subscriber said no
+    REJECTED = "rejected"  # refused at the request (C13)
+    CHARGE_RECORDED = "charge_recorded"  # a charge C11 allowed was recorded
+
+
+@attrs.frozen
+class FeedEvent:
+    """One entry of the event feed.
+
+    ``id`` is unique and stable (the same event delivered again has the same id): a
+    consumer that remembers the ids it has handled is idempotent. ``seq`` is the
+    order's version after the change (a charge: the version it was taken at); one
+    order's events reach a subscriber in commit order. ``state`` is the order's state
+    after the change. ``data`` holds the kind's facts: ``reason`` (and ``from_state``
+    for a cancellation) for an ending, ``key``, ``amount`` and ``period_key`` for a
+    charge, ``channel`` where a change came from; ``price`` and ``period`` of the
+    service always.
+    """
+
+    id: str
+    kind: FeedKind
+    order_id: str
+    seq: int
+    at: pendulum.DateTime
+    msisdn: str = attrs.field(repr=masked_repr)
+    service_code: str
+    sp_id: str
+    state: str
+    data: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class FeedDelivery:
+    """A feed event owed to one subscriber, with its delivery bookkeeping."""
+
+    subscriber: str
+    event: FeedEvent
+    attempts: int
+    last_error: str | None = None

@@ -19,6 +19,7 @@ the handlers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -36,9 +37,10 @@ from vas_lifecycle.errors import (
     StoreError,
     VasError,
 )
+from vas_lifecycle.feed import PUBLISHED, charge_event, order_event
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order, Step, apply
-from vas_lifecycle.records import Channel, ReasonCode, SpViolation
+from vas_lifecycle.records import Channel, Charge, FeedEvent, ReasonCode, SpViolation
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.store.base import (
     ConflictError,
@@ -139,6 +141,8 @@ class UnitOfWork:
         self._claim_for = claim_for
         self._rules = rules if rules is not None else NoticeOrder()
         self.notices: list[Notice] = []
+        # what the event feed is to publish, each made only if a subscriber listens
+        self.feed: list[Callable[[], FeedEvent]] = []
         self._new_orders: set[str] = set()  # made in this unit: nothing of theirs waits
         self.refusal: VasError | None = None
 
@@ -168,6 +172,11 @@ class UnitOfWork:
                 order_id, seq, step.kind, self.now, channel, actor, text_in, None, step.data
             )
             order = apply(order, event)
+            published = PUBLISHED.get(step.kind)
+            if published is not None:
+                self.feed.append(
+                    functools.partial(order_event, order, published, self.now, channel, step.data)
+                )
             if step.notice is not None:
                 notice = self.renderer.notice(
                     step.notice,
@@ -193,6 +202,11 @@ class UnitOfWork:
         self.tx.append(order, events, start)
         self.notices.extend(staged)
         return order
+
+    def charged(self, order: Order, charge: Charge) -> None:
+        """Store a charge C11 allowed, and publish it."""
+        self.tx.add_charge(charge)
+        self.feed.append(functools.partial(charge_event, order, charge))
 
     def reply(
         self,
@@ -290,7 +304,8 @@ class Runner:
     so a retried command is dated after the change that made it retry.
 
     ``after_commit`` receives each command's notices once they are stored (to deliver
-    them at once), or is None to leave them to the outbox's dispatch."""
+    them at once), or is None to leave them to the outbox's dispatch; ``after_feed``
+    is called after a command that published feed events (to deliver them at once)."""
 
     def __init__(
         self,
@@ -303,8 +318,10 @@ class Runner:
         claim_for: dt.timedelta | None,
         after_commit: Callable[[list[Notice]], None] | None,
         notice_order: NoticeOrder | None = None,
+        after_feed: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.after_feed = after_feed
         self.notice_order = notice_order if notice_order is not None else NoticeOrder()
         self.clock = clock
         self.renderer = renderer
@@ -331,6 +348,8 @@ class Runner:
                         rules=self.notice_order,
                     )
                     result = command(uow)
+                    if uow.feed:
+                        tx.add_feed_events(make() for make in uow.feed)
                     ready = uow.write_notices()
             except ConnectionLostError as err:
                 # nothing was stored: once on a new connection, not again and again
@@ -348,6 +367,8 @@ class Runner:
                 raise StoreError(f"the store failed: {err}") from err
             if ready and self.after_commit is not None:
                 self.after_commit(ready)
+            if uow.feed and self.after_feed is not None:
+                self.after_feed()
             if uow.refusal is not None:
                 raise uow.refusal
             return result, uow.notices

@@ -1,5 +1,7 @@
-"""The worker: runs ``run_due()`` and ``dispatch()`` on a schedule, so confirmations
-expire, trials are reminded and end, and notices are retried with nobody calling them.
+"""The worker: runs ``run_due()``, ``dispatch()`` and ``feed.publish()`` on a schedule,
+so confirmations expire, trials are reminded and end, and notices and feed events are
+retried with nobody calling them (feed events go to the subscribers whose handlers are
+attached to the worker's Lifecycle: a billing backend runs a Worker in its own process).
 
 One pass fires every due timer and delivers every due notice, a unit of work at a
 time, checking for a stop request between units. Then the worker sleeps until the
@@ -32,6 +34,7 @@ class Pass:
     moved: int  # orders whose timer fired
     delivered: int  # notices handed to the notifier and accepted
     finished: bool  # False when a stop request cut the pass short
+    published: int = 0  # feed events handed to this process's subscribers
 
 
 class Worker:
@@ -78,13 +81,22 @@ class Worker:
             delivered += count
             if count < self.batch:
                 break
-        return Pass(moved, delivered, finished=not self.stopping)
+        published = 0
+        while not self.stopping and lc.feed.attached:
+            count = lc.feed.publish(limit=self.batch)
+            published += count
+            if count < self.batch:
+                break
+        return Pass(moved, delivered, finished=not self.stopping, published=published)
 
     def sleep_for(self) -> float:
-        """Seconds until the next timer or notice attempt, within [min_sleep, tick]."""
-        due = self.lifecycle.next_due()
-        if due is None:
+        """Seconds until the next timer, notice or feed attempt, within
+        [min_sleep, tick]."""
+        times = [self.lifecycle.next_due(), self.lifecycle.feed.next_attempt()]
+        known = [t for t in times if t is not None]
+        if not known:
             return self.tick
+        due = min(known)
         wait = (due - self.lifecycle.clock.now()).total_seconds()
         return min(self.tick, max(self.min_sleep, wait))
 
@@ -95,8 +107,13 @@ class Worker:
         while not self.stopping:
             try:
                 done = self.run_once()
-                if done.moved or done.delivered:
-                    log.info("timers fired: %d, notices delivered: %d", done.moved, done.delivered)
+                if done.moved or done.delivered or done.published:
+                    log.info(
+                        "timers fired: %d, notices delivered: %d, feed events delivered: %d",
+                        done.moved,
+                        done.delivered,
+                        done.published,
+                    )
                 wait = self.sleep_for() if done.finished else 0.0
             except StoreError as err:
                 log.warning("store unavailable, trying again in %.1fs: %s", self.tick, err)

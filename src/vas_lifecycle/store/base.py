@@ -11,7 +11,7 @@ report, SP keys); code that needs one part names that port. Adapters keep the po
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 import attrs
@@ -19,13 +19,22 @@ import pendulum
 
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order
-from vas_lifecycle.records import Charge, DeliveryReport, PickSession, SpKey, SpViolation
+from vas_lifecycle.records import (
+    Charge,
+    DeliveryReport,
+    FeedDelivery,
+    FeedEvent,
+    PickSession,
+    SpKey,
+    SpViolation,
+)
 
 __all__ = [
     "ChargeRecorder",
     "ConflictError",
     "ConnectionLostError",
     "Delivery",
+    "FeedRecorder",
     "GatewayRecorder",
     "NoticeRecorder",
     "OrderRecorder",
@@ -161,7 +170,8 @@ class OrderRecorder(abc.ABC):
 
     @abc.abstractmethod
     def purge(self, order_ids: Sequence[str]) -> int:
-        """Delete finished orders with their events, notices and charges (C14)."""
+        """Delete finished orders with their events, notices, charges and feed
+        entries (C14)."""
 
     @abc.abstractmethod
     def all_orders(self) -> Iterator[Order]: ...
@@ -324,6 +334,75 @@ class SpKeyRecorder(abc.ABC):
         were live."""
 
 
+class FeedRecorder(abc.ABC):
+    """The event feed's outbox: each event stored, with the change that made it, once
+    for every registered subscriber, and delivered to each on its own."""
+
+    @abc.abstractmethod
+    def add_feed_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
+        """Register a subscriber: it is owed every event stored after this commits.
+        False if it was registered already (its backlog is kept)."""
+
+    @abc.abstractmethod
+    def remove_feed_subscriber(self, name: str) -> bool:
+        """Forget a subscriber and every event still owed to it; False if unknown."""
+
+    @abc.abstractmethod
+    def feed_subscribers(self) -> list[str]:
+        """The registered subscribers' names, sorted."""
+
+    @abc.abstractmethod
+    def add_feed_events(self, events: Iterable[FeedEvent]) -> None:
+        """Owe ``events`` to every registered subscriber, as of this unit of work's
+        end. With none registered nothing is stored, and ``events`` need not even be
+        iterated (the caller makes each event only when it is taken)."""
+
+    @abc.abstractmethod
+    def claim_feed(
+        self,
+        subscriber: str,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+    ) -> list[FeedDelivery]:
+        """Claim up to ``limit`` of the subscriber's due events, oldest due first: at
+        most one per order, and only an order's earliest undelivered event (parked or
+        not), so one order's events reach the subscriber in commit order. Count the
+        attempt and push the next one to ``lease_until``. Concurrent claims for one
+        subscriber run one after the other."""
+
+    @abc.abstractmethod
+    def mark_feed_delivered(
+        self, subscriber: str, event_ids: Sequence[str], at: pendulum.DateTime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def mark_feed_failed(
+        self, subscriber: str, event_id: str, error: str, retry_at: pendulum.DateTime | None
+    ) -> None:
+        """Record a failed delivery; ``retry_at`` None parks the event (and, behind it,
+        its order's later events for this subscriber)."""
+
+    @abc.abstractmethod
+    def parked_feed(self, subscriber: str, limit: int) -> list[FeedDelivery]:
+        """The subscriber's parked events, oldest first."""
+
+    @abc.abstractmethod
+    def unpark_feed(
+        self, subscriber: str, event_ids: Sequence[str] | None, now: pendulum.DateTime
+    ) -> int:
+        """Queue parked events (all, or those named) again, due ``now``; how many."""
+
+    @abc.abstractmethod
+    def feed_backlog(self, subscriber: str) -> int:
+        """How many events the subscriber is still owed (parked ones included)."""
+
+    @abc.abstractmethod
+    def next_feed_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
+        """When the next claim for one of ``subscribers`` can take something: the
+        earliest due time among each order's earliest owed event (not parked)."""
+
+
 class Transaction(
     OrderRecorder,
     NoticeRecorder,
@@ -331,6 +410,7 @@ class Transaction(
     PickSessionRecorder,
     GatewayRecorder,
     SpKeyRecorder,
+    FeedRecorder,
 ):
     """One unit of work over every recorder port. Nothing is visible to others until
     the store commits it; either all of it is stored or none of it. Code that needs

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import functools
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -23,6 +23,8 @@ from vas_lifecycle.records import (
     Channel,
     Charge,
     DeliveryReport,
+    FeedDelivery,
+    FeedEvent,
     PickSession,
     SpKey,
     SpViolation,
@@ -65,6 +67,8 @@ class _Data:
         self.messages: dict[str, pendulum.DateTime] = {}
         self.reports: dict[str, tuple[DeliveryReport, ...]] = {}
         self.sp_keys: dict[str, SpKey] = {}
+        # the event feed: each subscriber's owed events, in commit order, by event id
+        self.feed: dict[str, dict[str, tuple[FeedEvent, _Outbox]]] = {}
 
     def copy(self) -> _Data:
         """An independent copy: records are immutable and shared, containers are new."""
@@ -86,6 +90,10 @@ class _Data:
         other.messages = dict(self.messages)
         other.reports = dict(self.reports)
         other.sp_keys = dict(self.sp_keys)
+        other.feed = {
+            name: {eid: (event, attrs.evolve(box)) for eid, (event, box) in owed.items()}
+            for name, owed in self.feed.items()
+        }
         return other
 
     def when(self, order_id: str) -> tuple[pendulum.DateTime, str]:
@@ -508,8 +516,118 @@ class _MemoryTransaction(Transaction):
                 data.withdrawn.pop(nid, None)
             for key in data.charges_by_order.pop(oid, []):
                 data.charges.pop(key, None)
+            for owed in data.feed.values():
+                for eid in [e for e, (event, _box) in owed.items() if event.order_id == oid]:
+                    del owed[eid]
             count += 1
         return count
+
+    # --- the event feed ----------------------------------------------------------------
+    def add_feed_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
+        feed = self._data.feed
+        if name in feed:
+            return False
+        feed[name] = {}
+        self._undo.append(functools.partial(_drop, feed, name))
+        return True
+
+    def remove_feed_subscriber(self, name: str) -> bool:
+        feed = self._data.feed
+        owed = feed.pop(name, None)
+        if owed is None:
+            return False
+        self._undo.append(functools.partial(feed.__setitem__, name, owed))
+        return True
+
+    def feed_subscribers(self) -> list[str]:
+        return sorted(self._data.feed)
+
+    def add_feed_events(self, events: Iterable[FeedEvent]) -> None:
+        feed = self._data.feed
+        if not feed:
+            return  # nobody listens: the events are not even made
+        made = list(events)
+        for name, owed in feed.items():
+            for event in made:
+                if event.id in owed:
+                    raise ConflictError.concurrent(f"feed event {event.id} exists for {name}")
+                owed[event.id] = (event, _Outbox(0, event.at))
+                self._undo.append(functools.partial(_drop, owed, event.id))
+
+    def claim_feed(
+        self,
+        subscriber: str,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+    ) -> list[FeedDelivery]:
+        owed = self._data.feed.get(subscriber, {})
+        # the earliest undelivered event of each order (they are kept in commit order)
+        first: dict[str, tuple[FeedEvent, _Outbox]] = {}
+        for event, box in owed.values():
+            first.setdefault(event.order_id, (event, box))
+        due = [(e, box) for e, box in first.values() if not box.parked and box.next_at <= now]
+        due.sort(key=lambda item: item[1].next_at)  # stable: commit order among equals
+        claimed: list[FeedDelivery] = []
+        for event, box in due[:limit]:
+            self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+            box.attempts += 1
+            box.next_at = lease_until
+            claimed.append(FeedDelivery(subscriber, event, box.attempts, box.error))
+        return claimed
+
+    def mark_feed_delivered(
+        self, subscriber: str, event_ids: Sequence[str], at: pendulum.DateTime
+    ) -> None:
+        owed = self._data.feed.get(subscriber, {})
+        done = [eid for eid in event_ids if eid in owed]
+        if done:
+            # a rollback puts them back where they were (in commit order)
+            self._undo.append(functools.partial(_replace, owed, dict(owed)))
+            for eid in done:
+                del owed[eid]
+
+    def mark_feed_failed(
+        self, subscriber: str, event_id: str, error: str, retry_at: pendulum.DateTime | None
+    ) -> None:
+        item = self._data.feed.get(subscriber, {}).get(event_id)
+        if item is not None:
+            box = item[1]
+            self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+            _fail(box, error, retry_at)
+
+    def parked_feed(self, subscriber: str, limit: int) -> list[FeedDelivery]:
+        owed = self._data.feed.get(subscriber, {})
+        return [
+            FeedDelivery(subscriber, event, box.attempts, box.error)
+            for event, box in owed.values()
+            if box.parked
+        ][:limit]
+
+    def unpark_feed(
+        self, subscriber: str, event_ids: Sequence[str] | None, now: pendulum.DateTime
+    ) -> int:
+        owed = self._data.feed.get(subscriber, {})
+        wanted = set(owed) if event_ids is None else set(event_ids)
+        count = 0
+        for eid, (_event, box) in owed.items():
+            if eid in wanted and box.parked:
+                self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+                box.parked, box.next_at, box.attempts = False, now, 0
+                count += 1
+        return count
+
+    def feed_backlog(self, subscriber: str) -> int:
+        return len(self._data.feed.get(subscriber, {}))
+
+    def next_feed_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
+        due: list[pendulum.DateTime] = []
+        for name in subscribers:
+            first: dict[str, _Outbox] = {}  # each order's earliest owed event
+            for event, box in self._data.feed.get(name, {}).values():
+                first.setdefault(event.order_id, box)
+            due.extend(box.next_at for box in first.values() if not box.parked)
+        return min(due) if due else None
 
     # --- audit ---------------------------------------------------------------------
     def all_orders(self) -> Iterator[Order]:
@@ -546,6 +664,11 @@ def _truncate(items: list[Any], size: int) -> None:
 
 def _drop(mapping: dict[str, Any], key: str) -> None:
     mapping.pop(key, None)
+
+
+def _replace(mapping: dict[str, Any], content: dict[str, Any]) -> None:
+    mapping.clear()
+    mapping.update(content)
 
 
 def _fail(box: _Outbox, error: str, retry_at: pendulum.DateTime | None) -> None:

@@ -31,11 +31,13 @@ from vas_lifecycle.errors import (
     ConfirmationRefusedError,
     InvalidStateError,
 )
+from vas_lifecycle.feed import PUBLISHED
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import RecordingNotifier
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.records import FeedEvent
 from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Store
@@ -44,7 +46,7 @@ from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.invariants import check_invariants
 from vas_lifecycle.testing.strategies import sms_texts
 
-__all__ = ["FlakyNotifier", "LifecycleMachine", "demo_catalog"]
+__all__ = ["FeedConsumer", "FlakyNotifier", "LifecycleMachine", "demo_catalog", "expected_feed"]
 
 
 class NotifierDownError(ConnectionError):
@@ -64,6 +66,52 @@ class FlakyNotifier(RecordingNotifier):
         if self.failing:
             raise NotifierDownError("SMS gateway unreachable")
         super().send(notice)
+
+
+class BillingDownError(ConnectionError):
+    """What :class:`FeedConsumer` raises while it is down."""
+
+
+class FeedConsumer:
+    """A feed subscriber's handler that can be switched off: it keeps every event it
+    was handed (``heard``, repeats included), per order in the order heard."""
+
+    def __init__(self) -> None:
+        self.failing = False
+        self.heard: list[FeedEvent] = []
+
+    def __call__(self, item: FeedEvent) -> None:
+        if self.failing:
+            raise BillingDownError("billing backend unreachable")
+        self.heard.append(item)
+
+    def ids_by_order(self) -> dict[str, list[str]]:
+        """Each order's event ids as first heard (a repeat of an id is dropped)."""
+        seen: set[str] = set()
+        by_order: dict[str, list[str]] = {}
+        for heard in self.heard:
+            if heard.id not in seen:
+                seen.add(heard.id)
+                by_order.setdefault(heard.order_id, []).append(heard.id)
+        return by_order
+
+
+def expected_feed(lifecycle: Lifecycle) -> dict[str, list[str]]:
+    """Each order's feed event ids in commit order, worked out from its stored events
+    and charges (not from the feed): its published events by version, each charge
+    after the change that made the version it was taken at."""
+    expected: dict[str, list[str]] = {}
+    with lifecycle.store.transaction(readonly=True) as tx:
+        for order in tx.all_orders():
+            items = [
+                ((e.seq, 0, e.at), f"order:{order.id}:{e.seq}")
+                for e in tx.events(order.id)
+                if e.kind in PUBLISHED
+            ]
+            items += [((c.order_version, 1, c.at), f"charge:{c.key}") for c in tx.charges(order.id)]
+            if items:
+                expected[order.id] = [eid for _key, eid in sorted(items)]
+    return expected
 
 
 SUBSCRIBERS = ("+8613800000001", "+8613800000002", "+8613800000003")
@@ -95,6 +143,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = ManualClock(self.start)
         self.notifier = FlakyNotifier()
+        self.billing = FeedConsumer()
         self.store = self.make_store()
         self.catalog = self.make_catalog()
         self.lifecycle = self.make_lifecycle()
@@ -122,8 +171,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         return [self.lifecycle.policy.operator_number, *codes, "106"]
 
     def make_lifecycle(self) -> Lifecycle:
-        """A lifecycle on ``self.store``; called again on every simulated restart."""
-        return Lifecycle(
+        """A lifecycle on ``self.store``, with ``self.billing`` subscribed to its event
+        feed; called again on every simulated restart."""
+        lifecycle = Lifecycle(
             self.catalog,
             policy=self.make_policy(),
             clock=self.clock,
@@ -131,6 +181,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             store=self.store,
             rng=random.Random(len(self.notifier.sent)),
         )
+        lifecycle.feed.subscribe("billing", self.billing)
+        return lifecycle
 
     # --- rules --------------------------------------------------------------------------
     orders = Bundle("orders")
@@ -340,10 +392,25 @@ class LifecycleMachine(RuleBasedStateMachine):
     def dispatch(self) -> None:
         self.lifecycle.dispatch()
 
+    @rule(failing=st.booleans())
+    def billing_up_or_down(self, failing: bool) -> None:
+        self.billing.failing = failing
+
+    @rule()
+    def publish(self) -> None:
+        self.lifecycle.feed.publish()
+
     @invariant()
     def invariants_hold(self) -> None:
         problems = check_invariants(self.lifecycle)
         assert not problems, "\n".join(map(str, problems))
+
+    @invariant()
+    def feed_heard_in_commit_order(self) -> None:
+        """What billing heard of each order is the start of that order's feed."""
+        expected = expected_feed(self.lifecycle)
+        for order_id, heard in self.billing.ids_by_order().items():
+            assert heard == expected.get(order_id, [])[: len(heard)], order_id
 
     def teardown(self) -> None:
         self.notifier.failing = False
@@ -359,5 +426,17 @@ class LifecycleMachine(RuleBasedStateMachine):
                 break
             self.clock.set(max(due, self.clock.now()))
             self.lifecycle.run_due()
+        # billing is back too: every event is heard, at least once, in order
+        self.billing.failing = False
+        self.lifecycle.feed.retry_parked("billing")
+        for _ in range(100):
+            while self.lifecycle.feed.publish():
+                pass
+            due = self.lifecycle.feed.next_attempt()
+            if due is None:
+                break
+            self.clock.set(max(due, self.clock.now()))
+        assert self.lifecycle.feed.backlog("billing") == 0
+        assert self.billing.ids_by_order() == expected_feed(self.lifecycle)
         problems = check_invariants(self.lifecycle, settled=True, delivered=self.notifier.sent)
         assert not problems, "\n".join(map(str, problems))

@@ -36,7 +36,15 @@ from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel
-from vas_lifecycle.records import DeliveryReport, DeliveryStatus, ReasonCode, SpKey, SpViolation
+from vas_lifecycle.records import (
+    DeliveryReport,
+    DeliveryStatus,
+    FeedEvent,
+    FeedKind,
+    ReasonCode,
+    SpKey,
+    SpViolation,
+)
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Store
@@ -53,6 +61,12 @@ OTHER = "+8613900139000"
 def _add_key(store: Store, key: SpKey) -> None:
     with store.transaction() as tx:
         tx.add_sp_key(key)
+
+
+def _feed_event(event_id: str, order_id: str, seq: int, kind: FeedKind, at: Any) -> FeedEvent:
+    return FeedEvent(
+        event_id, kind, order_id, seq, at, SUB, "NEWS", "SP01", "active", {"price": "5.00"}
+    )
 
 
 def _raises(error: type[BaseException], action: Callable[[], Any]) -> BaseException:
@@ -451,6 +465,142 @@ class StoreContract(abc.ABC):
             assert tx.events(finished.id) == [] and tx.notices(finished.id) == []
             assert tx.charges(finished.id) == []
             assert tx.get_order(live.id) is not None
+
+    # --- the event feed ---------------------------------------------------------------
+
+    def test_contract_feed_is_owed_to_each_subscriber_in_commit_order(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        lease, act = now.add(minutes=2), FeedKind.ACTIVATED
+        e1 = _feed_event("order:o1:2", "o1", 2, act, now)
+        # a charge at version 2 comes after the change that made version 2, before 3,
+        # whatever the clocks of the processes that wrote them said
+        c1 = _feed_event("charge:k", "o1", 2, FeedKind.CHARGE_RECORDED, now.subtract(seconds=1))
+        e2 = _feed_event("order:o1:3", "o1", 3, FeedKind.CANCELLED, now)
+        f1 = _feed_event("order:o2:2", "o2", 2, act, now)
+        with store.transaction() as tx:
+            tx.add_feed_events([e1])  # nobody listens yet: nothing is kept
+            assert tx.add_feed_subscriber("a", now) and tx.add_feed_subscriber("b", now)
+            assert not tx.add_feed_subscriber("a", now)
+            assert tx.feed_subscribers() == ["a", "b"]
+        with store.transaction() as tx:
+            tx.add_feed_events([e1, f1])
+        with store.transaction() as tx:
+            tx.add_feed_events([c1, e2])
+        with store.transaction() as tx:
+            assert tx.feed_backlog("a") == 4
+            # each is due when it was made; c1 is claimable only after e1
+            assert tx.next_feed_attempt(["a"]) == now
+            # one event per order: o1's later ones wait behind e1
+            claimed = tx.claim_feed("a", now, lease, 10)
+            assert sorted(d.event.id for d in claimed) == [e1.id, f1.id]
+            assert {d.event.id: d.event for d in claimed} == {e1.id: e1, f1.id: f1}
+            assert all(d.attempts == 1 and d.subscriber == "a" for d in claimed)
+        with store.transaction() as tx:  # claimed: nothing of o1 or o2 until settled
+            assert tx.claim_feed("a", now, lease, 10) == []
+            tx.mark_feed_delivered("a", [e1.id], now)
+            tx.mark_feed_failed("a", f1.id, "billing down", now.add(minutes=5))
+        with store.transaction() as tx:
+            assert tx.next_feed_attempt(["a"]) == c1.at  # o1's head now, o2 backing off
+            (charge,) = tx.claim_feed("a", now, lease, 10)
+            assert charge.event == c1
+            tx.mark_feed_delivered("a", [c1.id], now)
+        with store.transaction() as tx:
+            (cancel,) = tx.claim_feed("a", now, lease, 10)
+            assert cancel.event.id == e2.id
+            tx.mark_feed_failed("a", e2.id, "gave up", None)  # parked
+        later = now.add(hours=1)
+        with store.transaction() as tx:
+            (retried,) = tx.claim_feed("a", later, later.add(minutes=2), 10)
+            assert retried.event.id == f1.id and retried.attempts == 2
+            assert retried.last_error == "billing down"
+            tx.mark_feed_delivered("a", [f1.id], later)
+            assert [d.event.id for d in tx.parked_feed("a", 10)] == [e2.id]
+            assert tx.feed_backlog("a") == 1 and tx.next_feed_attempt(["a"]) is None
+            assert tx.feed_backlog("b") == 4  # b's copies are its own
+        with store.transaction() as tx:
+            assert tx.unpark_feed("a", ["nope"], later) == 0
+            assert tx.unpark_feed("a", None, later) == 1
+            (again,) = tx.claim_feed("a", later, later.add(minutes=2), 10)
+            assert again.event.id == e2.id and again.attempts == 1
+        with store.transaction() as tx:
+            assert tx.remove_feed_subscriber("b") and not tx.remove_feed_subscriber("b")
+            assert tx.feed_backlog("b") == 0 and tx.feed_subscribers() == ["a"]
+
+    def test_contract_feed_claims_are_undone_with_their_transaction(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        with store.transaction() as tx:
+            tx.add_feed_subscriber("a", now)
+            tx.add_feed_events([_feed_event("order:o1:2", "o1", 2, FeedKind.ACTIVATED, now)])
+
+        def claim_then_fail() -> None:
+            with store.transaction() as tx:
+                assert len(tx.claim_feed("a", now, now.add(minutes=2), 10)) == 1
+                raise RuntimeError("crash")
+
+        _raises(RuntimeError, claim_then_fail)
+        with store.transaction() as tx:
+            (claimed,) = tx.claim_feed("a", now, now.add(minutes=2), 10)
+            assert claimed.attempts == 1
+
+    def test_contract_racing_feed_claims_keep_each_orders_order(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        with store.transaction() as tx:
+            tx.add_feed_subscriber("a", now)
+            tx.add_feed_events(
+                [
+                    _feed_event(f"order:o{n}:{seq}", f"o{n}", seq, FeedKind.ACTIVATED, now)
+                    for n in range(20)
+                    for seq in (2, 3)
+                ]
+            )
+        barrier = threading.Barrier(2, timeout=30)
+        claims: list[list[str]] = []
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            try:
+                barrier.wait()
+                with store.transaction() as tx:
+                    claims.append(
+                        [d.event.id for d in tx.claim_feed("a", now, now.add(minutes=2), 30)]
+                    )
+            except BaseException as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        taken = [eid for claim in claims for eid in claim]
+        # every order's first event once, never its second beside it
+        assert sorted(taken) == sorted(f"order:o{n}:2" for n in range(20))
+
+    def test_contract_feed_through_the_lifecycle_and_purge(self) -> None:
+        lc, clock = self.lifecycle()
+        heard: list[FeedEvent] = []
+        assert lc.feed.subscribe("billing", heard.append)
+        order = self.active(lc, clock)
+        lc.record_charge(order.id, Decimal("5.00"), key="k")
+        lc.unsubscribe(order.id, channel=Channel.SMS)
+        assert [(e.kind, e.seq, e.state) for e in heard] == [
+            (FeedKind.ACTIVATED, 3, "active"),
+            (FeedKind.CHARGE_RECORDED, 3, "active"),
+            (FeedKind.CANCELLED, 4, "cancelled"),
+        ]
+        assert heard[1].data["amount"] == "5.00" and heard[1].id == "charge:k"
+        assert lc.feed.backlog("billing") == 0
+        lc.feed.detach("billing")  # registered still: events are kept for it
+        other = self.active(lc, clock, OTHER)
+        lc.unsubscribe(other.id, channel=Channel.SMS)
+        assert lc.feed.backlog("billing") == 2 and len(heard) == 3
+        with lc.store.transaction() as tx:
+            assert tx.purge([other.id]) == 1
+        assert lc.feed.backlog("billing") == 0
 
     # --- what gateways report, SP keys -------------------------------------------------
 

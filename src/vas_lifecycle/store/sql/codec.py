@@ -29,6 +29,9 @@ from vas_lifecycle.records import (
     Charge,
     DeliveryReport,
     DeliveryStatus,
+    FeedDelivery,
+    FeedEvent,
+    FeedKind,
     ReasonCode,
     SpKey,
     SpViolation,
@@ -37,6 +40,7 @@ from vas_lifecycle.states import OrderState
 
 __all__ = [
     "EVENT_COLUMNS",
+    "FEED_COLUMNS",
     "NOTICE_COLUMNS",
     "ORDER_COLUMNS",
     "ORDER_FIELDS",
@@ -49,6 +53,8 @@ __all__ = [
     "charge_row",
     "event_from_row",
     "event_row",
+    "feed_from_row",
+    "feed_row",
     "notice_from_row",
     "notice_row",
     "order_from_row",
@@ -358,3 +364,44 @@ def sp_key_row(k: SpKey) -> tuple[Any, ...]:
 
 def sp_key_from_row(row: Sequence[Any]) -> SpKey:
     return SpKey(row[0], row[1], row[2], _ts(row[3]), parse_ts(row[4]))
+
+
+#: a feed event's columns; ``pos`` sorts one order's events in commit order
+FEED_COLUMNS = "event_id, order_id, pos, kind, at, seq, msisdn, service_code, sp_id, state, data"
+
+
+def feed_row(event: FeedEvent) -> tuple[Any, ...]:
+    # one order's events in commit order: by its version, a charge after the change
+    # that made that version (a charge locks its order: the next change waits for it)
+    charge = 1 if event.kind is FeedKind.CHARGE_RECORDED else 0
+    at = ts(event.at)
+    return (
+        event.id,
+        event.order_id,
+        f"{event.seq:010d}.{charge}.{at}.{event.id}",
+        event.kind.value,
+        at,
+        event.seq,
+        event.msisdn,
+        event.service_code,
+        event.sp_id,
+        event.state,
+        _ENCODER.encode(dict(event.data)),
+    )
+
+
+def feed_from_row(subscriber: str, row: Sequence[Any]) -> FeedDelivery:
+    """A row of ``FEED_COLUMNS`` followed by ``attempts, last_error``."""
+    event = FeedEvent(
+        row[0],
+        FeedKind(row[3]),
+        row[1],
+        row[5],
+        _ts(row[4]),
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        json.loads(row[10]),
+    )
+    return FeedDelivery(subscriber, event, row[11], row[12])

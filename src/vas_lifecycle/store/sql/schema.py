@@ -158,6 +158,37 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX vas_sp_keys_sp ON vas_sp_keys (sp_id)",
         ),
     ),
+    (
+        6,
+        (
+            # the event feed: who listens, and what each is still owed (a row per
+            # subscriber and event, written with the change, deleted once delivered)
+            """CREATE TABLE vas_feed_subscribers (
+                name TEXT PRIMARY KEY,
+                since TEXT NOT NULL)""",
+            """CREATE TABLE vas_feed (
+                subscriber TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                pos TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                at TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                msisdn TEXT NOT NULL,
+                service_code TEXT NOT NULL,
+                sp_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                data TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                parked INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                PRIMARY KEY (subscriber, event_id))""",
+            "CREATE INDEX vas_feed_due ON vas_feed (subscriber, next_attempt_at)",
+            "CREATE INDEX vas_feed_order ON vas_feed (subscriber, order_id, pos)",
+            "CREATE INDEX vas_feed_purge ON vas_feed (order_id)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

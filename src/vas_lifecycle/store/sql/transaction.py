@@ -8,18 +8,28 @@ mode), which is what lets ``run_due()`` move many orders per transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import pendulum
 
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order
-from vas_lifecycle.records import Channel, Charge, DeliveryReport, PickSession, SpKey, SpViolation
+from vas_lifecycle.records import (
+    Channel,
+    Charge,
+    DeliveryReport,
+    FeedDelivery,
+    FeedEvent,
+    PickSession,
+    SpKey,
+    SpViolation,
+)
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Transaction, Waiting
 from vas_lifecycle.store.sql.codec import (
     EVENT_COLUMNS,
+    FEED_COLUMNS,
     NOTICE_COLUMNS,
     ORDER_COLUMNS,
     ORDER_SELECT,
@@ -31,6 +41,8 @@ from vas_lifecycle.store.sql.codec import (
     charge_row,
     event_from_row,
     event_row,
+    feed_from_row,
+    feed_row,
     notice_from_row,
     notice_row,
     order_from_row,
@@ -71,6 +83,7 @@ class SqlTransaction(Transaction):
         self._picks: dict[str, PickSession] = {}
         self._locked: set[str] = set()  # subscribers held until the transaction ends
         self._delivered: list[tuple[str | None, str]] = []
+        self._feed: list[Iterable[FeedEvent]] = []  # made at the flush, if anyone listens
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         self._cur.execute(self._d.sql(statement), tuple(params))
@@ -509,7 +522,121 @@ class SqlTransaction(Transaction):
         )
         self._execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
         self._execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
+        self._execute_many("DELETE FROM vas_feed WHERE order_id = ?", keys)
         return self._execute_many("DELETE FROM vas_orders WHERE id = ? AND due_at IS NULL", keys)
+
+    # --- the event feed ----------------------------------------------------------------
+    def add_feed_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
+        self.flush()  # what this unit of work published before is not owed to it
+        return (
+            self._execute(
+                "INSERT INTO vas_feed_subscribers (name, since) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (name, ts(at)),
+            )
+            == 1
+        )
+
+    def remove_feed_subscriber(self, name: str) -> bool:
+        self.flush()
+        self._execute("DELETE FROM vas_feed WHERE subscriber = ?", (name,))
+        return self._execute("DELETE FROM vas_feed_subscribers WHERE name = ?", (name,)) == 1
+
+    def feed_subscribers(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT name FROM vas_feed_subscribers ORDER BY name")]
+
+    def add_feed_events(self, events: Iterable[FeedEvent]) -> None:
+        self._feed.append(events)
+
+    def claim_feed(
+        self,
+        subscriber: str,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+    ) -> list[FeedDelivery]:
+        self.flush()
+        # one claim per subscriber at a time: what another claim took is then seen
+        # as claimed, and holds that order's later events back
+        self._query(
+            "SELECT name FROM vas_feed_subscribers WHERE name = ?" + self._d.lock, (subscriber,)
+        )
+        due = (
+            "SELECT f.event_id FROM vas_feed f WHERE f.subscriber = ? AND f.parked = 0 "
+            "AND f.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM vas_feed e "
+            "WHERE e.subscriber = f.subscriber AND e.order_id = f.order_id AND e.pos < f.pos) "
+            "ORDER BY f.next_attempt_at, f.pos LIMIT ?"
+        )
+        rows = self._query(
+            "UPDATE vas_feed SET attempts = attempts + 1, next_attempt_at = ? "
+            f"WHERE subscriber = ? AND event_id {self._d.among(due)} "
+            f"RETURNING {FEED_COLUMNS}, attempts, last_error",
+            (ts(lease_until), subscriber, subscriber, ts(now), limit),
+        )
+        claimed = [feed_from_row(subscriber, r) for r in rows]
+        return sorted(claimed, key=lambda d: (d.event.at, d.event.order_id, d.event.seq))
+
+    def mark_feed_delivered(
+        self, subscriber: str, event_ids: Sequence[str], at: pendulum.DateTime
+    ) -> None:
+        self._execute_many(
+            "DELETE FROM vas_feed WHERE subscriber = ? AND event_id = ?",
+            [(subscriber, eid) for eid in event_ids],
+        )
+
+    def mark_feed_failed(
+        self, subscriber: str, event_id: str, error: str, retry_at: pendulum.DateTime | None
+    ) -> None:
+        if retry_at is None:
+            self._execute(
+                "UPDATE vas_feed SET parked = 1, last_error = ? "
+                "WHERE subscriber = ? AND event_id = ?",
+                (error[:500], subscriber, event_id),
+            )
+        else:
+            self._execute(
+                "UPDATE vas_feed SET next_attempt_at = ?, last_error = ? "
+                "WHERE subscriber = ? AND event_id = ?",
+                (ts(retry_at), error[:500], subscriber, event_id),
+            )
+
+    def parked_feed(self, subscriber: str, limit: int) -> list[FeedDelivery]:
+        rows = self._query(
+            f"SELECT {FEED_COLUMNS}, attempts, last_error FROM vas_feed "
+            "WHERE subscriber = ? AND parked = 1 ORDER BY at, pos LIMIT ?",
+            (subscriber, limit),
+        )
+        return [feed_from_row(subscriber, r) for r in rows]
+
+    def unpark_feed(
+        self, subscriber: str, event_ids: Sequence[str] | None, now: pendulum.DateTime
+    ) -> int:
+        update = (
+            "UPDATE vas_feed SET parked = 0, attempts = 0, next_attempt_at = ? "
+            "WHERE subscriber = ? AND parked = 1"
+        )
+        if event_ids is None:
+            return self._execute(update, (ts(now), subscriber))
+        return self._execute(
+            f"{update} AND event_id {self._d.in_values}",
+            (ts(now), subscriber, self._d.values(list(event_ids))),
+        )
+
+    def feed_backlog(self, subscriber: str) -> int:
+        self.flush()
+        rows = self._query("SELECT count(*) FROM vas_feed WHERE subscriber = ?", (subscriber,))
+        return int(rows[0][0])
+
+    def next_feed_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
+        self.flush()
+        rows = self._query(
+            "SELECT min(f.next_attempt_at) FROM vas_feed f "
+            f"WHERE f.subscriber {self._d.in_values} AND f.parked = 0 "
+            "AND NOT EXISTS (SELECT 1 FROM vas_feed e WHERE e.subscriber = f.subscriber "
+            "AND e.order_id = f.order_id AND e.pos < f.pos)",
+            (self._d.values(list(subscribers)),),
+        )
+        return parse_ts(rows[0][0]) if rows else None
 
     # --- audit ---------------------------------------------------------------------
     def all_orders(self) -> Iterator[Order]:
@@ -570,10 +697,22 @@ class SqlTransaction(Transaction):
             "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
             self._delivered,
         )
-        self._inserts, self._updates, self._events = [], [], []
+        self._flush_feed()
+        self._inserts, self._updates, self._events, self._feed = [], [], [], []
         self._notices, self._charges, self._violations = [], [], []
         self._picks, self._delivered, self._orders = {}, [], {}
         self._seen, self._of = {}, {}
+
+    def _flush_feed(self) -> None:
+        """Each event once for every registered subscriber; with none (one indexed
+        look), no event is even made."""
+        if not self._feed or not self._query("SELECT 1 FROM vas_feed_subscribers LIMIT 1"):
+            return
+        self._execute_many(
+            f"INSERT INTO vas_feed (subscriber, {FEED_COLUMNS}, next_attempt_at) "
+            "SELECT name, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM vas_feed_subscribers",
+            [(*row, row[4]) for events in self._feed for row in map(feed_row, events)],
+        )
 
     def _flush_orders(self) -> None:
         """Insert the new orders and update the changed ones, each only if its version
