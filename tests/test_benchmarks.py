@@ -116,3 +116,10 @@ def test_every_instruction_count_scenario_runs_on_the_work_tree() -> None:
             check=False,
         )
         assert done.returncode == 0, (scenario, done.stderr)
+
+
+def test_feed_prints_command_rates_with_and_without_a_subscriber() -> None:
+    out = run("feed.py", "--orders", "10")
+    assert figure(out, "SQLite     commands/s, no subscriber:") > 0
+    assert figure(out, "SQLite     commands/s, attached here:") > 0
+    assert figure(out, "SQLite     feed events delivered by publish():") > 0

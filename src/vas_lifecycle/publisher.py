@@ -104,27 +104,32 @@ class EventFeed:
             return sorted(self._handlers)
 
     def publish(self, *, limit: int = 500) -> int:
-        """Deliver the due events of the subscribers attached here; returns how many
-        deliveries succeeded (at most ``limit``). An order's next event is claimed
-        in the next round, once the one before it is delivered: rounds go on until
-        one delivers nothing."""
+        """Deliver the due events of the subscribers attached here, at most ``limit``
+        to each; returns how many deliveries succeeded. An order's next event is
+        claimed in the next round, once the one before it is delivered: rounds go on
+        until one delivers nothing."""
         size = arguments.count(limit, "limit")
-        if getattr(self._local, "busy", False):
-            return 0  # a handler's own command: the running publish goes on after it
-        self._local.busy = True
+        local = self._local
+        if getattr(local, "busy", False):
+            # a handler's own command: the publish running in this thread delivers it
+            local.extra += size
+            return 0
+        local.busy, local.extra = True, 0
         try:
             with self._lock:
                 handlers = list(self._handlers.items())
             delivered = 0
             for name, handler in handlers:
-                while delivered < size:
-                    sent = self._round(name, handler, size - delivered)
+                done = 0
+                while done < size + local.extra:
+                    sent = self._round(name, handler, size + local.extra - done)
                     if sent == 0:
                         break
-                    delivered += sent
+                    done += sent
+                delivered += done
             return delivered
         finally:
-            self._local.busy = False
+            local.busy = False
 
     def _round(self, name: str, handler: Handler, limit: int) -> int:
         now = self._clock.now()
@@ -157,13 +162,16 @@ class EventFeed:
             call(self._store, settle)
         return len(done)
 
-    def after_commit(self) -> None:
-        """Deliver a command's events right after its commit (with ``auto_dispatch``
-        and a handler attached here); a delivery problem never fails the command."""
+    def after_commit(self, count: int) -> None:
+        """Deliver about as many events as a command just published (``count``), right
+        after its commit, with ``auto_dispatch`` and a handler attached here: the
+        command's own when nothing older waits, and never a long backlog that would
+        keep the command's caller waiting (the worker delivers that). A delivery
+        problem never fails the command."""
         if not self._auto or not self._handlers:
             return
         try:
-            self.publish()
+            self.publish(limit=count)
         except VasError as err:
             log.warning("feed delivery after a command failed; events stay queued: %s", err)
 

@@ -305,7 +305,8 @@ class Runner:
 
     ``after_commit`` receives each command's notices once they are stored (to deliver
     them at once), or is None to leave them to the outbox's dispatch; ``after_feed``
-    is called after a command that published feed events (to deliver them at once)."""
+    is called with how many feed events a command published, after its commit (to
+    deliver them at once)."""
 
     def __init__(
         self,
@@ -318,7 +319,7 @@ class Runner:
         claim_for: dt.timedelta | None,
         after_commit: Callable[[list[Notice]], None] | None,
         notice_order: NoticeOrder | None = None,
-        after_feed: Callable[[], None] | None = None,
+        after_feed: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.after_feed = after_feed
@@ -368,7 +369,7 @@ class Runner:
             if ready and self.after_commit is not None:
                 self.after_commit(ready)
             if uow.feed and self.after_feed is not None:
-                self.after_feed()
+                self.after_feed(len(uow.feed))
             if uow.refusal is not None:
                 raise uow.refusal
             return result, uow.notices
