@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import pendulum
@@ -24,7 +24,7 @@ from vas_lifecycle.privacy import mask_msisdn, masked_repr
 from vas_lifecycle.records import Channel
 from vas_lifecycle.states import LIVE_STATES, OrderState, Trigger
 
-__all__ = ["Event", "EventKind", "Order", "Step", "apply"]
+__all__ = ["Event", "EventData", "EventKind", "Order", "Step", "advance", "apply"]
 
 
 class EventKind(enum.StrEnum):
@@ -98,6 +98,15 @@ class EventData(Mapping[str, str]):
                 at += 1
         except ValueError:
             raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # most events lack most keys: a miss is answered without raising
+        if key not in self._items:
+            return default
+        try:
+            return self[key]
+        except KeyError:  # only a value read the same as the key
+            return default
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items[0::2])
@@ -221,13 +230,28 @@ def _time(value: str | None) -> pendulum.DateTime | None:
 
 def apply(order: Order | None, event: Event) -> Order:
     """The order after ``event``. The only place order fields change."""
+    data = EventData.of(event.data)  # already one: the field converts
+    return advance(order, event.order_id, event.seq, event.kind, event.at, event.channel, data)
+
+
+def advance(
+    order: Order | None,
+    order_id: str,
+    seq: int,
+    kind: EventKind,
+    at: pendulum.DateTime,
+    channel: Channel | None,
+    data: EventData,
+) -> Order:
+    """The order after an event with these fields (what :func:`apply` does, for a
+    caller that makes the event only afterwards, with the text it sent)."""
     if order is None:
-        if event.kind is not EventKind.ORDER_REQUESTED or event.seq != 1:
-            raise ValueError(f"an order's history starts with ORDER_REQUESTED, got {event.kind}")
-        d = event.data
-        assert event.channel is not None
+        if kind is not EventKind.ORDER_REQUESTED or seq != 1:
+            raise ValueError(f"an order's history starts with ORDER_REQUESTED, got {kind}")
+        d = data
+        assert channel is not None
         return Order(
-            id=event.order_id,
+            id=order_id,
             msisdn=d["msisdn"],
             service_code=d["service_code"],
             sp_id=d["sp_id"],
@@ -238,25 +262,33 @@ def apply(order: Order | None, event: Event) -> Order:
             period=Period(d["period"]),
             access_code=d["access_code"],
             language=d["language"],
-            requested_at=event.at,
-            request_channel=event.channel,
+            requested_at=at,
+            request_channel=channel,
         )
-    if event.order_id != order.id or event.seq != order.version + 1:
+    if order_id != order.id or seq != order.version + 1:
         raise ValueError(
-            f"event {event.kind} (order {event.order_id}, seq {event.seq}) does not follow "
+            f"event {kind} (order {order_id}, seq {seq}) does not follow "
             f"order {order.id} version {order.version}"
         )
-    trigger = EVENT_TRIGGERS.get(event.kind)
+    trigger = EVENT_TRIGGERS.get(kind)
     if trigger is None:
-        raise InvalidStateError(order.id, order.state, event.kind.value)
-    return _next(order, event, TABLE.next_state(order.id, order.state, trigger))
+        raise InvalidStateError(order.id, order.state, kind.value)
+    state = TABLE.next_state(order.id, order.state, trigger)
+    return _next(order, seq, kind, at, channel, data, state)
 
 
-def _next(o: Order, event: Event, state: OrderState) -> Order:
+def _next(
+    o: Order,
+    seq: int,
+    kind: EventKind,
+    at: pendulum.DateTime,
+    channel: Channel | None,
+    d: EventData,
+    state: OrderState,
+) -> Order:
     """The order after an event that moves it to ``state``: every field written out,
     the event's facts where the event sets them, the order's own elsewhere (what the
     request froze, C12, never changes)."""
-    d, kind, at = event.data, event.kind, event.at
     asked = kind is EventKind.CONFIRMATION_REQUESTED
     consented = kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED)
     started = kind is EventKind.TRIAL_STARTED
@@ -278,11 +310,11 @@ def _next(o: Order, event: Event, state: OrderState) -> Order:
         requested_at=o.requested_at,
         request_channel=o.request_channel,
         state=state,
-        version=event.seq,
+        version=seq,
         code=d["code"] if asked else o.code,
         confirm_by=_time(d["confirm_by"]) if asked else o.confirm_by,
         activated_at=at if consented else o.activated_at,
-        consent_channel=event.channel if consented else o.consent_channel,
+        consent_channel=channel if consented else o.consent_channel,
         trial_ends_at=_time(d["trial_ends_at"]) if started else o.trial_ends_at,
         remind_at=_time(d["remind_at"]) if started else None if reminded else o.remind_at,
         reminded_at=at if reminded else o.reminded_at,

@@ -39,7 +39,7 @@ from vas_lifecycle.errors import (
 )
 from vas_lifecycle.feed import PUBLISHED, charge_event, order_event
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Event, Order, Step, apply
+from vas_lifecycle.order import Event, EventData, Order, Step, advance
 from vas_lifecycle.records import Channel, Charge, FeedEvent, ReasonCode, SpViolation
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.store.base import (
@@ -168,36 +168,28 @@ class UnitOfWork:
         staged: list[Notice] = []
         for step in steps:
             seq = (order.version if order is not None else 0) + 1
-            event = Event(
-                order_id, seq, step.kind, self.now, channel, actor, text_in, None, step.data
-            )
-            order = apply(order, event)
+            data = EventData.of(step.data)
+            order = advance(order, order_id, seq, step.kind, self.now, channel, data)
             published = PUBLISHED.get(step.kind)
             if published is not None:
                 self.feed.append(
-                    functools.partial(order_event, order, published, self.now, channel, step.data)
+                    functools.partial(order_event, order, published, self.now, channel, data)
                 )
+            text_out = None
             if step.notice is not None:
                 notice = self.renderer.notice(
                     step.notice,
                     msisdn=order.msisdn,
                     order=order,
                     at=self.now,
-                    notice_id=event.data.get("notice_id"),
+                    notice_id=data.get("notice_id"),
                 )
-                event = Event(
-                    order_id,
-                    seq,
-                    step.kind,
-                    self.now,
-                    channel,
-                    actor,
-                    text_in,
-                    notice.text,
-                    event.data,
-                )
+                text_out = notice.text
                 staged.append(notice)
-            events.append(event)
+            # the event is made once, with the text it sent (evidence, C14)
+            events.append(
+                Event(order_id, seq, step.kind, self.now, channel, actor, text_in, text_out, data)
+            )
         assert order is not None, "a change needs at least one step"
         self.tx.append(order, events, start)
         self.notices.extend(staged)
