@@ -227,7 +227,10 @@ class NoticeRecorder(abc.ABC):
         due for its next attempt."""
 
     @abc.abstractmethod
-    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None: ...
+    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        """Record that the attempt begun at ``at`` handed these notices over; a notice
+        whose final failure a gateway reported at or after ``at`` (the report outran
+        the sender) stays undelivered, for the retry the report asked for."""
 
     @abc.abstractmethod
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:

@@ -378,6 +378,8 @@ class _MemoryTransaction(Transaction):
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
         data = self._data
         for nid in notice_ids:
+            if nid in data.reports and _failed_since(data.reports[nid], at):
+                continue  # a gateway's failure report outran the sender
             box = data.outbox.pop(nid, None)
             if box is not None:
                 self._undo.append(functools.partial(data.outbox.__setitem__, nid, box))
@@ -669,6 +671,10 @@ def _drop(mapping: dict[str, Any], key: str) -> None:
 def _replace(mapping: dict[str, Any], content: dict[str, Any]) -> None:
     mapping.clear()
     mapping.update(content)
+
+
+def _failed_since(reports: tuple[DeliveryReport, ...], at: pendulum.DateTime) -> bool:
+    return any(r.status.is_final_failure and r.at >= at for r in reports)
 
 
 def _fail(box: _Outbox, error: str, retry_at: pendulum.DateTime | None) -> None:

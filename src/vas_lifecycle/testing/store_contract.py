@@ -684,6 +684,28 @@ class StoreContract(abc.ABC):
         with store.transaction() as tx:
             assert tx.delivery_reports(activated.id) == []
 
+    def test_contract_a_failure_report_that_outruns_the_sender_is_kept(self) -> None:
+        """Kannel may report a rejection before the sender has recorded the hand-over:
+        the notice is not marked delivered over it, and is sent again."""
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        notice = Notice("n1", NoticeKind.HELP, SUB, "o1", "help", now, "10086", "zh-CN")
+        with store.transaction() as tx:
+            tx.add_notice(notice, claimed_until=now.add(minutes=2))  # being sent
+        soon, retry = now.add(seconds=1), now.add(seconds=30)
+        with store.transaction() as tx:
+            tx.add_delivery_report(DeliveryReport("r1", "n1", DeliveryStatus.REJECTED, soon, ""))
+            tx.reopen_notice("n1", "delivery report: rejected", retry)
+        with store.transaction() as tx:
+            tx.mark_delivered(["n1"], now)  # the sender, late
+            assert not tx.delivered("n1")
+        with store.transaction() as tx:
+            (again,) = tx.claim_notices(retry, retry.add(minutes=2), 10)
+            assert again.notice.id == "n1" and again.attempts == 2
+        with store.transaction() as tx:
+            tx.mark_delivered(["n1"], retry)  # this attempt began after the report
+            assert tx.delivered("n1")
+
     def test_contract_sp_keys(self) -> None:
         store = self.make_store()
         now = pendulum.datetime(2026, 11, 24, tz="UTC")

@@ -82,7 +82,7 @@ class SqlTransaction(Transaction):
         self._violations: list[SpViolation] = []
         self._picks: dict[str, PickSession] = {}
         self._locked: set[str] = set()  # subscribers held until the transaction ends
-        self._delivered: list[tuple[str | None, str]] = []
+        self._delivered: list[tuple[str | None, str, str | None]] = []
         self._feed: list[Iterable[FeedEvent]] = []  # made at the flush, if anyone listens
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -367,8 +367,8 @@ class SqlTransaction(Transaction):
         )
 
     def delivered(self, notice_id: str) -> bool:
-        if any(nid == notice_id for _at, nid in self._delivered):
-            return True
+        if any(nid == notice_id for _at, nid, _since in self._delivered):
+            self.flush()  # marked in this unit of work: a failure report may veto it
         rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
         return bool(rows) and rows[0][0] is not None
 
@@ -464,7 +464,7 @@ class SqlTransaction(Transaction):
 
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
         stamp = ts(at)
-        self._delivered.extend((stamp, nid) for nid in notice_ids)
+        self._delivered.extend((stamp, nid, stamp) for nid in notice_ids)
 
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         if retry_at is None:
@@ -693,8 +693,12 @@ class SqlTransaction(Transaction):
                 for s in self._picks.values()
             ],
         )
+        # not a notice whose failure a gateway reported since the attempt began
         self._execute_many(
-            "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+            "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM vas_delivery_reports r "
+            "WHERE r.notice_id = vas_notices.id AND r.at >= ? "
+            "AND r.status IN ('failed', 'rejected'))",
             self._delivered,
         )
         self._flush_feed()
