@@ -40,18 +40,19 @@ def run_all(target, args_for) -> None:  # type: ignore[no-untyped-def]
         assert proc.exitcode == 0, f"worker failed with {proc.exitcode}"
 
 
+def writer(schema: str) -> tuple[Lifecycle, ManualClock]:
+    """The test's own Lifecycle on the schema, at START."""
+    clock = ManualClock(START)
+    store = PostgresStore(DSN, schema=schema)
+    return Lifecycle(demo_catalog(), clock=clock, store=store, notifier=RecordingNotifier()), clock
+
+
 def test_four_workers_one_outcome_each() -> None:
     require_postgres()
     schema = "vas_test_concurrency"
     drop_schema(schema)
     try:
-        clock = ManualClock(START)
-        lc = Lifecycle(
-            demo_catalog(),
-            clock=clock,
-            store=PostgresStore(DSN, schema=schema),
-            notifier=RecordingNotifier(),
-        )
+        lc, clock = writer(schema)
         subs = [lc.request(f"+86138{n:08d}", "NEWS", channel=Channel.SP_API) for n in range(120)]
         trials = [lc.request(f"+86139{n:08d}", "MUSIC7", channel=Channel.WEB) for n in range(300)]
         work = [(o.id, o.msisdn, o.code or "", n % 2 == 0) for n, o in enumerate(subs)]
@@ -205,13 +206,7 @@ def test_feed_four_processes_deliver_each_orders_events_in_commit_order() -> Non
     schema = "vas_test_feed_processes"
     drop_schema(schema)
     try:
-        clock = ManualClock(START)
-        lc = Lifecycle(
-            demo_catalog(),
-            clock=clock,
-            store=PostgresStore(DSN, schema=schema),
-            notifier=RecordingNotifier(),
-        )
+        lc, clock = writer(schema)
         lc.feed.subscribe("billing", lambda event: None)
         lc.feed.detach("billing")  # registered: this process only writes
         for n in range(60):

@@ -24,7 +24,7 @@ import random
 import threading
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pendulum
@@ -47,12 +47,14 @@ from vas_lifecycle.records import (
 )
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.states import OrderState
-from vas_lifecycle.store.base import ConflictError, Store
+from vas_lifecycle.store.base import ConflictError, Store, Transaction
 from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.invariants import check_invariants
 from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine
 
 __all__ = ["StoreContract"]
+
+T = TypeVar("T")
 
 SUB = "+8613800138000"
 OTHER = "+8613900139000"
@@ -67,6 +69,30 @@ def _feed_event(event_id: str, order_id: str, seq: int, kind: FeedKind, at: Any)
     return FeedEvent(
         event_id, kind, order_id, seq, at, SUB, "NEWS", "SP01", "active", {"price": "5.00"}
     )
+
+
+def _in_two_threads(store: Store, work: Callable[[Transaction], T]) -> list[T]:
+    """``work`` in two transactions of two threads started at the same moment; what
+    each returned (any error is raised)."""
+    barrier = threading.Barrier(2, timeout=30)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with store.transaction() as tx:
+                results.append(work(tx))
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [], errors
+    return results
 
 
 def _raises(error: type[BaseException], action: Callable[[], Any]) -> BaseException:
@@ -556,26 +582,9 @@ class StoreContract(abc.ABC):
                     for seq in (2, 3)
                 ]
             )
-        barrier = threading.Barrier(2, timeout=30)
-        claims: list[list[str]] = []
-        errors: list[BaseException] = []
-
-        def worker() -> None:
-            try:
-                barrier.wait()
-                with store.transaction() as tx:
-                    claims.append(
-                        [d.event.id for d in tx.claim_feed("a", now, now.add(minutes=2), 30)]
-                    )
-            except BaseException as err:
-                errors.append(err)
-
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert errors == []
+        claims = _in_two_threads(
+            store, lambda tx: [d.event.id for d in tx.claim_feed("a", now, now.add(minutes=2), 30)]
+        )
         taken = [eid for claim in claims for eid in claim]
         # every order's first event once, never its second beside it
         assert sorted(taken) == sorted(f"order:o{n}:2" for n in range(20))
@@ -629,24 +638,8 @@ class StoreContract(abc.ABC):
     def test_contract_racing_transactions_see_a_message_once(self) -> None:
         store = self.make_store()
         now = pendulum.datetime(2026, 11, 24, tz="UTC")
-        barrier = threading.Barrier(2, timeout=30)
-        outcomes: list[bool] = []
-        errors: list[BaseException] = []
-
-        def worker() -> None:
-            try:
-                barrier.wait()
-                with store.transaction() as tx:
-                    outcomes.append(tx.first_sight("same-id", now))
-            except BaseException as err:
-                errors.append(err)
-
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert errors == [] and sorted(outcomes) == [False, True]
+        outcomes = _in_two_threads(store, lambda tx: tx.first_sight("same-id", now))
+        assert sorted(outcomes) == [False, True]
 
     def test_contract_delivery_reports_and_reopened_notices(self) -> None:
         lc, clock = self.lifecycle()
