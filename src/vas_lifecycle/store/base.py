@@ -228,9 +228,9 @@ class NoticeRecorder(abc.ABC):
 
     @abc.abstractmethod
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
-        """Record that the attempt begun at ``at`` handed these notices over; a notice
-        whose final failure a gateway reported at or after ``at`` (the report outran
-        the sender) stays undelivered, for the retry the report asked for."""
+        """Record that these notices were handed over; a notice whose final failure a
+        gateway reported (:meth:`reopen_notice`) since it was last claimed (the report
+        outran the sender) stays undelivered, for the retry the report asked for."""
 
     @abc.abstractmethod
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
@@ -253,8 +253,9 @@ class NoticeRecorder(abc.ABC):
 
     @abc.abstractmethod
     def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        """A notice marked delivered did not arrive (a gateway's final failure report):
-        not delivered any more, sent again at ``retry_at``, or parked when None."""
+        """A notice did not arrive (a gateway's final failure report): not delivered
+        any more (and not to be marked delivered by the attempt the report is about),
+        sent again at ``retry_at``, or parked when None."""
 
     @abc.abstractmethod
     def all_notices(self) -> Iterator[Notice]: ...

@@ -41,6 +41,8 @@ class _Outbox:
     next_at: pendulum.DateTime
     error: str | None = None
     parked: bool = False
+    #: a gateway reported this attempt failed: a later "delivered" is not believed
+    reported: bool = False
 
 
 class _Data:
@@ -239,6 +241,7 @@ class _MemoryTransaction(Transaction):
             self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
             box.attempts += 1
             box.next_at = lease_until
+            box.reported = False
             claimed.append(Delivery(self._data.notices[nid], box.attempts, box.error))
         return claimed
 
@@ -378,7 +381,7 @@ class _MemoryTransaction(Transaction):
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
         data = self._data
         for nid in notice_ids:
-            if nid in data.reports and _failed_since(data.reports[nid], at):
+            if nid in data.outbox and data.outbox[nid].reported:
                 continue  # a gateway's failure report outran the sender
             box = data.outbox.pop(nid, None)
             if box is not None:
@@ -406,6 +409,7 @@ class _MemoryTransaction(Transaction):
             _fail(box, error, retry_at)
         else:
             self.mark_failed(notice_id, error, retry_at)
+        box.reported = True
 
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         box = self._data.outbox.get(notice_id)
@@ -673,10 +677,6 @@ def _replace(mapping: dict[str, Any], content: dict[str, Any]) -> None:
     mapping.update(content)
 
 
-def _failed_since(reports: tuple[DeliveryReport, ...], at: pendulum.DateTime) -> bool:
-    return any(r.status.is_final_failure and r.at >= at for r in reports)
-
-
 def _fail(box: _Outbox, error: str, retry_at: pendulum.DateTime | None) -> None:
     """A failed attempt: the error kept, then a retry at ``retry_at`` or parked."""
     box.error = error[:500]
@@ -686,12 +686,15 @@ def _fail(box: _Outbox, error: str, retry_at: pendulum.DateTime | None) -> None:
         box.next_at = retry_at
 
 
-def _snapshot(box: _Outbox) -> tuple[int, pendulum.DateTime, str | None, bool]:
-    return (box.attempts, box.next_at, box.error, box.parked)
+_State = tuple[int, pendulum.DateTime, str | None, bool, bool]
 
 
-def _restore_all(box: _Outbox, state: tuple[int, pendulum.DateTime, str | None, bool]) -> None:
-    box.attempts, box.next_at, box.error, box.parked = state
+def _snapshot(box: _Outbox) -> _State:
+    return (box.attempts, box.next_at, box.error, box.parked, box.reported)
+
+
+def _restore_all(box: _Outbox, state: _State) -> None:
+    box.attempts, box.next_at, box.error, box.parked, box.reported = state
 
 
 class MemoryStore(Store):

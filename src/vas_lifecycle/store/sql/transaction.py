@@ -82,7 +82,7 @@ class SqlTransaction(Transaction):
         self._violations: list[SpViolation] = []
         self._picks: dict[str, PickSession] = {}
         self._locked: set[str] = set()  # subscribers held until the transaction ends
-        self._delivered: list[tuple[str | None, str, str | None]] = []
+        self._delivered: list[tuple[str | None, str]] = []
         self._feed: list[Iterable[FeedEvent]] = []  # made at the flush, if anyone listens
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -326,8 +326,9 @@ class SqlTransaction(Transaction):
             f"ORDER BY n.next_attempt_at LIMIT ?{self._d.claim}"
         )
         rows = self._query(
-            "UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ? "
-            f"WHERE id {self._d.among(due)} RETURNING {NOTICE_COLUMNS}, attempts, last_error",
+            "UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ?, "
+            f"failure_reported = 0 WHERE id {self._d.among(due)} "
+            f"RETURNING {NOTICE_COLUMNS}, attempts, last_error",
             (ts(lease_until), ts(now), self._d.values(sorted(unordered)), limit),
         )
         items = [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
@@ -367,7 +368,7 @@ class SqlTransaction(Transaction):
         )
 
     def delivered(self, notice_id: str) -> bool:
-        if any(nid == notice_id for _at, nid, _since in self._delivered):
+        if any(nid == notice_id for _at, nid in self._delivered):
             self.flush()  # marked in this unit of work: a failure report may veto it
         rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
         return bool(rows) and rows[0][0] is not None
@@ -421,7 +422,7 @@ class SqlTransaction(Transaction):
     def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         self.flush()
         self._execute(
-            "UPDATE vas_notices SET delivered_at = NULL, parked = ?, "
+            "UPDATE vas_notices SET delivered_at = NULL, parked = ?, failure_reported = 1, "
             "next_attempt_at = COALESCE(?, next_attempt_at, at), last_error = ? WHERE id = ?",
             (0 if retry_at is not None else 1, ts(retry_at), error[:500], notice_id),
         )
@@ -464,7 +465,7 @@ class SqlTransaction(Transaction):
 
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
         stamp = ts(at)
-        self._delivered.extend((stamp, nid, stamp) for nid in notice_ids)
+        self._delivered.extend((stamp, nid) for nid in notice_ids)
 
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         if retry_at is None:
@@ -693,12 +694,10 @@ class SqlTransaction(Transaction):
                 for s in self._picks.values()
             ],
         )
-        # not a notice whose failure a gateway reported since the attempt began
+        # not a notice whose failure a gateway reported during this attempt
         self._execute_many(
             "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM vas_delivery_reports r "
-            "WHERE r.notice_id = vas_notices.id AND r.at >= ? "
-            "AND r.status IN ('failed', 'rejected'))",
+            "AND failure_reported = 0",
             self._delivered,
         )
         self._flush_feed()
