@@ -186,7 +186,6 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 PRIMARY KEY (subscriber, event_id))""",
             "CREATE INDEX vas_feed_due ON vas_feed (subscriber, next_attempt_at)",
             "CREATE INDEX vas_feed_order ON vas_feed (subscriber, order_id, pos)",
-            "CREATE INDEX vas_feed_purge ON vas_feed (order_id)",
             # a gateway reported a final failure of the notice's latest attempt: the
             # sender's "delivered", if it comes later, is not to be believed
             "ALTER TABLE vas_notices ADD COLUMN failure_reported INTEGER NOT NULL DEFAULT 0",
