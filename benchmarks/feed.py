@@ -18,7 +18,6 @@ import datetime as dt
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from vas_lifecycle import (
     Lifecycle,
     ManualClock,
     MemoryStore,
-    PostgresStore,
     SQLiteStore,
     Store,
 )
@@ -96,24 +94,20 @@ def main() -> None:
         measure("SQLite", lambda: SQLiteStore(Path(folder) / f"feed{next(paths)}.db"), args.orders)
     dsn = os.environ.get("VAS_BENCH_POSTGRES_DSN")
     if dsn:
-        schemas: list[str] = []
+        from pg_schemas import drop_schema, fresh_store
+
+        schemas = iter(f"vas_bench_feed_{n}" for n in range(3))
+        made: list[str] = []
 
         def fresh() -> Store:
-            schemas.append(f"vas_bench_feed_{uuid.uuid4().hex[:8]}")
-            return PostgresStore(dsn, schema=schemas[-1])
+            made.append(next(schemas))
+            return fresh_store(dsn, made[-1])
 
         try:
             measure("PostgreSQL", fresh, args.orders)
         finally:
-            import psycopg
-
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                for schema in schemas:
-                    conn.execute(
-                        psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                            psycopg.sql.Identifier(schema)
-                        )
-                    )
+            for schema in made:
+                drop_schema(dsn, schema)
     else:
         print("PostgreSQL skipped: set VAS_BENCH_POSTGRES_DSN to measure it")
 

@@ -78,20 +78,9 @@ def stores(folder: Path) -> dict[str, Callable[[int], Store]]:
     }
     dsn = os.environ.get("VAS_BENCH_POSTGRES_DSN")
     if dsn:
-        from vas_lifecycle import PostgresStore
+        from pg_schemas import fresh_store
 
-        def postgres(n: int) -> Store:
-            import psycopg
-            from psycopg import sql
-
-            schema = f"vas_bench_history_{n}"
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
-            return PostgresStore(dsn, schema=schema)
-
-        made["Postgres"] = postgres
+        made["Postgres"] = lambda n: fresh_store(dsn, f"vas_bench_history_{n}")
     return made
 
 

@@ -134,20 +134,9 @@ def main() -> None:
         measure("SQLite  ", lambda tag: SQLiteStore(Path(tmp) / f"{tag}.db"), args.texts)
     dsn = os.environ.get("VAS_BENCH_POSTGRES_DSN")
     if dsn:
-        import psycopg
-        from psycopg import sql
+        from pg_schemas import fresh_store
 
-        from vas_lifecycle import PostgresStore
-
-        def postgres(tag: str) -> Store:
-            schema = f"vas_bench_mo_{tag}"
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
-            return PostgresStore(dsn, schema=schema)
-
-        measure("Postgres", postgres, args.texts)
+        measure("Postgres", lambda tag: fresh_store(dsn, f"vas_bench_mo_{tag}"), args.texts)
 
 
 if __name__ == "__main__":

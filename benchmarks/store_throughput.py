@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
+from pg_schemas import drop_schema, fresh_store  # a sibling script
 
 from vas_lifecycle import (
     Channel,
@@ -75,16 +76,11 @@ def confirmations_sqlite(folder: Path, orders: int) -> float:
 
 
 def confirmations_postgres(dsn: str, orders: int) -> float:
-    import psycopg
-
     schema = "vas_bench_confirm"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     try:
-        return confirmations(PostgresStore(dsn, schema=schema), orders)
+        return confirmations(fresh_store(dsn, schema), orders)
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_schema(dsn, schema)
 
 
 def _seed_confirmations(store: Store, orders: int) -> list[str]:
@@ -147,13 +143,12 @@ def confirmations_raw(folder: Path, orders: int) -> float:
 def confirmations_raw_postgres(dsn: str, orders: int) -> float:
     """The confirmations' SQL by hand with psycopg, one statement at a time."""
     import psycopg
+    from psycopg import sql
 
     schema = "vas_bench_confirm_raw"
+    numbers = _seed_confirmations(fresh_store(dsn, schema), orders)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    numbers = _seed_confirmations(PostgresStore(dsn, schema=schema), orders)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         cur = conn.cursor()
 
         def run(query: str, params: tuple[Any, ...] = ()) -> list[Any]:
@@ -163,7 +158,7 @@ def confirmations_raw_postgres(dsn: str, orders: int) -> float:
         try:
             return _by_hand(run, "BEGIN", numbers)
         finally:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            drop_schema(dsn, schema)
 
 
 def seed_trials(store: Store, trials: int) -> None:
@@ -195,12 +190,8 @@ def _pg_worker(dsn: str, schema: str, barrier: object, out: object) -> None:
 
 
 def due_postgres(dsn: str, trials: int, workers: int) -> tuple[float, list[int]]:
-    import psycopg
-
     schema = f"vas_bench_{workers}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    seed_trials(PostgresStore(dsn, schema=schema), trials)
+    seed_trials(fresh_store(dsn, schema), trials)
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(workers + 1), ctx.Queue()
     procs = [
@@ -214,8 +205,7 @@ def due_postgres(dsn: str, trials: int, workers: int) -> tuple[float, list[int]]
     elapsed = time.perf_counter() - began
     for proc in procs:
         proc.join()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    drop_schema(dsn, schema)
     moved = [m for m, _ in results]
     assert sum(moved) == trials, moved
     return trials / elapsed, moved

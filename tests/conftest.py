@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import pendulum
 import pytest
@@ -27,6 +28,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 SUB = "+8613800138000"
 OTHER = "+8613900139000"
 START = pendulum.datetime(2026, 11, 24, 9, 0, tz="Asia/Shanghai")
+#: the catalog file of the examples, which serve and worker processes in tests load
+CATALOG_TOML = Path(__file__).resolve().parent.parent / "examples" / "catalog.toml"
 
 
 def make_catalog() -> Catalog:

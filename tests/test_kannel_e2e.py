@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CATALOG_TOML
 from tests.kannel_processes import Kannel, free_port, missing, running_kannel, wait_for
 from tests.wsgi_client import over_http
 from vas_lifecycle import (
@@ -42,8 +43,6 @@ from vas_lifecycle import (
 from vas_lifecycle.sp_keys import SpKeys
 from vas_lifecycle.testing import demo_catalog
 
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG = ROOT / "examples" / "catalog.toml"
 TOKEN = "e2e-gateway-token-0123456789"
 HANDSET = "8613800138000"
 SECOND = "8613900139000"
@@ -84,7 +83,7 @@ class Service:
             "--db",
             str(db),
             "--catalog",
-            str(CATALOG),
+            str(CATALOG_TOML),
             "--port",
             str(port),
             "--with-worker",

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import CATALOG_TOML
 from tests.fake_smsbox import running_smsbox
 from tests.wsgi_client import over_http
 from vas_lifecycle import Catalog, PolicyError, SQLiteStore
@@ -27,13 +28,11 @@ from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.sp_keys import SpKeys
 from vas_lifecycle.testing import demo_catalog
 
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG = ROOT / "examples" / "catalog.toml"
 TOKEN = "a-gateway-token-of-length"
 
 
 def test_the_example_catalog_file_is_the_demo_catalog() -> None:
-    assert list(Catalog.from_toml(CATALOG.read_text(encoding="utf-8"))) == list(demo_catalog())
+    assert list(Catalog.from_toml(CATALOG_TOML.read_text(encoding="utf-8"))) == list(demo_catalog())
 
 
 @pytest.mark.parametrize(
@@ -108,7 +107,7 @@ def test_sp_key_add_prints_a_key_once_list_shows_no_secret_and_revoke_works(
 
 def test_serve_refuses_to_start_without_a_gateway(tmp_path: Path) -> None:
     result = CliRunner(env={"VAS_KANNEL_USERNAME": None, "VAS_KANNEL_PASSWORD": None}).invoke(
-        main, ["serve", "--db", str(tmp_path / "v.db"), "--catalog", str(CATALOG)]
+        main, ["serve", "--db", str(tmp_path / "v.db"), "--catalog", str(CATALOG_TOML)]
     )
     assert result.exit_code == 2 and "no SMS gateway configured" in result.output
 
@@ -147,7 +146,7 @@ def test_serve_answers_sps_and_kannel_over_http_and_stops_on_sigterm(tmp_path: P
             "VAS_KANNEL_TOKEN": TOKEN,
             "VAS_KANNEL_DLR_URL": f"http://127.0.0.1:{port}/kannel/dlr",
         }
-        args = ["serve", "--db", str(db), "--catalog", str(CATALOG), "--port", str(port)]
+        args = ["serve", "--db", str(db), "--catalog", str(CATALOG_TOML), "--port", str(port)]
         process = subprocess.Popen(
             [sys.executable, "-m", "vas_lifecycle", *args, "--with-worker", "--tick", "0.2"],
             env=env,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import START, SUB, make_catalog
+from tests.conftest import CATALOG_TOML, START, SUB, make_catalog
 from tests.fake_smsbox import running_smsbox
 from vas_lifecycle import (
     Channel,
@@ -37,9 +37,6 @@ from vas_lifecycle import (
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.testing import check_invariants
 from vas_lifecycle.worker import Worker
-
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG_TOML = ROOT / "examples" / "catalog.toml"
 
 
 def eventually(

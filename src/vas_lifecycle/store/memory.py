@@ -567,12 +567,8 @@ class _MemoryTransaction(Transaction):
         lease_until: pendulum.DateTime,
         limit: int,
     ) -> list[FeedDelivery]:
-        owed = self._data.feed.get(subscriber, {})
-        # the earliest undelivered event of each order (they are kept in commit order)
-        first: dict[str, tuple[FeedEvent, _Outbox]] = {}
-        for event, box in owed.values():
-            first.setdefault(event.order_id, (event, box))
-        due = [(e, box) for e, box in first.values() if not box.parked and box.next_at <= now]
+        heads = _heads(self._data.feed.get(subscriber, {}))
+        due = [(e, box) for e, box in heads if not box.parked and box.next_at <= now]
         due.sort(key=lambda item: item[1].next_at)  # stable: commit order among equals
         claimed: list[FeedDelivery] = []
         for event, box in due[:limit]:
@@ -627,12 +623,13 @@ class _MemoryTransaction(Transaction):
         return len(self._data.feed.get(subscriber, {}))
 
     def next_feed_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
-        due: list[pendulum.DateTime] = []
-        for name in subscribers:
-            first: dict[str, _Outbox] = {}  # each order's earliest owed event
-            for event, box in self._data.feed.get(name, {}).values():
-                first.setdefault(event.order_id, box)
-            due.extend(box.next_at for box in first.values() if not box.parked)
+        feed = self._data.feed
+        due = [
+            box.next_at
+            for name in subscribers
+            for _event, box in _heads(feed.get(name, {}))
+            if not box.parked
+        ]
         return min(due) if due else None
 
     # --- audit ---------------------------------------------------------------------
@@ -670,6 +667,16 @@ def _truncate(items: list[Any], size: int) -> None:
 
 def _drop(mapping: dict[str, Any], key: str) -> None:
     mapping.pop(key, None)
+
+
+def _heads(
+    owed: dict[str, tuple[FeedEvent, _Outbox]],
+) -> list[tuple[FeedEvent, _Outbox]]:
+    """Each order's earliest event still owed (they are kept in commit order)."""
+    first: dict[str, tuple[FeedEvent, _Outbox]] = {}
+    for event, box in owed.values():
+        first.setdefault(event.order_id, (event, box))
+    return list(first.values())
 
 
 def _replace(mapping: dict[str, Any], content: dict[str, Any]) -> None:

@@ -62,6 +62,12 @@ from vas_lifecycle.store.sql.schema import Dialect
 
 __all__ = ["SqlTransaction"]
 
+#: a feed row ``f`` is its order's earliest still owed to its subscriber
+_HEAD = (
+    "NOT EXISTS (SELECT 1 FROM vas_feed e WHERE e.subscriber = f.subscriber "
+    "AND e.order_id = f.order_id AND e.pos < f.pos)"
+)
+
 
 class SqlTransaction(Transaction):
     """A unit of work on a DB-API cursor; writes are batched until :meth:`flush`."""
@@ -569,9 +575,7 @@ class SqlTransaction(Transaction):
         )
         due = (
             "SELECT f.event_id FROM vas_feed f WHERE f.subscriber = ? AND f.parked = 0 "
-            "AND f.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM vas_feed e "
-            "WHERE e.subscriber = f.subscriber AND e.order_id = f.order_id AND e.pos < f.pos) "
-            "ORDER BY f.next_attempt_at, f.pos LIMIT ?"
+            f"AND f.next_attempt_at <= ? AND {_HEAD} ORDER BY f.next_attempt_at, f.pos LIMIT ?"
         )
         rows = self._query(
             "UPDATE vas_feed SET attempts = attempts + 1, next_attempt_at = ? "
@@ -637,9 +641,7 @@ class SqlTransaction(Transaction):
         self.flush()
         rows = self._query(
             "SELECT min(f.next_attempt_at) FROM vas_feed f "
-            f"WHERE f.subscriber {self._d.in_values} AND f.parked = 0 "
-            "AND NOT EXISTS (SELECT 1 FROM vas_feed e WHERE e.subscriber = f.subscriber "
-            "AND e.order_id = f.order_id AND e.pos < f.pos)",
+            f"WHERE f.subscriber {self._d.in_values} AND f.parked = 0 AND {_HEAD}",
             (self._d.values(list(subscribers)),),
         )
         return parse_ts(rows[0][0]) if rows else None
