@@ -3,16 +3,22 @@ and `vas-lifecycle serve` as a real process answering HTTP."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -131,51 +137,130 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("serve did not start listening")
 
 
+@contextmanager
+def running_serve(
+    db: Path, smsbox_url: str, *, env: dict[str, str] | None = None, worker: bool = True
+) -> Iterator[str]:
+    """A real `vas-lifecycle serve` process on a free port; yields its base URL and
+    stops it with SIGTERM, which it must survive with exit code 0."""
+    port = _free_port()
+    environ = {
+        **os.environ,
+        "VAS_KANNEL_SENDSMS_URL": smsbox_url,
+        "VAS_KANNEL_USERNAME": "vas",
+        "VAS_KANNEL_PASSWORD": "secret",
+        "VAS_KANNEL_TOKEN": TOKEN,
+        "VAS_KANNEL_DLR_URL": f"http://127.0.0.1:{port}/kannel/dlr",
+        **(env or {}),
+    }
+    args = ["serve", "--db", str(db), "--catalog", str(CATALOG_TOML), "--port", str(port)]
+    if worker:
+        args += ["--with-worker", "--tick", "0.2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vas_lifecycle", *args],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_listening(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert b"stopped" in err
+
+
+def _sp_key(db: Path, sp_id: str = "SP01") -> str:
+    store = SQLiteStore(db)
+    try:
+        return SpKeys(store).add(sp_id)
+    finally:
+        store.close()
+
+
+def _mo(base: str, sender: str, text: str, message_id: str) -> tuple[int, bytes]:
+    query = urllib.parse.urlencode(
+        {"from": sender, "to": "10086", "text": text, "id": message_id, "token": TOKEN}
+    )
+    return over_http(f"{base}/kannel/mo?{query}")
+
+
 def test_serve_answers_sps_and_kannel_over_http_and_stops_on_sigterm(tmp_path: Path) -> None:
     db = tmp_path / "vas.db"
-    store = SQLiteStore(db)
-    key = SpKeys(store).add("SP01")
-    store.close()
-    port = _free_port()
-    with running_smsbox() as (url, box):
-        env = {
-            **os.environ,
-            "VAS_KANNEL_SENDSMS_URL": url,
-            "VAS_KANNEL_USERNAME": "vas",
-            "VAS_KANNEL_PASSWORD": "secret",
-            "VAS_KANNEL_TOKEN": TOKEN,
-            "VAS_KANNEL_DLR_URL": f"http://127.0.0.1:{port}/kannel/dlr",
-        }
-        args = ["serve", "--db", str(db), "--catalog", str(CATALOG_TOML), "--port", str(port)]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vas_lifecycle", *args, "--with-worker", "--tick", "0.2"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+    key = _sp_key(db)
+    with running_smsbox() as (url, box), running_serve(db, url) as base:
+        status, body = over_http(
+            f"{base}/sp/v1/orders", key=key, body={"msisdn": "13800138000", "service": "NEWS"}
         )
-        try:
-            _wait_listening(port, process)
-            base = f"http://127.0.0.1:{port}"
-            status, body = over_http(
-                f"{base}/sp/v1/orders", key=key, body={"msisdn": "13800138000", "service": "NEWS"}
-            )
-            assert status == 201, body
-            order = json.loads(body)
-            assert over_http(f"{base}/sp/v1/orders/{order['id']}", key="vas_x.y")[0] == 401
-            (sent,) = box.seen  # the confirmation request went to smsbox
-            assert sent["to"] == ["8613800138000"] and "二次确认" in sent["text"][0]
-            # the subscriber reads it, then answers through Kannel's get-url (a reply
-            # faster than policy.fastest_human_reply would be refused as forced, C13)
-            time.sleep(2.5)
-            query = urllib.parse.urlencode(
-                {"from": "8613800138000", "to": "10086", "text": "是", "id": "k-1", "token": TOKEN}
-            )
-            assert over_http(f"{base}/kannel/mo?{query}") == (200, b"")
-            status, body = over_http(f"{base}/sp/v1/orders/{order['id']}", key=key)
-            assert status == 200 and json.loads(body)["state"] == "active"
-            assert len(box.seen) == 2 and "成功订购" in box.seen[1]["text"][0]
-        finally:
-            process.send_signal(signal.SIGTERM)
-            _out, err = process.communicate(timeout=60)
-        assert process.returncode == 0, err.decode()
-        assert b"stopped" in err
+        assert status == 201, body
+        order = json.loads(body)
+        assert over_http(f"{base}/sp/v1/orders/{order['id']}", key="vas_x.y")[0] == 401
+        _until(lambda: len(box.seen) == 1)  # the confirmation request went to smsbox
+        (sent,) = box.seen
+        assert sent["to"] == ["8613800138000"] and "二次确认" in sent["text"][0]
+        # the subscriber reads it, then answers through Kannel's get-url (a reply
+        # faster than policy.fastest_human_reply would be refused as forced, C13)
+        time.sleep(2.5)
+        assert _mo(base, "8613800138000", "是", "k-1") == (200, b"")
+        status, body = over_http(f"{base}/sp/v1/orders/{order['id']}", key=key)
+        assert status == 200 and json.loads(body)["state"] == "active"
+        _until(lambda: len(box.seen) == 2)
+        assert "成功订购" in box.seen[1]["text"][0]
+
+
+def _until(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    """Wait for something another process does; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def test_serve_answers_while_the_gateway_hangs_and_sends_everything_once_it_answers(
+    tmp_path: Path,
+) -> None:
+    """A stuck smsbox (it takes the connection and never answers, and the gateway
+    timeout is long) must not hold any request: every request is answered while the
+    senders are still stuck in smsbox, and every notice goes out once it answers."""
+    db = tmp_path / "vas.db"
+    key = _sp_key(db)
+    hold = threading.Event()
+    numbers = [f"86138001{n:05d}" for n in range(12)]
+    askers = [f"86139001{n:05d}" for n in range(4)]
+    timings: list[float] = []
+
+    def timed(call: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
+        began = time.monotonic()
+        answer = call()
+        timings.append(time.monotonic() - began)
+        return answer
+
+    with (
+        running_smsbox(hold=hold) as (url, box),
+        running_serve(db, url, env={"VAS_KANNEL_TIMEOUT": "240"}, worker=False) as base,
+    ):
+        order_url = f"{base}/sp/v1/orders"
+        calls: list[Callable[[], tuple[int, bytes]]] = [
+            functools.partial(over_http, order_url, key=key, body={"msisdn": n, "service": "NEWS"})
+            for n in numbers
+        ]
+        calls += [functools.partial(_mo, base, n, "0000", f"m-{n}") for n in askers]
+        with ThreadPoolExecutor(len(calls)) as pool:
+            answers = list(pool.map(timed, calls))
+        assert [status for status, _ in answers] == [201] * 12 + [200] * 4
+        # a request that sends nothing, with both senders stuck in smsbox
+        first = json.loads(answers[0][1])["id"]
+        assert timed(lambda: over_http(f"{order_url}/{first}", key=key))[0] == 200
+        assert box.held and not box.seen  # all of that while smsbox still hangs
+        print(
+            f"\n{len(timings)} requests while smsbox hangs: slowest {max(timings):.3f} s, "
+            f"median {statistics.median(timings):.3f} s"
+        )
+        hold.set()
+        # nothing was lost: each confirmation request and each reply goes out once
+        _until(lambda: len(box.seen) == len(numbers) + len(askers))
+        time.sleep(0.5)
+        assert sorted(m["to"][0] for m in box.seen) == sorted(numbers + askers)

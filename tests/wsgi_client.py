@@ -53,12 +53,20 @@ def call(
     return Answer(seen["status"], seen["headers"], b"".join(chunks))
 
 
-def over_http(url: str, *, key: str | None = None, body: object = None) -> tuple[int, bytes]:
+def over_http(
+    url: str,
+    *,
+    key: str | None = None,
+    body: object = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
     """(status, body) of a GET, or of a POST of ``body`` as JSON, with an SP key."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
     if key is not None:
         request.add_header("Authorization", f"Bearer {key}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
     try:
         with opener.open(request, timeout=30) as answer:

@@ -80,6 +80,13 @@ def count(value: object, name: str) -> int:
     return value
 
 
+def whole(value: object, name: str) -> int:
+    """A whole number argument that may be 0 (how many threads)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidArgumentError(f"{name} must be a whole number of at least 0, got {value!r}")
+    return value
+
+
 def channel(value: object) -> Channel:
     try:
         return Channel(str(value))

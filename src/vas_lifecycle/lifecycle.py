@@ -23,7 +23,7 @@ from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import DeliveryRules, Notifier
 from vas_lifecycle.order import Order
-from vas_lifecycle.outbox import Outbox
+from vas_lifecycle.outbox import BackgroundSender, Outbox
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.queries import Queries
@@ -59,6 +59,11 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         auto_dispatch: deliver notices and feed events right after each command
             (else call :meth:`dispatch` and ``feed.publish()``).
         delivery: the outbox's retry rules (backoff, attempts before parking).
+        senders: with ``auto_dispatch``, how many background threads hand a command's
+            notices to the notifier. 0 (the default): the calling thread does, right
+            after the commit. 1 or more: a command returns as soon as it commits, and a
+            slow or hung gateway never holds it (what a web server wants; see
+            :class:`~vas_lifecycle.outbox.BackgroundSender`). :meth:`close` stops them.
         max_retries: how often a command is retried when its order changed under it.
 
     Threads may share a Lifecycle (the stores serialise or isolate transactions);
@@ -83,8 +88,11 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         auto_dispatch: bool = True,
         max_retries: int = 5,
         delivery: DeliveryRules | None = None,
+        senders: int = 0,
     ) -> None:
         arguments.check_ports(catalog, policy, store, rng, delivery, clock, notifier, ids)
+        threads = arguments.whole(senders, "senders")
+        retries = arguments.count(max_retries, "max_retries")
         self.catalog = catalog
         self.policy = policy if policy is not None else Policy.china_mobile()
         self.policy.check_catalog(catalog)
@@ -95,8 +103,10 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self._rng = rng if rng is not None else random.Random()
         self._now = ClockReader(self.clock)
         self._outbox = _outbox(self)
+        background = threads and auto_dispatch and notifier is not None
+        self._sender = BackgroundSender(self._outbox, threads=threads) if background else None
         self.feed = EventFeed(self.store, self.delivery, self._now, auto=auto_dispatch)
-        self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
+        self._runner = _runner(self, IdMaker(ids), retries, auto_dispatch=auto_dispatch)
 
     def _run(self, command: Callable[[UnitOfWork], T]) -> T:
         return self._runner.run(command)[0]
@@ -324,7 +334,10 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         return self._run(lambda uow: handlers.purge(uow, policy=self.policy, cutoff=cutoff))
 
     def close(self) -> None:
-        """Close the store (a Lifecycle may also be used as a context manager)."""
+        """Stop the background senders, if any, then close the store (a Lifecycle may
+        also be used as a context manager)."""
+        if self._sender is not None:
+            self._sender.close()
         self.store.close()
 
     def __enter__(self) -> Lifecycle:
@@ -357,9 +370,15 @@ def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: 
         lc._now,
         renderer=Renderer(lc.policy, new_id),
         new_id=new_id,
-        max_retries=arguments.count(max_retries, "max_retries"),
+        max_retries=max_retries,
         claim_for=lc.delivery.lease if deliver else None,
         notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),
-        after_commit=lc._outbox.deliver_committed if deliver else None,
+        after_commit=(
+            None
+            if not deliver
+            else lc._outbox.deliver_committed
+            if lc._sender is None
+            else lc._sender.submit
+        ),
         after_feed=lc.feed.after_commit,
     )

@@ -5,11 +5,18 @@ Delivery claims notices (concurrent dispatchers never send one at the same time)
 hands each to the notifier with ``notice.id`` as idempotency key, and records how each
 went in one transaction: delivered, or failed with an exponential backoff, and parked
 after ``DeliveryRules.max_attempts``.
+
+A command's own notices are handed over right after its commit: in the caller's
+thread, or by a :class:`BackgroundSender` so that a slow or hung gateway never holds
+the caller (a web request answers as soon as its unit of work commits).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable, Sequence
 
 import pendulum
@@ -21,7 +28,7 @@ from vas_lifecycle.notify import DeliveryRules, Notifier
 from vas_lifecycle.store.base import Delivery, NoticeRecorder, Store
 from vas_lifecycle.unit_of_work import ClockReader, call
 
-__all__ = ["Outbox"]
+__all__ = ["BackgroundSender", "Outbox"]
 
 log = logging.getLogger("vas_lifecycle")
 
@@ -134,3 +141,87 @@ class Outbox:
             return tx.unpark(ids, now)
 
         return call(self.store, work)
+
+
+class BackgroundSender:
+    """Hands each command's notices to the notifier from threads of its own, so the
+    command answers as soon as it commits.
+
+    The notices were written to the outbox already claimed by this process for one
+    lease, so nothing is lost whatever happens here: a batch that does not fit in the
+    bounded queue (``capacity`` commands), that waited past its lease, or that was
+    still queued when the sender stopped, is sent by the next ``dispatch`` after the
+    lease runs out (the worker's job). One order's notices keep their order: a later
+    notice of an order whose earlier one is still queued is written unclaimed, for
+    ``dispatch`` to send after it.
+    """
+
+    def __init__(self, outbox: Outbox, *, threads: int, capacity: int = 1000) -> None:
+        self.outbox = outbox
+        self._queue: queue.Queue[Sequence[Notice] | None] = queue.Queue(capacity)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"vas-sender-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        self._closed = False
+        #: batches left to ``dispatch`` because the queue was full
+        self.overflowed = 0
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, notices: Sequence[Notice]) -> None:
+        """Queue a committed command's notices; never blocks."""
+        if self._closed:
+            return  # they wait in the outbox for dispatch
+        try:
+            self._queue.put_nowait(notices)
+        except queue.Full:
+            self.overflowed += 1
+            log.warning(
+                "sender queue full: %d notice(s) left to dispatch after their lease",
+                len(notices),
+            )
+
+    def pending(self) -> int:
+        """Batches waiting in the queue (roughly: other threads move it)."""
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        lease = self.outbox.rules.lease
+        while True:
+            notices = self._queue.get()
+            if notices is None:
+                return
+            # past its lease another dispatcher may already have claimed the batch
+            if self.outbox.clock.now() >= later(notices[0].at, lease):
+                continue
+            try:
+                self.outbox.deliver_committed(notices)
+            except Exception:  # a bug or a closed store: never kill the sender
+                log.exception("background delivery failed; the notices stay queued")
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop after the batches already queued, waiting at most ``timeout`` seconds
+        in all. A hung gateway may hold a thread past that: what is still queued then
+        is left to ``dispatch``, which sends it once its lease runs out."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        for _thread in self._threads:
+            try:
+                self._queue.put(None, timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Full:
+                break
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = 0
+        while True:
+            try:
+                left += self._queue.get_nowait() is not None
+            except queue.Empty:
+                break
+        if left:
+            log.warning("sender stopped with %d batch(es) left to dispatch after their lease", left)
+        for _thread in self._threads:  # a thread still stuck in the gateway stops after it
+            self._queue.put_nowait(None)

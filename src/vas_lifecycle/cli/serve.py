@@ -65,7 +65,9 @@ def _kannel(settings: Settings) -> KannelConfig:
     )
 
 
-def _lifecycle(settings: Settings, kannel: KannelConfig) -> Lifecycle:
+def _lifecycle(settings: Settings, kannel: KannelConfig, *, senders: int = 0) -> Lifecycle:
+    """The Lifecycle a command runs; ``senders`` background threads hand notices to
+    the gateway (serve: a request never waits for smsbox)."""
     policy = Policy.china_mobile(quiet_hours=quiet_hours(settings.get("policy.quiet_hours")))
     return Lifecycle(
         _catalog(settings),
@@ -73,6 +75,7 @@ def _lifecycle(settings: Settings, kannel: KannelConfig) -> Lifecycle:
         clock=SystemClock(),
         store=_store(settings),
         notifier=KannelNotifier(kannel),
+        senders=senders,
     )
 
 
@@ -124,7 +127,7 @@ def serve(with_worker: bool, **flags: Any) -> None:
     with clean_errors():
         settings = _settings(flags)
         kannel = _kannel(settings)
-        lc = _lifecycle(settings, kannel)
+        lc = _lifecycle(settings, kannel, senders=settings.get("server.senders"))
         app = make_app(lc, keys=SpKeys(lc.store), gateway_token=kannel.token)
         server = waitress.create_server(
             app,

@@ -28,6 +28,7 @@ KNOWN: dict[str, tuple[type, Any]] = {
     "server.host": (str, "127.0.0.1"),
     "server.port": (int, 8080),
     "server.threads": (int, 8),
+    "server.senders": (int, 2),
     "worker.tick": (float, 30.0),
     "worker.batch": (int, 500),
     "kannel.sendsms_url": (str, "http://127.0.0.1:13013/cgi-bin/sendsms"),
