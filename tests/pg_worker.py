@@ -13,6 +13,7 @@ import pendulum
 from vas_lifecycle import (
     Channel,
     ConfirmationRefusedError,
+    IdempotencyKeyError,
     InvalidStateError,
     Lifecycle,
     ManualClock,
@@ -148,4 +149,20 @@ def feed_consumer(
         if round_ % 50 == 49:
             lc.feed.retry_parked("billing")
     heard.put(taken)
+    lc.close()
+
+
+def keyed_requests(dsn: str, schema: str, when: str, count: int, seed: int, barrier: Any) -> None:
+    """Every process sends the same keyed SP requests (``k<n>``, a retry storm), and
+    its own body under each shared key ``x<n>`` (a key reused for another request)."""
+    lc = lifecycle(dsn, schema, when)
+    work = [("k", n) for n in range(count)] + [("x", n) for n in range(count)]
+    random.Random(seed).shuffle(work)
+    barrier.wait()
+    for kind, n in work:
+        number = f"+86137{n:08d}" if kind == "k" else f"+86136{seed:02d}{n:06d}"
+        with contextlib.suppress(IdempotencyKeyError):
+            lc.request(
+                number, "NEWS", channel=Channel.SP_API, sp_id="SP01", idempotency_key=f"{kind}{n}"
+            )
     lc.close()

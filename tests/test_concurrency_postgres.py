@@ -10,7 +10,7 @@ from collections import Counter
 
 import pendulum
 
-from tests.pg_worker import feed_consumer, held_request, replies, timers
+from tests.pg_worker import feed_consumer, held_request, keyed_requests, replies, timers
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
 from vas_lifecycle import (
     Channel,
@@ -246,5 +246,26 @@ def test_feed_four_processes_deliver_each_orders_events_in_commit_order() -> Non
         assert first == expected
         assert lc.feed.backlog("billing") == 0
         lc.store.close()
+    finally:
+        drop_schema(schema)
+
+
+def test_keyed_sp_requests_from_four_processes_make_one_order_per_key() -> None:
+    """A retry storm: four processes send the same keyed requests at once, and each
+    its own body under shared keys. One order per key; no retry counted or booked."""
+    require_postgres()
+    schema = "vas_test_request_keys"
+    drop_schema(schema)
+    count = 40
+    try:
+        lc, _clock = writer(schema)
+        run_all(keyed_requests, lambda i: (DSN, schema, START.isoformat(), count, i))
+        for n in range(count):
+            (order,) = lc.orders_of(f"+86137{n:08d}")
+            assert order.state is OrderState.AWAITING_CONFIRMATION
+            made = [o for i in range(WORKERS) for o in lc.orders_of(f"+86136{i:02d}{n:06d}")]
+            assert len(made) == 1 and made[0].state is OrderState.AWAITING_CONFIRMATION
+        assert lc.sp_violations("SP01") == []
+        lc.close()
     finally:
         drop_schema(schema)

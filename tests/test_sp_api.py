@@ -220,3 +220,78 @@ def test_an_sp_key_is_stored_only_as_a_digest(world: World) -> None:
     assert secret not in repr(stored) and secret not in stored.digest
     assert world.keys.authenticate(world.sp02) == "SP02"
     assert world.keys.authenticate(world.sp02 + "x") is None
+
+
+def test_a_duplicate_without_a_key_is_409_naming_the_live_order(world: World) -> None:
+    first = world.post(world.sp01, {"msisdn": SUB, "service": "NEWS"}).json()
+    again = world.post(world.sp01, {"msisdn": "13800138000", "service": "news"})
+    assert again.status == 409 and again.json()["existing_order"] == first["id"]
+
+
+def test_a_retry_with_the_same_idempotency_key_answers_the_first_answer_and_does_nothing(
+    world: World,
+) -> None:
+    body = {"msisdn": SUB, "service": "NEWS"}
+    first = world.post(world.sp01, body, **{"Idempotency-Key": "5f0c7a1e-retry"})
+    assert first.status == 201
+    world.clock.advance(dt.timedelta(minutes=1))
+    world.lc.handle_sms(SUB, "是", to="10086")  # the order moves on meanwhile
+    assert world.lc.get(first.json()["id"]).state is OrderState.ACTIVE
+    for _ in range(5):  # the SP's client timed out and retries, again and again
+        retry = world.post(world.sp01, body, **{"Idempotency-Key": "5f0c7a1e-retry"})
+        assert (retry.status, retry.body) == (first.status, first.body)
+        assert retry.headers["Location"] == first.headers["Location"]
+    assert len(world.lc.orders_of(SUB)) == 1
+    assert [n.kind.value for n in world.notifier.to(SUB)] == ["confirmation_request", "activated"]
+    # retries never count toward the C13 limit: two more genuine requests are taken
+    assert world.post(world.sp01, {"msisdn": SUB, "service": "WEATHER"}).status == 201
+    assert world.post(world.sp01, {"msisdn": SUB, "service": "JOKE"}).status == 201
+    assert world.lc.sp_violations("SP01") == []
+
+
+def test_the_same_idempotency_key_with_another_body_is_422_and_changes_nothing(
+    world: World,
+) -> None:
+    key = {"Idempotency-Key": "order-0001"}
+    assert world.post(world.sp01, {"msisdn": SUB, "service": "NEWS"}, **key).status == 201
+    before = world.snapshot()
+    other = world.post(world.sp01, {"msisdn": SUB, "service": "WEATHER"}, **key)
+    assert other.status == 422 and other.json()["reason"] == "idempotency_key_reused"
+    assert world.snapshot() == before
+    # keys are the SP's own: SP02 may use the same string for its own request
+    assert world.post(world.sp02, {"msisdn": SUB, "service": "MUSIC7"}, **key).status == 201
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "ключ", "a\tb"])
+def test_a_malformed_idempotency_key_is_422_and_changes_nothing(world: World, key: str) -> None:
+    before = world.snapshot()
+    answer = world.post(world.sp01, {"msisdn": SUB, "service": "NEWS"}, **{"Idempotency-Key": key})
+    assert answer.status == 422 and answer.json()["reason"] == "invalid_argument"
+    assert world.snapshot() == before
+
+
+def test_c13_retried_refusals_answer_the_same_and_are_booked_once(world: World) -> None:
+    key = {"Idempotency-Key": "not-mine"}
+    first = world.post(world.sp02, {"msisdn": SUB, "service": "NEWS"}, **key)
+    again = world.post(world.sp02, {"msisdn": SUB, "service": "NEWS"}, **key)
+    assert (first.status, again.status) == (403, 403)
+    assert again.json()["reason"] == "not_your_service"
+    assert len(world.lc.sp_violations("SP02")) == 1
+    for service in ("NEWS", "WEATHER", "JOKE"):
+        assert world.post(world.sp01, {"msisdn": SUB, "service": service}).status == 201
+    key = {"Idempotency-Key": "over-the-limit"}
+    limit = world.post(world.sp01, {"msisdn": SUB, "service": "JOKE"}, **key)
+    retry = world.post(world.sp01, {"msisdn": SUB, "service": "JOKE"}, **key)
+    assert limit.status == 429 and (retry.status, retry.body) == (limit.status, limit.body)
+    assert len(world.lc.sp_violations("SP01")) == 1
+    assert len(world.lc.orders_of(SUB)) == 4
+
+
+def test_purge_forgets_request_keys_with_the_orders_of_their_time(world: World) -> None:
+    key = {"Idempotency-Key": "old-key"}
+    first = world.post(world.sp01, {"msisdn": SUB, "service": "NEWS"}, **key).json()
+    world.lc.unsubscribe(first["id"], channel=Channel.HOTLINE)
+    world.clock.advance(dt.timedelta(days=200))
+    assert world.lc.purge(world.clock.now().subtract(months=5)) == 1
+    again = world.post(world.sp01, {"msisdn": SUB, "service": "NEWS"}, **key)
+    assert again.status == 201 and again.json()["id"] != first["id"]

@@ -87,6 +87,13 @@ def whole(value: object, name: str) -> int:
     return value
 
 
+def destination(value: object) -> str:
+    """The number an inbound text was sent to (the operator's, or an access code)."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"to must be the number the text was sent to, got {value!r}")
+    return value
+
+
 def channel(value: object) -> Channel:
     try:
         return Channel(str(value))
@@ -189,6 +196,23 @@ def identifier(value: object, name: str) -> str:
         raise InvalidArgumentError(
             f"{name} must be 1 to {ID_LIMIT} letters, digits, '.', '_', ':', '@' or '-', "
             f"got {shown!r}"
+        )
+    return value
+
+
+#: the longest idempotency key a caller may give (what Stripe's API takes)
+KEY_LIMIT = 255
+_KEY = re.compile(rf"[\x21-\x7e]{{1,{KEY_LIMIT}}}")
+
+
+def idempotency_key(value: object) -> str:
+    """A caller's idempotency key (an ``Idempotency-Key`` header): 1 to ``KEY_LIMIT``
+    printable ASCII characters without spaces, a UUID usually; taken as it is."""
+    if not isinstance(value, str) or not _KEY.fullmatch(value):
+        shown = value[:80] if isinstance(value, str) else type(value).__name__
+        raise InvalidArgumentError(
+            f"an idempotency key is 1 to {KEY_LIMIT} printable ASCII characters "
+            f"without spaces, got {shown!r}"
         )
     return value
 

@@ -161,11 +161,13 @@ class ChargeRefusedError(VasError, PermissionError):
 
 
 class IdempotencyKeyError(VasError, ValueError):
-    """A charge key was reused for a different charge."""
+    """An idempotency key was reused for something else: a charge key for a different
+    charge, a request key for a request with other arguments."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(f"charge key {key!r} was already used for a different charge")
+    def __init__(self, key: str, what: str = "charge") -> None:
+        super().__init__(f"{what} key {key!r} was already used for a different {what}")
         self.key = key
+        self.what = what
 
 
 class RetentionError(VasError, ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
+import attrs
 import pendulum
 
 from vas_lifecycle import charging, consent, ordering, timers
@@ -39,6 +40,7 @@ from vas_lifecycle.records import (
     DeliveryReport,
     DeliveryStatus,
     ReasonCode,
+    RequestKey,
     SpViolation,
 )
 from vas_lifecycle.states import OrderState
@@ -46,6 +48,7 @@ from vas_lifecycle.store.base import NoticeRecorder, OrderRecorder, Transaction
 from vas_lifecycle.unit_of_work import SYSTEM, UnitOfWork
 
 __all__ = [
+    "KeyedRequest",
     "confirm",
     "decline",
     "fire_due",
@@ -81,6 +84,46 @@ def pending(uow: UnitOfWork, msisdn: str, live: list[Order] | None = None) -> li
     return [o for o in live if consent.answerable(o, uow.now, informed=informed(uow.tx, o))]
 
 
+@attrs.frozen
+class KeyedRequest:
+    """A request made with a caller's idempotency key: the key, whose keys it is among
+    (the asking SP, or ``""``), and a digest of the request's arguments."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+def _earlier(uow: UnitOfWork, keyed: KeyedRequest) -> RequestKey | None:
+    """What an earlier request with the same key did, if there was one; the same key
+    with other arguments is refused (IdempotencyKeyError)."""
+    known = uow.tx.request_key(keyed.scope, keyed.key)
+    if known is not None and known.fingerprint != keyed.fingerprint:
+        raise IdempotencyKeyError(keyed.key, "request")
+    return known
+
+
+def _remember(
+    uow: UnitOfWork,
+    keyed: KeyedRequest | None,
+    order: Order | None,
+    refusal: ReasonCode | None = None,
+) -> None:
+    if keyed is not None:
+        version = order.version if order is not None else 0
+        uow.tx.add_request_key(
+            RequestKey(
+                keyed.scope,
+                keyed.key,
+                keyed.fingerprint,
+                None if order is None else order.id,
+                version,
+                refusal,
+                uow.now,
+            )
+        )
+
+
 def request(
     uow: UnitOfWork,
     *,
@@ -92,13 +135,51 @@ def request(
     actor: str,
     text: str | None,
     language: str,
+    keyed: KeyedRequest | None = None,
 ) -> Order:
-    """A new order: refused (C13 limit, duplicate), or its first step (C1, C5, C6)."""
-    tx, now = uow.tx, uow.now
+    """A new order: refused (C13 limit, duplicate), or its first step (C1, C5, C6).
+
+    With a caller's idempotency key already used for the same request, the order is
+    answered as that request left it, and nothing is done again (no order, no notice,
+    nothing counted toward the SP's daily limit)."""
+    tx = uow.tx
     policy.check_service(service)
     # the live orders, never the whole history (invariant 9), read while holding the
     # subscriber so that concurrent requests decide one after the other (invariant 8)
     tx.lock_subscriber(msisdn)
+    earlier = None if keyed is None else _earlier(uow, keyed)
+    if earlier is not None:
+        if earlier.order_id is None:  # refused without an order under another catalog
+            raise IdempotencyKeyError(earlier.key, "request")
+        return Order.from_events(tx.events(earlier.order_id)[: earlier.version])
+    order = _new_order(
+        uow,
+        policy=policy,
+        rng=rng,
+        msisdn=msisdn,
+        service=service,
+        channel=channel,
+        actor=actor,
+        text=text,
+        language=language,
+    )
+    _remember(uow, keyed, order)
+    return order
+
+
+def _new_order(
+    uow: UnitOfWork,
+    *,
+    policy: Policy,
+    rng: random.Random,
+    msisdn: str,
+    service: Service,
+    channel: Channel,
+    actor: str,
+    text: str | None,
+    language: str,
+) -> Order:
+    tx, now = uow.tx, uow.now
     live = tx.live_orders_of(msisdn)
     order_id = uow.new_id()
     requested = Step(EventKind.ORDER_REQUESTED, ordering.snapshot(service, msisdn, language))
@@ -312,6 +393,7 @@ def purge(uow: UnitOfWork, *, policy: Policy, cutoff: pendulum.DateTime) -> int:
             f"anything that ended after {earliest.isoformat()}"
         )
     uow.tx.forget_messages(cutoff)
+    uow.tx.forget_request_keys(cutoff)
     return uow.tx.purge(uow.tx.finished_before(cutoff))
 
 
@@ -345,8 +427,16 @@ def refuse_sp(
     order_id: str | None,
     evidence: str,
     error: VasError,
+    keyed: KeyedRequest | None = None,
 ) -> None:
-    """Book an SP's reach past its own services or orders against it, then refuse."""
+    """Book an SP's reach past its own services or orders against it, then refuse.
+    A retry with the idempotency key of a request refused so is refused again and
+    not booked twice."""
+    if keyed is not None:
+        if _earlier(uow, keyed) is not None:
+            uow.refuse(error)
+            return
+        _remember(uow, keyed, None, reason)
     uow.tx.add_violation(
         SpViolation(
             uow.new_id(), sp_id, msisdn, order_id, reason, uow.now, Channel.SP_API, evidence

@@ -9,6 +9,7 @@ so a notifier failure never undoes a state change and never loses a notice.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -19,11 +20,10 @@ from vas_lifecycle.arguments import ACTOR_LIMIT
 from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.clock import Clock, SystemClock
 from vas_lifecycle.deliveries import Deliveries
-from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import DeliveryRules, Notifier
 from vas_lifecycle.order import Order
-from vas_lifecycle.outbox import BackgroundSender, Outbox
+from vas_lifecycle.outbox import Outbox
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.queries import Queries
@@ -59,11 +59,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         auto_dispatch: deliver notices and feed events right after each command
             (else call :meth:`dispatch` and ``feed.publish()``).
         delivery: the outbox's retry rules (backoff, attempts before parking).
-        senders: with ``auto_dispatch``, how many background threads hand a command's
-            notices to the notifier. 0 (the default): the calling thread does, right
-            after the commit. 1 or more: a command returns as soon as it commits, and a
-            slow or hung gateway never holds it (what a web server wants; see
-            :class:`~vas_lifecycle.outbox.BackgroundSender`). :meth:`close` stops them.
+        senders: background threads handing commands' notices over, so a command returns
+            at its commit whatever the gateway does (for servers); 0: the caller's thread.
         max_retries: how often a command is retried when its order changed under it.
 
     Threads may share a Lifecycle (the stores serialise or isolate transactions);
@@ -91,8 +88,6 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         senders: int = 0,
     ) -> None:
         arguments.check_ports(catalog, policy, store, rng, delivery, clock, notifier, ids)
-        threads = arguments.whole(senders, "senders")
-        retries = arguments.count(max_retries, "max_retries")
         self.catalog = catalog
         self.policy = policy if policy is not None else Policy.china_mobile()
         self.policy.check_catalog(catalog)
@@ -102,11 +97,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.delivery = delivery if delivery is not None else DeliveryRules()
         self._rng = rng if rng is not None else random.Random()
         self._now = ClockReader(self.clock)
-        self._outbox = _outbox(self)
-        background = threads and auto_dispatch and notifier is not None
-        self._sender = BackgroundSender(self._outbox, threads=threads) if background else None
+        self._outbox = _outbox(self, arguments.whole(senders, "senders"))
         self.feed = EventFeed(self.store, self.delivery, self._now, auto=auto_dispatch)
-        self._runner = _runner(self, IdMaker(ids), retries, auto_dispatch=auto_dispatch)
+        self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
 
     def _run(self, command: Callable[[UnitOfWork], T]) -> T:
         return self._runner.run(command)[0]
@@ -123,6 +116,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         text: str | None = None,
         language: str | None = None,
         sp_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Order:
         """Receive an order for a service.
 
@@ -135,15 +129,22 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         ``sp_id`` is the SP whose platform asks (the SP API): it may order only its
         own services; another SP's is refused with :class:`SpAccessError` and booked
         against the asking SP.
+
+        ``idempotency_key`` (per ``sp_id``): a retry answers the first request's order as
+        it left it, and does nothing again (docs/sp_api.md).
+
+        Raises:
+            IdempotencyKeyError: the key was used for a request with other arguments.
         """
         number = self._msisdn(msisdn)
         service = self.catalog.get(service_code)
-        if sp_id is not None and sp_id != service.sp_id:
-            self._refuse_sp(sp_id, number, service)
         chan = arguments.channel(channel)
         lang = arguments.language(language, self.policy)
         given = arguments.text(actor, "actor", ACTOR_LIMIT)
         evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        keyed = _keyed(idempotency_key, sp_id, number, service.code, chan, lang, given, evidence)
+        if sp_id is not None and sp_id != service.sp_id:
+            self._refuse_sp(sp_id, number, service, keyed)
         return self._run(
             lambda uow: handlers.request(
                 uow,
@@ -155,6 +156,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
                 actor=given or (service.sp_id if chan is Channel.SP_API else number),
                 text=evidence,
                 language=lang,
+                keyed=keyed,
             )
         )
 
@@ -244,10 +246,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self, msisdn: str, *, channel: Channel | str, actor: str | None = None
     ) -> list[Order]:
         """Cancel every live order of a subscriber (each confirmed once)."""
-        number = self._msisdn(msisdn)
-        return [
-            self.unsubscribe(o.id, channel=channel, actor=actor) for o in self.live_orders(number)
-        ]
+        live = self.live_orders(self._msisdn(msisdn))
+        return [self.unsubscribe(o.id, channel=channel, actor=actor) for o in live]
 
     def run_due(self, *, batch: int = 500, max_batches: int | None = None) -> int:
         """Fire every timer due at ``clock.now()``: expire unanswered confirmations (C1),
@@ -283,11 +283,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         Raises:
             InvalidMsisdnError: the sender's number is malformed.
         """
-        number = self._msisdn(msisdn)
-        if not isinstance(to, str):
-            raise InvalidArgumentError(f"to must be the number the text was sent to, got {to!r}")
+        number, target = self._msisdn(msisdn), short_code(arguments.destination(to))
         seen = None if message_id is None else arguments.identifier(message_id, "message_id")
-        target, body = short_code(to), text if isinstance(text, str) else ""
+        body = text if isinstance(text, str) else ""
         # one inbound text is one unit of work: its changes and replies, or nothing
         return self._runner.run(
             lambda uow: receive(uow, self.policy, msisdn=number, to=target, body=body, seen=seen)
@@ -334,10 +332,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         return self._run(lambda uow: handlers.purge(uow, policy=self.policy, cutoff=cutoff))
 
     def close(self) -> None:
-        """Stop the background senders, if any, then close the store (a Lifecycle may
-        also be used as a context manager)."""
-        if self._sender is not None:
-            self._sender.close()
+        """Stop the senders and close the store (or use the Lifecycle in a ``with``)."""
+        self._outbox.close()
         self.store.close()
 
     def __enter__(self) -> Lifecycle:
@@ -347,8 +343,21 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.close()
 
 
-def _outbox(lc: Lifecycle) -> Outbox:
-    """The outbox of ``lc``: its notifier and retry rules, the quiet hours (C16)."""
+def _keyed(key: object, sp_id: str | None, *facts: str | None) -> handlers.KeyedRequest | None:
+    """A request's idempotency key (None without one), among the asking SP's keys, with
+    a digest of the request's checked and normalised arguments ``facts``."""
+    if key is None:
+        return None
+    scope = "" if sp_id is None else arguments.text(sp_id, "sp_id", ACTOR_LIMIT) or ""
+    text = "\x00".join(fact or "" for fact in (*facts, scope))
+    return handlers.KeyedRequest(
+        scope, arguments.idempotency_key(key), hashlib.sha256(text.encode()).hexdigest()
+    )
+
+
+def _outbox(lc: Lifecycle, senders: int) -> Outbox:
+    """The outbox of ``lc``: its notifier and retry rules, the quiet hours (C16), and
+    ``senders`` background threads to hand commands' notices over."""
     policy = lc.policy
     return Outbox(
         lc.store,
@@ -357,6 +366,7 @@ def _outbox(lc: Lifecycle) -> Outbox:
         lc._now,
         hold=lambda notice, now: timers.held_until(notice.kind, now, policy),
         unordered=policy.quiet_kinds,
+        senders=senders,
     )
 
 
@@ -370,15 +380,9 @@ def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: 
         lc._now,
         renderer=Renderer(lc.policy, new_id),
         new_id=new_id,
-        max_retries=max_retries,
+        max_retries=arguments.count(max_retries, "max_retries"),
         claim_for=lc.delivery.lease if deliver else None,
         notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),
-        after_commit=(
-            None
-            if not deliver
-            else lc._outbox.deliver_committed
-            if lc._sender is None
-            else lc._sender.submit
-        ),
+        after_commit=lc._outbox.hand_over if deliver else None,
         after_feed=lc.feed.after_commit,
     )

@@ -44,6 +44,7 @@ class Outbox:
         clock: ClockReader,
         hold: Callable[[Notice, pendulum.DateTime], pendulum.DateTime | None] | None = None,
         unordered: frozenset[NoticeKind] = frozenset(),
+        senders: int = 0,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -54,6 +55,12 @@ class Outbox:
         #: the kinds ``hold`` may hold back (the quiet hours' kinds), which hold no
         #: later notice of their order back (see claim_notices)
         self.unordered = unordered
+        #: how many background threads hand commands' notices over (0: the caller)
+        self.senders = senders
+        self._sender: BackgroundSender | None = None
+        self._lock = threading.Lock()
+        #: notices handed to the notifier and recorded delivered, by every path
+        self.handed_over = 0
 
     def dispatch(self, limit: int) -> int:
         """Claim and deliver up to ``limit`` due notices; how many were delivered.
@@ -114,6 +121,8 @@ class Outbox:
                 tx.mark_failed(notice_id, f"quiet hours: held until {until.isoformat()}", until)
 
         call(self.store, settle)
+        with self._lock:
+            self.handed_over += len(sent)
         return len(sent)
 
     def deliver_committed(self, notices: Sequence[Notice]) -> None:
@@ -123,6 +132,24 @@ class Outbox:
             self.deliver([Delivery(n, 1) for n in notices], notices[0].at)
         except VasError as err:
             log.warning("delivery after a command failed; notices stay queued: %s", err)
+
+    def hand_over(self, notices: Sequence[Notice]) -> None:
+        """A committed command's own notices: delivered now in the caller's thread, or
+        queued for the background senders (started with the first)."""
+        if not self.senders:
+            self.deliver_committed(notices)
+            return
+        with self._lock:
+            if self._sender is None:
+                self._sender = BackgroundSender(self, threads=self.senders)
+        self._sender.submit(notices)
+
+    def close(self) -> None:
+        """Stop the background senders, if they were started."""
+        with self._lock:
+            sender, self._sender, self.senders = self._sender, None, 0
+        if sender is not None:
+            sender.close()
 
     def parked(self, limit: int) -> list[Delivery]:
         """Notices given up on, with their last error."""

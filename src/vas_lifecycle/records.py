@@ -28,6 +28,7 @@ __all__ = [
     "FeedKind",
     "PickSession",
     "ReasonCode",
+    "RequestKey",
     "SpKey",
     "SpViolation",
 ]
@@ -132,6 +133,26 @@ class SpViolation:
     at: pendulum.DateTime
     channel: Channel | None
     evidence: str = attrs.field(repr=numbers_masked_repr)
+
+
+@attrs.frozen
+class RequestKey:
+    """A caller's idempotency key for an order request, remembered with what the
+    request did, so a retry with the same key answers the same without doing it again.
+
+    ``scope`` is the SP whose platform asked (keys of different SPs never meet), or
+    ``""`` for the operator's own callers; ``fingerprint`` is a digest of the request's
+    arguments (the same key with other arguments is refused); the request made the
+    order ``order_id`` and left it at ``version``, or was refused without an order for
+    ``refusal`` (an SP asking for another SP's service)."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    order_id: str | None
+    version: int
+    refusal: ReasonCode | None
+    at: pendulum.DateTime
 
 
 @attrs.frozen

@@ -9,7 +9,14 @@
 The key goes in ``Authorization: Bearer KEY`` (see :class:`~vas_lifecycle.sp_keys.SpKeys`).
 Answers: 401 without a valid key; 403 for another SP's service; 404 for an order that
 is missing or another SP's (never its data); 422 for malformed input; 409 for a
-second live order of the same service; 429 over the C13 daily limit. Every refusal
+second live order of the same service (with ``existing_order``, the live one's id);
+429 over the C13 daily limit.
+
+Retries are safe with an ``Idempotency-Key`` header (a UUID, say): the same key with
+the same body answers what the first request answered, and does nothing again (no
+order, no text to the subscriber, nothing counted toward the daily limit or booked
+against the SP); the same key with another body is 422 ``idempotency_key_reused``.
+The key is stored in the request's own unit of work. Every refusal
 body is JSON with a ``reason``; refusals of an SP's reach past its own services and
 orders, and C13 refusals, are booked against it (``sp-report``); the rest are logged.
 No route lets an SP confirm, decline or cancel anything.
@@ -21,6 +28,7 @@ import logging
 from typing import Any
 
 from vas_lifecycle.errors import (
+    IdempotencyKeyError,
     InvalidArgumentError,
     InvalidMsisdnError,
     SpAccessError,
@@ -66,25 +74,42 @@ def order_view(order: Order) -> dict[str, object]:
     }
 
 
+def _answer(lifecycle: Lifecycle, order: Order) -> Response:
+    """201 with the order, or the refusal with its reason (and, for a duplicate, the
+    live order's id)."""
+    if order.state is not OrderState.REJECTED:
+        location = (("Location", f"/sp/v1/orders/{order.id}"),)
+        return Response.json(201, order_view(order), location)
+    refused: dict[str, object] = {"reason": order.end_reason or "rejected"}
+    if order.end_reason == ReasonCode.DUPLICATE_ORDER.value:
+        live = lifecycle.live_orders(order.msisdn)
+        same = (o.id for o in live if o.service_code == order.service_code)
+        refused["existing_order"] = next(same, None)
+    status = _REFUSED.get(order.end_reason or "", 422)
+    return Response.json(status, {**refused, **order_view(order)})
+
+
+def _caller(keys: SpKeys, request: Request) -> str:
+    """The SP whose key the request bears; 401 for anything else."""
+    header = request.header("Authorization") or ""
+    scheme, _, key = header.partition(" ")
+    sp_id = keys.authenticate(key.strip()) if scheme.lower() == "bearer" else None
+    if sp_id is None:
+        log.warning("SP API: refused a request without a valid key")
+        raise HttpError(
+            401,
+            "unauthorized",
+            "a valid SP key is required",
+            (("WWW-Authenticate", 'Bearer realm="sp"'),),
+        )
+    return sp_id
+
+
 def sp_api(lifecycle: Lifecycle, keys: SpKeys) -> Routes:
     """The SP API as a WSGI application."""
 
-    def caller(request: Request) -> str:
-        header = request.header("Authorization") or ""
-        scheme, _, key = header.partition(" ")
-        sp_id = keys.authenticate(key.strip()) if scheme.lower() == "bearer" else None
-        if sp_id is None:
-            log.warning("SP API: refused a request without a valid key")
-            raise HttpError(
-                401,
-                "unauthorized",
-                "a valid SP key is required",
-                (("WWW-Authenticate", 'Bearer realm="sp"'),),
-            )
-        return sp_id
-
     def create(request: Request) -> Response:
-        sp_id = caller(request)
+        sp_id = _caller(keys, request)
         body = json_body(request)
         unknown = set(body) - _FIELDS
         if unknown or not isinstance(body.get("msisdn"), str):
@@ -95,8 +120,17 @@ def sp_api(lifecycle: Lifecycle, keys: SpKeys) -> Routes:
             raise HttpError(422, "malformed_request", "service and language are strings")
         try:
             order = lifecycle.request(
-                body["msisdn"], service, channel=Channel.SP_API, language=language, sp_id=sp_id
+                body["msisdn"],
+                service,
+                channel=Channel.SP_API,
+                language=language,
+                sp_id=sp_id,
+                idempotency_key=request.header("Idempotency-Key"),
             )
+        except IdempotencyKeyError:
+            raise HttpError(
+                422, "idempotency_key_reused", "that Idempotency-Key was used for another body"
+            ) from None
         except InvalidMsisdnError:
             raise HttpError(422, "invalid_msisdn", "msisdn is not a subscriber number") from None
         except UnknownServiceError:
@@ -105,14 +139,10 @@ def sp_api(lifecycle: Lifecycle, keys: SpKeys) -> Routes:
             raise HttpError(403, err.reason, "not a service of this SP") from None
         except InvalidArgumentError as err:
             raise HttpError(422, "invalid_argument", str(err)[:200]) from None
-        if order.state is OrderState.REJECTED:
-            status = _REFUSED.get(order.end_reason or "", 422)
-            reason = order.end_reason or "rejected"
-            return Response.json(status, {"reason": reason, **order_view(order)})
-        return Response.json(201, order_view(order), (("Location", f"/sp/v1/orders/{order.id}"),))
+        return _answer(lifecycle, order)
 
     def read(request: Request, order_id: str) -> Response:
-        sp_id = caller(request)
+        sp_id = _caller(keys, request)
         try:
             order = lifecycle.sp_order(order_id, sp_id=sp_id)
         except UnknownOrderError:

@@ -21,7 +21,9 @@ class SpPlatform:
 
     _runner: Runner
 
-    def _refuse_sp(self, sp_id: str, msisdn: str, service: Service) -> None:
+    def _refuse_sp(
+        self, sp_id: str, msisdn: str, service: Service, keyed: handlers.KeyedRequest | None
+    ) -> None:
         asker = arguments.text(sp_id, "sp_id", ACTOR_LIMIT) or "?"
         refusal = SpAccessError(f"{service.code} is not a service of {asker}", "not_your_service")
         self._runner.run(
@@ -33,6 +35,7 @@ class SpPlatform:
                 order_id=None,
                 evidence=f"request for {service.code} of {service.sp_id}",
                 error=refusal,
+                keyed=keyed,
             )
         )
 

@@ -25,6 +25,7 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    RequestKey,
     SpKey,
     SpViolation,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "NoticeRecorder",
     "OrderRecorder",
     "PickSessionRecorder",
+    "RequestKeyRecorder",
     "RetryableError",
     "SpKeyRecorder",
     "Store",
@@ -338,6 +340,23 @@ class SpKeyRecorder(abc.ABC):
         were live."""
 
 
+class RequestKeyRecorder(abc.ABC):
+    """Callers' idempotency keys for order requests (an SP retrying a request its
+    HTTP client gave up on), stored in the request's own unit of work."""
+
+    @abc.abstractmethod
+    def request_key(self, scope: str, key: str) -> RequestKey | None: ...
+
+    @abc.abstractmethod
+    def add_request_key(self, record: RequestKey) -> None:
+        """Remember a key; the commit fails with :class:`ConflictError` if a racing
+        transaction stored the same ``(scope, key)`` first (the retry then finds it)."""
+
+    @abc.abstractmethod
+    def forget_request_keys(self, before: pendulum.DateTime) -> int:
+        """Drop the keys stored before ``before`` (retention); how many."""
+
+
 class FeedRecorder(abc.ABC):
     """The event feed's outbox: each event stored, with the change that made it, once
     for every registered subscriber, and delivered to each on its own."""
@@ -415,6 +434,7 @@ class Transaction(
     GatewayRecorder,
     SpKeyRecorder,
     FeedRecorder,
+    RequestKeyRecorder,
 ):
     """One unit of work over every recorder port. Nothing is visible to others until
     the store commits it; either all of it is stored or none of it. Code that needs

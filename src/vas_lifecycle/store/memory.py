@@ -26,6 +26,7 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    RequestKey,
     SpKey,
     SpViolation,
 )
@@ -69,6 +70,7 @@ class _Data:
         self.messages: dict[str, pendulum.DateTime] = {}
         self.reports: dict[str, tuple[DeliveryReport, ...]] = {}
         self.sp_keys: dict[str, SpKey] = {}
+        self.request_keys: dict[tuple[str, str], RequestKey] = {}
         # the event feed: each subscriber's owed events, in commit order, by event id
         self.feed: dict[str, dict[str, tuple[FeedEvent, _Outbox]]] = {}
 
@@ -92,6 +94,7 @@ class _Data:
         other.messages = dict(self.messages)
         other.reports = dict(self.reports)
         other.sp_keys = dict(self.sp_keys)
+        other.request_keys = dict(self.request_keys)
         other.feed = {
             name: {eid: (event, attrs.evolve(box)) for eid, (event, box) in owed.items()}
             for name, owed in self.feed.items()
@@ -504,6 +507,24 @@ class _MemoryTransaction(Transaction):
             self._undo.append(functools.partial(keys.__setitem__, key.key_id, key))
         return len(live)
 
+    def request_key(self, scope: str, key: str) -> RequestKey | None:
+        return self._data.request_keys.get((scope, key))
+
+    def add_request_key(self, record: RequestKey) -> None:
+        keys, name = self._data.request_keys, (record.scope, record.key)
+        if name in keys:
+            raise ConflictError.concurrent(f"request key {record.key!r} exists")
+        keys[name] = record
+        self._undo.append(functools.partial(_drop, keys, name))
+
+    def forget_request_keys(self, before: pendulum.DateTime) -> int:
+        keys = self._data.request_keys
+        old = {name: r for name, r in keys.items() if r.at < before}
+        for name in old:
+            del keys[name]
+        self._undo.append(lambda: keys.update(old))
+        return len(old)
+
     def purge(self, order_ids: Sequence[str]) -> int:
         # purging is an explicit, final operation: it is not undone by a rollback of
         # the same unit of work, so it runs last and alone in Lifecycle.purge
@@ -665,7 +686,7 @@ def _truncate(items: list[Any], size: int) -> None:
     del items[size:]
 
 
-def _drop(mapping: dict[str, Any], key: str) -> None:
+def _drop(mapping: dict[Any, Any], key: Any) -> None:
     mapping.pop(key, None)
 
 

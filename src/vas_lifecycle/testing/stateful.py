@@ -29,6 +29,7 @@ from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import (
     ChargeRefusedError,
     ConfirmationRefusedError,
+    IdempotencyKeyError,
     InvalidStateError,
 )
 from vas_lifecycle.feed import PUBLISHED
@@ -149,6 +150,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.lifecycle = self.make_lifecycle()
         self.operator = self.lifecycle.policy.operator_number
         self.charge_keys = 0
+        #: idempotency keys used so far, with the request and the order it answered
+        self.keyed: dict[str, tuple[tuple[str, str, Channel], Order]] = {}
 
     # --- hooks for integrators ----------------------------------------------------------
     def make_store(self) -> Store:
@@ -195,7 +198,13 @@ class LifecycleMachine(RuleBasedStateMachine):
     )
     def request(self, msisdn: str, data: st.DataObject, channel: Channel) -> str:
         service = data.draw(st.sampled_from(self.service_codes()), label="service")
-        order = self.lifecycle.request(msisdn, service, channel=channel)
+        key = data.draw(st.sampled_from([None, None, "retry-1", "retry-2"]), label="key")
+        if key is not None and key in self.keyed:
+            same = data.draw(st.booleans(), label="the same request again")
+            return self._retry(key, self.keyed[key][0] if same else (msisdn, service, channel))
+        order = self.lifecycle.request(msisdn, service, channel=channel, idempotency_key=key)
+        if key is not None:
+            self.keyed[key] = ((msisdn, service, channel), order)
         assert order.state in {
             OrderState.AWAITING_CONFIRMATION,
             OrderState.TRIAL,
@@ -203,6 +212,20 @@ class LifecycleMachine(RuleBasedStateMachine):
             OrderState.REJECTED,
         }
         return order.id
+
+    def _retry(self, key: str, args: tuple[str, str, Channel]) -> str:
+        """A request under a key used before: the same request answers the first
+        order as it was and does nothing; another is refused and does nothing."""
+        (first_args, first), msisdn = self.keyed[key], args[0]
+        before = len(self.lifecycle.orders_of(msisdn))
+        try:
+            again = self.lifecycle.request(msisdn, args[1], channel=args[2], idempotency_key=key)
+        except IdempotencyKeyError:
+            assert args != first_args, "the same request under its own key was refused"
+        else:
+            assert args == first_args and again == first, "a retry answered another order"
+        assert len(self.lifecycle.orders_of(msisdn)) == before, "a retry made an order"
+        return first.id
 
     @rule(
         order_id=orders,

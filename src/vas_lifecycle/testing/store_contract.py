@@ -42,6 +42,7 @@ from vas_lifecycle.records import (
     FeedEvent,
     FeedKind,
     ReasonCode,
+    RequestKey,
     SpKey,
     SpViolation,
 )
@@ -63,6 +64,11 @@ OTHER = "+8613900139000"
 def _add_key(store: Store, key: SpKey) -> None:
     with store.transaction() as tx:
         tx.add_sp_key(key)
+
+
+def _add_request_key(store: Store, record: RequestKey) -> None:
+    with store.transaction() as tx:
+        tx.add_request_key(record)
 
 
 def _feed_event(event_id: str, order_id: str, seq: int, kind: FeedKind, at: Any) -> FeedEvent:
@@ -718,6 +724,59 @@ class StoreContract(abc.ABC):
             assert tx.revoke_sp_keys("SP01", None, now.add(hours=2)) == 1
             assert tx.sp_key("k3") == other
         _raises(ConflictError, lambda: _add_key(store, one))
+
+    def test_contract_request_keys(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        made = RequestKey("SP01", "k-1", "f" * 64, "order-1", 2, None, now)
+        refused = RequestKey("SP02", "k-1", "e" * 64, None, 0, ReasonCode.NOT_YOUR_SERVICE, now)
+
+        def add_then_fail() -> None:
+            with store.transaction() as tx:
+                tx.add_request_key(made)
+                raise RuntimeError("the unit of work failed")
+
+        _raises(RuntimeError, add_then_fail)  # rolled back: not remembered
+        with store.transaction() as tx:
+            assert tx.request_key("SP01", "k-1") is None
+            tx.add_request_key(made)
+            tx.add_request_key(refused)  # the same key of another SP
+        with store.transaction() as tx:
+            assert tx.request_key("SP01", "k-1") == made
+            assert tx.request_key("SP02", "k-1") == refused
+            assert tx.request_key("", "k-1") is None
+        _raises(ConflictError, lambda: _add_request_key(store, made))
+        later = attrs.evolve(made, key="k-2", at=now.add(days=1))
+        with store.transaction() as tx:
+            tx.add_request_key(later)
+        with store.transaction() as tx:
+            assert tx.forget_request_keys(now.add(hours=1)) == 2
+        with store.transaction() as tx:
+            assert tx.request_key("SP01", "k-1") is None
+            assert tx.request_key("SP01", "k-2") == later
+
+    def test_contract_racing_requests_with_one_key_make_one_order(self) -> None:
+        """Two threads send the same keyed request at once: one order, and both are
+        answered with it (the loser's retry finds the key)."""
+        lc, _clock = self.lifecycle()
+        barrier = threading.Barrier(2, timeout=30)
+        answers: list[Order] = []
+
+        def ask() -> None:
+            barrier.wait()
+            answers.append(
+                lc.request(
+                    SUB, "NEWS", channel=Channel.SP_API, sp_id="SP01", idempotency_key="same"
+                )
+            )
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(answers) == 2 and answers[0] == answers[1]
+        assert [o.id for o in lc.orders_of(SUB)] == [answers[0].id]
 
     # --- what commands read (invariants 8 and 9) ----------------------------------------
 

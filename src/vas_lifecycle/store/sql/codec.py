@@ -33,6 +33,7 @@ from vas_lifecycle.records import (
     FeedEvent,
     FeedKind,
     ReasonCode,
+    RequestKey,
     SpKey,
     SpViolation,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "ORDER_STATUS",
     "ORDER_UPDATE",
     "REPORT_COLUMNS",
+    "REQUEST_KEY_COLUMNS",
     "SP_KEY_COLUMNS",
     "charge_from_row",
     "charge_row",
@@ -63,6 +65,8 @@ __all__ = [
     "parse_ts",
     "report_from_row",
     "report_row",
+    "request_key_from_row",
+    "request_key_row",
     "sp_key_from_row",
     "sp_key_row",
     "ts",
@@ -364,6 +368,19 @@ def sp_key_row(k: SpKey) -> tuple[Any, ...]:
 
 def sp_key_from_row(row: Sequence[Any]) -> SpKey:
     return SpKey(row[0], row[1], row[2], _ts(row[3]), parse_ts(row[4]))
+
+
+REQUEST_KEY_COLUMNS = "scope, key, fingerprint, order_id, version, refusal, at"
+
+
+def request_key_row(r: RequestKey) -> tuple[Any, ...]:
+    refusal = None if r.refusal is None else r.refusal.value
+    return (r.scope, r.key, r.fingerprint, r.order_id, r.version, refusal, ts(r.at))
+
+
+def request_key_from_row(row: Sequence[Any]) -> RequestKey:
+    refusal = None if row[5] is None else ReasonCode(row[5])
+    return RequestKey(row[0], row[1], row[2], row[3], int(row[4]), refusal, _ts(row[6]))
 
 
 #: a feed event's columns; ``pos`` sorts one order's events in commit order

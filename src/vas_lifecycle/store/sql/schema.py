@@ -191,6 +191,23 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE vas_notices ADD COLUMN failure_reported INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    (
+        7,
+        (
+            # callers' idempotency keys for order requests, per SP ('' for the
+            # operator's own callers), with what the first request did
+            """CREATE TABLE vas_request_keys (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                order_id TEXT,
+                version INTEGER NOT NULL,
+                refusal TEXT,
+                at TEXT NOT NULL,
+                PRIMARY KEY (scope, key))""",
+            "CREATE INDEX vas_request_keys_at ON vas_request_keys (at)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -22,6 +22,7 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    RequestKey,
     SpKey,
     SpViolation,
 )
@@ -36,6 +37,7 @@ from vas_lifecycle.store.sql.codec import (
     ORDER_STATUS,
     ORDER_UPDATE,
     REPORT_COLUMNS,
+    REQUEST_KEY_COLUMNS,
     SP_KEY_COLUMNS,
     charge_from_row,
     charge_row,
@@ -51,6 +53,8 @@ from vas_lifecycle.store.sql.codec import (
     parse_ts,
     report_from_row,
     report_row,
+    request_key_from_row,
+    request_key_row,
     sp_key_from_row,
     sp_key_row,
     ts,
@@ -406,7 +410,23 @@ class SqlTransaction(Transaction):
         )
         return [sp_key_from_row(r) for r in rows]
 
+    def request_key(self, scope: str, key: str) -> RequestKey | None:
+        rows = self._query(
+            f"SELECT {REQUEST_KEY_COLUMNS} FROM vas_request_keys WHERE scope = ? AND key = ?",
+            (scope, key),
+        )
+        return request_key_from_row(rows[0]) if rows else None
+
     # --- writes --------------------------------------------------------------------
+    def add_request_key(self, record: RequestKey) -> None:
+        self._execute(
+            f"INSERT INTO vas_request_keys ({REQUEST_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            request_key_row(record),
+        )
+
+    def forget_request_keys(self, before: pendulum.DateTime) -> int:
+        return self._execute("DELETE FROM vas_request_keys WHERE at < ?", (ts(before),))
+
     def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
         # a racing transaction with the same id waits on the key, then inserts nothing
         inserted = self._execute(
