@@ -20,6 +20,7 @@ from vas_lifecycle import (
     mermaid_diagram,
 )
 from vas_lifecycle.cli import main
+from vas_lifecycle.cli.settings import Settings
 from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.testing import demo_catalog
 
@@ -193,9 +194,47 @@ def test_readers_refuse_a_database_that_is_not_a_store_and_change_nothing(
     assert tables == [("invoices",)]
 
 
-def test_help_shows_the_environment_variable_that_moves_the_main_job() -> None:
-    code, out = invoke("simulate", "--help")
-    assert code == 0 and "VAS_DSN" in out
+def test_one_environment_variable_names_the_store_for_every_command() -> None:
+    for command in (["simulate"], ["audit"], ["sp-report"], ["sp-key", "add"], ["sp-key", "list"]):
+        code, out = invoke(*command, "--help")
+        assert code == 0 and "VAS_STORE_DSN" in out and "VAS_DSN]" not in out, command
+    # serve and worker read their settings as VAS_<SECTION>_<KEY>: the same name
+    assert Settings(None, {}, {"VAS_STORE_DSN": "postgresql://x"}).get("store.dsn") == (
+        "postgresql://x"
+    )
+    # the old name is not silently ignored (simulate would write to SQLite instead)
+    result = CliRunner(env={"VAS_DSN": "postgresql://x", "VAS_STORE_DSN": None}).invoke(
+        main, ["simulate", "--memory", "--subscribers", "1", "--days", "1"]
+    )
+    assert result.exit_code == 2 and "VAS_DSN is now VAS_STORE_DSN" in result.output
+
+
+def test_a_bare_install_without_the_cli_extra_says_which_extra_in_one_line() -> None:
+    script = "import sys; sys.modules['click'] = None\nfrom vas_lifecycle.cli import run\nrun()\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "pip install 'vas-lifecycle[cli]'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_audit_shows_each_notice_with_its_delivery_reports(tmp_path: Path) -> None:
+    db = tmp_path / "vas.db"
+    clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
+    lc = Lifecycle(demo_catalog(), clock=clock, store=SQLiteStore(db), notifier=RecordingNotifier())
+    order = lc.request("+8613800138000", "NEWS", channel=Channel.WEB)
+    (asked,) = lc.notices(order.id)
+    clock.advance(pendulum.duration(seconds=20))
+    lc.record_delivery_report(asked.id, "submitted", detail="ACK <b>")
+    lc.record_delivery_report(asked.id, "delivered")
+    lc.close()
+    code, out = invoke("audit", order.id, "--db", str(db))
+    assert code == 0, out
+    lines = out.splitlines()
+    at = lines.index("Notices and delivery reports")
+    assert "confirmation_request" in lines[at + 1] and asked.id in lines[at + 2]
+    assert "submitted: ACK <b>" in lines[at + 3] and lines[at + 4].endswith("delivered")
 
 
 def test_simulate_dsn_without_psycopg_is_one_line() -> None:

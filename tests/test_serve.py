@@ -29,7 +29,7 @@ from tests.fake_smsbox import running_smsbox
 from tests.wsgi_client import over_http
 from vas_lifecycle import Catalog, PolicyError, SQLiteStore
 from vas_lifecycle.cli import main
-from vas_lifecycle.cli.settings import Settings
+from vas_lifecycle.cli.settings import KNOWN, Settings
 from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.sp_keys import SpKeys
 from vas_lifecycle.testing import demo_catalog
@@ -93,7 +93,8 @@ def test_sp_key_add_prints_a_key_once_list_shows_no_secret_and_revoke_works(
 ) -> None:
     db = str(tmp_path / "vas.db")
     runner = CliRunner()
-    added = runner.invoke(main, ["sp-key", "add", "SP01", "--db", db])
+    catalog = ["--catalog", str(CATALOG_TOML)]
+    added = runner.invoke(main, ["sp-key", "add", "SP01", "--db", db, "--create", *catalog])
     assert added.exit_code == 0, added.output
     key = added.output.strip()
     store = SQLiteStore(db)
@@ -106,9 +107,61 @@ def test_sp_key_add_prints_a_key_once_list_shows_no_secret_and_revoke_works(
     assert SpKeys(store).authenticate(key) is None
     again = runner.invoke(main, ["sp-key", "revoke", "SP01", "--key", key_id, "--db", db])
     assert again.exit_code == 2 and "no live key" in again.output
-    bad = runner.invoke(main, ["sp-key", "add", "SP 01; drop", "--db", db])
+    bad = runner.invoke(main, ["sp-key", "add", "SP 01; drop", "--db", db, "--force"])
     assert bad.exit_code == 2 and "an SP id is" in bad.output
     store.close()
+
+
+def test_sp_key_revoke_names_a_key_or_says_all(tmp_path: Path) -> None:
+    db = str(tmp_path / "vas.db")
+    store = SQLiteStore(db)
+    keys = [SpKeys(store).add("SP01") for _ in range(2)]
+    runner = CliRunner()
+    bare = runner.invoke(main, ["sp-key", "revoke", "SP01", "--db", db])
+    assert bare.exit_code == 2 and "--all" in bare.output
+    assert all(SpKeys(store).authenticate(k) == "SP01" for k in keys)  # nothing revoked
+    both = runner.invoke(main, ["sp-key", "revoke", "SP01", "--key", "x", "--all", "--db", db])
+    assert both.exit_code == 2
+    every = runner.invoke(main, ["sp-key", "revoke", "SP01", "--all", "--db", db])
+    assert every.exit_code == 0 and "revoked 2" in every.output
+    assert all(SpKeys(store).authenticate(k) is None for k in keys)
+    store.close()
+
+
+def test_sp_key_add_refuses_an_sp_the_catalog_does_not_name_unless_forced(tmp_path: Path) -> None:
+    db = str(tmp_path / "vas.db")
+    SQLiteStore(db).close()
+    runner = CliRunner()
+    typo = runner.invoke(
+        main, ["sp-key", "add", "SPO1", "--db", db, "--catalog", str(CATALOG_TOML)]
+    )
+    assert typo.exit_code == 2 and "SPO1 sells nothing" in typo.output and "SP01" in typo.output
+    blind = runner.invoke(main, ["sp-key", "add", "SP01", "--db", db])
+    assert blind.exit_code == 2 and "--catalog" in blind.output
+    store = SQLiteStore(db)
+    assert SpKeys(store).keys("SPO1") == [] and SpKeys(store).keys("SP01") == []
+    forced = runner.invoke(main, ["sp-key", "add", "SP99", "--db", db, "--force"])
+    assert forced.exit_code == 0 and SpKeys(store).authenticate(forced.output.strip()) == "SP99"
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sp-key", "add", "SP01", "--force"],
+        ["sp-key", "list", "SP01"],
+        ["worker", "--catalog", str(CATALOG_TOML)],
+        ["serve", "--catalog", str(CATALOG_TOML)],
+    ],
+)
+def test_a_mistyped_db_path_is_refused_not_created(tmp_path: Path, command: list[str]) -> None:
+    typo = tmp_path / "vsa.db"
+    env = {"VAS_KANNEL_USERNAME": "u", "VAS_KANNEL_PASSWORD": "p", "VAS_KANNEL_TOKEN": TOKEN}
+    result = CliRunner(env=env).invoke(main, [*command, "--db", str(typo)])
+    assert (
+        result.exit_code == 2 and "does not exist" in result.output and "--create" in result.output
+    )
+    assert not typo.exists()
 
 
 def test_serve_refuses_to_start_without_a_gateway(tmp_path: Path) -> None:
@@ -264,3 +317,61 @@ def test_serve_answers_while_the_gateway_hangs_and_sends_everything_once_it_answ
         _until(lambda: len(box.seen) == len(numbers) + len(askers))
         time.sleep(0.5)
         assert sorted(m["to"][0] for m in box.seen) == sorted(numbers + askers)
+
+
+def test_serve_sp_retries_with_an_idempotency_key_answer_the_first_answer(
+    tmp_path: Path,
+) -> None:
+    """An SP's client times out and retries through a real server: the same key and
+    body answer the first answer and send the subscriber nothing more; another body
+    under the key is 422; a duplicate without a key names the live order."""
+    db = tmp_path / "vas.db"
+    key = _sp_key(db)
+    with running_smsbox() as (url, box), running_serve(db, url, worker=False) as base:
+        orders = f"{base}/sp/v1/orders"
+        body = {"msisdn": "13800138000", "service": "NEWS"}
+        retry = {"Idempotency-Key": "3b8f2c8e-0c1d-4a59-9a51-4f4f0a3c9d10"}
+        first = over_http(orders, key=key, body=body, headers=retry)
+        assert first[0] == 201
+        answers = [over_http(orders, key=key, body=body, headers=retry) for _ in range(3)]
+        assert answers == [first] * 3
+        other = over_http(orders, key=key, body={**body, "service": "WEATHER"}, headers=retry)
+        assert other[0] == 422 and json.loads(other[1])["reason"] == "idempotency_key_reused"
+        # the retries did not count toward the daily limit (3): two more are taken
+        for service in ("WEATHER", "JOKE"):
+            assert over_http(orders, key=key, body={**body, "service": service})[0] == 201
+        _until(lambda: len(box.seen) == 3)  # NEWS, WEATHER and JOKE asked once each
+        # without a key, a duplicate is 409 with the live order's id
+        other_sub = {"msisdn": "13900139000", "service": "NEWS"}
+        live = json.loads(over_http(orders, key=key, body=other_sub)[1])["id"]
+        duplicate = over_http(orders, key=key, body=other_sub)
+        assert duplicate[0] == 409 and json.loads(duplicate[1])["existing_order"] == live
+        _until(lambda: len(box.seen) == 4)
+        time.sleep(0.5)
+        assert len(box.seen) == 4
+
+
+def test_every_setting_is_documented_with_its_variable_and_default() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "serve.md").read_text("utf-8")
+    rows = {
+        cells[0].strip("` "): cells
+        for line in doc.splitlines()
+        if line.startswith("| `")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert set(rows) == set(KNOWN)
+    for name, (_kind, default) in KNOWN.items():
+        section, key = name.split(".")
+        assert rows[name][1] == f"`VAS_{section.upper()}_{key.upper()}`", name
+        if default is not None:
+            assert rows[name][3] == f"`{default}`", name
+
+
+def test_a_catalog_is_read_from_a_path_and_a_file_name_given_as_text_is_explained(
+    tmp_path: Path,
+) -> None:
+    assert list(Catalog.from_toml(CATALOG_TOML)) == list(demo_catalog())
+    with pytest.raises(PolicyError, match=r"pass the file as a path, Catalog.from_toml\(Path"):
+        Catalog.from_toml(str(CATALOG_TOML))
+    with pytest.raises(PolicyError, match="cannot read the catalog"):
+        Catalog.from_toml(tmp_path / "missing.toml")

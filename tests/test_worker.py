@@ -245,3 +245,30 @@ def _outbox_empty(path: Path) -> bool:
             "SELECT count(*) FROM vas_notices WHERE delivered_at IS NULL AND parked = 0"
         ).fetchone()
         return int(row[0]) == 0
+
+
+class _FailsOnce:
+    """A gateway that refuses the first text it is given, then takes everything."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failed = False
+
+    def send(self, notice: Notice) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("smsbox restarting")
+        self.sent.append(notice.id)
+
+
+def test_a_pass_counts_every_notice_it_handed_over_the_timers_own_and_the_retries() -> None:
+    """The worker's log said "notices delivered: 0" while its timers' notices went out
+    right after their commits: a pass counts those too."""
+    clock, gateway = ManualClock(START), _FailsOnce()
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=gateway)
+    for n in range(3):
+        lc.request(f"+86138001{n:05d}", "MUSIC7", channel=Channel.WAP)  # one start notice fails
+    clock.advance(dt.timedelta(days=8))  # past every trial's end and the failed retry
+    done = Worker(lc).run_once()
+    # three trials ended (three notices right after the commits), one start retried
+    assert done.moved == 3 and done.delivered == 4 == len(gateway.sent) - 2

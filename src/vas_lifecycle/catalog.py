@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import os
 import tomllib
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 
@@ -108,8 +110,9 @@ class Catalog:
             self._by_code[key] = service
 
     @classmethod
-    def from_toml(cls, text: str) -> Catalog:
-        """A catalog written as TOML: one ``[[service]]`` table per service, with the
+    def from_toml(cls, source: str | os.PathLike[str]) -> Catalog:
+        """A catalog written as TOML (the text, or a path to a UTF-8 file, such as a
+        :class:`pathlib.Path`): one ``[[service]]`` table per service, with the
         :class:`Service` fields (``price`` as a string, e.g. ``"5.00"``, so no binary
         fraction ever reaches a price)::
 
@@ -124,11 +127,26 @@ class Catalog:
 
         Raises:
             PolicyError: not TOML, an unknown or missing field, or a service the
-                catalog refuses; the message names the service by its position.
+                catalog refuses (the message names the service by its position), or
+                a file that cannot be read.
         """
+        if isinstance(source, os.PathLike):
+            try:
+                text = Path(source).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                raise PolicyError(f"cannot read the catalog {os.fspath(source)}: {err}") from None
+        elif isinstance(source, str):
+            text = source
+        else:
+            raise PolicyError(f"a catalog is TOML text or a path, got {type(source).__name__}")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
+            if _names_a_file(text):
+                raise PolicyError(
+                    f"from_toml was given {text[:200]!r}, which is neither TOML nor read as a "
+                    "file: pass the file as a path, Catalog.from_toml(Path(name))"
+                ) from None
             raise PolicyError(f"the catalog is not valid TOML: {err}") from None
         extra = set(data) - {"service"}
         tables = data.get("service", [])
@@ -174,6 +192,17 @@ class Catalog:
 
 _FIELDS = {f.name for f in attrs.fields(Service) if f.init}
 _REQUIRED = {"code", "sp_id", "sp_name", "name", "kind", "price", "access_code"}
+
+
+def _names_a_file(text: str) -> bool:
+    """Is ``text`` (which is not TOML) the name of a catalog file rather than its text?"""
+    name = text.strip()
+    if "\n" in name or not name:
+        return False
+    try:
+        return name.lower().endswith(".toml") or Path(name).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _service_from_table(number: int, table: object) -> Service:

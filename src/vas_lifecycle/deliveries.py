@@ -40,6 +40,13 @@ class Deliveries:
         """
         return self._outbox.dispatch(arguments.count(limit, "limit"))
 
+    @property
+    def handed_over(self) -> int:
+        """How many notices this Lifecycle has handed to its notifier and recorded as
+        delivered since it was made, whether right after a command, by a background
+        sender or by :meth:`dispatch` (for logs and metrics)."""
+        return self._outbox.handed_over
+
     def retry_parked(self, notice_ids: Sequence[str] | None = None) -> int:
         """Queue parked notices (all, or those named) for delivery again."""
         return self._outbox.retry_parked(arguments.ids(notice_ids))

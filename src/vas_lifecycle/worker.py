@@ -32,7 +32,7 @@ class Pass:
     """What one pass did."""
 
     moved: int  # orders whose timer fired
-    delivered: int  # notices handed to the notifier and accepted
+    delivered: int  # notices this process handed to the notifier during the pass
     finished: bool  # False when a stop request cut the pass short
     published: int = 0  # feed events handed to this process's subscribers
 
@@ -69,17 +69,18 @@ class Worker:
 
     def run_once(self) -> Pass:
         """Fire every due timer and deliver every due notice, one unit at a time."""
-        moved = delivered = 0
+        moved = 0
         lc = self.lifecycle
+        # counted by the outbox: notices of the timers' own commands go out right after
+        # their commits, and are not among what dispatch() returns
+        before = lc.handed_over
         while not self.stopping:
             count = lc.run_due(batch=self.batch, max_batches=1)
             moved += count
             if count < self.batch:
                 break
         while not self.stopping:
-            count = lc.dispatch(limit=self.batch)
-            delivered += count
-            if count < self.batch:
+            if lc.dispatch(limit=self.batch) < self.batch:
                 break
         published = 0
         while not self.stopping and lc.feed.attached:
@@ -87,6 +88,7 @@ class Worker:
             published += count
             if count < self.batch:
                 break
+        delivered = lc.handed_over - before
         return Pass(moved, delivered, finished=not self.stopping, published=published)
 
     def sleep_for(self) -> float:

@@ -7,6 +7,7 @@ Every error prints one clear line and exits non-zero; no traceback reaches the u
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -95,9 +96,13 @@ def show_numbers_option(func: F) -> F:
     )(func)
 
 
-def open_store(db: str | None, dsn: str | None, schema: str, *, reader: bool) -> Store:
+def open_store(
+    db: str | None, dsn: str | None, schema: str, *, reader: bool, create: bool = False
+) -> Store:
     """The store to work on. A reader (audit, sp-report) opens an existing, current
-    vas_lifecycle store only, and never creates or migrates anything in it."""
+    vas_lifecycle store only, and never creates or migrates anything in it. A writer
+    opens an existing SQLite file, or makes a new one only when asked (``create``): a
+    mistyped path must not start an empty store beside the real one."""
     from vas_lifecycle.store.postgres import PostgresStore
     from vas_lifecycle.store.sqlite import SQLiteStore
 
@@ -105,21 +110,36 @@ def open_store(db: str | None, dsn: str | None, schema: str, *, reader: bool) ->
         return PostgresStore(dsn, schema=schema, migrate=not reader)
     if db is None:
         fail("say where the history is: --db PATH (SQLite) or --dsn DSN (PostgreSQL)")
+    if not reader and not create and db != ":memory:" and not Path(db).exists():
+        fail(f"{db} does not exist: check the path, or pass --create to make a new store there")
     return SQLiteStore(db, migrate=not reader)
 
 
+#: The one environment variable of each store option, for every command.
+DSN_ENV, DB_ENV, SCHEMA_ENV = "VAS_STORE_DSN", "VAS_STORE_DB", "VAS_STORE_SCHEMA"
+
+
 def store_options(func: F) -> F:
-    func = click.option("--schema", default="public", show_default=True, help="PostgreSQL schema.")(
-        func
-    )
+    """``--db``, ``--dsn`` and ``--schema``, each also from its ``VAS_STORE_*``
+    variable (the names serve and worker read too)."""
+    func = click.option(
+        "--schema",
+        default="public",
+        show_default=True,
+        envvar=SCHEMA_ENV,
+        show_envvar=True,
+        help="PostgreSQL schema.",
+    )(func)
     func = click.option(
         "--dsn",
         default=None,
-        envvar="VAS_DSN",
+        envvar=DSN_ENV,
         show_envvar=True,
         help="PostgreSQL DSN (instead of --db).",
     )(func)
-    return click.option("--db", default=None, help="SQLite database file.")(func)
+    return click.option(
+        "--db", default=None, envvar=DB_ENV, show_envvar=True, help="SQLite database file."
+    )(func)
 
 
 def local(when: dt.datetime) -> str:
@@ -130,6 +150,8 @@ def local(when: dt.datetime) -> str:
 @click.version_option(package_name="vas-lifecycle")
 def main() -> None:
     """Consent-safe lifecycle of value-added-service orders."""
+    if "VAS_DSN" in os.environ and DSN_ENV not in os.environ:
+        fail(f"VAS_DSN is now {DSN_ENV} (one name for every command): rename it")
 
 
 # --- simulate ----------------------------------------------------------------------------
@@ -148,7 +170,7 @@ def main() -> None:
 @click.option(
     "--dsn",
     default=None,
-    envvar="VAS_DSN",
+    envvar=DSN_ENV,
     show_envvar=True,
     help="Use PostgreSQL instead (then the history goes there).",
 )
@@ -373,7 +395,7 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str, show_numbers:
     """
     shown = Shown(show_numbers)
     with clean_errors():
-        store = open_store(db, dsn, schema, reader=False)
+        store = open_store(db, dsn, schema, reader=False, create=True)  # a sandbox
         heard: list[Notice] = []
         lc = Lifecycle(
             simulation_catalog(),
@@ -437,6 +459,25 @@ def audit(order_id: str, db: str | None, dsn: str | None, schema: str, show_numb
                 f"[dim]{local(charge.at)}[/] charged {charge.amount} for "
                 f"{escape(charge.period_key)} (key {shown.text(charge.key)})"
             )
+        show_deliveries(lc, order_id, shown)
+
+
+def show_deliveries(lc: Lifecycle, order_id: str, shown: Shown) -> None:
+    """Each notice of the order, with what the SMS gateway reported about it."""
+    notices = lc.notices(order_id)
+    if notices:
+        console.print("[bold]Notices and delivery reports[/]")
+    for notice in notices:
+        console.print(
+            f"[dim]{local(notice.at)}[/] {notice.kind.value:<24} from {escape(notice.sender)}"
+        )
+        console.print(f"    notice id {escape(notice.id)}")
+        reports = lc.delivery_reports(notice.id)
+        if not reports:
+            console.print("    no delivery report")
+        for report in reports:
+            detail = f": {shown.text(report.detail)}" if report.detail else ""
+            console.print(f"    [dim]{local(report.at)}[/] {report.status.value}{detail}")
 
 
 @main.command(name="sp-report")

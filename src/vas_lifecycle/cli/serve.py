@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from vas_lifecycle.catalog import Catalog
-from vas_lifecycle.cli.app import clean_errors, console, fail, main, open_store
+from vas_lifecycle.cli.app import clean_errors, console, fail, main, open_store, store_options
 from vas_lifecycle.cli.settings import Settings, quiet_hours
 from vas_lifecycle.clock import SystemClock
 from vas_lifecycle.errors import InvalidArgumentError
@@ -33,12 +33,13 @@ __all__: list[str] = []
 log = logging.getLogger("vas_lifecycle")
 
 
-def _store(settings: Settings) -> Store:
+def _store(settings: Settings, create: bool) -> Store:
     return open_store(
         settings.get("store.db"),
         settings.get("store.dsn"),
         settings.get("store.schema"),
         reader=False,
+        create=create,
     )
 
 
@@ -46,7 +47,7 @@ def _catalog(settings: Settings) -> Catalog:
     path = settings.get("store.catalog")
     if path is None:
         fail("say which services are on sale: --catalog FILE (TOML, [[service]] tables)")
-    return Catalog.from_toml(Path(path).read_text(encoding="utf-8"))
+    return Catalog.from_toml(Path(path))
 
 
 def _kannel(settings: Settings) -> KannelConfig:
@@ -65,7 +66,9 @@ def _kannel(settings: Settings) -> KannelConfig:
     )
 
 
-def _lifecycle(settings: Settings, kannel: KannelConfig, *, senders: int = 0) -> Lifecycle:
+def _lifecycle(
+    settings: Settings, kannel: KannelConfig, *, create: bool, senders: int = 0
+) -> Lifecycle:
     """The Lifecycle a command runs; ``senders`` background threads hand notices to
     the gateway (serve: a request never waits for smsbox)."""
     policy = Policy.china_mobile(quiet_hours=quiet_hours(settings.get("policy.quiet_hours")))
@@ -73,7 +76,7 @@ def _lifecycle(settings: Settings, kannel: KannelConfig, *, senders: int = 0) ->
         _catalog(settings),
         policy=policy,
         clock=SystemClock(),
-        store=_store(settings),
+        store=_store(settings, create),
         notifier=KannelNotifier(kannel),
         senders=senders,
     )
@@ -104,6 +107,7 @@ def running_options(func: Any) -> Any:
         click.option("--schema", default=None, help="PostgreSQL schema (public)."),
         click.option("--catalog", default=None, help="The services on sale (TOML)."),
         click.option("--tick", type=float, default=None, help="Longest sleep, seconds (30)."),
+        click.option("--create", is_flag=True, help="Make the SQLite file if it does not exist."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -115,7 +119,7 @@ def running_options(func: Any) -> Any:
 @click.option("--host", default=None, help="Address to listen on (127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (8080).")
 @click.option("--with-worker", is_flag=True, help="Run the worker in this process too.")
-def serve(with_worker: bool, **flags: Any) -> None:
+def serve(with_worker: bool, create: bool, **flags: Any) -> None:
     """Answer Kannel (/kannel/mo, /kannel/dlr) and SPs (/sp/v1/orders) over HTTP."""
     try:
         import waitress
@@ -127,7 +131,7 @@ def serve(with_worker: bool, **flags: Any) -> None:
     with clean_errors():
         settings = _settings(flags)
         kannel = _kannel(settings)
-        lc = _lifecycle(settings, kannel, senders=settings.get("server.senders"))
+        lc = _lifecycle(settings, kannel, create=create, senders=settings.get("server.senders"))
         app = make_app(lc, keys=SpKeys(lc.store), gateway_token=kannel.token)
         server = waitress.create_server(
             app,
@@ -160,12 +164,12 @@ def serve(with_worker: bool, **flags: Any) -> None:
 @main.command()
 @running_options
 @click.option("--batch", type=int, default=None, help="Orders or notices per unit (500).")
-def worker(**flags: Any) -> None:
+def worker(create: bool, **flags: Any) -> None:
     """Run timers (confirmation expiry, trial reminders and ends) and the outbox."""
     _logging()
     with clean_errors():
         settings = _settings(flags)
-        lc = _lifecycle(settings, _kannel(settings))
+        lc = _lifecycle(settings, _kannel(settings), create=create)
         runner = Worker(lc, tick=settings.get("worker.tick"), batch=settings.get("worker.batch"))
         _on_stop(runner.stop)
         try:
@@ -197,23 +201,46 @@ def sp_key() -> None:
     """Make, list and revoke SP API keys (stored as digests)."""
 
 
-def _keys_store(db: str | None, dsn: str | None, schema: str | None) -> Store:
-    return _store(Settings(None, {"store.db": db, "store.dsn": dsn, "store.schema": schema}))
-
-
-def key_options(func: Any) -> Any:
-    func = click.option("--schema", default=None, help="PostgreSQL schema (public).")(func)
-    func = click.option("--dsn", default=None, envvar="VAS_STORE_DSN", help="PostgreSQL DSN.")(func)
-    return click.option("--db", default=None, envvar="VAS_STORE_DB", help="SQLite file.")(func)
+def _keys_store(db: str | None, dsn: str | None, schema: str, create: bool = False) -> Store:
+    return open_store(db, dsn, schema, reader=False, create=create)
 
 
 @sp_key.command(name="add")
 @click.argument("sp_id")
-@key_options
-def sp_key_add(sp_id: str, db: str | None, dsn: str | None, schema: str | None) -> None:
-    """A new key for SP_ID, printed once: only its digest is stored."""
+@store_options
+@click.option(
+    "--catalog",
+    default=None,
+    envvar="VAS_STORE_CATALOG",
+    show_envvar=True,
+    help="The services on sale: SP_ID must sell one of them.",
+)
+@click.option("--force", is_flag=True, help="Add a key for an SP the catalog does not name.")
+@click.option("--create", is_flag=True, help="Make the SQLite file if it does not exist.")
+def sp_key_add(
+    sp_id: str,
+    db: str | None,
+    dsn: str | None,
+    schema: str,
+    catalog: str | None,
+    force: bool,
+    create: bool,
+) -> None:
+    """A new key for SP_ID, printed once: only its digest is stored.
+
+    SP_ID must be an SP of the catalog (a typo would make a key nobody's services
+    answer to), unless --force says otherwise."""
     with clean_errors():
-        store = _keys_store(db, dsn, schema)
+        if not force:
+            if catalog is None:
+                fail("say which catalog SP_ID must be in (--catalog FILE), or pass --force")
+            known = {service.sp_id for service in Catalog.from_toml(Path(catalog))}
+            if sp_id not in known:
+                shown = ", ".join(sorted(known)) or "none"
+                fail(
+                    f"{sp_id} sells nothing in {catalog} (its SPs: {shown}); --force to add anyway"
+                )
+        store = _keys_store(db, dsn, schema, create)
         try:
             key = SpKeys(store).add(sp_id)
         finally:
@@ -223,12 +250,15 @@ def sp_key_add(sp_id: str, db: str | None, dsn: str | None, schema: str | None) 
 
 @sp_key.command(name="revoke")
 @click.argument("sp_id")
-@click.option("--key", "key_id", default=None, help="The key id (after vas_); all if omitted.")
-@key_options
+@click.option("--key", "key_id", default=None, help="The key id (the part after vas_).")
+@click.option("--all", "every", is_flag=True, help="Revoke every live key of SP_ID.")
+@store_options
 def sp_key_revoke(
-    sp_id: str, key_id: str | None, db: str | None, dsn: str | None, schema: str | None
+    sp_id: str, key_id: str | None, every: bool, db: str | None, dsn: str | None, schema: str
 ) -> None:
-    """Revoke one key of SP_ID, or all of them."""
+    """Revoke one key of SP_ID (--key ID), or all of them (--all)."""
+    if (key_id is None) == (not every):
+        fail("say which key to revoke: --key ID, or --all for every key of the SP")
     with clean_errors():
         store = _keys_store(db, dsn, schema)
         try:
@@ -242,8 +272,8 @@ def sp_key_revoke(
 
 @sp_key.command(name="list")
 @click.argument("sp_id")
-@key_options
-def sp_key_list(sp_id: str, db: str | None, dsn: str | None, schema: str | None) -> None:
+@store_options
+def sp_key_list(sp_id: str, db: str | None, dsn: str | None, schema: str) -> None:
     """The keys of SP_ID: id, made, revoked (never the secrets)."""
     with clean_errors():
         store = _keys_store(db, dsn, schema)
