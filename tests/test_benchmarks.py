@@ -123,3 +123,15 @@ def test_feed_prints_command_rates_with_and_without_a_subscriber() -> None:
     assert figure(out, "SQLite     commands/s, no subscriber:") > 0
     assert figure(out, "SQLite     commands/s, attached here:") > 0
     assert figure(out, "SQLite     feed events delivered by publish():") > 0
+
+
+def test_hung_gateway_prints_latency_with_and_without_background_senders() -> None:
+    out = run("hung_gateway.py", "--clients", "3", "--requests", "2", "--timeout", "0.3")
+    rows = [line.split() for line in out.splitlines() if line.startswith(("answers", "hangs"))]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("answers", "0"),
+        ("answers", "2"),
+        ("hangs", "0"),
+        ("hangs", "2"),
+    ]
+    assert all(r[2].endswith("ms") for r in rows)

@@ -191,13 +191,8 @@ _IDENTIFIER = re.compile(rf"[A-Za-z0-9._:@-]{{1,{ID_LIMIT}}}")
 def identifier(value: object, name: str) -> str:
     """An id from outside (a gateway's message id, a notice id): 1 to ``ID_LIMIT``
     letters, digits and ``. _ : @ -``, taken as it is or refused, never altered."""
-    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
-        shown = value[:80] if isinstance(value, str) else type(value).__name__
-        raise InvalidArgumentError(
-            f"{name} must be 1 to {ID_LIMIT} letters, digits, '.', '_', ':', '@' or '-', "
-            f"got {shown!r}"
-        )
-    return value
+    wanted = f"{name} must be 1 to {ID_LIMIT} letters, digits, '.', '_', ':', '@' or '-'"
+    return _matched(value, _IDENTIFIER, wanted)
 
 
 #: the longest idempotency key a caller may give (what Stripe's API takes)
@@ -208,13 +203,17 @@ _KEY = re.compile(rf"[\x21-\x7e]{{1,{KEY_LIMIT}}}")
 def idempotency_key(value: object) -> str:
     """A caller's idempotency key (an ``Idempotency-Key`` header): 1 to ``KEY_LIMIT``
     printable ASCII characters without spaces, a UUID usually; taken as it is."""
-    if not isinstance(value, str) or not _KEY.fullmatch(value):
-        shown = value[:80] if isinstance(value, str) else type(value).__name__
-        raise InvalidArgumentError(
-            f"an idempotency key is 1 to {KEY_LIMIT} printable ASCII characters "
-            f"without spaces, got {shown!r}"
-        )
-    return value
+    wanted = f"an idempotency key is 1 to {KEY_LIMIT} printable ASCII characters without spaces"
+    return _matched(value, _KEY, wanted)
+
+
+def _matched(value: object, pattern: re.Pattern[str], wanted: str) -> str:
+    """``value``, a string that ``pattern`` matches whole; else an error that says what
+    was ``wanted`` and shows (the start of) what came."""
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return value
+    shown = value[:80] if isinstance(value, str) else type(value).__name__
+    raise InvalidArgumentError(f"{wanted}, got {shown!r}")
 
 
 def delivery_status(value: object) -> DeliveryStatus:

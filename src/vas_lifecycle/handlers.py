@@ -104,24 +104,13 @@ def _earlier(uow: UnitOfWork, keyed: KeyedRequest) -> RequestKey | None:
 
 
 def _remember(
-    uow: UnitOfWork,
-    keyed: KeyedRequest | None,
-    order: Order | None,
-    refusal: ReasonCode | None = None,
+    uow: UnitOfWork, keyed: KeyedRequest, order: Order | None, refusal: ReasonCode | None = None
 ) -> None:
-    if keyed is not None:
-        version = order.version if order is not None else 0
-        uow.tx.add_request_key(
-            RequestKey(
-                keyed.scope,
-                keyed.key,
-                keyed.fingerprint,
-                None if order is None else order.id,
-                version,
-                refusal,
-                uow.now,
-            )
-        )
+    """Store the key with what its request did, in the request's own unit of work."""
+    made, version = (None, 0) if order is None else (order.id, order.version)
+    uow.tx.add_request_key(
+        RequestKey(keyed.scope, keyed.key, keyed.fingerprint, made, version, refusal, uow.now)
+    )
 
 
 def request(
@@ -137,49 +126,17 @@ def request(
     language: str,
     keyed: KeyedRequest | None = None,
 ) -> Order:
-    """A new order: refused (C13 limit, duplicate), or its first step (C1, C5, C6).
-
-    With a caller's idempotency key already used for the same request, the order is
-    answered as that request left it, and nothing is done again (no order, no notice,
-    nothing counted toward the SP's daily limit)."""
-    tx = uow.tx
+    """A new order: refused (C13 limit, duplicate), or its first step (C1, C5, C6). A
+    retry under a caller's idempotency key answers the order as the first request
+    left it, and does nothing again (nothing is counted toward the daily limit)."""
+    tx, now = uow.tx, uow.now
     policy.check_service(service)
     # the live orders, never the whole history (invariant 9), read while holding the
     # subscriber so that concurrent requests decide one after the other (invariant 8)
     tx.lock_subscriber(msisdn)
-    earlier = None if keyed is None else _earlier(uow, keyed)
-    if earlier is not None:
-        if earlier.order_id is None:  # refused without an order under another catalog
-            raise IdempotencyKeyError(earlier.key, "request")
-        return Order.from_events(tx.events(earlier.order_id)[: earlier.version])
-    order = _new_order(
-        uow,
-        policy=policy,
-        rng=rng,
-        msisdn=msisdn,
-        service=service,
-        channel=channel,
-        actor=actor,
-        text=text,
-        language=language,
-    )
-    _remember(uow, keyed, order)
-    return order
-
-
-def _new_order(
-    uow: UnitOfWork,
-    *,
-    policy: Policy,
-    rng: random.Random,
-    msisdn: str,
-    service: Service,
-    channel: Channel,
-    actor: str,
-    text: str | None,
-    language: str,
-) -> Order:
-    tx, now = uow.tx, uow.now
+    known = None if keyed is None else _earlier(uow, keyed)
+    if known is not None:
+        return _as_it_was(tx, known)
     live = tx.live_orders_of(msisdn)
     order_id = uow.new_id()
     requested = Step(EventKind.ORDER_REQUESTED, ordering.snapshot(service, msisdn, language))
@@ -188,30 +145,35 @@ def _new_order(
         sent_today = tx.count_sp_requests(msisdn, service.sp_id, *policy.local_day(now))
     refused = ordering.refusal(service, channel, live=live, sent_today=sent_today, policy=policy)
     if refused is not None:
-        reason, evidence = refused
-        rejected = Step(EventKind.ORDER_REJECTED, {"reason": reason.value})
-        steps = [requested, rejected]
-        order = uow.record(
-            None, steps, channel=channel, actor=actor, text_in=text, order_id=order_id
+        second = Step(EventKind.ORDER_REJECTED, {"reason": refused[0].value})
+    else:
+        earlier = None
+        if ordering.reuses_fee_notice(service, channel):
+            earlier = tx.fee_notice_between(msisdn, service.code, *policy.local_day(now))
+        second = ordering.first_step(
+            service,
+            channel,
+            now=now,
+            live=live,
+            earlier_fee_notice=earlier,
+            policy=policy,
+            rng=rng,
+            new_id=uow.new_id,
         )
-        if reason in FORCED:
-            uow.violation(order, reason, channel=channel, evidence=evidence)
-        return order
-    earlier = None
-    if ordering.reuses_fee_notice(service, channel):
-        earlier = tx.fee_notice_between(msisdn, service.code, *policy.local_day(now))
-    first = ordering.first_step(
-        service,
-        channel,
-        now=now,
-        live=live,
-        earlier_fee_notice=earlier,
-        policy=policy,
-        rng=rng,
-        new_id=uow.new_id,
-    )
-    steps = [requested, first]
-    return uow.record(None, steps, channel=channel, actor=actor, text_in=text, order_id=order_id)
+    steps = [requested, second]
+    order = uow.record(None, steps, channel=channel, actor=actor, text_in=text, order_id=order_id)
+    if refused is not None and refused[0] in FORCED:
+        uow.violation(order, refused[0], channel=channel, evidence=refused[1])
+    if keyed is not None:
+        _remember(uow, keyed, order)
+    return order
+
+
+def _as_it_was(tx: Transaction, known: RequestKey) -> Order:
+    """The order an earlier request under the same key made, as that request left it."""
+    if known.order_id is None:  # refused without an order, under another catalog
+        raise IdempotencyKeyError(known.key, "request")
+    return Order.from_events(tx.events(known.order_id)[: known.version])
 
 
 def _awaiting(tx: OrderRecorder, order_id: str, trigger: str) -> Order:

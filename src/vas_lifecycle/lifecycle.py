@@ -126,9 +126,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         awaits the subscriber's confirmation (C5a). An order over the SP's daily limit,
         or a second live order of the same service, is ``REJECTED`` (C13).
 
-        ``sp_id`` is the SP whose platform asks (the SP API): it may order only its
-        own services; another SP's is refused with :class:`SpAccessError` and booked
-        against the asking SP.
+        ``sp_id`` is the SP whose platform asks (the SP API): it may order only its own
+        services; another SP's is refused (:class:`SpAccessError`) and booked against it.
 
         ``idempotency_key`` (per ``sp_id``): a retry answers the first request's order as
         it left it, and does nothing again (docs/sp_api.md).
@@ -142,7 +141,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         lang = arguments.language(language, self.policy)
         given = arguments.text(actor, "actor", ACTOR_LIMIT)
         evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
-        keyed = _keyed(idempotency_key, sp_id, number, service.code, chan, lang, given, evidence)
+        facts = (number, service.code, chan, lang, given, evidence)
+        keyed = None if idempotency_key is None else _keyed(idempotency_key, sp_id, *facts)
         if sp_id is not None and sp_id != service.sp_id:
             self._refuse_sp(sp_id, number, service, keyed)
         return self._run(
@@ -343,11 +343,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.close()
 
 
-def _keyed(key: object, sp_id: str | None, *facts: str | None) -> handlers.KeyedRequest | None:
-    """A request's idempotency key (None without one), among the asking SP's keys, with
-    a digest of the request's checked and normalised arguments ``facts``."""
-    if key is None:
-        return None
+def _keyed(key: object, sp_id: str | None, *facts: str | None) -> handlers.KeyedRequest:
+    """A request's idempotency key, among the asking SP's keys, with a digest of the
+    request's checked and normalised arguments ``facts``."""
     scope = "" if sp_id is None else arguments.text(sp_id, "sp_id", ACTOR_LIMIT) or ""
     text = "\x00".join(fact or "" for fact in (*facts, scope))
     return handlers.KeyedRequest(
@@ -383,6 +381,6 @@ def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: 
         max_retries=arguments.count(max_retries, "max_retries"),
         claim_for=lc.delivery.lease if deliver else None,
         notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),
-        after_commit=lc._outbox.hand_over if deliver else None,
+        after_commit=lc._outbox.hand_over() if deliver else None,
         after_feed=lc.feed.after_commit,
     )

@@ -55,9 +55,8 @@ class Outbox:
         #: the kinds ``hold`` may hold back (the quiet hours' kinds), which hold no
         #: later notice of their order back (see claim_notices)
         self.unordered = unordered
-        #: how many background threads hand commands' notices over (0: the caller)
-        self.senders = senders
-        self._sender: BackgroundSender | None = None
+        #: hands commands' notices over from threads of its own (None: the caller does)
+        self._sender = BackgroundSender(self, threads=senders) if senders else None
         self._lock = threading.Lock()
         #: notices handed to the notifier and recorded delivered, by every path
         self.handed_over = 0
@@ -133,23 +132,17 @@ class Outbox:
         except VasError as err:
             log.warning("delivery after a command failed; notices stay queued: %s", err)
 
-    def hand_over(self, notices: Sequence[Notice]) -> None:
-        """A committed command's own notices: delivered now in the caller's thread, or
-        queued for the background senders (started with the first)."""
-        if not self.senders:
-            self.deliver_committed(notices)
-            return
-        with self._lock:
-            if self._sender is None:
-                self._sender = BackgroundSender(self, threads=self.senders)
-        self._sender.submit(notices)
+    def hand_over(self) -> Callable[[Sequence[Notice]], None]:
+        """Where a committed command's own notices go: delivered in the caller's thread
+        (:meth:`deliver_committed`), or queued for the background senders."""
+        if self._sender is None:
+            return self.deliver_committed
+        return self._sender.submit
 
     def close(self) -> None:
         """Stop the background senders, if they were started."""
-        with self._lock:
-            sender, self._sender, self.senders = self._sender, None, 0
-        if sender is not None:
-            sender.close()
+        if self._sender is not None:
+            self._sender.close()
 
     def parked(self, limit: int) -> list[Delivery]:
         """Notices given up on, with their last error."""
@@ -190,16 +183,21 @@ class BackgroundSender:
             threading.Thread(target=self._run, name=f"vas-sender-{n}", daemon=True)
             for n in range(threads)
         ]
-        self._closed = False
+        self._closed = self._started = False
+        self._start = threading.Lock()
         #: batches left to ``dispatch`` because the queue was full
         self.overflowed = 0
-        for thread in self._threads:
-            thread.start()
 
     def submit(self, notices: Sequence[Notice]) -> None:
         """Queue a committed command's notices; never blocks."""
         if self._closed:
             return  # they wait in the outbox for dispatch
+        if not self._started:
+            with self._start:  # the threads start with the first notices
+                if not self._started:
+                    for thread in self._threads:
+                        thread.start()
+                    self._started = True
         try:
             self._queue.put_nowait(notices)
         except queue.Full:
@@ -234,6 +232,8 @@ class BackgroundSender:
         if self._closed:
             return
         self._closed = True
+        if not self._started:
+            return
         deadline = time.monotonic() + timeout
         for _thread in self._threads:
             try:
