@@ -123,3 +123,30 @@ def test_without_a_notifier_or_auto_dispatch_no_sender_thread_is_started() -> No
     assert threading.active_count() == before
     quiet.close()
     manual.close()
+
+
+def test_more_commands_than_the_queue_holds_lose_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """A hung gateway and a burst bigger than the senders' bounded queue: every
+    command still answers, and what did not fit goes out by dispatch after its lease."""
+    clock, gateway, store = ManualClock(START), HungGateway(), MemoryStore()
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=gateway, store=store, senders=1)
+    numbers = [f"+86138{n:08d}" for n in range(1100)]
+    for number in numbers:
+        lc.request(number, "NEWS", channel=Channel.SP_API)
+    assert "sender queue full" in caplog.text
+    lc.close()  # bounded, though the queue is full and its one thread is stuck
+    gateway.release.set()
+    clock.advance(lc.delivery.lease * 2)
+    recorder = RecordingNotifier()
+    worker = Lifecycle(make_catalog(), clock=clock, notifier=recorder, store=store)
+    while worker.dispatch():
+        pass
+    reached = {n.msisdn for n in recorder.sent} | {
+        n.msisdn for n in store_notices(store) if n.id in set(gateway.handed)
+    }
+    assert reached == set(numbers)
+
+
+def store_notices(store: Store) -> list[Notice]:
+    with store.transaction(readonly=True) as tx:
+        return list(tx.all_notices())

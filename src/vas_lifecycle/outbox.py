@@ -207,22 +207,17 @@ class BackgroundSender:
                 len(notices),
             )
 
-    def pending(self) -> int:
-        """Batches waiting in the queue (roughly: other threads move it)."""
-        return self._queue.qsize()
-
     def _run(self) -> None:
         lease = self.outbox.rules.lease
         while True:
             notices = self._queue.get()
             if notices is None:
                 return
-            # past its lease another dispatcher may already have claimed the batch
-            if self.outbox.clock.now() >= later(notices[0].at, lease):
-                continue
             try:
-                self.outbox.deliver_committed(notices)
-            except Exception:  # a bug or a closed store: never kill the sender
+                # past its lease another dispatcher may already have claimed the batch
+                if self.outbox.clock.now() < later(notices[0].at, lease):
+                    self.outbox.deliver_committed(notices)
+            except Exception:  # a bug, a clock or a closed store: never kill the sender
                 log.exception("background delivery failed; the notices stay queued")
 
     def close(self, timeout: float = 5.0) -> None:
