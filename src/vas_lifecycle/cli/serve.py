@@ -201,10 +201,6 @@ def sp_key() -> None:
     """Make, list and revoke SP API keys (stored as digests)."""
 
 
-def _keys_store(db: str | None, dsn: str | None, schema: str, create: bool = False) -> Store:
-    return open_store(db, dsn, schema, reader=False, create=create)
-
-
 @sp_key.command(name="add")
 @click.argument("sp_id")
 @store_options
@@ -240,7 +236,7 @@ def sp_key_add(
                 fail(
                     f"{sp_id} sells nothing in {catalog} (its SPs: {shown}); --force to add anyway"
                 )
-        store = _keys_store(db, dsn, schema, create)
+        store = open_store(db, dsn, schema, reader=False, create=create)
         try:
             key = SpKeys(store).add(sp_id)
         finally:
@@ -260,7 +256,7 @@ def sp_key_revoke(
     if (key_id is None) == (not every):
         fail("say which key to revoke: --key ID, or --all for every key of the SP")
     with clean_errors():
-        store = _keys_store(db, dsn, schema)
+        store = open_store(db, dsn, schema, reader=False)
         try:
             count = SpKeys(store).revoke(sp_id, key_id)
         finally:
@@ -276,7 +272,7 @@ def sp_key_revoke(
 def sp_key_list(sp_id: str, db: str | None, dsn: str | None, schema: str) -> None:
     """The keys of SP_ID: id, made, revoked (never the secrets)."""
     with clean_errors():
-        store = _keys_store(db, dsn, schema)
+        store = open_store(db, dsn, schema, reader=False)
         try:
             keys = SpKeys(store).keys(sp_id)
         finally:
