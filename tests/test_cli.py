@@ -227,6 +227,7 @@ def test_audit_shows_each_notice_with_its_delivery_reports(tmp_path: Path) -> No
     (asked,) = lc.notices(order.id)
     clock.advance(pendulum.duration(seconds=20))
     lc.record_delivery_report(asked.id, "submitted", detail="ACK <b>")
+    clock.advance(pendulum.duration(seconds=5))  # reports are listed by when they came
     lc.record_delivery_report(asked.id, "delivered")
     lc.close()
     code, out = invoke("audit", order.id, "--db", str(db))
