@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "vas_lifecycle"
 #: may import from its own layer and the ones before it, never from a later one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("basics", {"errors", "privacy", "values", "states", "records"}),
-    ("model", {"catalog", "clock", "machine", "notices", "policy", "sms", "order"}),
+    ("model", {"catalog", "clock", "machine", "notices", "policy", "sms", "order", "commands"}),
     ("decisions", {"consent", "charging", "ordering", "timers", "rendering", "feed"}),
     ("ports", {"store.base", "notify"}),
     (

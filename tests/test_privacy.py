@@ -53,3 +53,22 @@ def test_c14a_a_malformed_number_is_masked_in_its_error(lc: Lifecycle) -> None:
     with pytest.raises(InvalidMsisdnError) as caught:
         lc.request("1380013800O", "NEWS", channel=Channel.WEB)
     assert "1380013800" not in str(caught.value)
+
+
+def test_c14a_command_records_mask_numbers_and_leave_texts_out() -> None:
+    from vas_lifecycle.commands import Confirm, ReceiveText, RefuseSp, Request
+    from vas_lifecycle.errors import SpAccessError
+    from vas_lifecycle.records import ReasonCode
+    from vas_lifecycle.testing import demo_catalog
+
+    news = demo_catalog().get("NEWS")
+    records = [
+        Request(SUB, news, Channel.WEB, SUB, "是", "zh"),
+        Confirm("o1", SUB, Channel.SMS, "1234", None),
+        ReceiveText(SUB, "10086", f"我的号码 {OTHER}", "k-1"),
+        RefuseSp("SP02", ReasonCode.NOT_YOUR_SERVICE, SUB, None, "", SpAccessError("x", "y")),
+    ]
+    for record in records:
+        shown = repr(record)
+        assert SUB not in shown and mask_msisdn(SUB) in shown, shown
+        assert OTHER not in shown and "我的号码" not in shown, shown

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vas_lifecycle import arguments, handlers
+from vas_lifecycle.commands import ReportDelivery
 from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.outbox import Outbox
 from vas_lifecycle.records import DeliveryReport, DeliveryStatus
@@ -67,11 +68,7 @@ class Deliveries:
         nid = arguments.identifier(notice_id, "notice_id")
         state = arguments.delivery_status(status)
         words = arguments.text(detail, "detail", REPORT_DETAIL_LIMIT) or ""
-        return self._runner.run(
-            lambda uow: handlers.delivery_report(
-                uow, rules=self.delivery, notice_id=nid, status=state, detail=words
-            )
-        )[0]
+        return self._runner.run(handlers.delivery_report, ReportDelivery(nid, state, words))[0]
 
     def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
         """What gateways reported about a notice, oldest first."""

@@ -1,7 +1,10 @@
 """One short function per command: load, decide with the pure rules, record.
 
-Each handler runs inside a :class:`~vas_lifecycle.unit_of_work.UnitOfWork` given to it
-by the facade (or by the SMS channel, which calls these same handlers). The rules
+Each handler is ``handler(command, uow)``: a command record
+(:mod:`vas_lifecycle.commands`) and the :class:`~vas_lifecycle.unit_of_work.UnitOfWork`
+it runs in, which carries everything else (the transaction, the instant, the policy,
+the renderer, ids and randomness). The facade builds the records, and so does the SMS
+channel, which calls these same handlers. The rules
 themselves live in :mod:`~vas_lifecycle.consent`, :mod:`~vas_lifecycle.ordering`,
 :mod:`~vas_lifecycle.charging` and :mod:`~vas_lifecycle.timers`; a handler only reads
 what they need, passes it in and records what they decide.
@@ -9,14 +12,25 @@ what they need, passes it in and records what they decide.
 
 from __future__ import annotations
 
-import random
 from decimal import Decimal
 
-import attrs
 import pendulum
 
 from vas_lifecycle import charging, consent, ordering, timers
-from vas_lifecycle.catalog import OfferKind, Service
+from vas_lifecycle.catalog import OfferKind
+from vas_lifecycle.commands import (
+    Confirm,
+    Decline,
+    FireDue,
+    KeyedRequest,
+    Purge,
+    ReadSpOrder,
+    RecordCharge,
+    RefuseSp,
+    ReportDelivery,
+    Request,
+    Unsubscribe,
+)
 from vas_lifecycle.errors import (
     ChargeRefusedError,
     ConfirmationRefusedError,
@@ -26,10 +40,8 @@ from vas_lifecycle.errors import (
     RetentionError,
     UnknownNoticeError,
     UnknownOrderError,
-    VasError,
 )
 from vas_lifecycle.notices import NoticeKind
-from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.order import EventKind, Order, Step
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import (
@@ -38,7 +50,6 @@ from vas_lifecycle.records import (
     Charge,
     ChargeDecision,
     DeliveryReport,
-    DeliveryStatus,
     ReasonCode,
     RequestKey,
     SpViolation,
@@ -48,7 +59,6 @@ from vas_lifecycle.store.base import NoticeRecorder, OrderRecorder, Transaction
 from vas_lifecycle.unit_of_work import SYSTEM, UnitOfWork
 
 __all__ = [
-    "KeyedRequest",
     "confirm",
     "decline",
     "fire_due",
@@ -84,16 +94,6 @@ def pending(uow: UnitOfWork, msisdn: str, live: list[Order] | None = None) -> li
     return [o for o in live if consent.answerable(o, uow.now, informed=informed(uow.tx, o))]
 
 
-@attrs.frozen
-class KeyedRequest:
-    """A request made with a caller's idempotency key: the key, whose keys it is among
-    (the asking SP, or ``""``), and a digest of the request's arguments."""
-
-    scope: str
-    key: str
-    fingerprint: str
-
-
 def _earlier(uow: UnitOfWork, keyed: KeyedRequest) -> RequestKey | None:
     """What an earlier request with the same key did, if there was one; the same key
     with other arguments is refused (IdempotencyKeyError)."""
@@ -113,23 +113,12 @@ def _remember(
     )
 
 
-def request(
-    uow: UnitOfWork,
-    *,
-    policy: Policy,
-    rng: random.Random,
-    msisdn: str,
-    service: Service,
-    channel: Channel,
-    actor: str,
-    text: str | None,
-    language: str,
-    keyed: KeyedRequest | None = None,
-) -> Order:
+def request(cmd: Request, uow: UnitOfWork) -> Order:
     """A new order: refused (C13 limit, duplicate), or its first step (C1, C5, C6). A
     retry under a caller's idempotency key answers the order as the first request
     left it, and does nothing again (nothing is counted toward the daily limit)."""
-    tx, now = uow.tx, uow.now
+    tx, now, policy = uow.tx, uow.now, uow.policy
+    msisdn, service, channel, keyed = cmd.msisdn, cmd.service, cmd.channel, cmd.keyed
     policy.check_service(service)
     # the live orders, never the whole history (invariant 9), read while holding the
     # subscriber so that concurrent requests decide one after the other (invariant 8)
@@ -139,7 +128,7 @@ def request(
         return _as_it_was(tx, known)
     live = tx.live_orders_of(msisdn)
     order_id = uow.new_id()
-    requested = Step(EventKind.ORDER_REQUESTED, ordering.snapshot(service, msisdn, language))
+    requested = Step(EventKind.ORDER_REQUESTED, ordering.snapshot(service, msisdn, cmd.language))
     sent_today = 0
     if ordering.counts_toward_limit(channel):
         sent_today = tx.count_sp_requests(msisdn, service.sp_id, *policy.local_day(now))
@@ -157,11 +146,13 @@ def request(
             live=live,
             earlier_fee_notice=earlier,
             policy=policy,
-            rng=rng,
+            rng=uow.rng,
             new_id=uow.new_id,
         )
     steps = [requested, second]
-    order = uow.record(None, steps, channel=channel, actor=actor, text_in=text, order_id=order_id)
+    order = uow.record(
+        None, steps, channel=channel, actor=cmd.actor, text_in=cmd.text, order_id=order_id
+    )
     if refused is not None and refused[0] in FORCED:
         uow.violation(order, refused[0], channel=channel, evidence=refused[1])
     if keyed is not None:
@@ -184,31 +175,20 @@ def _awaiting(tx: OrderRecorder, order_id: str, trigger: str) -> Order:
     return order
 
 
-def confirm(
-    uow: UnitOfWork,
-    *,
-    policy: Policy,
-    order_id: str,
-    msisdn: str,
-    channel: Channel,
-    code: str | None,
-    text: str | None,
-    answerable: list[Order] | None = None,
-) -> Order:
+def confirm(cmd: Confirm, uow: UnitOfWork) -> Order:
     """The subscriber's second confirmation (C1, C1a, C3, C13, C5a). A refusal is
-    raised after the commit; forced subscription is booked against the SP first.
-    ``answerable`` are the subscriber's answerable orders when the caller has them."""
-    order = _awaiting(uow.tx, order_id, "confirm")
-    if answerable is None:
-        answerable = pending(uow, order.msisdn)
+    raised after the commit; forced subscription is booked against the SP first."""
+    order = _awaiting(uow.tx, cmd.order_id, "confirm")
+    channel, code, text = cmd.channel, cmd.code, cmd.text
+    answerable = cmd.answerable if cmd.answerable is not None else pending(uow, order.msisdn)
     check = consent.check_confirmation(
         order,
-        msisdn=msisdn,
+        msisdn=cmd.msisdn,
         channel=channel,
         at=uow.now,
         code=code,
         pending_count=len(answerable),
-        policy=policy,
+        policy=uow.policy,
         # an answerable order was found informed in this transaction: not asked again
         informed=order in answerable or informed(uow.tx, order),
     )
@@ -236,40 +216,24 @@ def confirm(
     return uow.record(order, [step], channel=channel, actor=order.msisdn, text_in=text)
 
 
-def decline(
-    uow: UnitOfWork,
-    *,
-    order_id: str,
-    msisdn: str,
-    channel: Channel,
-    code: str | None,
-    text: str | None,
-    answerable: list[Order] | None = None,
-) -> Order:
+def decline(cmd: Decline, uow: UnitOfWork) -> Order:
     """The subscriber says no: ``DECLINED``, never charged. A refusal (another number,
     a wrong or missing code) is raised after the commit."""
-    order = _awaiting(uow.tx, order_id, "decline")
-    count = 1
-    if code is None and msisdn == order.msisdn:
+    order = _awaiting(uow.tx, cmd.order_id, "decline")
+    answerable, count = cmd.answerable, 1
+    if cmd.code is None and cmd.msisdn == order.msisdn:
         count = len(answerable if answerable is not None else pending(uow, order.msisdn))
-    check = consent.check_decline(order, msisdn=msisdn, code=code, pending_count=count)
+    check = consent.check_decline(order, msisdn=cmd.msisdn, code=cmd.code, pending_count=count)
     if check.reason is not None:
         uow.refuse(ConfirmationRefusedError(order.id, check.reason))
         return order
     step = Step(EventKind.CONSENT_DECLINED, {"reason": "declined"}, NoticeKind.DECLINED)
-    return uow.record(order, [step], channel=channel, actor=order.msisdn, text_in=text)
+    return uow.record(order, [step], channel=cmd.channel, actor=order.msisdn, text_in=cmd.text)
 
 
-def unsubscribe(
-    uow: UnitOfWork,
-    *,
-    order_id: str,
-    channel: Channel,
-    actor: str | None,
-    text: str | None,
-) -> Order:
+def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork) -> Order:
     """Cancel now from any live state (C7); an order no longer live is left as it is."""
-    order = load(uow.tx, order_id)
+    order = load(uow.tx, cmd.order_id)
     if not order.is_live:
         return order
     step = Step(
@@ -277,14 +241,15 @@ def unsubscribe(
         {"reason": "unsubscribed", "from_state": order.state.value},
         NoticeKind.CANCELLED,
     )
-    return uow.record(order, [step], channel=channel, actor=actor or order.msisdn, text_in=text)
+    actor = cmd.actor or order.msisdn
+    return uow.record(order, [step], channel=cmd.channel, actor=actor, text_in=cmd.text)
 
 
-def fire_due(uow: UnitOfWork, *, policy: Policy, batch: int) -> int:
+def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
     """Fire up to ``batch`` due timers (C1 expiry, C6 reminder and end); how many were due."""
-    due = uow.tx.due_orders(uow.now, batch)
+    due = uow.tx.due_orders(uow.now, cmd.batch)
     for order in due:
-        step = timers.due_step(order, uow.now, policy)
+        step = timers.due_step(order, uow.now, uow.policy)
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
     return len(due)
@@ -311,18 +276,11 @@ def may_charge(
     )
 
 
-def record_charge(
-    uow: UnitOfWork,
-    *,
-    policy: Policy,
-    order_id: str,
-    amount: Decimal,
-    key: str,
-    period_start: pendulum.DateTime | None,
-) -> Charge:
+def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge:
     """Record a charge C11 allows; the same ``key`` again returns the first charge."""
-    tx, now = uow.tx, uow.now
-    order = load(tx, order_id)
+    tx, now, policy = uow.tx, uow.now, uow.policy
+    amount, key, period_start = cmd.amount, cmd.key, cmd.period_start
+    order = load(tx, cmd.order_id)
     period = charging.period_key(order, period_start or now, policy)
     existing = tx.charge(key)
     if existing is not None:
@@ -345,9 +303,10 @@ def record_charge(
     return charge
 
 
-def purge(uow: UnitOfWork, *, policy: Policy, cutoff: pendulum.DateTime) -> int:
+def purge(cmd: Purge, uow: UnitOfWork) -> int:
     """Delete the finished orders that ended before ``cutoff``; how many. Evidence is
     kept for the retention period (C14): a cutoff inside it is refused."""
+    policy, cutoff = uow.policy, cmd.cutoff
     earliest = uow.now.subtract(months=policy.retention_months)
     if cutoff > earliest:
         raise RetentionError(
@@ -359,68 +318,60 @@ def purge(uow: UnitOfWork, *, policy: Policy, cutoff: pendulum.DateTime) -> int:
     return uow.tx.purge(uow.tx.finished_before(cutoff))
 
 
-def delivery_report(
-    uow: UnitOfWork,
-    *,
-    rules: DeliveryRules,
-    notice_id: str,
-    status: DeliveryStatus,
-    detail: str,
-) -> DeliveryReport:
+def delivery_report(cmd: ReportDelivery, uow: UnitOfWork) -> DeliveryReport:
     """Record what a gateway reports about a notice. A final failure means the notice
     did not arrive: the outbox sends it again under its retry rules (or parks it)."""
+    notice_id, status = cmd.notice_id, cmd.status
     delivery = uow.tx.delivery(notice_id)
     if delivery is None:
         raise UnknownNoticeError(notice_id)
-    report = DeliveryReport(uow.new_id(), notice_id, status, uow.now, detail)
+    report = DeliveryReport(uow.new_id(), notice_id, status, uow.now, cmd.detail)
     uow.tx.add_delivery_report(report)
     if status.is_final_failure:
-        retry_at = rules.retry_at(uow.now, delivery.attempts)
+        retry_at = uow.delivery.retry_at(uow.now, delivery.attempts)
         uow.tx.reopen_notice(notice_id, f"delivery report: {status.value}", retry_at)
     return report
 
 
-def refuse_sp(
-    uow: UnitOfWork,
-    *,
-    sp_id: str,
-    reason: ReasonCode,
-    msisdn: str,
-    order_id: str | None,
-    evidence: str,
-    error: VasError,
-    keyed: KeyedRequest | None = None,
-) -> None:
+def refuse_sp(cmd: RefuseSp, uow: UnitOfWork) -> None:
     """Book an SP's reach past its own services or orders against it, then refuse.
     A retry with the idempotency key of a request refused so is refused again and
     not booked twice."""
+    keyed = cmd.keyed
     if keyed is not None:
         if _earlier(uow, keyed) is not None:
-            uow.refuse(error)
+            uow.refuse(cmd.error)
             return
-        _remember(uow, keyed, None, reason)
+        _remember(uow, keyed, None, cmd.reason)
     uow.tx.add_violation(
         SpViolation(
-            uow.new_id(), sp_id, msisdn, order_id, reason, uow.now, Channel.SP_API, evidence
+            uow.new_id(),
+            cmd.sp_id,
+            cmd.msisdn,
+            cmd.order_id,
+            cmd.reason,
+            uow.now,
+            Channel.SP_API,
+            cmd.evidence,
         )
     )
-    uow.refuse(error)
+    uow.refuse(cmd.error)
 
 
-def sp_order(uow: UnitOfWork, *, sp_id: str, order_id: str) -> Order:
+def sp_order(cmd: ReadSpOrder, uow: UnitOfWork) -> Order:
     """An SP's own order; another SP's is answered as unknown (nothing of it shown)
     and the attempt is booked against the asking SP."""
-    order = uow.tx.get_order(order_id)
+    order = uow.tx.get_order(cmd.order_id)
     if order is None:
-        raise UnknownOrderError(order_id)
-    if order.sp_id != sp_id:
-        refuse_sp(
-            uow,
-            sp_id=sp_id,
-            reason=ReasonCode.NOT_YOUR_ORDER,
-            msisdn=order.msisdn,
-            order_id=order.id,
-            evidence=f"read of an order of {order.sp_id}",
-            error=UnknownOrderError(order_id),
+        raise UnknownOrderError(cmd.order_id)
+    if order.sp_id != cmd.sp_id:
+        refusal = RefuseSp(
+            cmd.sp_id,
+            ReasonCode.NOT_YOUR_ORDER,
+            order.msisdn,
+            order.id,
+            f"read of an order of {order.sp_id}",
+            UnknownOrderError(cmd.order_id),
         )
+        refuse_sp(refusal, uow)
     return order

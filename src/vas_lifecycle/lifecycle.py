@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
-from vas_lifecycle import arguments, handlers, timers
+from vas_lifecycle import arguments, commands, handlers, timers
 from vas_lifecycle.arguments import ACTOR_LIMIT
 from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.clock import Clock, SystemClock
@@ -33,12 +33,20 @@ from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, receive, short_code
 from vas_lifecycle.sp_platform import SpPlatform
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
-from vas_lifecycle.unit_of_work import ClockReader, IdMaker, NoticeOrder, Runner, UnitOfWork
+from vas_lifecycle.unit_of_work import (
+    ClockReader,
+    Context,
+    IdMaker,
+    NoticeOrder,
+    Runner,
+    UnitOfWork,
+)
 from vas_lifecycle.values import to_amount
 
 __all__ = ["Lifecycle"]
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class Lifecycle(Queries, Deliveries, SpPlatform):
@@ -101,8 +109,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.feed = EventFeed(self.store, self.delivery, self._now, auto=auto_dispatch)
         self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
 
-    def _run(self, command: Callable[[UnitOfWork], T]) -> T:
-        return self._runner.run(command)[0]
+    def _run(self, handler: Callable[[C, UnitOfWork], T], command: C) -> T:
+        return self._runner.run(handler, command)[0]
 
     # --- commands ----------------------------------------------------------------------
 
@@ -145,20 +153,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         keyed = None if idempotency_key is None else _keyed(idempotency_key, sp_id, *facts)
         if sp_id is not None and sp_id != service.sp_id:
             self._refuse_sp(sp_id, number, service, keyed)
-        return self._run(
-            lambda uow: handlers.request(
-                uow,
-                policy=self.policy,
-                rng=self._rng,
-                msisdn=number,
-                service=service,
-                channel=chan,
-                actor=given or (service.sp_id if chan is Channel.SP_API else number),
-                text=evidence,
-                language=lang,
-                keyed=keyed,
-            )
-        )
+        actor = given or (service.sp_id if chan is Channel.SP_API else number)
+        command = commands.Request(number, service, chan, actor, evidence, lang, keyed)
+        return self._run(handlers.request, command)
 
     def confirm(
         self,
@@ -186,15 +183,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         number, chan = self._msisdn(msisdn), arguments.channel(channel)
         quoted, evidence = arguments.code(code), arguments.text(text, "text", EVIDENCE_LIMIT)
         return self._run(
-            lambda uow: handlers.confirm(
-                uow,
-                policy=self.policy,
-                order_id=order_id,
-                msisdn=number,
-                channel=chan,
-                code=quoted,
-                text=evidence,
-            )
+            handlers.confirm, commands.Confirm(order_id, number, chan, quoted, evidence)
         )
 
     def decline(
@@ -215,9 +204,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         number, chan = self._msisdn(msisdn), arguments.channel(channel)
         quoted, evidence = arguments.code(code), arguments.text(text, "text", EVIDENCE_LIMIT)
         return self._run(
-            lambda uow: handlers.decline(
-                uow, order_id=order_id, msisdn=number, channel=chan, code=quoted, text=evidence
-            )
+            handlers.decline, commands.Decline(order_id, number, chan, quoted, evidence)
         )
 
     def unsubscribe(
@@ -236,11 +223,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         chan = arguments.channel(channel)
         who = arguments.text(actor, "actor", ACTOR_LIMIT)
         evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
-        return self._run(
-            lambda uow: handlers.unsubscribe(
-                uow, order_id=order_id, channel=chan, actor=who, text=evidence
-            )
-        )
+        return self._run(handlers.unsubscribe, commands.Unsubscribe(order_id, chan, who, evidence))
 
     def unsubscribe_all(
         self, msisdn: str, *, channel: Channel | str, actor: str | None = None
@@ -261,7 +244,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         left = None if max_batches is None else arguments.count(max_batches, "max_batches")
         moved = 0
         while left is None or left > 0:
-            count = self._run(lambda uow: handlers.fire_due(uow, policy=self.policy, batch=size))
+            count = self._run(handlers.fire_due, commands.FireDue(size))
             moved += count
             if count < size:
                 break
@@ -287,9 +270,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         seen = None if message_id is None else arguments.identifier(message_id, "message_id")
         body = text if isinstance(text, str) else ""
         # one inbound text is one unit of work: its changes and replies, or nothing
-        return self._runner.run(
-            lambda uow: receive(uow, self.policy, msisdn=number, to=target, body=body, seen=seen)
-        )[1]
+        return self._runner.run(receive, commands.ReceiveText(number, target, body, seen))[1]
 
     # --- charging ----------------------------------------------------------------------
 
@@ -310,14 +291,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         value, start = to_amount(amount), arguments.period_start(period_start)
         checked = arguments.charge_key(key)
         return self._run(
-            lambda uow: handlers.record_charge(
-                uow,
-                policy=self.policy,
-                order_id=order_id,
-                amount=value,
-                key=checked,
-                period_start=start,
-            )
+            handlers.record_charge, commands.RecordCharge(order_id, value, checked, start)
         )
 
     # --- retention and resources -------------------------------------------------------
@@ -329,7 +303,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
             RetentionError: ``before`` is inside the retention period.
         """
         cutoff = arguments.instant(before, "before")
-        return self._run(lambda uow: handlers.purge(uow, policy=self.policy, cutoff=cutoff))
+        return self._run(handlers.purge, commands.Purge(cutoff))
 
     def close(self) -> None:
         """Stop the senders and close the store (or use the Lifecycle in a ``with``)."""
@@ -343,12 +317,12 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.close()
 
 
-def _keyed(key: object, sp_id: str | None, *facts: str | None) -> handlers.KeyedRequest:
+def _keyed(key: object, sp_id: str | None, *facts: str | None) -> commands.KeyedRequest:
     """A request's idempotency key, among the asking SP's keys, with a digest of the
     request's checked and normalised arguments ``facts``."""
     scope = "" if sp_id is None else arguments.text(sp_id, "sp_id", ACTOR_LIMIT) or ""
     text = "\x00".join(fact or "" for fact in (*facts, scope))
-    return handlers.KeyedRequest(
+    return commands.KeyedRequest(
         scope, arguments.idempotency_key(key), hashlib.sha256(text.encode()).hexdigest()
     )
 
@@ -369,15 +343,15 @@ def _outbox(lc: Lifecycle, senders: int) -> Outbox:
 
 
 def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: bool) -> Runner:
-    """How ``lc`` runs commands: its store and clock, notices rendered under its
-    policy, delivered right after the commit unless ``auto_dispatch`` is off or there
-    is no notifier to deliver them."""
+    """How ``lc`` runs commands: its store and clock, its policy with the renderer for
+    it, ids and randomness, notices delivered right after the commit unless
+    ``auto_dispatch`` is off or there is no notifier to deliver them."""
     deliver = auto_dispatch and lc.notifier is not None
+    context = Context(lc.policy, Renderer(lc.policy, new_id), new_id, lc._rng, lc.delivery)
     return Runner(
         lc.store,
         lc._now,
-        renderer=Renderer(lc.policy, new_id),
-        new_id=new_id,
+        context,
         max_retries=arguments.count(max_retries, "max_retries"),
         claim_for=lc.delivery.lease if deliver else None,
         notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),

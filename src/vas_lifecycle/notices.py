@@ -307,7 +307,7 @@ class TemplateSet:
         return TemplateSet(self.language, templates, self.phrases)
 
     def price_label(self, price: Decimal, period: Period) -> str:
-        unit = self.phrases[f"period_{period.value}"]
+        unit = self.phrases[f"period_{period}"]  # a StrEnum formats as its value
         return self.phrases["price"].format(amount=format_amount(price), unit=unit)
 
     def hours_label(self, duration: dt.timedelta) -> str:

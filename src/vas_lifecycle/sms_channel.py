@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 
 from vas_lifecycle import handlers
 from vas_lifecycle.clock import later
+from vas_lifecycle.commands import Confirm, Decline, ReceiveText, Unsubscribe
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.order import Order
-from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import Channel, PickSession
 from vas_lifecycle.sms import Command, CommandKind, fragment, parse
 from vas_lifecycle.unit_of_work import UnitOfWork
@@ -37,22 +37,20 @@ def short_code(value: str) -> str:
         return ""
 
 
-def receive(
-    uow: UnitOfWork, policy: Policy, *, msisdn: str, to: str, body: str, seen: str | None
-) -> None:
+def receive(cmd: ReceiveText, uow: UnitOfWork) -> None:
     """One inbound text; ``seen`` is the gateway's message id, handled at most once
     (recorded in this unit of work, so a failed one can come again)."""
-    if seen is not None and not uow.tx.first_sight(seen, uow.now):
+    if cmd.seen is not None and not uow.tx.first_sight(cmd.seen, uow.now):
         return
-    SmsSession(uow, policy, msisdn=msisdn, to=to, body=body).handle()
+    SmsSession(uow, msisdn=cmd.msisdn, to=cmd.to, body=cmd.body).handle()
 
 
 class SmsSession:
     """One inbound text from ``msisdn`` to ``to``, handled inside one unit of work."""
 
-    def __init__(self, uow: UnitOfWork, policy: Policy, *, msisdn: str, to: str, body: str) -> None:
+    def __init__(self, uow: UnitOfWork, *, msisdn: str, to: str, body: str) -> None:
         self.uow = uow
-        self.policy = policy
+        self.policy = policy = uow.policy
         self.msisdn = msisdn
         self.to = to
         self.body = body
@@ -127,27 +125,11 @@ class SmsSession:
             return
         else:
             target = pending[0]
+        answer = (target.id, self.msisdn, Channel.SMS, command.code, self.evidence, pending)
         if command.kind is CommandKind.CONFIRM:
-            handlers.confirm(
-                self.uow,
-                policy=self.policy,
-                order_id=target.id,
-                msisdn=self.msisdn,
-                channel=Channel.SMS,
-                code=command.code,
-                text=self.evidence,
-                answerable=pending,
-            )
+            handlers.confirm(Confirm(*answer), self.uow)
         else:
-            handlers.decline(
-                self.uow,
-                order_id=target.id,
-                msisdn=self.msisdn,
-                channel=Channel.SMS,
-                code=command.code,
-                text=self.evidence,
-                answerable=pending,
-            )
+            handlers.decline(Decline(*answer), self.uow)
         if self.uow.take_refusal() is not None:
             # refused (a C13 violation is booked all the same): say so, change nothing
             self.reply(NoticeKind.CONFIRMATION_FAILED, order=target)
@@ -210,8 +192,7 @@ class SmsSession:
         """Unsubscribe each order (C7); one no longer live gets a polite reply instead."""
         for order in orders:
             if order.is_live:
-                handlers.unsubscribe(
-                    self.uow, order_id=order.id, channel=Channel.SMS, actor=None, text=self.evidence
-                )
+                command = Unsubscribe(order.id, Channel.SMS, None, self.evidence)
+                handlers.unsubscribe(command, self.uow)
             else:
                 self.reply(NoticeKind.ALREADY_CANCELLED, order=order)

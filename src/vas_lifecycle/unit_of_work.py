@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import random
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
@@ -39,7 +40,9 @@ from vas_lifecycle.errors import (
 )
 from vas_lifecycle.feed import PUBLISHED, charge_event, order_event
 from vas_lifecycle.notices import Notice, NoticeKind
+from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.order import Event, EventData, Order, Step, advance
+from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import Channel, Charge, FeedEvent, ReasonCode, SpViolation
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.store.base import (
@@ -50,9 +53,10 @@ from vas_lifecycle.store.base import (
     Transaction,
 )
 
-__all__ = ["ClockReader", "IdMaker", "Runner", "UnitOfWork", "call"]
+__all__ = ["ClockReader", "Context", "IdMaker", "Runner", "UnitOfWork", "call"]
 
 T = TypeVar("T")
+C = TypeVar("C")
 #: The actor of what the library does by itself (timers, refusals of a request).
 SYSTEM = "system"
 
@@ -117,8 +121,23 @@ class NoticeOrder:
     unordered: frozenset[NoticeKind] = frozenset()
 
 
+@attrs.frozen
+class Context:
+    """What every unit of work of one Lifecycle is given besides its transaction and
+    instant: the policy in force, the renderer for it, ids, randomness (C3's codes) and
+    the outbox's retry rules."""
+
+    policy: Policy
+    renderer: Renderer
+    new_id: Callable[[], str]
+    rng: random.Random
+    delivery: DeliveryRules
+
+
 class UnitOfWork:
-    """What one command changes, inside the transaction ``tx``, at the instant ``now``.
+    """What one command changes, inside the transaction ``tx``, at the instant ``now``,
+    with everything its handler needs: ``policy``, ``renderer``, ``new_id``, ``rng``
+    and ``delivery`` (the outbox's rules).
 
     ``claim_for`` is how long a staged notice stays claimed by this process (when the
     runner delivers right after the commit), or None to leave it to ``dispatch``.
@@ -128,16 +147,18 @@ class UnitOfWork:
         self,
         tx: Transaction,
         now: pendulum.DateTime,
+        context: Context,
         *,
-        renderer: Renderer,
-        new_id: Callable[[], str],
         claim_for: dt.timedelta | None,
         rules: NoticeOrder | None = None,
     ) -> None:
         self.tx = tx
         self.now = now
-        self.renderer = renderer
-        self.new_id = new_id
+        self.policy = context.policy
+        self.renderer = context.renderer
+        self.rng = context.rng
+        self.delivery = context.delivery
+        self.new_id = context.new_id
         self._claim_for = claim_for
         self._rules = rules if rules is not None else NoticeOrder()
         self.notices: list[Notice] = []
@@ -304,9 +325,8 @@ class Runner:
         self,
         store: Store,
         clock: ClockReader,
+        context: Context,
         *,
-        renderer: Renderer,
-        new_id: Callable[[], str],
         max_retries: int,
         claim_for: dt.timedelta | None,
         after_commit: Callable[[list[Notice]], None] | None,
@@ -317,15 +337,14 @@ class Runner:
         self.after_feed = after_feed
         self.notice_order = notice_order if notice_order is not None else NoticeOrder()
         self.clock = clock
-        self.renderer = renderer
-        self.new_id = new_id
+        self.context = context
         self.max_retries = max_retries
         self.claim_for = claim_for
         self.after_commit = after_commit
 
-    def run(self, command: Callable[[UnitOfWork], T]) -> tuple[T, list[Notice]]:
-        """Run ``command`` in one unit of work; returns its result and the notices it
-        staged, or raises its refusal after the commit."""
+    def run(self, handler: Callable[[C, UnitOfWork], T], command: C) -> tuple[T, list[Notice]]:
+        """Run ``handler(command, uow)`` in one unit of work; returns its result and the
+        notices it staged, or raises its refusal after the commit."""
         retried: RetryableError | None = None
         lost = 0
         for _attempt in range(self.max_retries):
@@ -333,14 +352,9 @@ class Runner:
             try:
                 with self.store.transaction() as tx:
                     uow = UnitOfWork(
-                        tx,
-                        now,
-                        renderer=self.renderer,
-                        new_id=self.new_id,
-                        claim_for=self.claim_for,
-                        rules=self.notice_order,
+                        tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order
                     )
-                    result = command(uow)
+                    result = handler(command, uow)
                     if uow.feed:
                         tx.add_feed_events(make() for make in uow.feed)
                     ready = uow.write_notices()

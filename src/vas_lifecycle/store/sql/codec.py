@@ -118,6 +118,8 @@ def _ts(value: str) -> pendulum.DateTime:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# Rows hold each enum's value. Every enum here is a StrEnum, whose str() is its value:
+# str(member) is a C call, where member.value runs Python code on every row written.
 _KINDS = {k.value: k for k in OfferKind}
 _PERIODS = {p.value: p for p in Period}
 _STATES = {s.value: s for s in OrderState}
@@ -173,13 +175,13 @@ def order_row(o: Order) -> tuple[Any, ...]:
         o.sp_id,
         o.sp_name,
         o.service_name,
-        o.kind.value,
+        str(o.kind),
         str(o.price),
-        o.period.value,
+        str(o.period),
         o.access_code,
         o.language,
         ts(o.requested_at),
-        o.request_channel.value,
+        str(o.request_channel),
         *_status(o),
     )
 
@@ -187,12 +189,12 @@ def order_row(o: Order) -> tuple[Any, ...]:
 def _status(o: Order) -> tuple[Any, ...]:
     """The values of :data:`ORDER_STATUS` for an order."""
     return (
-        o.state.value,
+        str(o.state),
         o.version,
         o.code,
         ts(o.confirm_by),
         ts(o.activated_at),
-        o.consent_channel.value if o.consent_channel is not None else None,
+        str(o.consent_channel) if o.consent_channel is not None else None,
         ts(o.trial_ends_at),
         ts(o.remind_at),
         ts(o.reminded_at),
@@ -261,9 +263,9 @@ def event_row(event: Event) -> tuple[Any, ...]:
     return (
         event.order_id,
         event.seq,
-        event.kind.value,
+        str(event.kind),
         ts(event.at),
-        event.channel.value if event.channel else None,
+        str(event.channel) if event.channel else None,
         event.actor,
         event.text_in,
         event.text_out,
@@ -294,7 +296,7 @@ def event_from_row(row: Sequence[Any]) -> Event:
 def notice_row(notice: Notice) -> tuple[Any, ...]:
     return (
         notice.id,
-        notice.kind.value,
+        str(notice.kind),
         notice.msisdn,
         notice.order_id,
         notice.text,
@@ -343,9 +345,9 @@ def violation_row(v: SpViolation) -> tuple[Any, ...]:
         v.sp_id,
         v.msisdn,
         v.order_id,
-        v.reason.value,
+        str(v.reason),
         ts(v.at),
-        v.channel.value if v.channel else None,
+        str(v.channel) if v.channel else None,
         v.evidence,
     )
 
@@ -355,7 +357,7 @@ SP_KEY_COLUMNS = "key_id, sp_id, digest, created_at, revoked_at"
 
 
 def report_row(r: DeliveryReport) -> tuple[Any, ...]:
-    return (r.id, r.notice_id, r.status.value, ts(r.at), r.detail)
+    return (r.id, r.notice_id, str(r.status), ts(r.at), r.detail)
 
 
 def report_from_row(row: Sequence[Any]) -> DeliveryReport:
@@ -374,7 +376,7 @@ REQUEST_KEY_COLUMNS = "scope, key, fingerprint, order_id, version, refusal, at"
 
 
 def request_key_row(r: RequestKey) -> tuple[Any, ...]:
-    refusal = None if r.refusal is None else r.refusal.value
+    refusal = None if r.refusal is None else str(r.refusal)
     return (r.scope, r.key, r.fingerprint, r.order_id, r.version, refusal, ts(r.at))
 
 
@@ -396,7 +398,7 @@ def feed_row(event: FeedEvent) -> tuple[Any, ...]:
         event.id,
         event.order_id,
         f"{event.seq:010d}.{charge}.{at}.{event.id}",
-        event.kind.value,
+        str(event.kind),
         at,
         event.seq,
         event.msisdn,
