@@ -440,6 +440,14 @@ class Transaction(
     the store commits it; either all of it is stored or none of it. Code that needs
     one part names the smaller port (the outbox takes a ``NoticeRecorder``)."""
 
+    @abc.abstractmethod
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A part of this transaction that is kept or undone on its own: what the
+        block writes stays when it ends normally, and is undone, alone, when it raises
+        (the exception goes on; the rest of the transaction is untouched and may go
+        on). A version conflict inside the block is raised inside it, so one command
+        of a batch that conflicts never takes the others with it."""
+
 
 class Store(abc.ABC):
     """Where orders, events, notices, charges and violations live."""

@@ -8,6 +8,7 @@ command leaves nothing behind.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -111,9 +112,19 @@ class _MemoryTransaction(Transaction):
         self._data = data
         self._undo: list[Callable[[], None]] = []
 
-    def rollback(self) -> None:
-        while self._undo:
+    def rollback(self, mark: int = 0) -> None:
+        """Undo what was written since the undo log was ``mark`` long (all of it)."""
+        while len(self._undo) > mark:
             self._undo.pop()()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        mark = len(self._undo)
+        try:
+            yield
+        except BaseException:
+            self.rollback(mark)
+            raise
 
     # --- reads ---------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order | None:

@@ -66,6 +66,11 @@ def _add_key(store: Store, key: SpKey) -> None:
         tx.add_sp_key(key)
 
 
+def _in_savepoint(tx: Transaction, order: Order, event: Event, version: int) -> None:
+    with tx.savepoint():
+        tx.append(order, [event], version)
+
+
 def _add_request_key(store: Store, record: RequestKey) -> None:
     with store.transaction() as tx:
         tx.add_request_key(record)
@@ -821,6 +826,69 @@ class StoreContract(abc.ABC):
             tx.append(apply(news, cancel), [cancel], news.version)
             assert tx.live_orders_of(SUB) == []
             assert tx.latest_language(SUB) == news.language
+
+    def test_contract_a_savepoint_undoes_only_its_own_part(self) -> None:
+        """What a savepoint's block writes is undone alone when it raises, batched
+        writes (an order's change) and direct ones (a request key) alike; what came
+        before and what comes after in the same transaction is committed."""
+        lc, clock = self.lifecycle()
+        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        now = clock.now()
+        cancel = Event(
+            news.id,
+            news.version + 1,
+            EventKind.ORDER_CANCELLED,
+            now,
+            Channel.HOTLINE,
+            "agent",
+            data={"reason": "unsubscribed", "from_state": news.state.value},
+        )
+
+        def key(name: str) -> RequestKey:
+            return RequestKey("", name, "f" * 64, None, 0, None, now)
+
+        with lc.store.transaction() as tx:
+            tx.add_request_key(key("before"))
+            try:
+                with tx.savepoint():
+                    tx.add_request_key(key("inside"))
+                    tx.append(apply(news, cancel), [cancel], news.version)
+                    assert tx.get_order(news.id).state is OrderState.CANCELLED  # type: ignore[union-attr]
+                    raise RuntimeError("this command failed")
+            except RuntimeError:
+                pass
+            assert tx.get_order(news.id) == news and tx.request_key("", "inside") is None
+            with tx.savepoint():
+                tx.add_request_key(key("after"))
+                tx.append(apply(news, cancel), [cancel], news.version)
+        with lc.store.transaction(readonly=True) as tx:
+            kept = {n for n in ("before", "inside", "after") if tx.request_key("", n)}
+            assert kept == {"before", "after"}
+            assert tx.get_order(news.id) == apply(news, cancel)
+            assert tx.events(news.id)[-1] == cancel
+
+    def test_contract_a_conflict_inside_a_savepoint_is_raised_there(self) -> None:
+        """A version conflict in a savepoint surfaces inside it, so a batch can set that
+        one command aside and commit the others."""
+        lc, clock = self.lifecycle()
+        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        stale = Event(
+            news.id,
+            news.version + 1,
+            EventKind.ORDER_CANCELLED,
+            clock.now(),
+            Channel.HOTLINE,
+            "agent",
+            data={"reason": "unsubscribed", "from_state": news.state.value},
+        )
+        lc.unsubscribe(news.id, channel=Channel.SMS)  # moves the version on
+        other = lc.request(OTHER, "NEWS", channel=Channel.WEB)
+        fresh = attrs.evolve(stale, order_id=other.id)
+        with lc.store.transaction() as tx:
+            moved_on = apply(news, stale)  # from the version the order no longer has
+            _raises(ConflictError, lambda: _in_savepoint(tx, moved_on, stale, news.version))
+            tx.append(apply(other, fresh), [fresh], other.version)  # the batch goes on
+        assert lc.get(other.id).state is OrderState.CANCELLED
 
     # --- hostile text (C10a, C14) -----------------------------------------------------
 

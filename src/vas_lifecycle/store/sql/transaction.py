@@ -7,6 +7,7 @@ mode), which is what lets ``run_due()`` move many orders per transaction.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
@@ -94,6 +95,7 @@ class SqlTransaction(Transaction):
         self._locked: set[str] = set()  # subscribers held until the transaction ends
         self._delivered: list[tuple[str | None, str]] = []
         self._feed: list[Iterable[FeedEvent]] = []  # made at the flush, if anyone listens
+        self._savepoints = 0  # how deep in savepoints this transaction is
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         self._cur.execute(self._d.sql(statement), tuple(params))
@@ -728,10 +730,35 @@ class SqlTransaction(Transaction):
             self._delivered,
         )
         self._flush_feed()
+        self._forget_batch()
+
+    def _forget_batch(self) -> None:
+        """Drop the batched writes and what this transaction read (sent, or undone)."""
         self._inserts, self._updates, self._events, self._feed = [], [], [], []
         self._notices, self._charges, self._violations = [], [], []
         self._picks, self._delivered, self._orders = {}, [], {}
         self._seen, self._of = {}, {}
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        # what came before is sent first: the savepoint undoes only what follows, and
+        # the block's own writes are sent (and version-checked) before it ends
+        self.flush()
+        name = f"vas_savepoint_{self._savepoints}"
+        self._cur.execute(f"SAVEPOINT {name}")
+        self._savepoints += 1
+        try:
+            yield
+            self.flush()
+        except BaseException:
+            self._forget_batch()
+            self._cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._cur.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            self._cur.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     def _flush_feed(self) -> None:
         """Each event once for every registered subscriber; with none (one indexed
