@@ -23,8 +23,8 @@ import functools
 import os
 import random
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 import attrs
 import pendulum
@@ -53,7 +53,7 @@ from vas_lifecycle.store.base import (
     Transaction,
 )
 
-__all__ = ["ClockReader", "Context", "IdMaker", "Runner", "UnitOfWork", "call"]
+__all__ = ["ClockReader", "Context", "IdMaker", "Outcome", "Runner", "UnitOfWork", "call"]
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -311,6 +311,17 @@ class UnitOfWork:
         return refusal
 
 
+@attrs.frozen
+class Outcome(Generic[T]):
+    """What one command of a batch came to: its result and the notices it staged, and
+    the error it ended with, if any (a refusal, whose writes are committed like a
+    refused command's alone, or a failure, whose writes are undone)."""
+
+    result: T | None
+    notices: list[Notice]
+    error: VasError | None = None
+
+
 class Runner:
     """Runs commands as units of work on ``store``: commit or nothing, retried on a
     version conflict (and once on a lost connection), each try at a fresh ``now``
@@ -385,9 +396,72 @@ class Runner:
             ) from retried
         raise StoreError(f"the store could not run the command: {retried}") from retried
 
+    def run_all(
+        self, handler: Callable[[C, UnitOfWork], T], commands: Sequence[C]
+    ) -> list[Outcome[T]]:
+        """Run ``commands`` in one transaction at one instant, each in a savepoint
+        with a unit of work of its own, and commit them together: one commit for the
+        lot instead of one each. A command that fails is undone alone (its error is
+        its outcome); one that meets a version conflict is run again alone after the
+        batch. If the batch's own transaction fails, each command is run alone."""
+        if not commands:
+            return []
+        outcomes: list[Outcome[T] | None] = [None] * len(commands)
+        again: list[int] = []
+        ready: list[Notice] = []
+        published = 0
+        now = self.clock.now()
+        try:
+            with self.store.transaction() as tx:
+                for n, command in enumerate(commands):
+                    uow = UnitOfWork(
+                        tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order
+                    )
+                    try:
+                        with tx.savepoint():
+                            result = handler(command, uow)
+                            if uow.feed:
+                                tx.add_feed_events(make() for make in uow.feed)
+                            staged = uow.write_notices()
+                    except RetryableError:
+                        again.append(n)
+                        continue
+                    except Exception as err:  # this command alone: the batch goes on
+                        outcomes[n] = Outcome(None, [], _as_error(err))
+                        continue
+                    ready.extend(staged)
+                    published += len(uow.feed)
+                    outcomes[n] = Outcome(result, uow.notices, uow.refusal)
+        except Exception:  # the batch's transaction: nothing of it was stored
+            return [self._alone(handler, command) for command in commands]
+        if ready and self.after_commit is not None:
+            self.after_commit(ready)
+        if published and self.after_feed is not None:
+            self.after_feed(published)
+        for n in again:
+            outcomes[n] = self._alone(handler, commands[n])
+        return [o for o in outcomes if o is not None]
+
+    def _alone(self, handler: Callable[[C, UnitOfWork], T], command: C) -> Outcome[T]:
+        """One command of a batch run on its own, its error kept as its outcome."""
+        try:
+            result, notices = self.run(handler, command)
+        except VasError as err:
+            return Outcome(None, [], err)
+        return Outcome(result, notices)
+
     def call(self, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:
         """One transaction with no notices of its own: see :func:`call`."""
         return call(self.store, work, readonly=readonly)
+
+
+def _as_error(err: Exception) -> VasError:
+    """A command's failure as one of our errors (a driver's or a bug's, wrapped)."""
+    if isinstance(err, VasError):
+        return err
+    wrapped = StoreError(f"the command failed: {err!r}")
+    wrapped.__cause__ = err
+    return wrapped
 
 
 def call(store: Store, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:

@@ -31,6 +31,7 @@ import pendulum
 from hypothesis import settings
 
 from vas_lifecycle.clock import ManualClock
+from vas_lifecycle.commands import ReceiveText
 from vas_lifecycle.errors import ForcedSubscriptionError
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
@@ -47,11 +48,13 @@ from vas_lifecycle.records import (
     SpViolation,
 )
 from vas_lifecycle.sms import PickSession
+from vas_lifecycle.sms_channel import receive
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, Store, Transaction
 from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.invariants import check_invariants
 from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine
+from vas_lifecycle.unit_of_work import UnitOfWork
 
 __all__ = ["StoreContract"]
 
@@ -889,6 +892,40 @@ class StoreContract(abc.ABC):
             _raises(ConflictError, lambda: _in_savepoint(tx, moved_on, stale, news.version))
             tx.append(apply(other, fresh), [fresh], other.version)  # the batch goes on
         assert lc.get(other.id).state is OrderState.CANCELLED
+
+    def test_contract_a_batch_keeps_each_commands_outcome(self) -> None:
+        """Texts run as one batch (one transaction, a savepoint each): a failure
+        injected in the middle of the batch undoes that text alone, a conflict runs it
+        again alone, and every other text keeps its own outcome."""
+        lc, clock = self.lifecycle()
+        subs = [f"+86138000{n:05d}" for n in range(6)]
+        for sub in subs[:5]:
+            if sub != subs[3]:  # subs[3] has nothing pending: a reply, no change
+                lc.request(sub, "NEWS", channel=Channel.WEB)
+        clock.advance(dt.timedelta(minutes=1))
+        conflicted: list[str] = []
+
+        def flaky(command: ReceiveText, uow: UnitOfWork) -> None:
+            receive(command, uow)
+            if command.msisdn == subs[2]:
+                raise RuntimeError("injected after the text's writes")
+            if command.msisdn == subs[4] and not conflicted:
+                conflicted.append(command.msisdn)
+                raise ConflictError.concurrent("another worker wrote the order")
+
+        texts = [ReceiveText(sub, "10086", "是", None) for sub in subs[:5]]
+        outcomes = lc._runner.run_all(flaky, texts)
+        states = [[o.state for o in lc.orders_of(sub)] for sub in subs[:5]]
+        active, waiting = [OrderState.ACTIVE], [OrderState.AWAITING_CONFIRMATION]
+        assert states == [active, active, waiting, [], active]
+        error = outcomes[2].error
+        assert error is not None and isinstance(error.__cause__, RuntimeError)
+        assert [n.kind for n in outcomes[3].notices] == [NoticeKind.NOTHING_PENDING]
+        for n in (0, 1, 4):
+            assert outcomes[n].error is None
+            assert [k.kind for k in outcomes[n].notices] == [NoticeKind.ACTIVATED]
+        assert conflicted == [subs[4]]  # once in the batch, then alone
+        assert check_invariants(lc) == []
 
     # --- hostile text (C10a, C14) -----------------------------------------------------
 
