@@ -135,3 +135,9 @@ def test_hung_gateway_prints_latency_with_and_without_background_senders() -> No
         ("hangs", "2"),
     ]
     assert all(r[2].endswith("ms") for r in rows)
+
+
+def test_mo_batch_compares_bursts_with_one_text_per_transaction() -> None:
+    out = run("mo_batch.py", "--texts", "40", "--batch", "10")
+    assert figure(out, "SQLite   MO texts, one per transaction:") > 0
+    assert figure(out, "SQLite   MO texts,   10 per transaction:") > 0

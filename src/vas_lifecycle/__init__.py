@@ -7,6 +7,7 @@ after a reminder, and leaving always works.
 from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
 from vas_lifecycle.clock import Clock, ManualClock, SystemClock
 from vas_lifecycle.errors import (
+    BatchError,
     CallbackError,
     ChargeRefusedError,
     ClockError,
@@ -68,6 +69,7 @@ __all__ = [
     "LIVE_STATES",
     "SIMPLIFIED_CHINESE",
     "TERMINAL_STATES",
+    "BatchError",
     "CallbackError",
     "CallbackNotifier",
     "Catalog",

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import pendulum
 
 from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.clock import as_utc
-from vas_lifecycle.errors import InvalidArgumentError
+from vas_lifecycle.errors import InvalidArgumentError, InvalidMsisdnError
 from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import Channel, DeliveryStatus
@@ -92,6 +92,40 @@ def destination(value: object) -> str:
     if not isinstance(value, str):
         raise InvalidArgumentError(f"to must be the number the text was sent to, got {value!r}")
     return value
+
+
+#: one inbound text of a burst: ``(msisdn, text, to)`` or ``(msisdn, text, to,
+#: message_id)``, or a mapping with those keys (``message_id`` optional)
+InboundText = tuple[object, ...] | Mapping[str, object]
+_TEXT_KEYS = {"msisdn", "text", "to", "message_id"}
+
+
+def inbound_texts(
+    items: object, msisdn: Callable[[object], str]
+) -> list[tuple[str, object, object, object]]:
+    """A burst's texts as ``(number, text, to, message_id)``, the numbers read by
+    ``msisdn``; a malformed item or number is refused, naming its position, before
+    any text is handled."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise InvalidArgumentError(f"texts must be a sequence of texts, got {type(items).__name__}")
+    texts: list[tuple[str, object, object, object]] = []
+    for n, item in enumerate(items):
+        if isinstance(item, Mapping) and {"msisdn", "text", "to"} <= set(item) <= _TEXT_KEYS:
+            fields = (item["msisdn"], item["text"], item["to"], item.get("message_id"))
+        elif isinstance(item, tuple) and len(item) in (3, 4):
+            fields = (*item, None)[:4]
+        else:
+            raise InvalidArgumentError(
+                f"text {n} must be (msisdn, text, to[, message_id]) or a mapping with those "
+                f"keys, got {type(item).__name__}"
+            )
+        try:
+            number = msisdn(fields[0])
+        except InvalidMsisdnError as err:
+            err.args = (f"text {n}: {err}",)
+            raise
+        texts.append((number, *fields[1:]))
+    return texts
 
 
 def channel(value: object) -> Channel:

@@ -12,6 +12,7 @@ from typing import Any
 from vas_lifecycle.privacy import mask_digits, mask_numbers
 
 __all__ = [
+    "BatchError",
     "CallbackError",
     "ChargeRefusedError",
     "ClockError",
@@ -184,6 +185,21 @@ class GatewayError(VasError, RuntimeError):
 
 class StoreError(VasError, RuntimeError):
     """The store failed; the unit of work was rolled back."""
+
+
+class BatchError(StoreError):
+    """Some commands of a batch failed (their changes undone), the others were
+    committed. ``results`` holds each command's result in order (None where it
+    failed), ``errors`` each failed command's error by its position."""
+
+    def __init__(self, results: list[Any], errors: dict[int, VasError]) -> None:
+        first = min(errors)
+        super().__init__(
+            f"{len(errors)} of {len(results)} commands failed, the others were committed "
+            f"(the first, at {first}: {errors[first]})"
+        )
+        self.results = results
+        self.errors = errors
 
 
 class ConcurrencyError(StoreError):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TypeVar
 
 from vas_lifecycle import arguments, commands, handlers, timers
-from vas_lifecycle.arguments import ACTOR_LIMIT
+from vas_lifecycle.arguments import ACTOR_LIMIT, InboundText
 from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.clock import Clock, SystemClock
 from vas_lifecycle.deliveries import Deliveries
@@ -29,7 +29,7 @@ from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.queries import Queries
 from vas_lifecycle.records import Channel, Charge
 from vas_lifecycle.rendering import Renderer
-from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, receive, short_code
+from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, inbound, receive, receive_all
 from vas_lifecycle.sp_platform import SpPlatform
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
@@ -266,11 +266,22 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         Raises:
             InvalidMsisdnError: the sender's number is malformed.
         """
-        number, target = self._msisdn(msisdn), short_code(arguments.destination(to))
-        seen = None if message_id is None else arguments.identifier(message_id, "message_id")
-        body = text if isinstance(text, str) else ""
         # one inbound text is one unit of work: its changes and replies, or nothing
-        return self._runner.run(receive, commands.ReceiveText(number, target, body, seen))[1]
+        return self._runner.run(receive, inbound(self._msisdn(msisdn), text, to, message_id))[1]
+
+    def handle_sms_many(self, texts: Iterable[InboundText]) -> list[list[Notice]]:
+        """A burst of inbound texts (a gateway's queue), each ``(msisdn, text, to)``
+        with an optional ``message_id`` (or a mapping with those keys), handled as
+        :meth:`handle_sms` handles one, in one transaction: one commit for the lot,
+        each text all-or-nothing on its own. One list of replies per text, in order.
+
+        Raises:
+            InvalidArgumentError, InvalidMsisdnError: a malformed text, before any runs.
+            BatchError: some texts failed (undone) and the others were committed;
+                ``results`` holds the replies, ``errors`` the failures by position.
+        """
+        batch = arguments.inbound_texts(texts, self._msisdn)
+        return receive_all(self._runner, [inbound(*text) for text in batch])
 
     # --- charging ----------------------------------------------------------------------
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from vas_lifecycle import handlers
+from vas_lifecycle import arguments, handlers
 from vas_lifecycle.clock import later
 from vas_lifecycle.commands import Confirm, Decline, ReceiveText, Unsubscribe
-from vas_lifecycle.errors import PolicyError
-from vas_lifecycle.notices import NoticeKind
+from vas_lifecycle.errors import BatchError, PolicyError
+from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Order
 from vas_lifecycle.records import Channel, PickSession
 from vas_lifecycle.sms import Command, CommandKind, fragment, parse
-from vas_lifecycle.unit_of_work import UnitOfWork
+from vas_lifecycle.unit_of_work import Runner, UnitOfWork
 from vas_lifecycle.values import canonical_access_code, clean_text, code_key
 
 __all__ = ["EVIDENCE_LIMIT", "SmsSession", "receive", "short_code"]
@@ -35,6 +35,26 @@ def short_code(value: str) -> str:
         return canonical_access_code(value)
     except PolicyError:
         return ""
+
+
+def inbound(msisdn: str, text: object, to: object, message_id: object) -> ReceiveText:
+    """An inbound text's command: ``msisdn`` already read, the number it was sent to
+    read as an access code, anything but a string as no text (C10: what a text says
+    never raises), the gateway's message id checked."""
+    seen = None if message_id is None else arguments.identifier(message_id, "message_id")
+    body = text if isinstance(text, str) else ""
+    return ReceiveText(msisdn, short_code(arguments.destination(to)), body, seen)
+
+
+def receive_all(runner: Runner, texts: list[ReceiveText]) -> list[list[Notice]]:
+    """A burst of texts in one transaction, each all-or-nothing on its own: the
+    replies of each, in order, or a BatchError once the others are committed."""
+    outcomes = runner.run_all(receive, texts)
+    errors = {n: o.error for n, o in enumerate(outcomes) if o.error is not None}
+    replies = [o.notices for o in outcomes]
+    if errors:
+        raise BatchError(replies, errors)
+    return replies
 
 
 def receive(cmd: ReceiveText, uow: UnitOfWork) -> None:

@@ -1,0 +1,160 @@
+"""``handle_sms_many``: a burst of texts in one transaction, each text all-or-nothing on
+its own, with the same outcome as the texts handled one by one (C3, C8, C9, C10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import START, make_catalog
+from tests.wrapped_store import WrappedStore
+from vas_lifecycle import (
+    BatchError,
+    Channel,
+    InvalidArgumentError,
+    InvalidMsisdnError,
+    Lifecycle,
+    ManualClock,
+    MemoryStore,
+    RecordingNotifier,
+    SQLiteStore,
+    Store,
+    StoreError,
+)
+from vas_lifecycle.testing.strategies import sms_texts
+
+SUBS = [f"+86138000{n:05d}" for n in range(3)]
+WORDS = ["是", "Y", "否", "0000", "1", "1,2", "TD", "帮助", "Y 1234"]
+
+
+def _world(store: Store) -> tuple[Lifecycle, RecordingNotifier]:
+    """Three subscribers with orders in every state a text can meet, at one instant."""
+    clock, notifier, counter = ManualClock(START), RecordingNotifier(), itertools.count()
+    lc = Lifecycle(
+        make_catalog(),
+        clock=clock,
+        store=store,
+        notifier=notifier,
+        rng=random.Random(3),
+        ids=lambda: f"id{next(counter)}",
+    )
+    for sub in SUBS:
+        lc.request(sub, "NEWS", channel=Channel.SP_API)
+    lc.request(SUBS[0], "WEATHER", channel=Channel.WEB)  # two pending: codes needed (C3)
+    lc.request(SUBS[1], "MUSIC7", channel=Channel.WAP)
+    clock.advance(dt.timedelta(minutes=1))
+    return lc, notifier
+
+
+def _state(lc: Lifecycle) -> list[object]:
+    return [[(o.service_code, o.state) for o in lc.orders_of(sub)] for sub in SUBS]
+
+
+STORES = ["memory", "sqlite"]
+
+
+def new_store(kind: str) -> Store:
+    return MemoryStore() if kind == "memory" else SQLiteStore(":memory:")
+
+
+texts = st.lists(
+    st.tuples(st.sampled_from(SUBS), st.one_of(st.sampled_from(WORDS), sms_texts())),
+    max_size=12,
+)
+
+
+@pytest.mark.parametrize("kind", STORES)
+@given(burst=texts)
+def test_c10_a_burst_has_the_outcome_of_its_texts_one_by_one(
+    kind: str, burst: list[tuple[str, str]]
+) -> None:
+    one_by_one, heard = _world(new_store(kind))
+    batched, _ = _world(new_store(kind))
+    alone = [[(n.kind, n.text) for n in one_by_one.handle_sms(s, t, to="10086")] for s, t in burst]
+    together = batched.handle_sms_many([(s, t, "10086") for s, t in burst])
+    assert [[(n.kind, n.text) for n in replies] for replies in together] == alone
+    assert _state(batched) == _state(one_by_one)
+    assert len(heard.sent) >= sum(map(len, alone))
+    one_by_one.close()
+    batched.close()
+
+
+def test_a_text_handed_over_twice_in_one_burst_is_handled_once() -> None:
+    lc, _ = _world(MemoryStore())
+    replies = lc.handle_sms_many(
+        [
+            (SUBS[1], "是", "10086", "k-1"),
+            {"msisdn": SUBS[1], "text": "是", "to": "10086", "message_id": "k-1"},
+        ]
+    )
+    assert [len(r) for r in replies] == [1, 0]
+    assert lc.orders_of(SUBS[1])[0].state.value == "active"
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (("not a number", "是", "10086"), InvalidMsisdnError, "text 1"),
+        ((SUBS[0], "是"), InvalidArgumentError, "text 1 must be"),
+        (
+            {"msisdn": SUBS[0], "text": "是", "to": "10086", "colour": 1},
+            InvalidArgumentError,
+            "text 1",
+        ),
+        ((SUBS[0], "是", 10086), InvalidArgumentError, "to must be"),
+        ((SUBS[0], "是", "10086", "bad id!"), InvalidArgumentError, "message_id"),
+    ],
+)
+def test_a_malformed_text_refuses_the_burst_before_any_text_runs(
+    bad: Any, error: type[Exception], message: str
+) -> None:
+    lc, notifier = _world(MemoryStore())
+    before = (_state(lc), len(notifier.sent))
+    with pytest.raises(error, match=message):
+        lc.handle_sms_many([(SUBS[1], "是", "10086"), bad])
+    assert (_state(lc), len(notifier.sent)) == before
+    with pytest.raises(InvalidArgumentError, match="sequence of texts"):
+        lc.handle_sms_many("是")  # type: ignore[arg-type]
+
+
+class _FailsOn:
+    """A transaction that fails when a given message id is first seen (a disk error
+    in the middle of a burst), and is otherwise the store's own."""
+
+    def __init__(self, tx: Any, poison: str) -> None:
+        self._tx, self._poison = tx, poison
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    def first_sight(self, message_id: str, at: Any) -> bool:
+        if message_id == self._poison:
+            raise OSError("disk I/O error")
+        return bool(self._tx.first_sight(message_id, at))
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_a_failure_in_the_middle_of_a_burst_loses_no_other_texts_outcome(kind: str) -> None:
+    store = new_store(kind)
+    lc, _ = _world(store)
+    wrapped = WrappedStore(store, lambda tx: _FailsOn(tx, "boom"), readonly=False)
+    failing = Lifecycle(make_catalog(), clock=lc.clock, store=wrapped, notifier=RecordingNotifier())
+    burst = [
+        (SUBS[1], "是", "10086", "a"),
+        (SUBS[2], "是", "10086", "boom"),
+        (SUBS[0], "0000", "10086"),
+    ]
+    with pytest.raises(BatchError) as raised:
+        failing.handle_sms_many(burst)
+    error = raised.value
+    assert list(error.errors) == [1] and isinstance(error.errors[1], StoreError)
+    assert len(error.results[0]) == 1 and error.results[1] == [] and len(error.results[2]) == 1
+    states = _state(lc)
+    assert ("NEWS", "active") in [(c, s.value) for c, s in states[1]]  # type: ignore[attr-defined]
+    assert [s.value for _c, s in states[2]] == ["awaiting_confirmation"]  # type: ignore[attr-defined]
