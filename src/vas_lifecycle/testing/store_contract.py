@@ -69,6 +69,19 @@ def _add_key(store: Store, key: SpKey) -> None:
         tx.add_sp_key(key)
 
 
+def _cancel(order: Order, at: Any, actor: str = "agent") -> Event:
+    """The event that cancels ``order`` by a hotline agent, the next of its history."""
+    return Event(
+        order.id,
+        order.version + 1,
+        EventKind.ORDER_CANCELLED,
+        at,
+        Channel.HOTLINE,
+        actor,
+        data={"reason": "unsubscribed", "from_state": order.state.value},
+    )
+
+
 def _in_savepoint(tx: Transaction, order: Order, event: Event, version: int) -> None:
     with tx.savepoint():
         tx.append(order, [event], version)
@@ -226,15 +239,7 @@ class StoreContract(abc.ABC):
         now = clock.now()
 
         def cancelled(order: Order) -> tuple[Order, Event]:
-            event = Event(
-                order.id,
-                order.version + 1,
-                EventKind.ORDER_CANCELLED,
-                now,
-                Channel.HOTLINE,
-                "agent",
-                data={"reason": "unsubscribed", "from_state": order.state.value},
-            )
+            event = _cancel(order, now)
             return apply(order, event), event
 
         violation = SpViolation("v1", "SP01", SUB, a.id, ReasonCode.TOO_FAST, now, None, "x")
@@ -815,15 +820,7 @@ class StoreContract(abc.ABC):
     def test_contract_reads_see_the_unit_of_works_own_writes(self) -> None:
         lc, clock = self.lifecycle()
         news = lc.request(SUB, "NEWS", channel=Channel.WEB)
-        cancel = Event(
-            news.id,
-            news.version + 1,
-            EventKind.ORDER_CANCELLED,
-            clock.now(),
-            Channel.HOTLINE,
-            "agent",
-            data={"reason": "unsubscribed", "from_state": news.state.value},
-        )
+        cancel = _cancel(news, clock.now())
         with lc.store.transaction() as tx:
             tx.lock_subscriber(SUB)
             tx.append(apply(news, cancel), [cancel], news.version)
@@ -837,15 +834,7 @@ class StoreContract(abc.ABC):
         lc, clock = self.lifecycle()
         news = lc.request(SUB, "NEWS", channel=Channel.WEB)
         now = clock.now()
-        cancel = Event(
-            news.id,
-            news.version + 1,
-            EventKind.ORDER_CANCELLED,
-            now,
-            Channel.HOTLINE,
-            "agent",
-            data={"reason": "unsubscribed", "from_state": news.state.value},
-        )
+        cancel = _cancel(news, now)
 
         def key(name: str) -> RequestKey:
             return RequestKey("", name, "f" * 64, None, 0, None, now)
@@ -875,15 +864,7 @@ class StoreContract(abc.ABC):
         one command aside and commit the others."""
         lc, clock = self.lifecycle()
         news = lc.request(SUB, "NEWS", channel=Channel.WEB)
-        stale = Event(
-            news.id,
-            news.version + 1,
-            EventKind.ORDER_CANCELLED,
-            clock.now(),
-            Channel.HOTLINE,
-            "agent",
-            data={"reason": "unsubscribed", "from_state": news.state.value},
-        )
+        stale = _cancel(news, clock.now())
         lc.unsubscribe(news.id, channel=Channel.SMS)  # moves the version on
         other = lc.request(OTHER, "NEWS", channel=Channel.WEB)
         fresh = attrs.evolve(stale, order_id=other.id)
