@@ -94,6 +94,7 @@ def test_readme_code_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "二次确认" in out and "awaiting_confirmation" in out and "consent_granted" in out
     assert "1.星辰科技“新闻早报”5元/月" in out
+    assert "['help']\n['list_empty']" in out  # the burst's replies, one list per text
 
 
 def _imports(path: Path) -> list[str]:
