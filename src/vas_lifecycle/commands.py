@@ -79,11 +79,10 @@ class Request(NamedTuple):
         return _masked(self, "msisdn", "actor")
 
 
-class Confirm(NamedTuple):
-    """The subscriber's second confirmation of an order (C1, C3, C13).
-
-    ``answerable`` is the subscriber's answerable orders when the caller (the SMS
-    channel) has already read them in the same unit of work."""
+class _Answer(NamedTuple):
+    """A subscriber's answer to an order awaiting confirmation, by number and channel,
+    with the code it quoted (C3). ``answerable`` is the subscriber's answerable orders
+    when the caller (the SMS channel) has already read them in the same unit of work."""
 
     order_id: str
     msisdn: str
@@ -96,18 +95,16 @@ class Confirm(NamedTuple):
         return _masked(self, "msisdn")
 
 
-class Decline(NamedTuple):
+class Confirm(_Answer):
+    """The subscriber's second confirmation of an order (C1, C3, C13)."""
+
+    __slots__ = ()
+
+
+class Decline(_Answer):
     """The subscriber says no to an order awaiting confirmation."""
 
-    order_id: str
-    msisdn: str
-    channel: Channel
-    code: str | None
-    text: str | None
-    answerable: Sequence[Order] | None = None
-
-    def __repr__(self) -> str:
-        return _masked(self, "msisdn")
+    __slots__ = ()
 
 
 class Unsubscribe(NamedTuple):
