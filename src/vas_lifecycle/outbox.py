@@ -185,8 +185,6 @@ class BackgroundSender:
         ]
         self._closed = self._started = False
         self._start = threading.Lock()
-        #: batches left to ``dispatch`` because the queue was full
-        self.overflowed = 0
 
     def submit(self, notices: Sequence[Notice]) -> None:
         """Queue a committed command's notices; never blocks."""
@@ -201,7 +199,6 @@ class BackgroundSender:
         try:
             self._queue.put_nowait(notices)
         except queue.Full:
-            self.overflowed += 1
             log.warning(
                 "sender queue full: %d notice(s) left to dispatch after their lease",
                 len(notices),
