@@ -39,6 +39,7 @@ from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.records import (
+    BillingSummary,
     Charge,
     ChargeDecision,
     DeliveryReport,
@@ -70,6 +71,7 @@ __all__ = [
     "SIMPLIFIED_CHINESE",
     "TERMINAL_STATES",
     "BatchError",
+    "BillingSummary",
     "CallbackError",
     "CallbackNotifier",
     "Catalog",

@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 import pendulum
 
-from vas_lifecycle.catalog import Catalog
-from vas_lifecycle.clock import as_utc
+from vas_lifecycle import charging
+from vas_lifecycle.catalog import Catalog, Period
+from vas_lifecycle.charging import BillingPeriod
+from vas_lifecycle.clock import as_utc, zone
 from vas_lifecycle.errors import InvalidArgumentError, InvalidMsisdnError
 from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.policy import Policy
@@ -205,6 +207,26 @@ def language(value: object, policy: Policy) -> str:
     if not isinstance(value, str) or value not in policy.templates:
         raise InvalidArgumentError(f"no language pack for {value!r}")
     return value
+
+
+def billing_period(value: object, period: object, policy: Policy) -> BillingPeriod:
+    """The billing period starting at ``value``: a date (its midnight in the policy's
+    time zone) or an aware datetime, which must start a ``period`` (a month's first
+    day, a Monday, a day) in that zone."""
+    every = Period.USE
+    if isinstance(period, str) and period in Period.__members__.values():
+        every = Period(period)
+    if every is Period.USE:
+        raise InvalidArgumentError(f"period must be month, week or day, got {period!r}")
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=zone(policy.timezone))
+    start = period_start(value)
+    found = None if start is None else charging.billing_period(every, start, policy)
+    if found is None:
+        raise InvalidArgumentError(
+            f"period_start {value!r} is not the start of a {every} in {policy.timezone}"
+        )
+    return found
 
 
 def instant(value: object, name: str) -> pendulum.DateTime:

@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 import pendulum
 
@@ -20,7 +21,42 @@ from vas_lifecycle.policy import FirstPeriodRule, Policy
 from vas_lifecycle.records import Channel, Charge, ChargeDecision, ReasonCode
 from vas_lifecycle.states import OrderState
 
-__all__ = ["decide_charge", "expected_amount", "period_key"]
+__all__ = [
+    "BillingPeriod",
+    "billing_key",
+    "billing_period",
+    "decide_charge",
+    "decide_period",
+    "expected_amount",
+    "period_key",
+]
+
+
+class BillingPeriod(NamedTuple):
+    """One billing period of the subscriptions charged per ``period``: its key (as in
+    :func:`period_key`) and its start as UTC."""
+
+    period: Period
+    key: str
+    start: pendulum.DateTime
+
+
+def billing_period(period: Period, start: dt.datetime, policy: Policy) -> BillingPeriod | None:
+    """The billing period of ``period`` that starts at ``start`` in the policy's time
+    zone, or None when ``start`` is not the start of one (a month's first day at
+    midnight, a Monday at midnight, a day's midnight)."""
+    if period is Period.USE:
+        return None
+    local = local_time(start, policy.timezone)
+    if _period_start(period, local) != local:
+        return None
+    return BillingPeriod(period, _key(period, local), as_utc(start))
+
+
+def billing_key(order_id: str, period_key: str) -> str:
+    """The idempotency key of a billing pass's charge: one per order and period, so a
+    rerun or a second worker finds the charge already there."""
+    return f"bill:{order_id}:{period_key}"
 
 
 def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -> str:
@@ -102,6 +138,28 @@ def decide_charge(
         if amount != order.price:
             return ChargeDecision(False, ReasonCode.AMOUNT_MISMATCH, order.price)
         return ChargeDecision(True, ReasonCode.ALLOWED, order.price)
+    decision = decide_period(
+        order, period_start=period_start, now=now, charges=charges, policy=policy
+    )
+    if decision.allowed and amount != decision.expected_amount:
+        return ChargeDecision(False, ReasonCode.AMOUNT_MISMATCH, decision.expected_amount)
+    return decision
+
+
+def decide_period(
+    order: Order,
+    *,
+    period_start: dt.datetime | None,
+    now: pendulum.DateTime,
+    charges: Sequence[Charge],
+    policy: Policy,
+) -> ChargeDecision:
+    """May the period starting ``period_start`` of a subscription ``order`` be charged
+    (C11), and how much (C12's frozen price, or C15's first-period rule)? An allowed
+    answer carries the amount; an on-demand order has no periods (``not_active``)."""
+    state = order.state
+    if order.kind is OfferKind.ON_DEMAND:
+        return ChargeDecision(False, ReasonCode.NOT_ACTIVE)
     if state in (OrderState.TRIAL, OrderState.TRIAL_EXPIRING) or order.kind is OfferKind.TRIAL:
         return ChargeDecision(False, ReasonCode.IN_TRIAL)
     if state is OrderState.AWAITING_CONFIRMATION:
@@ -122,7 +180,6 @@ def decide_charge(
     key = _key(order.period, local_start)
     if any(c.period_key == key for c in charges):
         return ChargeDecision(False, ReasonCode.DUPLICATE_PERIOD)
-    expected = _expected(order, local_start, activated, policy)
-    if amount != expected:
-        return ChargeDecision(False, ReasonCode.AMOUNT_MISMATCH, expected)
-    return ChargeDecision(True, ReasonCode.ALLOWED, expected)
+    return ChargeDecision(
+        True, ReasonCode.ALLOWED, _expected(order, local_start, activated, policy)
+    )

@@ -22,13 +22,14 @@ from typing import NamedTuple
 
 import pendulum
 
-from vas_lifecycle.catalog import Service
+from vas_lifecycle.catalog import Period, Service
 from vas_lifecycle.errors import VasError
 from vas_lifecycle.order import Order
 from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.records import Channel, DeliveryStatus, ReasonCode
 
 __all__ = [
+    "ChargePeriod",
     "Confirm",
     "Decline",
     "FireDue",
@@ -129,6 +130,18 @@ class RecordCharge(NamedTuple):
     amount: Decimal
     key: str
     period_start: pendulum.DateTime | None
+
+
+class ChargePeriod(NamedTuple):
+    """One batch of a billing pass: charge the next ``limit`` subscriptions charged per
+    ``period`` (ids above ``after``) for the period ``period_key`` starting at
+    ``start``, as much as C11 and C15 allow."""
+
+    period: Period
+    period_key: str
+    start: pendulum.DateTime
+    after: str | None
+    limit: int
 
 
 class Purge(NamedTuple):

@@ -19,6 +19,7 @@ import pendulum
 from vas_lifecycle import charging, consent, ordering, timers
 from vas_lifecycle.catalog import OfferKind
 from vas_lifecycle.commands import (
+    ChargePeriod,
     Confirm,
     Decline,
     FireDue,
@@ -46,6 +47,7 @@ from vas_lifecycle.order import EventKind, Order, Step
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import (
     FORCED,
+    BillingSummary,
     Channel,
     Charge,
     ChargeDecision,
@@ -59,6 +61,7 @@ from vas_lifecycle.store.base import NoticeRecorder, OrderRecorder, Transaction
 from vas_lifecycle.unit_of_work import SYSTEM, UnitOfWork
 
 __all__ = [
+    "charge_period",
     "confirm",
     "decline",
     "fire_due",
@@ -301,6 +304,34 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge:
         return charge
     uow.charged(order, charge)
     return charge
+
+
+def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, str | None]:
+    """One batch of a billing pass: each subscription the store hands out is charged
+    what C11 and C15 allow for the period, under the key :func:`charging.billing_key`
+    (once per order and period), or counted under the reason it is not. Returns the
+    batch's summary and the last id looked at (None: the pass is through)."""
+    policy, now, start = uow.policy, uow.now, cmd.start
+    orders = uow.tx.billable_orders(cmd.period, cmd.period_key, cmd.after, cmd.limit)
+    charged: list[tuple[Order, Charge]] = []
+    refused: dict[ReasonCode, int] = {}
+    total = Decimal(0)
+    for order in orders:
+        # the store handed out no order already charged for the period
+        decision = charging.decide_period(
+            order, period_start=start, now=now, charges=(), policy=policy
+        )
+        amount = decision.expected_amount
+        if not decision.allowed or amount is None:
+            refused[decision.reason] = refused.get(decision.reason, 0) + 1
+            continue
+        key = charging.billing_key(order.id, cmd.period_key)
+        charge = Charge(key, order.id, amount, cmd.period_key, start, now, order.version)
+        charged.append((order, charge))
+        total += amount
+    uow.charged_all(charged)
+    last = orders[-1].id if len(orders) == cmd.limit else None
+    return BillingSummary(cmd.period_key, len(charged), total, refused), last
 
 
 def purge(cmd: Purge, uow: UnitOfWork) -> int:

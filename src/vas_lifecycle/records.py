@@ -18,6 +18,7 @@ from vas_lifecycle.privacy import masked_repr, numbers_masked_repr
 
 __all__ = [
     "FORCED",
+    "BillingSummary",
     "Channel",
     "Charge",
     "ChargeDecision",
@@ -119,6 +120,26 @@ class Charge:
     period_start: pendulum.DateTime | None
     at: pendulum.DateTime
     order_version: int
+
+
+@attrs.frozen
+class BillingSummary:
+    """What a billing pass did (:meth:`Lifecycle.billing_run`), or so far: ``charged``
+    orders for ``amount`` in all, and the orders it looked at and did not charge,
+    counted by C11's reason (``in_trial``, ``period_before_activation``, ...)."""
+
+    period_key: str
+    charged: int = 0
+    amount: Decimal = Decimal(0)
+    refused: Mapping[ReasonCode, int] = attrs.field(factory=dict)
+
+    def __add__(self, other: BillingSummary) -> BillingSummary:
+        refused = dict(self.refused)
+        for reason, count in other.refused.items():
+            refused[reason] = refused.get(reason, 0) + count
+        return BillingSummary(
+            self.period_key, self.charged + other.charged, self.amount + other.amount, refused
+        )
 
 
 @attrs.frozen

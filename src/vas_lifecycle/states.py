@@ -10,6 +10,7 @@ import enum
 from typing import Final
 
 __all__ = [
+    "BILLABLE_STATES",
     "LIVE_STATES",
     "TERMINAL_STATES",
     "TRANSITIONS",
@@ -53,6 +54,8 @@ Transition = tuple[Trigger, tuple[OrderState, ...], OrderState]
 
 S = OrderState
 LIVE_STATES: Final = frozenset({S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING})
+#: The live orders a billing pass looks at: charged when active, counted when in a trial.
+BILLABLE_STATES: Final = frozenset({S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING})
 TERMINAL_STATES: Final = frozenset({S.CANCELLED, S.DECLINED, S.EXPIRED, S.REJECTED, S.COMPLETED})
 
 #: (trigger, sources, destination): the whole lifecycle of RULES.md.

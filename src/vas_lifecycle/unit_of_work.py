@@ -221,6 +221,12 @@ class UnitOfWork:
         self.tx.add_charge(charge)
         self.feed.append(functools.partial(charge_event, order, charge))
 
+    def charged_all(self, charged: Sequence[tuple[Order, Charge]]) -> None:
+        """Store a billing pass's charges of orders the transaction took, and publish
+        them."""
+        self.tx.add_charges([charge for _, charge in charged])
+        self.feed.extend(functools.partial(charge_event, o, c) for o, c in charged)
+
     def reply(
         self,
         kind: NoticeKind,

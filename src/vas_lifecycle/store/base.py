@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 import attrs
 import pendulum
 
+from vas_lifecycle.catalog import Period
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import (
@@ -276,6 +277,24 @@ class ChargeRecorder(abc.ABC):
     def add_charge(self, charge: Charge) -> None:
         """Store a charge. The commit must fail with :class:`ConflictError` if the
         order's version is no longer ``charge.order_version`` (a racing cancel)."""
+
+    @abc.abstractmethod
+    def billable_orders(
+        self, period: Period, period_key: str, after: str | None, limit: int
+    ) -> list[Order]:
+        """A billing pass's next batch: up to ``limit`` subscriptions charged per
+        ``period`` that are active or in a trial, with an id above ``after`` (in id
+        order), and with no charge for ``period_key`` yet. Each is locked against
+        other writers until the transaction ends (several workers take different
+        ones: ``SKIP LOCKED``)."""
+
+    def add_charges(self, charges: Sequence[Charge]) -> None:
+        """Store the charges of a billing pass's batch, each of an order this
+        transaction took with :meth:`billable_orders` (so its version is current).
+        A charge for an order and period already charged fails the commit with
+        :class:`ConflictError`."""
+        for charge in charges:
+            self.add_charge(charge)
 
     @abc.abstractmethod
     def all_charges(self) -> Iterator[Charge]: ...

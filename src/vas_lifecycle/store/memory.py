@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import pendulum
 
+from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import (
@@ -31,7 +32,7 @@ from vas_lifecycle.records import (
     SpKey,
     SpViolation,
 )
-from vas_lifecycle.states import OrderState
+from vas_lifecycle.states import BILLABLE_STATES, OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction, Waiting
 
 __all__ = ["MemoryStore"]
@@ -222,6 +223,23 @@ class _MemoryTransaction(Transaction):
 
     def charge(self, key: str) -> Charge | None:
         return self._data.charges.get(key)
+
+    def billable_orders(
+        self, period: Period, period_key: str, after: str | None, limit: int
+    ) -> list[Order]:
+        data = self._data
+        charged = data.charges_by_order
+        found = [
+            order
+            for order in data.orders.values()
+            if order.kind is OfferKind.SUBSCRIPTION
+            and order.period is period
+            and order.state in BILLABLE_STATES
+            and (after is None or order.id > after)
+            and not any(data.charges[k].period_key == period_key for k in charged.get(order.id, ()))
+        ]
+        found.sort(key=lambda order: order.id)
+        return found[:limit]
 
     def notices(self, order_id: str) -> list[Notice]:
         return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]

@@ -332,6 +332,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             again = self.lifecycle.record_charge(order_id, value, period_start=start, key=key)
             assert again == charge, "a retried charge key must return the same charge"
 
+    @rule(period=st.sampled_from(["month_start", "last_month"]))
+    def billing_run(self, period: str) -> None:
+        local = self.clock.now().in_timezone(self.lifecycle.policy.timezone)
+        start = local.start_of("month")
+        if period == "last_month":
+            start = start.subtract(months=1)
+        summary = self.lifecycle.billing_run(start.date())
+        event("billing pass charged" if summary.charged else "billing pass charged none")
+        again = self.lifecycle.billing_run(start.date())
+        assert again.charged == 0, "a second billing pass for a period must charge nothing"
+
     # --- the SMS channel --------------------------------------------------------------
 
     def _states(self) -> dict[str, tuple[str, OrderState]]:

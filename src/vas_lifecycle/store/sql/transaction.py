@@ -14,6 +14,7 @@ from typing import Any
 
 import pendulum
 
+from vas_lifecycle.catalog import Period
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import (
@@ -27,7 +28,7 @@ from vas_lifecycle.records import (
     SpKey,
     SpViolation,
 )
-from vas_lifecycle.states import OrderState
+from vas_lifecycle.states import BILLABLE_STATES, OrderState
 from vas_lifecycle.store.base import ConflictError, Delivery, Transaction, Waiting
 from vas_lifecycle.store.sql.codec import (
     EVENT_COLUMNS,
@@ -66,6 +67,9 @@ from vas_lifecycle.store.sql.codec import (
 from vas_lifecycle.store.sql.schema import Dialect
 
 __all__ = ["SqlTransaction"]
+
+#: the states a billing pass reads, as SQL
+_BILLABLE = ", ".join(f"'{state}'" for state in sorted(BILLABLE_STATES))
 
 #: a feed row ``f`` is its order's earliest still owed to its subscriber
 _HEAD = (
@@ -298,6 +302,23 @@ class SqlTransaction(Transaction):
         return [charge_from_row(r) for r in rows] + [
             c for c in self._charges if c.order_id == order_id
         ]
+
+    def billable_orders(
+        self, period: Period, period_key: str, after: str | None, limit: int
+    ) -> list[Order]:
+        self.flush()
+        rows = self._query(
+            f"SELECT {ORDER_SELECT} FROM vas_orders o WHERE kind = 'subscription' "
+            f"AND period = ? AND state IN ({_BILLABLE}) AND id > ? AND NOT EXISTS "
+            "(SELECT 1 FROM vas_charges c WHERE c.order_id = o.id AND c.period_key = ?) "
+            "ORDER BY id LIMIT ?" + self._d.claim,
+            (str(period), after or "", period_key, limit),
+        )
+        return [order_from_row(r) for r in rows]
+
+    def add_charges(self, charges: Sequence[Charge]) -> None:
+        # billable_orders locked the orders: their versions are the ones charged
+        self._charges.extend(charges)
 
     def charge(self, key: str) -> Charge | None:
         for charge in self._charges:
