@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pendulum
 import pytest
+from click.testing import CliRunner
 
+from tests.conftest import CATALOG_TOML
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
 from vas_lifecycle import (
     BillingSummary,
@@ -32,6 +35,7 @@ from vas_lifecycle import (
 )
 from vas_lifecycle.catalog import Period
 from vas_lifecycle.charging import billing_key, billing_period, decide_period
+from vas_lifecycle.cli import main
 from vas_lifecycle.testing import demo_catalog
 
 ZONE = "Asia/Shanghai"
@@ -232,3 +236,28 @@ def test_decide_period_on_plain_values() -> None:
     assert billing_period(Period.MONTH, start.add(hours=1), policy) is None
     assert billing_period(Period.DAY, start.add(days=3), policy) is not None
     assert billing_period(Period.USE, start, policy) is None
+
+
+def test_bill_command_bills_a_month_once(tmp_path: Path) -> None:
+    db = tmp_path / "vas.db"
+    clock = ManualClock(EARLY)
+    orders = subscribe(lifecycle(SQLiteStore(db), clock), clock, 3)
+    command = ["bill", "--period", "2026-11", "--db", str(db), "--catalog", str(CATALOG_TOML)]
+    first = CliRunner().invoke(main, command)
+    assert first.exit_code == 0, first.output
+    assert "Billed 2026-11: 3 charged, 15.00 in all" in first.output
+    again = CliRunner().invoke(main, command)
+    assert "Billed 2026-11: 0 charged" in again.output
+    lc = lifecycle(SQLiteStore(db), clock)
+    assert [len(lc.charges(o.id)) for o in orders] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("period", ["2026-13", "2026-W60", "2026-12-32", "december", "2026-1"])
+def test_bill_command_refuses_a_period_it_cannot_read(tmp_path: Path, period: str) -> None:
+    db = tmp_path / "vas.db"
+    SQLiteStore(db).close()
+    result = CliRunner().invoke(
+        main, ["bill", "--period", period, "--db", str(db), "--catalog", str(CATALOG_TOML)]
+    )
+    assert result.exit_code == 2
+    assert "--period must be a month (2026-12)" in result.output

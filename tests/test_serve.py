@@ -152,6 +152,7 @@ def test_sp_key_add_refuses_an_sp_the_catalog_does_not_name_unless_forced(tmp_pa
         ["sp-key", "list", "SP01"],
         ["worker", "--catalog", str(CATALOG_TOML)],
         ["serve", "--catalog", str(CATALOG_TOML)],
+        ["bill", "--period", "2026-12", "--catalog", str(CATALOG_TOML)],
     ],
 )
 def test_a_mistyped_db_path_is_refused_not_created(tmp_path: Path, command: list[str]) -> None:

@@ -312,7 +312,7 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
     (once per order and period), or counted under the reason it is not. Returns the
     batch's summary and the last id looked at (None: the pass is through)."""
     policy, now, start = uow.policy, uow.now, cmd.start
-    orders = uow.tx.billable_orders(cmd.period, cmd.period_key, cmd.after, cmd.limit)
+    orders, last = uow.tx.billable_orders(cmd.period, cmd.period_key, cmd.after, cmd.limit)
     charged: list[tuple[Order, Charge]] = []
     refused: dict[ReasonCode, int] = {}
     total = Decimal(0)
@@ -330,7 +330,6 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
         charged.append((order, charge))
         total += amount
     uow.charged_all(charged)
-    last = orders[-1].id if len(orders) == cmd.limit else None
     return BillingSummary(cmd.period_key, len(charged), total, refused), last
 
 

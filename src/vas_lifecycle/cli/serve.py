@@ -1,14 +1,17 @@
-"""``vas-lifecycle serve``, ``worker`` and ``sp-key``: running the library for real.
+"""``vas-lifecycle serve``, ``worker``, ``bill`` and ``sp-key``: running the library for real.
 
 ``serve`` answers Kannel (MO texts, delivery reports) and SPs (the SP API) over
 HTTP, and with ``--with-worker`` runs the worker in the same process; ``worker``
 runs timers and the outbox alone (run one or several beside any number of
-``serve`` processes on one PostgreSQL). ``sp-key`` makes and revokes SP API keys.
+``serve`` processes on one PostgreSQL). ``bill`` runs a billing pass for a period.
+``sp-key`` makes and revokes SP API keys.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 import signal
 import threading
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 
 import click
 
-from vas_lifecycle.catalog import Catalog
+from vas_lifecycle.catalog import Catalog, Period
 from vas_lifecycle.cli.app import clean_errors, console, fail, main, open_store, store_options
 from vas_lifecycle.cli.settings import Settings, quiet_hours
 from vas_lifecycle.clock import SystemClock
@@ -71,15 +74,18 @@ def _lifecycle(
 ) -> Lifecycle:
     """The Lifecycle a command runs; ``senders`` background threads hand notices to
     the gateway (serve: a request never waits for smsbox)."""
-    policy = Policy.china_mobile(quiet_hours=quiet_hours(settings.get("policy.quiet_hours")))
     return Lifecycle(
         _catalog(settings),
-        policy=policy,
+        policy=_policy(settings),
         clock=SystemClock(),
         store=_store(settings, create),
         notifier=KannelNotifier(kannel),
         senders=senders,
     )
+
+
+def _policy(settings: Settings) -> Policy:
+    return Policy.china_mobile(quiet_hours=quiet_hours(settings.get("policy.quiet_hours")))
 
 
 def _logging() -> None:
@@ -99,19 +105,28 @@ def _on_stop(stop: Any) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def running_options(func: Any) -> Any:
+def store_flags(func: Any) -> Any:
+    """The settings file, the store and the catalog: what every running command reads."""
     options = [
         click.option("--config", "config", default=None, help="A TOML settings file."),
         click.option("--db", default=None, help="SQLite database file."),
         click.option("--dsn", default=None, help="PostgreSQL DSN (instead of --db)."),
         click.option("--schema", default=None, help="PostgreSQL schema (public)."),
         click.option("--catalog", default=None, help="The services on sale (TOML)."),
-        click.option("--tick", type=float, default=None, help="Longest sleep, seconds (30)."),
-        click.option("--create", is_flag=True, help="Make the SQLite file if it does not exist."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def running_options(func: Any) -> Any:
+    func = click.option(
+        "--create", is_flag=True, help="Make the SQLite file if it does not exist."
+    )(func)
+    func = click.option("--tick", type=float, default=None, help="Longest sleep, seconds (30).")(
+        func
+    )
+    return store_flags(func)
 
 
 @main.command()
@@ -176,6 +191,51 @@ def worker(create: bool, **flags: Any) -> None:
             runner.run()
         finally:
             lc.close()
+
+
+@main.command()
+@click.option(
+    "--period",
+    required=True,
+    help="What to bill: a month YYYY-MM, a week YYYY-Www (ISO) or a day YYYY-MM-DD.",
+)
+@store_flags
+@click.option("--batch", type=int, default=None, help="Orders per transaction (500).")
+def bill(period: str, **flags: Any) -> None:
+    """Charge every subscription C11 allows for one period, each once: a rerun, a run
+    resumed after a crash, or several at once on PostgreSQL never charge twice."""
+    every, start = _billing_period(period)
+    with clean_errors():
+        settings = _settings(flags)
+        lc = Lifecycle(
+            _catalog(settings),
+            policy=_policy(settings),
+            clock=SystemClock(),
+            store=_store(settings, create=False),
+        )
+        try:
+            summary = lc.billing_run(start, period=every, batch=settings.get("worker.batch"))
+        finally:
+            lc.close()
+    console.print(
+        f"Billed {summary.period_key}: {summary.charged:,} charged, {summary.amount} in all"
+    )
+    for reason, count in sorted(summary.refused.items()):
+        console.print(f"  not charged, {reason}: {count:,}")
+
+
+def _billing_period(text: str) -> tuple[Period, dt.date]:
+    """``--period``: a month, an ISO week or a day, as the period and its first day."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            return Period.MONTH, dt.date.fromisoformat(f"{text}-01")
+        if re.fullmatch(r"\d{4}-W\d{2}", text):
+            return Period.WEEK, dt.date.fromisocalendar(int(text[:4]), int(text[6:]), 1)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return Period.DAY, dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    fail(f"--period must be a month (2026-12), an ISO week (2026-W49) or a day, got {text!r}")
 
 
 def _settings(flags: dict[str, Any]) -> Settings:

@@ -281,12 +281,14 @@ class ChargeRecorder(abc.ABC):
     @abc.abstractmethod
     def billable_orders(
         self, period: Period, period_key: str, after: str | None, limit: int
-    ) -> list[Order]:
-        """A billing pass's next batch: up to ``limit`` subscriptions charged per
+    ) -> tuple[list[Order], str | None]:
+        """A billing pass's next batch: of the next ``limit`` subscriptions charged per
         ``period`` that are active or in a trial, with an id above ``after`` (in id
-        order), and with no charge for ``period_key`` yet. Each is locked against
-        other writers until the transaction ends (several workers take different
-        ones: ``SKIP LOCKED``)."""
+        order), those with no charge for ``period_key``; and the id to go on after
+        (None: there are no more). Each is locked against other writers until the
+        transaction ends (several workers take different ones: ``SKIP LOCKED``), and
+        none returned was charged for the period by a transaction committed before
+        it was locked."""
 
     def add_charges(self, charges: Sequence[Charge]) -> None:
         """Store the charges of a billing pass's batch, each of an order this

@@ -226,7 +226,7 @@ class _MemoryTransaction(Transaction):
 
     def billable_orders(
         self, period: Period, period_key: str, after: str | None, limit: int
-    ) -> list[Order]:
+    ) -> tuple[list[Order], str | None]:
         data = self._data
         charged = data.charges_by_order
         found = [
@@ -239,7 +239,8 @@ class _MemoryTransaction(Transaction):
             and not any(data.charges[k].period_key == period_key for k in charged.get(order.id, ()))
         ]
         found.sort(key=lambda order: order.id)
-        return found[:limit]
+        batch = found[:limit]
+        return batch, batch[-1].id if len(batch) == limit else None
 
     def notices(self, order_id: str) -> list[Notice]:
         return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]

@@ -305,7 +305,7 @@ class SqlTransaction(Transaction):
 
     def billable_orders(
         self, period: Period, period_key: str, after: str | None, limit: int
-    ) -> list[Order]:
+    ) -> tuple[list[Order], str | None]:
         self.flush()
         rows = self._query(
             f"SELECT {ORDER_SELECT} FROM vas_orders o WHERE kind = 'subscription' "
@@ -314,7 +314,19 @@ class SqlTransaction(Transaction):
             "ORDER BY id LIMIT ?" + self._d.claim,
             (str(period), after or "", period_key, limit),
         )
-        return [order_from_row(r) for r in rows]
+        last = rows[-1][0] if len(rows) == limit else None
+        if rows and self._d.claim:
+            # the query's snapshot may predate another worker's commit of charges for
+            # orders whose locks it then released: read again now they are locked
+            ids = [r[0] for r in rows]
+            charged = self._query(
+                f"SELECT order_id FROM vas_charges WHERE order_id {self._d.in_values} "
+                "AND period_key = ?",
+                (self._d.values(ids), period_key),
+            )
+            taken = {r[0] for r in charged}
+            rows = [r for r in rows if r[0] not in taken]
+        return [order_from_row(r) for r in rows], last
 
     def add_charges(self, charges: Sequence[Charge]) -> None:
         # billable_orders locked the orders: their versions are the ones charged
