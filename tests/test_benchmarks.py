@@ -141,3 +141,13 @@ def test_mo_batch_compares_bursts_with_one_text_per_transaction() -> None:
     out = run("mo_batch.py", "--texts", "40", "--batch", "10")
     assert figure(out, "SQLite   MO texts, one per transaction:") > 0
     assert figure(out, "SQLite   MO texts,   10 per transaction:") > 0
+
+
+def test_billing_compares_the_pass_with_set_based_sql() -> None:
+    env = {**os.environ, "VAS_BENCH_POSTGRES_DSN": require_postgres()}
+    out = run("billing.py", "--orders", "300", "--batch", "50", env=env)
+    for name in ("SQLite", "Postgres"):
+        assert figure(out, f"{name} hand-written INSERT ... SELECT:") > 0
+        assert figure(out, f"{name} billing_run, 1 worker(s):") > 0
+    assert figure(out, "Postgres billing_run, 2 worker(s):") > 0
+    assert "10 million subscriptions in 10 minutes need 16,667 orders/s" in out

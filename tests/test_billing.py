@@ -11,6 +11,8 @@ from pathlib import Path
 import pendulum
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import CATALOG_TOML
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
@@ -261,3 +263,56 @@ def test_bill_command_refuses_a_period_it_cannot_read(tmp_path: Path, period: st
     )
     assert result.exit_code == 2
     assert "--period must be a month (2026-12)" in result.output
+
+
+KINDS = ["active", "active", "cancelled", "trial", "pending", "weather"]
+
+
+@settings(max_examples=60)
+@given(
+    population=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=4 * 24), st.sampled_from(KINDS)),
+        min_size=1,
+        max_size=10,
+    ),
+    month=st.sampled_from([dt.date(2026, 10, 1), NOVEMBER, DECEMBER, dt.date(2027, 1, 1)]),
+    store=st.sampled_from(["memory", "sqlite"]),
+    listening=st.booleans(),
+    half=st.booleans(),
+)
+def test_c11_every_billing_run_charges_exactly_what_decide_period_allows(
+    population: list[tuple[int, str]], month: dt.date, store: str, listening: bool, half: bool
+) -> None:
+    """Whichever way a store charges an order (set-based for the plain ones, one by
+    one while the feed has subscribers), each is charged what the pure decision
+    allows for the period, at its amount, and nothing else."""
+    clock = ManualClock(pendulum.datetime(2026, 10, 20, 9, tz=ZONE))
+    policy = HALF if half else Policy.china_mobile()
+    lc = lifecycle(MemoryStore() if store == "memory" else SQLiteStore(":memory:"), clock, policy)
+    if listening:
+        lc.feed.subscribe("billing", lambda event: None)
+    orders = []
+    for n, (hours, kind) in enumerate(population):
+        clock.advance(dt.timedelta(hours=hours))
+        number = f"+861380013{n:04d}"
+        code = {"trial": "MUSIC7", "weather": "WEATHER"}.get(kind, "NEWS")
+        order = lc.request(number, code, channel=Channel.SP_API)
+        if kind in ("active", "cancelled", "weather"):
+            clock.advance(dt.timedelta(seconds=30))
+            lc.confirm(order.id, msisdn=number, channel=Channel.SMS)
+        if kind == "cancelled":
+            lc.unsubscribe(order.id, channel=Channel.HOTLINE)
+        orders.append(order.id)
+    clock.set(pendulum.datetime(2026, 12, 5, 9, tz=ZONE))
+    summary = lc.billing_run(month, batch=3)
+    start = pendulum.datetime(month.year, month.month, 1, tz=ZONE)
+    expected = {}
+    for order_id in orders:
+        decision = decide_period(
+            lc.get(order_id), period_start=start, now=clock.now(), charges=(), policy=policy
+        )
+        if decision.allowed:
+            expected[order_id] = decision.expected_amount
+    charged = {c.order_id: c.amount for o in orders for c in lc.charges(o)}
+    assert charged == expected
+    assert (summary.charged, summary.amount) == (len(expected), sum(expected.values(), Decimal(0)))

@@ -24,6 +24,7 @@ from vas_lifecycle.states import OrderState
 __all__ = [
     "BillingPeriod",
     "billing_key",
+    "billing_key_around",
     "billing_period",
     "decide_charge",
     "decide_period",
@@ -56,7 +57,14 @@ def billing_period(period: Period, start: dt.datetime, policy: Policy) -> Billin
 def billing_key(order_id: str, period_key: str) -> str:
     """The idempotency key of a billing pass's charge: one per order and period, so a
     rerun or a second worker finds the charge already there."""
-    return f"bill:{order_id}:{period_key}"
+    prefix, suffix = billing_key_around(period_key)
+    return f"{prefix}{order_id}{suffix}"
+
+
+def billing_key_around(period_key: str) -> tuple[str, str]:
+    """What comes before and after the order id in :func:`billing_key` (for a store
+    that makes the keys of a whole batch in one statement)."""
+    return "bill:", f":{period_key}"
 
 
 def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -> str:

@@ -307,16 +307,26 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge:
 
 
 def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, str | None]:
-    """One batch of a billing pass: each subscription the store hands out is charged
-    what C11 and C15 allow for the period, under the key :func:`charging.billing_key`
-    (once per order and period), or counted under the reason it is not. Returns the
-    batch's summary and the last id looked at (None: the pass is through)."""
-    policy, now, start = uow.policy, uow.now, cmd.start
-    orders, last = uow.tx.billable_orders(cmd.period, cmd.period_key, cmd.after, cmd.limit)
+    """One batch of a billing pass. The orders C11 plainly allows (active, confirmed,
+    activated before the period: their frozen price, C12) are charged by the store in
+    one set-based write; each other one is charged what :func:`charging.decide_period`
+    allows, or counted under its reason. Keys: :func:`charging.billing_key`. Returns
+    the batch's summary and the id to go on after (None: the pass is through).
+
+    While the event feed has subscribers, every order takes the second way, so each
+    charge is published with its order."""
+    tx, policy, now, start = uow.tx, uow.policy, uow.now, cmd.start
+    plain = start <= now and not tx.feed_subscribers()
+    batch = tx.billable_orders(
+        cmd.period, cmd.period_key, start if plain else None, cmd.after, cmd.limit
+    )
+    count, total = 0, Decimal(0)
+    if batch.settled:
+        around = charging.billing_key_around(cmd.period_key)
+        count, total = tx.charge_settled(batch.settled, around, cmd.period_key, start, now)
     charged: list[tuple[Order, Charge]] = []
     refused: dict[ReasonCode, int] = {}
-    total = Decimal(0)
-    for order in orders:
+    for order in batch.others:
         # the store handed out no order already charged for the period
         decision = charging.decide_period(
             order, period_start=start, now=now, charges=(), policy=policy
@@ -326,11 +336,13 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
             refused[decision.reason] = refused.get(decision.reason, 0) + 1
             continue
         key = charging.billing_key(order.id, cmd.period_key)
-        charge = Charge(key, order.id, amount, cmd.period_key, start, now, order.version)
-        charged.append((order, charge))
+        charged.append(
+            (order, Charge(key, order.id, amount, cmd.period_key, start, now, order.version))
+        )
         total += amount
     uow.charged_all(charged)
-    return BillingSummary(cmd.period_key, len(charged), total, refused), last
+    summary = BillingSummary(cmd.period_key, count + len(charged), total, refused)
+    return summary, batch.after
 
 
 def purge(cmd: Purge, uow: UnitOfWork) -> int:

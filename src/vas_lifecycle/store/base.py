@@ -13,6 +13,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import NamedTuple
 
 import attrs
 import pendulum
@@ -32,6 +34,7 @@ from vas_lifecycle.records import (
 )
 
 __all__ = [
+    "Billable",
     "ChargeRecorder",
     "ConflictError",
     "ConnectionLostError",
@@ -264,6 +267,16 @@ class NoticeRecorder(abc.ABC):
     def all_notices(self) -> Iterator[Notice]: ...
 
 
+class Billable(NamedTuple):
+    """A billing pass's batch as a store hands it out (:meth:`ChargeRecorder.billable_orders`):
+    the orders to charge their frozen price without more to decide, by id, the others
+    whole, and the id to go on after (None: there are no more)."""
+
+    settled: list[str]
+    others: list[Order]
+    after: str | None
+
+
 class ChargeRecorder(abc.ABC):
     """Charges (C11) and SP violations (C13): the money and the evidence against SPs."""
 
@@ -280,15 +293,36 @@ class ChargeRecorder(abc.ABC):
 
     @abc.abstractmethod
     def billable_orders(
-        self, period: Period, period_key: str, after: str | None, limit: int
-    ) -> tuple[list[Order], str | None]:
+        self,
+        period: Period,
+        period_key: str,
+        settled_before: pendulum.DateTime | None,
+        after: str | None,
+        limit: int,
+    ) -> Billable:
         """A billing pass's next batch: of the next ``limit`` subscriptions charged per
         ``period`` that are active or in a trial, with an id above ``after`` (in id
-        order), those with no charge for ``period_key``; and the id to go on after
-        (None: there are no more). Each is locked against other writers until the
-        transaction ends (several workers take different ones: ``SKIP LOCKED``), and
-        none returned was charged for the period by a transaction committed before
-        it was locked."""
+        order), those with no charge for ``period_key``, locked against other writers
+        until the transaction ends (several workers take different ones: ``SKIP
+        LOCKED``); none was charged for the period by a transaction committed before
+        it was locked. ``settled`` are the ids of those that are active, confirmed
+        and activated before ``settled_before`` (None: none are); ``others`` the
+        rest, whole."""
+
+    @abc.abstractmethod
+    def charge_settled(
+        self,
+        order_ids: Sequence[str],
+        key: tuple[str, str],
+        period_key: str,
+        start: pendulum.DateTime,
+        now: pendulum.DateTime,
+    ) -> tuple[int, Decimal]:
+        """Charge each order of ``order_ids`` (settled, locked by
+        :meth:`billable_orders`) its frozen price for ``period_key``, under the key
+        ``key[0] + order id + key[1]``, as one set-based write; how many and how much.
+        A charge for an order and period already charged fails the commit with
+        :class:`ConflictError`."""
 
     def add_charges(self, charges: Sequence[Charge]) -> None:
         """Store the charges of a billing pass's batch, each of an order this

@@ -13,6 +13,7 @@ import functools
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -33,7 +34,14 @@ from vas_lifecycle.records import (
     SpViolation,
 )
 from vas_lifecycle.states import BILLABLE_STATES, OrderState
-from vas_lifecycle.store.base import ConflictError, Delivery, Store, Transaction, Waiting
+from vas_lifecycle.store.base import (
+    Billable,
+    ConflictError,
+    Delivery,
+    Store,
+    Transaction,
+    Waiting,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -225,8 +233,13 @@ class _MemoryTransaction(Transaction):
         return self._data.charges.get(key)
 
     def billable_orders(
-        self, period: Period, period_key: str, after: str | None, limit: int
-    ) -> tuple[list[Order], str | None]:
+        self,
+        period: Period,
+        period_key: str,
+        settled_before: pendulum.DateTime | None,
+        after: str | None,
+        limit: int,
+    ) -> Billable:
         data = self._data
         charged = data.charges_by_order
         found = [
@@ -240,7 +253,37 @@ class _MemoryTransaction(Transaction):
         ]
         found.sort(key=lambda order: order.id)
         batch = found[:limit]
-        return batch, batch[-1].id if len(batch) == limit else None
+        settled, others = [], []
+        for order in batch:
+            if (
+                settled_before is not None
+                and order.state is OrderState.ACTIVE
+                and order.consent_channel is not None
+                and order.activated_at is not None
+                and order.activated_at < settled_before
+            ):
+                settled.append(order.id)
+            else:
+                others.append(order)
+        return Billable(settled, others, batch[-1].id if len(batch) == limit else None)
+
+    def charge_settled(
+        self,
+        order_ids: Sequence[str],
+        key: tuple[str, str],
+        period_key: str,
+        start: pendulum.DateTime,
+        now: pendulum.DateTime,
+    ) -> tuple[int, Decimal]:
+        total = Decimal(0)
+        for order_id in order_ids:
+            order = self._data.orders[order_id]
+            charge_key = f"{key[0]}{order_id}{key[1]}"
+            self.add_charge(
+                Charge(charge_key, order_id, order.price, period_key, start, now, order.version)
+            )
+            total += order.price
+        return len(order_ids), total
 
     def notices(self, order_id: str) -> list[Notice]:
         return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]

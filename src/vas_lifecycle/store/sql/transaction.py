@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pendulum
@@ -29,7 +31,7 @@ from vas_lifecycle.records import (
     SpViolation,
 )
 from vas_lifecycle.states import BILLABLE_STATES, OrderState
-from vas_lifecycle.store.base import ConflictError, Delivery, Transaction, Waiting
+from vas_lifecycle.store.base import Billable, ConflictError, Delivery, Transaction, Waiting
 from vas_lifecycle.store.sql.codec import (
     EVENT_COLUMNS,
     FEED_COLUMNS,
@@ -304,29 +306,71 @@ class SqlTransaction(Transaction):
         ]
 
     def billable_orders(
-        self, period: Period, period_key: str, after: str | None, limit: int
-    ) -> tuple[list[Order], str | None]:
+        self,
+        period: Period,
+        period_key: str,
+        settled_before: pendulum.DateTime | None,
+        after: str | None,
+        limit: int,
+    ) -> Billable:
         self.flush()
+        d = self._d
         rows = self._query(
-            f"SELECT {ORDER_SELECT} FROM vas_orders o WHERE kind = 'subscription' "
-            f"AND period = ? AND state IN ({_BILLABLE}) AND id > ? AND NOT EXISTS "
-            "(SELECT 1 FROM vas_charges c WHERE c.order_id = o.id AND c.period_key = ?) "
-            "ORDER BY id LIMIT ?" + self._d.claim,
-            (str(period), after or "", period_key, limit),
+            "SELECT id, state = 'active' AND consent_channel IS NOT NULL AND activated_at < ? "
+            f"FROM vas_orders o WHERE kind = 'subscription' AND period = ? AND state IN "
+            f"({_BILLABLE}) AND id > ? AND NOT EXISTS (SELECT 1 FROM vas_charges c "
+            # the bound on c.order_id is implied, but said: a merge anti-join then reads
+            # the charges from this batch on, not every charge of the pass so far
+            "WHERE c.order_id = o.id AND c.order_id > ? AND c.period_key = ?) "
+            "ORDER BY id LIMIT ?" + d.claim,
+            (ts(settled_before) or "", str(period), after or "", after or "", period_key, limit),
         )
         last = rows[-1][0] if len(rows) == limit else None
-        if rows and self._d.claim:
+        if rows and d.claim:
             # the query's snapshot may predate another worker's commit of charges for
             # orders whose locks it then released: read again now they are locked
-            ids = [r[0] for r in rows]
             charged = self._query(
-                f"SELECT order_id FROM vas_charges WHERE order_id {self._d.in_values} "
-                "AND period_key = ?",
-                (self._d.values(ids), period_key),
+                f"SELECT order_id FROM vas_charges WHERE order_id {d.in_values} AND period_key = ?",
+                (d.values([r[0] for r in rows]), period_key),
             )
             taken = {r[0] for r in charged}
             rows = [r for r in rows if r[0] not in taken]
-        return [order_from_row(r) for r in rows], last
+        settled = [r[0] for r in rows if r[1]]
+        rest = [r[0] for r in rows if not r[1]]
+        others = []
+        if rest:
+            others = [
+                order_from_row(r)
+                for r in self._query(
+                    f"SELECT {ORDER_SELECT} FROM vas_orders WHERE id {d.in_values} ORDER BY id",
+                    (d.values(rest),),
+                )
+            ]
+        return Billable(settled, others, last)
+
+    def charge_settled(
+        self,
+        order_ids: Sequence[str],
+        key: tuple[str, str],
+        period_key: str,
+        start: pendulum.DateTime,
+        now: pendulum.DateTime,
+    ) -> tuple[int, Decimal]:
+        self.flush()
+        statement = (
+            "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "
+            "order_version) SELECT ? || id || ?, id, price, ?, ?, ?, version FROM vas_orders "
+            f"WHERE id {self._d.in_values} RETURNING amount"
+        )
+        params = (*key, period_key, ts(start), ts(now), self._d.values(list(order_ids)))
+        try:
+            amounts = Counter(r[0] for r in self._query(statement, params))
+        except Exception as err:
+            if self._d.is_integrity_error(err):
+                raise ConflictError.concurrent(err) from err
+            raise
+        total = sum((Decimal(a) * n for a, n in amounts.items()), Decimal(0))
+        return sum(amounts.values()), total
 
     def add_charges(self, charges: Sequence[Charge]) -> None:
         # billable_orders locked the orders: their versions are the ones charged
