@@ -127,6 +127,7 @@ def test_module_and_console_script_run() -> None:
 def test_help_lists_each_command_once() -> None:
     commands = [
         "audit",
+        "bill",
         "demo",
         "diagram",
         "serve",

@@ -287,7 +287,7 @@ def _fresh_simulation_schema(dsn: str, schema: str) -> None:
 
 def show_report(report: SimulationReport) -> None:
     def table(title: str, rows: dict[str, int], name: str = "", value: str = "count") -> Table:
-        out = Table(title=title, title_justify="left", show_edge=False)
+        out = Table(title=title, title_justify="left", show_edge=False, min_width=len(title))
         out.add_column(name)
         out.add_column(value, justify="right")
         for key, count in rows.items():

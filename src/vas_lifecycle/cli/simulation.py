@@ -113,11 +113,10 @@ class _Simulation:
         self.start = start
         self.days = days
         self.mix = mix
-        self.numbers = [f"+86138{n:08d}" for n in range(subscribers)]
+        self.subscribers = subscribers
         self.queue: list[tuple[pendulum.DateTime, int, _Action]] = []
         self.seq = itertools.count()
         self.commands = 0
-        self.orders: dict[str, str] = {}  # order id -> service code
         self.refusals: Counter[str] = Counter()
         self.charges = 0
         self.charged = Decimal(0)
@@ -126,17 +125,24 @@ class _Simulation:
     def at(self, when: pendulum.DateTime, action: _Action) -> None:
         heapq.heappush(self.queue, (when, next(self.seq), action))
 
+    def number(self) -> str:
+        """A subscriber drawn at random (numbers are made when drawn: nothing is kept
+        per subscriber)."""
+        return f"+86138{self.rng.randrange(self.subscribers):08d}"
+
     def run(self, progress: Callable[[int, int], None] | None) -> None:
         end = self.start.add(days=self.days)
         for day in range(self.days):
-            self.plan_day(self.start.add(days=day))
+            # each day is planned when it begins: the queue holds a day, not the month
+            start = self.start.add(days=day)
+            self.at(start, functools.partial(self.plan_day, start))
         hour = self.start
         while hour <= end:
             self.at(hour, self.timers)
             hour = hour.add(hours=1)
         for month_start in self.month_starts(end):
             self.at(month_start, self.billing_run)
-        total, done = len(self.queue), 0
+        done = 0
         while self.queue:
             when, _seq, action = heapq.heappop(self.queue)
             if when > end:
@@ -146,13 +152,13 @@ class _Simulation:
             action()
             done += 1
             if progress is not None and done % 500 == 0:
-                progress(done, total + len(self.queue))
+                progress(done, done + len(self.queue))  # what is planned so far
         self.clock.set(end)
         self.lc.run_due()
         while self.lc.dispatch():
             pass
         if progress is not None:
-            progress(total, total)
+            progress(done, done)
 
     def month_starts(self, end: pendulum.DateTime) -> list[pendulum.DateTime]:
         tz = self.lc.policy.timezone
@@ -166,25 +172,25 @@ class _Simulation:
     def plan_day(self, day: pendulum.DateTime) -> None:
         rng, mix = self.rng, self.mix
         seconds = 86_400
-        count = len(self.numbers)
+        count = self.subscribers
         for _ in range(_poisson(rng, count * mix.order_rate)):
-            msisdn = rng.choice(self.numbers)
+            msisdn = self.number()
             self.at(
                 day.add(seconds=rng.randrange(seconds)), functools.partial(self.new_order, msisdn)
             )
         for _ in range(_poisson(rng, count * mix.list_and_pick_rate)):
-            msisdn = rng.choice(self.numbers)
+            msisdn = self.number()
             self.at(
                 day.add(seconds=rng.randrange(seconds)),
                 functools.partial(self.list_and_pick, msisdn),
             )
         for _ in range(_poisson(rng, count * mix.td_rate)):
-            msisdn = rng.choice(self.numbers)
+            msisdn = self.number()
             self.at(
                 day.add(seconds=rng.randrange(seconds)), functools.partial(self.send_td, msisdn)
             )
         for _ in range(_poisson(rng, count / 1000 * mix.rogue_per_thousand)):
-            msisdn = rng.choice(self.numbers)
+            msisdn = self.number()
             self.at(day.add(seconds=rng.randrange(seconds)), functools.partial(self.rogue, msisdn))
 
     # --- behaviours ------------------------------------------------------------------------
@@ -213,7 +219,6 @@ class _Simulation:
         order = self.call(lambda: self.lc.request(msisdn, code, channel=channel))
         if order is None:
             return
-        self.orders[order.id] = code
         if order.state is OrderState.COMPLETED:
             self.charge(order.id)
         elif order.state is OrderState.AWAITING_CONFIRMATION:
@@ -259,11 +264,14 @@ class _Simulation:
             self.charged += amount
 
     def billing_run(self) -> None:
-        """The month's run: ask before charging every order the backend knows."""
-        period = self.clock.now()
-        for order_id, code in list(self.orders.items()):
-            if code in SUBSCRIPTIONS or code in TRIALS or code == "SHADOW":
-                self.charge(order_id, period)
+        """The month's billing pass: every subscription C11 allows, charged once."""
+        month = self.clock.now().in_timezone(self.lc.policy.timezone).date().replace(day=1)
+        summary = self.call(lambda: self.lc.billing_run(month))
+        if summary is None:
+            return
+        self.charges += summary.charged
+        self.charged += summary.amount
+        self.refusals.update({str(r): n for r, n in summary.refused.items()})
 
     def list_and_pick(self, msisdn: str) -> None:
         replies = self.call(lambda: self.lc.handle_sms(msisdn, "0000", to="10086"))
@@ -287,8 +295,6 @@ class _Simulation:
         order = None
         for _ in range(self.rng.choice([1, 2, 4])):
             order = self.call(lambda: self.lc.request(msisdn, "SHADOW", channel=Channel.SP_API))
-            if order is not None:
-                self.orders[order.id] = "SHADOW"
         if order is None or order.state is not OrderState.AWAITING_CONFIRMATION:
             return
         oid = order.id

@@ -2,14 +2,16 @@
 
 It needs nothing but the store's audit reads (orders, events, notices, charges), so
 integrators can run it over their own store after their own test run, and the
-simulation runs it over a whole month of history. It imports no test library.
+simulation runs it over a whole month of history. It reads the history a page of
+orders at a time (each with its events, notices and charges), so its memory does not
+grow with the number of orders. It imports no test library.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 import attrs
@@ -23,6 +25,7 @@ from vas_lifecycle.order import Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.records import Charge
 from vas_lifecycle.states import OrderState
+from vas_lifecycle.store.base import Transaction
 
 __all__ = [
     "CHECKS",
@@ -36,6 +39,7 @@ __all__ = [
     "invariant_5_replay",
     "invariant_6_notices",
     "invariant_7_time",
+    "read_histories",
     "read_history",
     "rules_c1_c4_notices",
 ]
@@ -101,7 +105,9 @@ def _consent_problem(
 
 @attrs.frozen
 class History:
-    """Everything the checks read, taken from the store once."""
+    """Everything the checks read about some orders (a page of the store, or all of
+    it), taken from the store in one transaction: the orders with their events,
+    their notices and their charges."""
 
     policy: Policy
     now: pendulum.DateTime
@@ -116,6 +122,8 @@ class History:
     handed_over: frozenset[str] | None
     #: notices withdrawn before they went out (overtaken by newer news of their order)
     withdrawn: frozenset[str]
+    #: the fee notices (C5) that the on-demand orders charged here name, where stored
+    fee_notices: frozenset[str]
 
     #: notices by order, and the orders whose history replays (the others are
     #: invariant 5's finding and are left out of the other checks)
@@ -136,7 +144,7 @@ def _v(invariant: str, order_id: str | None, message: str) -> InvariantViolation
 def invariant_1_charges(h: History) -> Iterable[InvariantViolation]:
     """No charge without C11's conditions; one charge per period and per key."""
     known = {o.id for o in h.orders}
-    fee_notices = {n.id for n in h.notices if n.kind is NoticeKind.FEE_NOTICE}
+    fee_notices = set(h.fee_notices)
     periods = Counter((c.order_id, c.period_key) for c in h.charges)
     keys = Counter(c.key for c in h.charges)
     problems: list[InvariantViolation] = []
@@ -281,37 +289,81 @@ CHECKS: tuple[Check, ...] = (
 def read_history(
     lifecycle: Lifecycle, *, settled: bool = False, delivered: Iterable[Notice] | None = None
 ) -> History:
-    """What the checks need, read from ``lifecycle``'s store in one transaction."""
-    with lifecycle.store.transaction() as tx:
-        orders = list(tx.all_orders())
-        events = {o.id: tx.events(o.id) for o in orders}
-        notices = list(tx.all_notices())
-        charges = list(tx.all_charges())
-        withdrawn = tx.withdrawn_notices()
-        requests_out = frozenset(
-            o.request_notice_id
-            for o in orders
-            if o.request_notice_id is not None
-            and o.activated_at is not None
-            and tx.delivered(o.request_notice_id)
-        )
-    by_order: dict[str, list[Notice]] = {}
-    for notice in notices:
-        if notice.order_id is not None:
-            by_order.setdefault(notice.order_id, []).append(notice)
+    """The whole history of ``lifecycle``'s store as one :class:`History` (for small
+    stores; :func:`read_histories` reads it a page at a time)."""
+    pages = list(read_histories(lifecycle, settled=settled, delivered=delivered, page=None))
+    return pages[0]
+
+
+def read_histories(
+    lifecycle: Lifecycle,
+    *,
+    settled: bool = False,
+    delivered: Iterable[Notice] | None = None,
+    page: int | None = 1000,
+) -> Iterator[History]:
+    """The history of ``lifecycle``'s store a ``page`` of orders at a time (None: all
+    at once), read in one transaction. Notices that belong to no order (replies to
+    texts) are only read when ``delivered`` is given, with the last page."""
+    handed_over = frozenset(n.id for n in delivered) if delivered is not None else None
+    now = pendulum.instance(lifecycle.clock.now()).in_timezone("UTC")
+    with lifecycle.store.transaction(readonly=True) as tx:
+        withdrawn = frozenset(tx.withdrawn_notices()) if handed_over is not None else frozenset()
+        orders = tx.all_orders()
+        while True:
+            chunk = list(itertools.islice(orders, page))
+            last = page is None or len(chunk) < page
+            loose: list[Notice] = []
+            if last and handed_over is not None:
+                loose = [n for n in tx.all_notices() if n.order_id is None]
+            if chunk or loose:
+                yield _history(
+                    tx, chunk, loose, lifecycle.policy, now, settled, handed_over, withdrawn
+                )
+            if last:
+                return
+
+
+def _history(
+    tx: Transaction,
+    orders: list[Order],
+    loose: list[Notice],
+    policy: Policy,
+    now: pendulum.DateTime,
+    settled: bool,
+    handed_over: frozenset[str] | None,
+    withdrawn: frozenset[str],
+) -> History:
+    """The :class:`History` of ``orders`` (and of the order-less notices ``loose``)."""
+    events = {o.id: tx.events(o.id) for o in orders}
+    by_order = {o.id: tx.notices(o.id) for o in orders}
+    charges = [c for o in orders for c in tx.charges(o.id)]
+    notices = [n for mine in by_order.values() for n in mine] + loose
+    named = {o.fee_notice_id for o in orders if o.fee_notice_id is not None}
+    fee_notices = frozenset(
+        nid for nid in named if (d := tx.delivery(nid)) and d.notice.kind is NoticeKind.FEE_NOTICE
+    )
+    requests_out = frozenset(
+        o.request_notice_id
+        for o in orders
+        if o.request_notice_id is not None
+        and o.activated_at is not None
+        and tx.delivered(o.request_notice_id)
+    )
     return History(
         by_order=by_order,
         replayable=[o for o in orders if _replays(events[o.id])],
-        policy=lifecycle.policy,
-        now=pendulum.instance(lifecycle.clock.now()).in_timezone("UTC"),
+        policy=policy,
+        now=now,
         settled=settled,
         orders=orders,
         events=events,
         notices=notices,
         charges=charges,
         requests_out=requests_out,
-        handed_over=frozenset(n.id for n in delivered) if delivered is not None else None,
-        withdrawn=frozenset(withdrawn),
+        handed_over=handed_over,
+        withdrawn=withdrawn,
+        fee_notices=fee_notices,
     )
 
 
@@ -321,7 +373,8 @@ def check_invariants(
     settled: bool = False,
     delivered: Iterable[Notice] | None = None,
 ) -> list[InvariantViolation]:
-    """Every violation of RULES.md's invariants found in ``lifecycle``'s store.
+    """Every violation of RULES.md's invariants found in ``lifecycle``'s store, read a
+    page of orders at a time.
 
     Args:
         lifecycle: whose store, policy and clock to read.
@@ -334,8 +387,12 @@ def check_invariants(
     Returns:
         The violations, empty when every invariant holds.
     """
-    history = read_history(lifecycle, settled=settled, delivered=delivered)
-    return [violation for check in CHECKS for violation in check(history)]
+    return [
+        violation
+        for history in read_histories(lifecycle, settled=settled, delivered=delivered)
+        for check in CHECKS
+        for violation in check(history)
+    ]
 
 
 def _replays(events: list[Event]) -> bool:

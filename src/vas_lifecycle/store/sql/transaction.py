@@ -747,23 +747,45 @@ class SqlTransaction(Transaction):
 
     # --- audit ---------------------------------------------------------------------
     def all_orders(self) -> Iterator[Order]:
-        for row in self._query(f"SELECT {ORDER_SELECT} FROM vas_orders ORDER BY id"):
+        for row in self._pages(f"SELECT {ORDER_SELECT} FROM vas_orders", ("id",), (0,)):
             order = order_from_row(row)
             yield self._orders.get(order.id, order)
         yield from self._inserts
 
     def all_notices(self) -> Iterator[Notice]:
-        for row in self._query(f"SELECT {NOTICE_COLUMNS} FROM vas_notices ORDER BY at, id"):
-            yield notice_from_row(row)
+        # NOTICE_COLUMNS: id first, at sixth
+        rows = self._pages(f"SELECT {NOTICE_COLUMNS} FROM vas_notices", ("at", "id"), (5, 0))
+        yield from (notice_from_row(row) for row in rows)
         yield from (n for n, _claim in self._notices)
 
     def all_charges(self) -> Iterator[Charge]:
-        rows = self._query(
+        select = (
             "SELECT key, order_id, amount, period_key, period_start, at, order_version "
-            "FROM vas_charges ORDER BY at, key"
+            "FROM vas_charges"
         )
-        yield from (charge_from_row(r) for r in rows)
+        yield from (charge_from_row(r) for r in self._pages(select, ("at", "key"), (5, 0)))
         yield from self._charges
+
+    def _pages(
+        self, select: str, keys: tuple[str, ...], where: tuple[int, ...], size: int = 1000
+    ) -> Iterator[Any]:
+        """Every row of ``select`` in the order of the unique ``keys`` (at positions
+        ``where`` of a row), read a page at a time: an audit of a whole store holds
+        one page, not the store, in memory."""
+        order = ", ".join(keys)
+        after = f"({order}) > ({', '.join('?' * len(keys))})"
+        last: tuple[Any, ...] | None = None
+        while True:
+            if last is None:
+                rows = self._query(f"{select} ORDER BY {order} LIMIT ?", (size,))
+            else:
+                rows = self._query(
+                    f"{select} WHERE {after} ORDER BY {order} LIMIT ?", (*last, size)
+                )
+            yield from rows
+            if len(rows) < size:
+                return
+            last = tuple(rows[-1][n] for n in where)
 
     # --- commit --------------------------------------------------------------------
     def flush(self) -> None:
