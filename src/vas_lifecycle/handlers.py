@@ -58,7 +58,7 @@ from vas_lifecycle.records import (
 )
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import NoticeRecorder, OrderRecorder, Transaction
-from vas_lifecycle.unit_of_work import SYSTEM, UnitOfWork
+from vas_lifecycle.unit_of_work import SYSTEM, Refused, UnitOfWork
 
 __all__ = [
     "charge_period",
@@ -178,7 +178,7 @@ def _awaiting(tx: OrderRecorder, order_id: str, trigger: str) -> Order:
     return order
 
 
-def confirm(cmd: Confirm, uow: UnitOfWork) -> Order:
+def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
     """The subscriber's second confirmation (C1, C1a, C3, C13, C5a). A refusal is
     raised after the commit; forced subscription is booked against the SP first."""
     order = _awaiting(uow.tx, cmd.order_id, "confirm")
@@ -200,12 +200,10 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order:
             uow.violation(
                 order, check.reason, channel=channel, evidence=f"{check.detail}; text: {text!r}"
             )
-            uow.refuse(
+            return Refused(
                 ForcedSubscriptionError(order.id, check.reason, check.detail, sp_id=order.sp_id)
             )
-        else:
-            uow.refuse(ConfirmationRefusedError(order.id, check.reason, check.detail))
-        return order
+        return Refused(ConfirmationRefusedError(order.id, check.reason, check.detail))
     if order.kind is OfferKind.ON_DEMAND:  # C5a: the purchase, with its fee notice
         notice_id = uow.new_id()
         step = Step(
@@ -219,7 +217,7 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order:
     return uow.record(order, [step], channel=channel, actor=order.msisdn, text_in=text)
 
 
-def decline(cmd: Decline, uow: UnitOfWork) -> Order:
+def decline(cmd: Decline, uow: UnitOfWork) -> Order | Refused:
     """The subscriber says no: ``DECLINED``, never charged. A refusal (another number,
     a wrong or missing code) is raised after the commit."""
     order = _awaiting(uow.tx, cmd.order_id, "decline")
@@ -228,8 +226,7 @@ def decline(cmd: Decline, uow: UnitOfWork) -> Order:
         count = len(answerable if answerable is not None else pending(uow, order.msisdn))
     check = consent.check_decline(order, msisdn=cmd.msisdn, code=cmd.code, pending_count=count)
     if check.reason is not None:
-        uow.refuse(ConfirmationRefusedError(order.id, check.reason))
-        return order
+        return Refused(ConfirmationRefusedError(order.id, check.reason))
     step = Step(EventKind.CONSENT_DECLINED, {"reason": "declined"}, NoticeKind.DECLINED)
     return uow.record(order, [step], channel=cmd.channel, actor=order.msisdn, text_in=cmd.text)
 
@@ -279,7 +276,7 @@ def may_charge(
     )
 
 
-def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge:
+def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge | Refused:
     """Record a charge C11 allows; the same ``key`` again returns the first charge."""
     tx, now, policy = uow.tx, uow.now, uow.policy
     amount, key, period_start = cmd.amount, cmd.key, cmd.period_start
@@ -288,7 +285,7 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge:
     existing = tx.charge(key)
     if existing is not None:
         if (existing.order_id, existing.amount, existing.period_key) != (order.id, amount, period):
-            uow.refuse(IdempotencyKeyError(key))
+            return Refused(IdempotencyKeyError(key))
         return existing
     decision = charging.decide_charge(
         order,
@@ -298,10 +295,9 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge:
         charges=tx.charges(order.id),
         policy=policy,
     )
-    charge = Charge(key, order.id, amount, period, period_start, now, order.version)
     if not decision.allowed:
-        uow.refuse(ChargeRefusedError(order.id, decision.reason))
-        return charge
+        return Refused(ChargeRefusedError(order.id, decision.reason))
+    charge = Charge(key, order.id, amount, period, period_start, now, order.version)
     uow.charged(order, charge)
     return charge
 
@@ -375,15 +371,14 @@ def delivery_report(cmd: ReportDelivery, uow: UnitOfWork) -> DeliveryReport:
     return report
 
 
-def refuse_sp(cmd: RefuseSp, uow: UnitOfWork) -> None:
+def refuse_sp(cmd: RefuseSp, uow: UnitOfWork) -> Refused:
     """Book an SP's reach past its own services or orders against it, then refuse.
     A retry with the idempotency key of a request refused so is refused again and
     not booked twice."""
     keyed = cmd.keyed
     if keyed is not None:
         if _earlier(uow, keyed) is not None:
-            uow.refuse(cmd.error)
-            return
+            return Refused(cmd.error)
         _remember(uow, keyed, None, cmd.reason)
     uow.tx.add_violation(
         SpViolation(
@@ -397,10 +392,10 @@ def refuse_sp(cmd: RefuseSp, uow: UnitOfWork) -> None:
             cmd.evidence,
         )
     )
-    uow.refuse(cmd.error)
+    return Refused(cmd.error)
 
 
-def sp_order(cmd: ReadSpOrder, uow: UnitOfWork) -> Order:
+def sp_order(cmd: ReadSpOrder, uow: UnitOfWork) -> Order | Refused:
     """An SP's own order; another SP's is answered as unknown (nothing of it shown)
     and the attempt is booked against the asking SP."""
     order = uow.tx.get_order(cmd.order_id)
@@ -415,5 +410,5 @@ def sp_order(cmd: ReadSpOrder, uow: UnitOfWork) -> Order:
             f"read of an order of {order.sp_id}",
             UnknownOrderError(cmd.order_id),
         )
-        refuse_sp(refusal, uow)
+        return refuse_sp(refusal, uow)
     return order

@@ -40,6 +40,7 @@ from vas_lifecycle.unit_of_work import (
     Context,
     IdMaker,
     NoticeOrder,
+    Refused,
     Runner,
     UnitOfWork,
 )
@@ -111,7 +112,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         self.feed = EventFeed(self.store, self.delivery, self._now, auto=auto_dispatch)
         self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
 
-    def _run(self, handler: Callable[[C, UnitOfWork], T], command: C) -> T:
+    def _run(self, handler: Callable[[C, UnitOfWork], T | Refused], command: C) -> T:
         return self._runner.run(handler, command)[0]
 
     # --- commands ----------------------------------------------------------------------

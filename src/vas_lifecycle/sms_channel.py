@@ -19,7 +19,7 @@ from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Order
 from vas_lifecycle.records import Channel, PickSession
 from vas_lifecycle.sms import Command, CommandKind, fragment, parse
-from vas_lifecycle.unit_of_work import Runner, UnitOfWork
+from vas_lifecycle.unit_of_work import Refused, Runner, UnitOfWork
 from vas_lifecycle.values import canonical_access_code, clean_text, code_key
 
 __all__ = ["EVIDENCE_LIMIT", "SmsSession", "receive", "short_code"]
@@ -147,10 +147,10 @@ class SmsSession:
             target = pending[0]
         answer = (target.id, self.msisdn, Channel.SMS, command.code, self.evidence, pending)
         if command.kind is CommandKind.CONFIRM:
-            handlers.confirm(Confirm(*answer), self.uow)
+            done = handlers.confirm(Confirm(*answer), self.uow)
         else:
-            handlers.decline(Decline(*answer), self.uow)
-        if self.uow.take_refusal() is not None:
+            done = handlers.decline(Decline(*answer), self.uow)
+        if isinstance(done, Refused):
             # refused (a C13 violation is booked all the same): say so, change nothing
             self.reply(NoticeKind.CONFIRMATION_FAILED, order=target)
 

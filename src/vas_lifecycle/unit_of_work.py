@@ -53,7 +53,16 @@ from vas_lifecycle.store.base import (
     Transaction,
 )
 
-__all__ = ["ClockReader", "Context", "IdMaker", "Outcome", "Runner", "UnitOfWork", "call"]
+__all__ = [
+    "ClockReader",
+    "Context",
+    "IdMaker",
+    "Outcome",
+    "Refused",
+    "Runner",
+    "UnitOfWork",
+    "call",
+]
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -112,6 +121,15 @@ class IdMaker:
 
 
 @attrs.frozen
+class Refused:
+    """What a handler returns when it refuses its command: the error the caller gets
+    once what the handler wrote (a violation booked against an SP, say) is
+    committed. The SMS channel answers it with a reply instead."""
+
+    error: VasError
+
+
+@attrs.frozen
 class NoticeOrder:
     """How one order's notices keep their order in the outbox: ``stale`` kinds are
     withdrawn when newer news of their order overtakes them; ``unordered`` kinds
@@ -165,7 +183,6 @@ class UnitOfWork:
         # what the event feed is to publish, each made only if a subscriber listens
         self.feed: list[Callable[[], FeedEvent]] = []
         self._new_orders: set[str] = set()  # made in this unit: nothing of theirs waits
-        self.refusal: VasError | None = None
 
     def record(
         self,
@@ -307,15 +324,6 @@ class UnitOfWork:
             )
         )
 
-    def refuse(self, error: VasError) -> None:
-        """Raise ``error`` once what this unit of work wrote is committed."""
-        self.refusal = error
-
-    def take_refusal(self) -> VasError | None:
-        """The refusal, cleared: a caller that answers it itself (a reply by SMS)."""
-        refusal, self.refusal = self.refusal, None
-        return refusal
-
 
 @attrs.frozen
 class Outcome(Generic[T]):
@@ -359,9 +367,12 @@ class Runner:
         self.claim_for = claim_for
         self.after_commit = after_commit
 
-    def run(self, handler: Callable[[C, UnitOfWork], T], command: C) -> tuple[T, list[Notice]]:
+    def run(
+        self, handler: Callable[[C, UnitOfWork], T | Refused], command: C
+    ) -> tuple[T, list[Notice]]:
         """Run ``handler(command, uow)`` in one unit of work; returns its result and the
-        notices it staged, or raises its refusal after the commit."""
+        notices it staged, or, when it returned :class:`Refused`, raises the refusal's
+        error after the commit."""
         retried: RetryableError | None = None
         lost = 0
         for _attempt in range(self.max_retries):
@@ -393,8 +404,8 @@ class Runner:
                 self.after_commit(ready)
             if uow.feed and self.after_feed is not None:
                 self.after_feed(len(uow.feed))
-            if uow.refusal is not None:
-                raise uow.refusal
+            if isinstance(result, Refused):
+                raise result.error
             return result, uow.notices
         if isinstance(retried, ConflictError):
             raise ConcurrencyError(
@@ -403,7 +414,7 @@ class Runner:
         raise StoreError(f"the store could not run the command: {retried}") from retried
 
     def run_all(
-        self, handler: Callable[[C, UnitOfWork], T], commands: Sequence[C]
+        self, handler: Callable[[C, UnitOfWork], T | Refused], commands: Sequence[C]
     ) -> list[Outcome[T]]:
         """Run ``commands`` in one transaction at one instant, each in a savepoint
         with a unit of work of its own, and commit them together: one commit for the
@@ -437,7 +448,10 @@ class Runner:
                         continue
                     ready.extend(staged)
                     published += len(uow.feed)
-                    outcomes[n] = Outcome(result, uow.notices, uow.refusal)
+                    if isinstance(result, Refused):
+                        outcomes[n] = Outcome(None, uow.notices, result.error)
+                    else:
+                        outcomes[n] = Outcome(result, uow.notices)
         except Exception:  # the batch's transaction: nothing of it was stored
             return [self._alone(handler, command) for command in commands]
         if ready and self.after_commit is not None:
@@ -448,7 +462,7 @@ class Runner:
             outcomes[n] = self._alone(handler, commands[n])
         return [o for o in outcomes if o is not None]
 
-    def _alone(self, handler: Callable[[C, UnitOfWork], T], command: C) -> Outcome[T]:
+    def _alone(self, handler: Callable[[C, UnitOfWork], T | Refused], command: C) -> Outcome[T]:
         """One command of a batch run on its own, its error kept as its outcome."""
         try:
             result, notices = self.run(handler, command)
