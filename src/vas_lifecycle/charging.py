@@ -98,28 +98,26 @@ def expected_amount(order: Order, period_start: dt.datetime | None, policy: Poli
     """The amount a period of ``order`` may be charged: the frozen price, or C15's half."""
     if order.activated_at is None or period_start is None:
         return order.price
-    return _expected(
-        order,
-        local_time(period_start, policy.timezone),
-        local_time(order.activated_at, policy.timezone),
-        policy,
-    )
+    return _expected(order, period_start, order.activated_at, policy)
 
 
 def _expected(
-    order: Order, local_start: dt.datetime, activated: dt.datetime, policy: Policy
+    order: Order, start: dt.datetime, activated_at: dt.datetime, policy: Policy
 ) -> Decimal:
     """C15: a monthly subscription activated with fewer than 15 days left in the month
-    pays half for that first month (times are local)."""
+    pays half for that first month (local time tells; read only when the rule can
+    apply)."""
     if (
         order.kind is OfferKind.SUBSCRIPTION
         and order.period is Period.MONTH
         and policy.first_period is FirstPeriodRule.HALF_IF_LATE
-        and _key(Period.MONTH, local_start) == _key(Period.MONTH, activated)
     ):
-        days_left = calendar.monthrange(activated.year, activated.month)[1] - activated.day + 1
-        if days_left < 15:
-            return (order.price / 2).quantize(Decimal("0.01"))
+        local_start = local_time(start, policy.timezone)
+        activated = local_time(activated_at, policy.timezone)
+        if _key(Period.MONTH, local_start) == _key(Period.MONTH, activated):
+            days_left = calendar.monthrange(activated.year, activated.month)[1] - activated.day + 1
+            if days_left < 15:
+                return (order.price / 2).quantize(Decimal("0.01"))
     return order.price
 
 
@@ -181,13 +179,15 @@ def decide_period(
         return ChargeDecision(False, ReasonCode.NO_CONSENT)
     if start > now:
         return ChargeDecision(False, ReasonCode.PERIOD_NOT_STARTED)
-    local_start = local_time(start, policy.timezone)
-    activated = local_time(order.activated_at, policy.timezone)
-    if local_start < _period_start(order.period, activated):
+    activated, zone = order.activated_at, policy.timezone
+    # a period starting after the activation starts after its period's start: local
+    # time is read only for a period that starts before the activation
+    if start < activated and local_time(start, zone) < _period_start(
+        order.period, local_time(activated, zone)
+    ):
         return ChargeDecision(False, ReasonCode.PERIOD_BEFORE_ACTIVATION)
-    key = _key(order.period, local_start)
-    if any(c.period_key == key for c in charges):
-        return ChargeDecision(False, ReasonCode.DUPLICATE_PERIOD)
-    return ChargeDecision(
-        True, ReasonCode.ALLOWED, _expected(order, local_start, activated, policy)
-    )
+    if charges:
+        key = _key(order.period, local_time(start, zone))
+        if any(c.period_key == key for c in charges):
+            return ChargeDecision(False, ReasonCode.DUPLICATE_PERIOD)
+    return ChargeDecision(True, ReasonCode.ALLOWED, _expected(order, start, activated, policy))
