@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
+import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vas_lifecycle import Lifecycle, SQLiteStore, Store
+from vas_lifecycle import Lifecycle, ManualClock, SQLiteStore, Store
+from vas_lifecycle.testing import demo_catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mo_http import prepared
+from mo_http import START, _Discard, prepared
 
 
 def one_by_one(lc: Lifecycle, numbers: list[str]) -> float:
@@ -39,6 +42,48 @@ def in_bursts(lc: Lifecycle, numbers: list[str], size: int) -> float:
     for start in range(0, len(texts), size):
         lc.handle_sms_many(texts[start : start + size])
     return len(numbers) / (time.perf_counter() - began)
+
+
+def seeded(path: Path, orders: int) -> tuple[Lifecycle, list[str]]:
+    """Like ``prepared``, for many orders: one pending NEWS order (its confirmation
+    request delivered) made through the library, then copied in SQL with its request
+    notice to ``orders`` subscribers."""
+    lc, _ = prepared(SQLiteStore(path), 1, "137")
+    lc.close()
+    order_id, notice_id, number = (
+        "'m' || printf('%011d', n)",
+        "'n' || printf('%011d', n)",
+        ("'+86139' || printf('%08d', n)"),
+    )
+    made = {
+        "vas_orders": {"id": order_id, "msisdn": number, "request_notice_id": notice_id},
+        "vas_notices": {"id": notice_id, "msisdn": number, "order_id": order_id},
+    }
+    series = (
+        "(WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s "
+        f"WHERE n < {orders - 1}) SELECT n FROM s)"
+    )
+    conn = sqlite3.connect(path, isolation_level=None)
+    template = conn.execute("SELECT id, request_notice_id FROM vas_orders").fetchone()
+    conn.execute("BEGIN")
+    for (table, exprs), key in zip(made.items(), template, strict=True):
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        select = ", ".join(exprs.get(c, c) for c in columns)
+        conn.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} "
+            f"FROM {series}, {table} WHERE id = ?",
+            (key,),
+        )
+    conn.execute("COMMIT")
+    conn.close()
+    lc = Lifecycle(
+        demo_catalog(),
+        clock=ManualClock(START.add(minutes=1)),
+        store=SQLiteStore(path),
+        notifier=_Discard(),
+        rng=random.Random(1),
+    )
+    return lc, [f"+86139{n:08d}" for n in range(orders)]
 
 
 def measure(name: str, make: Callable[[str], Store], texts: int, size: int) -> None:
