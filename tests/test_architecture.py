@@ -47,7 +47,18 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("facade", {"lifecycle", ""}),
     # HTTP: the gateway endpoints and the SP API, on the facade
-    ("edges", {"wsgi", "gateways", "gateways.kannel", "sp_api", "server", "worker"}),
+    (
+        "edges",
+        {
+            "wsgi",
+            "gateways",
+            "gateways.group_commit",
+            "gateways.kannel",
+            "sp_api",
+            "server",
+            "worker",
+        },
+    ),
     (
         "outside",
         {

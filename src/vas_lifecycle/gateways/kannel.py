@@ -7,8 +7,9 @@ interface, inbound texts and delivery reports in through two HTTP endpoints.
   with the notice id, and raises :class:`~vas_lifecycle.GatewayError` on a refused or
   failed submission, so the outbox sends the notice again.
 - MO: ``GET /kannel/mo?from=%p&to=%P&text=%a&id=%I&charset=%C&coding=%c&token=...``
-  (an ``sms-service`` ``get-url``) calls ``handle_sms`` with Kannel's message id: the
-  same id handed over twice changes nothing and sends no second reply. It answers
+  (an ``sms-service`` ``get-url``) handles the text with Kannel's message id, in a
+  burst with the texts of concurrent requests (one commit for them all): the same id
+  handed over twice changes nothing and sends no second reply. It answers
   200 with an empty body; the replies go out as MT through the outbox.
 - DLR: ``GET /kannel/dlr?notice=<id>&status=%d&detail=%A&token=...`` records the
   report against the notice (``Lifecycle.record_delivery_report``).
@@ -34,6 +35,7 @@ from vas_lifecycle.errors import (
     InvalidMsisdnError,
     UnknownNoticeError,
 )
+from vas_lifecycle.gateways.group_commit import GroupCommit
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.privacy import mask_msisdn, mask_numbers
@@ -149,9 +151,13 @@ def decode_text(raw: bytes, charset: str | None) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def kannel_endpoints(lifecycle: Lifecycle, token: str) -> Routes:
-    """The WSGI application Kannel calls: ``/kannel/mo`` and ``/kannel/dlr``."""
+def kannel_endpoints(lifecycle: Lifecycle, token: str, *, burst: int = 100) -> Routes:
+    """The WSGI application Kannel calls: ``/kannel/mo`` and ``/kannel/dlr``. Texts
+    that arrive together on concurrent requests are handled in bursts of at most
+    ``burst``, one commit for each burst
+    (:class:`~vas_lifecycle.gateways.group_commit.GroupCommit`; 1: a commit per text)."""
     secret = _token(token)
+    texts = GroupCommit(lifecycle, most=burst)
 
     def check(request: Request) -> None:
         given = request.params.get("token", b"")
@@ -168,7 +174,7 @@ def kannel_endpoints(lifecycle: Lifecycle, token: str) -> Routes:
         if not short_code(to):
             raise HttpError(400, "invalid_parameter", "to is not a number")
         try:
-            replies = lifecycle.handle_sms(sender, text, to=to, message_id=message_id)
+            replies = texts.handle_sms(sender, text, to=to, message_id=message_id)
         except InvalidMsisdnError:
             raise HttpError(400, "invalid_msisdn", "from is not a subscriber number") from None
         except InvalidArgumentError as err:
