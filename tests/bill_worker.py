@@ -3,7 +3,10 @@
 
 Prints ``ready`` once its store is open and starts when it reads a line (so that
 several start together), then prints one line per committed batch (the charges so
-far), and ``done`` with the summary at the end.
+far), and ``done`` with the summary at the end. After each batch it reads what to
+do: ``next`` (one more batch, then ask again), ``run K`` (K more, then ask again),
+or, once its input is closed, the rest without asking. So a test can let it go a
+known way, then kill it somewhere in the next batches, never after the end.
 """
 
 from __future__ import annotations
@@ -44,8 +47,17 @@ def main(argv: list[str]) -> None:
     say("ready")
     sys.stdin.readline()
 
+    left: list[int | None] = [0]  # batches before asking again (None: never ask)
+
     def progress(summary: BillingSummary) -> None:
         say(f"charged {summary.charged}")
+        if left[0] is None:
+            return
+        if left[0] > 0:
+            left[0] -= 1
+            return
+        line = sys.stdin.readline().strip()
+        left[0] = None if not line else int(line[4:]) - 1 if line.startswith("run ") else 0
 
     summary = lc.billing_run(PERIOD, batch=batch, progress=progress)
     say(f"done {summary.charged} {summary.amount}")

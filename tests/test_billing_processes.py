@@ -98,14 +98,20 @@ def test_c11_billing_pass_killed_at_random_points_charges_each_order_once(
     rng = random.Random(20261201)
     kills = 0
     for _ in range(KILLS):
-        proc = worker(BILLED_AT, 15, "--db", str(db))
+        proc = worker(BILLED_AT, 10, "--db", str(db))
         start([proc])
         assert proc.stdout is not None and proc.stderr is not None
-        # a random number of committed batches, then the kill lands in the next one
+        # a random number of committed batches, one at a time; then three more let
+        # go at once, and the kill lands somewhere in them (the pass cannot end first)
+        assert proc.stdin is not None
+        # (at most 3 + 1 + 3 batches a round: 12 rounds never reach the 90th batch)
         for _ in range(rng.randrange(1, 4)):
             line = proc.stdout.readline()
             assert line.startswith(b"charged "), proc.stderr.read().decode()
-        assert proc.poll() is None, "the pass ended before it could be killed"
+            proc.stdin.write(b"next\n")
+            proc.stdin.flush()
+        proc.stdin.write(b"run 3\n")
+        proc.stdin.flush()
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         kills += 1
@@ -113,7 +119,7 @@ def test_c11_billing_pass_killed_at_random_points_charges_each_order_once(
         check_charged_once(store, orders, complete=False)
         store.close()
     assert kills >= 10
-    proc = worker(BILLED_AT, 15, "--db", str(db))
+    proc = worker(BILLED_AT, 10, "--db", str(db))
     start([proc])
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()

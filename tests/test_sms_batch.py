@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import START, make_catalog
+from tests.test_store_postgres import DSN, drop_schema, require_postgres
 from tests.wrapped_store import WrappedStore
 from vas_lifecycle import (
     BatchError,
@@ -83,6 +84,50 @@ def test_c10_a_burst_has_the_outcome_of_its_texts_one_by_one(
     assert len(heard.sent) >= sum(map(len, alone))
     one_by_one.close()
     batched.close()
+
+
+apart = st.lists(
+    st.tuples(st.sampled_from(SUBS), st.one_of(st.sampled_from(WORDS), sms_texts())),
+    unique_by=lambda text: text[0],
+)
+
+
+@pytest.mark.parametrize("kind", STORES)
+@given(burst=apart)
+def test_c10_a_burst_of_one_text_per_subscriber_runs_straight_through_like_one_by_one(
+    kind: str, burst: list[tuple[str, str]]
+) -> None:
+    """One text per subscriber: the burst runs without savepoints, each subscriber's
+    live orders, request deliveries and waiting notices read ahead for the lot."""
+    one_by_one, _ = _world(new_store(kind))
+    batched, _ = _world(new_store(kind))
+    alone = [[(n.kind, n.text) for n in one_by_one.handle_sms(s, t, to="10086")] for s, t in burst]
+    together = batched.handle_sms_many([(s, t, "10086") for s, t in burst])
+    assert [[(n.kind, n.text) for n in replies] for replies in together] == alone
+    assert _state(batched) == _state(one_by_one)
+    with batched.store.transaction() as tx, one_by_one.store.transaction() as other:
+        assert [(n.kind, n.order_id) for n in tx.all_notices()] == [
+            (n.kind, n.order_id) for n in other.all_notices()
+        ]
+
+
+def test_c10_postgres_runs_a_burst_of_one_text_per_subscriber_like_one_by_one() -> None:
+    require_postgres()
+    from vas_lifecycle import PostgresStore
+
+    drop_schema("vas_test_burst")
+    try:
+        store = PostgresStore(DSN, schema="vas_test_burst")
+        batched, _ = _world(store)
+        one_by_one, _ = _world(MemoryStore())
+        burst = [(SUBS[0], "Y"), (SUBS[1], "是"), (SUBS[2], "0000")]
+        alone = [one_by_one.handle_sms(s, t, to="10086") for s, t in burst]
+        together = batched.handle_sms_many([(s, t, "10086") for s, t in burst])
+        assert [[n.kind for n in r] for r in together] == [[n.kind for n in r] for r in alone]
+        assert _state(batched) == _state(one_by_one)
+        batched.close()
+    finally:
+        drop_schema("vas_test_burst")
 
 
 def test_a_text_handed_over_twice_in_one_burst_is_handled_once() -> None:

@@ -379,13 +379,9 @@ class Runner:
             now = self.clock.now()
             try:
                 with self.store.transaction() as tx:
-                    uow = UnitOfWork(
-                        tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order
-                    )
+                    uow = self._unit(tx, now)
                     result = handler(command, uow)
-                    if uow.feed:
-                        tx.add_feed_events(make() for make in uow.feed)
-                    ready = uow.write_notices()
+                    ready = self._staged(tx, uow)
             except ConnectionLostError as err:
                 # nothing was stored: once on a new connection, not again and again
                 lost += 1
@@ -400,10 +396,7 @@ class Runner:
                 raise
             except Exception as err:
                 raise StoreError(f"the store failed: {err}") from err
-            if ready and self.after_commit is not None:
-                self.after_commit(ready)
-            if uow.feed and self.after_feed is not None:
-                self.after_feed(len(uow.feed))
+            self._committed(ready, len(uow.feed))
             if isinstance(result, Refused):
                 raise result.error
             return result, uow.notices
@@ -414,15 +407,29 @@ class Runner:
         raise StoreError(f"the store could not run the command: {retried}") from retried
 
     def run_all(
-        self, handler: Callable[[C, UnitOfWork], T | Refused], commands: Sequence[C]
+        self,
+        handler: Callable[[C, UnitOfWork], T | Refused],
+        commands: Sequence[C],
+        *,
+        read_ahead: Callable[[Transaction], None] | None = None,
     ) -> list[Outcome[T]]:
-        """Run ``commands`` in one transaction at one instant, each in a savepoint
-        with a unit of work of its own, and commit them together: one commit for the
-        lot instead of one each. A command that fails is undone alone (its error is
-        its outcome); one that meets a version conflict is run again alone after the
+        """Run ``commands`` in one transaction at one instant, each with a unit of work
+        of its own, and commit them together: one commit for the lot instead of one
+        each.
+
+        With ``read_ahead`` (for commands that touch disjoint subjects, one subscriber
+        each, so none reads what another writes) they are first run straight through
+        after ``read_ahead(tx)``, their writes sent together at the commit. If any of
+        them fails, or the commit does, nothing of that is stored and they run again
+        each in a savepoint: a command that fails is undone alone (its error is its
+        outcome); one that meets a version conflict is run again alone after the
         batch. If the batch's own transaction fails, each command is run alone."""
         if not commands:
             return []
+        if read_ahead is not None:
+            together = self._together(handler, commands, read_ahead)
+            if together is not None:
+                return together
         outcomes: list[Outcome[T] | None] = [None] * len(commands)
         again: list[int] = []
         ready: list[Notice] = []
@@ -431,15 +438,11 @@ class Runner:
         try:
             with self.store.transaction() as tx:
                 for n, command in enumerate(commands):
-                    uow = UnitOfWork(
-                        tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order
-                    )
+                    uow = self._unit(tx, now)
                     try:
                         with tx.savepoint():
                             result = handler(command, uow)
-                            if uow.feed:
-                                tx.add_feed_events(make() for make in uow.feed)
-                            staged = uow.write_notices()
+                            staged = self._staged(tx, uow)
                     except RetryableError:
                         again.append(n)
                         continue
@@ -448,19 +451,56 @@ class Runner:
                         continue
                     ready.extend(staged)
                     published += len(uow.feed)
-                    if isinstance(result, Refused):
-                        outcomes[n] = Outcome(None, uow.notices, result.error)
-                    else:
-                        outcomes[n] = Outcome(result, uow.notices)
+                    outcomes[n] = _outcome(result, uow)
         except Exception:  # the batch's transaction: nothing of it was stored
             return [self._alone(handler, command) for command in commands]
+        self._committed(ready, published)
+        for n in again:
+            outcomes[n] = self._alone(handler, commands[n])
+        return [o for o in outcomes if o is not None]
+
+    def _together(
+        self,
+        handler: Callable[[C, UnitOfWork], T | Refused],
+        commands: Sequence[C],
+        read_ahead: Callable[[Transaction], None],
+    ) -> list[Outcome[T]] | None:
+        """``commands`` straight through in one transaction, no savepoints; None when
+        any of it failed (and nothing was stored)."""
+        outcomes: list[Outcome[T]] = []
+        ready: list[Notice] = []
+        published = 0
+        now = self.clock.now()
+        try:
+            with self.store.transaction() as tx:
+                read_ahead(tx)
+                for command in commands:
+                    uow = self._unit(tx, now)
+                    result = handler(command, uow)
+                    ready.extend(self._staged(tx, uow))
+                    published += len(uow.feed)
+                    outcomes.append(_outcome(result, uow))
+        except Exception:
+            return None
+        self._committed(ready, published)
+        return outcomes
+
+    def _unit(self, tx: Transaction, now: pendulum.DateTime) -> UnitOfWork:
+        return UnitOfWork(tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order)
+
+    @staticmethod
+    def _staged(tx: Transaction, uow: UnitOfWork) -> list[Notice]:
+        """Write what ``uow`` staged (its feed events, its notices) to ``tx``; the
+        notices to hand over after the commit."""
+        if uow.feed:
+            tx.add_feed_events(make() for make in uow.feed)
+        return uow.write_notices()
+
+    def _committed(self, ready: list[Notice], published: int) -> None:
         if ready and self.after_commit is not None:
             self.after_commit(ready)
         if published and self.after_feed is not None:
             self.after_feed(published)
-        for n in again:
-            outcomes[n] = self._alone(handler, commands[n])
-        return [o for o in outcomes if o is not None]
 
     def _alone(self, handler: Callable[[C, UnitOfWork], T | Refused], command: C) -> Outcome[T]:
         """One command of a batch run on its own, its error kept as its outcome."""
@@ -473,6 +513,12 @@ class Runner:
     def call(self, work: Callable[[Transaction], T], *, readonly: bool = False) -> T:
         """One transaction with no notices of its own: see :func:`call`."""
         return call(self.store, work, readonly=readonly)
+
+
+def _outcome(result: T | Refused, uow: UnitOfWork) -> Outcome[T]:
+    if isinstance(result, Refused):
+        return Outcome(None, uow.notices, result.error)
+    return Outcome(result, uow.notices)
 
 
 def _as_error(err: Exception) -> VasError:

@@ -495,6 +495,11 @@ class Transaction(
     the store commits it; either all of it is stored or none of it. Code that needs
     one part names the smaller port (the outbox takes a ``NoticeRecorder``)."""
 
+    def read_ahead(self, msisdns: Collection[str]) -> None:
+        """A hint before a burst of commands of these subscribers (one each): a store
+        may read what they will ask for (their live orders, say) in a few queries
+        for the lot. It must still answer every later read as if it had not."""
+
     @abc.abstractmethod
     def savepoint(self) -> AbstractContextManager[None]:
         """A part of this transaction that is kept or undone on its own: what the

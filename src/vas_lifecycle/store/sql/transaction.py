@@ -70,6 +70,8 @@ from vas_lifecycle.store.sql.schema import Dialect
 
 __all__ = ["SqlTransaction"]
 
+#: the live states, as SQL: the same list as the partial index vas_orders_live
+_LIVE = "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')"
 #: the states a billing pass reads, as SQL
 _BILLABLE = ", ".join(f"'{state}'" for state in sorted(BILLABLE_STATES))
 
@@ -91,6 +93,10 @@ class SqlTransaction(Transaction):
         # reading an order once per transaction is enough)
         self._seen: dict[str, Order] = {}
         self._of: dict[str, list[str]] = {}
+        # read ahead for a burst of commands (read_ahead), dropped by flush
+        self._ahead: dict[str, list[Order]] = {}
+        self._ahead_delivered: dict[str, bool] = {}
+        self._ahead_waiting: dict[str, list[tuple[str, str, Waiting]]] = {}
         self._inserts: list[Order] = []
         self._updates: list[tuple[Order, int]] = []
         self._events: list[Event] = []
@@ -165,14 +171,20 @@ class SqlTransaction(Transaction):
         return sorted(found.values(), key=lambda o: (o.requested_at, o.id))
 
     def _subscriber_orders(
-        self, msisdn: str, statement: str, params: Sequence[Any], keep: Callable[[Order], bool]
+        self,
+        msisdn: str,
+        statement: str,
+        params: Sequence[Any],
+        keep: Callable[[Order], bool],
+        stored: list[Order] | None = None,
     ) -> list[Order]:
-        """The subscriber's stored orders that ``statement`` selects, with this unit of
-        work's own writes laid over them (``keep`` applies the same filter to those)."""
-        rows = self._query(statement, params)
+        """The subscriber's stored orders that ``statement`` selects (or ``stored``,
+        read ahead), with this unit of work's own writes laid over them (``keep``
+        applies the same filter to those)."""
+        if stored is None:
+            stored = [order_from_row(row) for row in self._query(statement, params)]
         found: dict[str, Order] = {}
-        for row in rows:
-            order = order_from_row(row)
+        for order in stored:
             self._seen.setdefault(order.id, order)
             found[order.id] = order
         for order in self._orders.values():
@@ -184,11 +196,52 @@ class SqlTransaction(Transaction):
         return self._subscriber_orders(
             msisdn,
             # the same state list as the partial index vas_orders_live, so it is used
-            f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ? AND state IN "
-            "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')",
+            f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ? AND state IN {_LIVE}",
             (msisdn,),
             lambda o: o.is_live,
+            self._ahead.get(msisdn),
         )
+
+    def read_ahead(self, msisdns: Collection[str]) -> None:
+        """Read the live orders of all of ``msisdns``, whether their confirmation
+        requests went out, and their orders' waiting notices: three queries for a
+        burst instead of three per text. Whatever this transaction then writes and
+        sends (:meth:`flush`) drops what was read ahead."""
+        numbers = sorted(set(msisdns))
+        if not numbers:
+            return
+        self.flush()
+        for number in numbers:  # held first, as each command would (invariant 8); in
+            self.lock_subscriber(number)  # one order, so two bursts cannot deadlock
+        d = self._d
+        orders = [
+            order_from_row(row)
+            for row in self._query(
+                f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn {d.in_values} "
+                f"AND state IN {_LIVE}",
+                (d.values(numbers),),
+            )
+        ]
+        ahead: dict[str, list[Order]] = {n: [] for n in numbers}
+        for order in orders:
+            ahead[order.msisdn].append(order)
+        requests = [o.request_notice_id for o in orders if o.request_notice_id is not None]
+        delivered = {nid: False for nid in requests}
+        if requests:
+            for nid, at in self._query(
+                f"SELECT id, delivered_at FROM vas_notices WHERE id {d.in_values}",
+                (d.values(requests),),
+            ):
+                delivered[nid] = at is not None
+        waiting: dict[str, list[tuple[str, str, Waiting]]] = {o.id: [] for o in orders}
+        if orders:
+            for nid, oid, kind, at in self._query(
+                f"SELECT id, order_id, kind, at FROM vas_notices WHERE order_id {d.in_values} "
+                "AND delivered_at IS NULL AND parked = 0",
+                (d.values(list(waiting)),),
+            ):
+                waiting[oid].append((at, nid, Waiting(nid, oid, NoticeKind(kind))))
+        self._ahead, self._ahead_delivered, self._ahead_waiting = ahead, delivered, waiting
 
     def count_sp_requests(
         self, msisdn: str, sp_id: str, start: pendulum.DateTime, end: pendulum.DateTime
@@ -262,6 +315,9 @@ class SqlTransaction(Transaction):
 
     def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
         # the notices this unit of work staged are not among them: they are written after
+        ahead = self._ahead_waiting
+        if order_ids and all(oid in ahead for oid in order_ids):
+            return [w for _at, _id, w in sorted(x for oid in order_ids for x in ahead[oid])]
         waiting = "delivered_at IS NULL AND parked = 0 ORDER BY at, id"
         if len(order_ids) == 1:  # a command's one order: one index lookup
             rows = self._query(
@@ -459,6 +515,9 @@ class SqlTransaction(Transaction):
     def delivered(self, notice_id: str) -> bool:
         if any(nid == notice_id for _at, nid in self._delivered):
             self.flush()  # marked in this unit of work: a failure report may veto it
+        known = self._ahead_delivered.get(notice_id)
+        if known is not None:
+            return known
         rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
         return bool(rows) and rows[0][0] is not None
 
@@ -837,6 +896,7 @@ class SqlTransaction(Transaction):
         self._notices, self._charges, self._violations = [], [], []
         self._picks, self._delivered, self._orders = {}, [], {}
         self._seen, self._of = {}, {}
+        self._ahead, self._ahead_delivered, self._ahead_waiting = {}, {}, {}
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
