@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -28,6 +29,15 @@ import p3_memory
 from vas_lifecycle import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def beside(axes: Any, sizes: list[int], curves: dict[str, list[float]], **labels: str) -> None:
+    """Rates by store size, one line per curve, on a log scale of sizes from 0 up."""
+    for (label, rates), marker in zip(curves.items(), "os", strict=False):
+        axes.plot(sizes, rates, marker=marker, label=label)
+    axes.set(xscale="log", ylim=(0, None), **labels)
+    axes.legend()
+    axes.grid(True, which="both", alpha=0.3)
 
 
 def billing_rates(folder: Path, size: int) -> tuple[float, float]:
@@ -116,28 +126,28 @@ def main() -> None:
     right.legend()
     right.grid(True, which="both", alpha=0.3)
     sizes_ = [r[0] for r in rows]
-    bills.plot(sizes_, [r[4] for r in rows], marker="o", label="billing_run")
-    bills.plot(sizes_, [r[5] for r in rows], marker="s", label="INSERT ... SELECT (reference)")
-    bills.set(
-        xscale="log",
+    beside(
+        bills,
+        sizes_,
+        {
+            "billing_run": [r[4] for r in rows],
+            "INSERT ... SELECT (reference)": [r[5] for r in rows],
+        },
         xlabel="active subscriptions",
         ylabel="orders charged per second",
         title="Billing pass on SQLite",
-        ylim=(0, None),
     )
-    bills.legend()
-    bills.grid(True, which="both", alpha=0.3)
-    texts.plot(sizes_, [r[7] for r in rows], marker="o", label="bursts of 100 (handle_sms_many)")
-    texts.plot(sizes_, [r[6] for r in rows], marker="s", label="one per transaction (handle_sms)")
-    texts.set(
-        xscale="log",
+    beside(
+        texts,
+        sizes_,
+        {
+            "bursts of 100 (handle_sms_many)": [r[7] for r in rows],
+            "one per transaction (handle_sms)": [r[6] for r in rows],
+        },
         xlabel="pending orders in the store",
         ylabel="confirmations per second",
         title="MO texts on SQLite",
-        ylim=(0, None),
     )
-    texts.legend()
-    texts.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

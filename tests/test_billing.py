@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CATALOG_TOML
-from tests.test_store_postgres import DSN, drop_schema, require_postgres
+from tests.test_store_postgres import store_factories
 from vas_lifecycle import (
     BillingSummary,
     Catalog,
@@ -50,26 +50,7 @@ SUB = "+8613800138000"
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest) -> Iterator[Callable[[], Store]]:
-    if request.param == "memory":
-        yield MemoryStore
-        return
-    if request.param == "sqlite":
-        yield lambda: SQLiteStore(":memory:")
-        return
-    require_postgres()
-    from vas_lifecycle import PostgresStore
-
-    made: list[str] = []
-
-    def make() -> Store:
-        schema = f"vas_test_billing_{len(made)}"
-        drop_schema(schema)
-        made.append(schema)
-        return PostgresStore(DSN, schema=schema)
-
-    yield make
-    for schema in made:
-        drop_schema(schema)
+    yield from store_factories(request.param, "vas_test_billing")
 
 
 #: C15's proration rule (the China preset charges a first month in full)

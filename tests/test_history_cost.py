@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import START, make_catalog
-from tests.test_store_postgres import DSN, drop_schema, require_postgres
+from tests.test_store_postgres import store_factories
 from tests.wrapped_store import WrappedStore
-from vas_lifecycle import Channel, Lifecycle, ManualClock, MemoryStore, Order, SQLiteStore, Store
+from vas_lifecycle import Channel, Lifecycle, ManualClock, Order, Store
 
 
 class CountingStore(WrappedStore):
@@ -45,31 +45,9 @@ class _Counting:
         return counted
 
 
-STORES: dict[str, Callable[[], Store]] = {
-    "memory": MemoryStore,
-    "sqlite": lambda: SQLiteStore(":memory:"),
-}
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def new_store(request: pytest.FixtureRequest) -> Iterator[Callable[[], Store]]:
-    if request.param != "postgres":
-        yield STORES[request.param]
-        return
-    require_postgres()
-    from vas_lifecycle import PostgresStore
-
-    made: list[str] = []
-
-    def make() -> Store:
-        schema = f"vas_test_history_{len(made)}"
-        drop_schema(schema)
-        made.append(schema)
-        return PostgresStore(DSN, schema=schema)
-
-    yield make
-    for schema in made:
-        drop_schema(schema)
+    yield from store_factories(request.param, "vas_test_history")
 
 
 def loads_per_command(make_store: Callable[[], Store], finished: int) -> list[int]:

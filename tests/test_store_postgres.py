@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from vas_lifecycle import PostgresStore, Store, StoreError
+from vas_lifecycle import MemoryStore, PostgresStore, SQLiteStore, Store, StoreError
 from vas_lifecycle.store.sql import SCHEMA_VERSION, SchemaError
 from vas_lifecycle.testing import StoreContract
 
@@ -33,6 +33,29 @@ def drop_schema(schema: str) -> None:
 
     with psycopg.connect(DSN, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def store_factories(kind: str, prefix: str) -> Iterator[Callable[[], Store]]:
+    """Fresh stores of ``kind`` (memory, sqlite, postgres): on PostgreSQL each in a
+    schema ``<prefix>_<n>`` of its own, dropped after (a fixture's body: yield from)."""
+    if kind == "memory":
+        yield MemoryStore
+        return
+    if kind == "sqlite":
+        yield lambda: SQLiteStore(":memory:")
+        return
+    require_postgres()
+    made: list[str] = []
+
+    def make() -> Store:
+        schema = f"{prefix}_{len(made)}"
+        drop_schema(schema)
+        made.append(schema)
+        return PostgresStore(DSN, schema=schema)
+
+    yield make
+    for schema in made:
+        drop_schema(schema)
 
 
 @pytest.fixture
