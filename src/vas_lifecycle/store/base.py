@@ -264,7 +264,9 @@ class NoticeRecorder(abc.ABC):
         sent again at ``retry_at``, or parked when None."""
 
     @abc.abstractmethod
-    def all_notices(self) -> Iterator[Notice]: ...
+    def all_notices(self) -> Iterator[Notice]:
+        """Every notice, for audits, in no particular order (a store may read them a
+        page at a time)."""
 
 
 class Billable(NamedTuple):
@@ -333,7 +335,9 @@ class ChargeRecorder(abc.ABC):
             self.add_charge(charge)
 
     @abc.abstractmethod
-    def all_charges(self) -> Iterator[Charge]: ...
+    def all_charges(self) -> Iterator[Charge]:
+        """Every charge, for audits, in no particular order (a store may read them a
+        page at a time)."""
 
     @abc.abstractmethod
     def violations(self, sp_id: str | None) -> list[SpViolation]: ...

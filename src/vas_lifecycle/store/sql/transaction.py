@@ -812,8 +812,9 @@ class SqlTransaction(Transaction):
         yield from self._inserts
 
     def all_notices(self) -> Iterator[Notice]:
-        # NOTICE_COLUMNS: id first, at sixth
-        rows = self._pages(f"SELECT {NOTICE_COLUMNS} FROM vas_notices", ("at", "id"), (5, 0))
+        # in the order of the primary key (id, first of NOTICE_COLUMNS): each page is
+        # an index range, never a sort of the whole table
+        rows = self._pages(f"SELECT {NOTICE_COLUMNS} FROM vas_notices", ("id",), (0,))
         yield from (notice_from_row(row) for row in rows)
         yield from (n for n, _claim in self._notices)
 
@@ -822,15 +823,15 @@ class SqlTransaction(Transaction):
             "SELECT key, order_id, amount, period_key, period_start, at, order_version "
             "FROM vas_charges"
         )
-        yield from (charge_from_row(r) for r in self._pages(select, ("at", "key"), (5, 0)))
+        yield from (charge_from_row(r) for r in self._pages(select, ("key",), (0,)))
         yield from self._charges
 
     def _pages(
         self, select: str, keys: tuple[str, ...], where: tuple[int, ...], size: int = 1000
     ) -> Iterator[Any]:
-        """Every row of ``select`` in the order of the unique ``keys`` (at positions
-        ``where`` of a row), read a page at a time: an audit of a whole store holds
-        one page, not the store, in memory."""
+        """Every row of ``select`` in the order of the unique, indexed ``keys`` (at
+        positions ``where`` of a row), read a page at a time: an audit of a whole
+        store holds one page, not the store, in memory."""
         order = ", ".join(keys)
         after = f"({order}) > ({', '.join('?' * len(keys))})"
         last: tuple[Any, ...] | None = None
