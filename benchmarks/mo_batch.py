@@ -5,7 +5,10 @@ per transaction (``handle_sms_many``), in one run, on SQLite (and PostgreSQL whe
 Each subscriber has an order awaiting confirmation and answers "是" with a gateway
 message id: the text is read, the order activated and the reply recorded (and handed
 to a notifier that drops it). The same texts, prepared the same way, are handled one
-per commit and then in bursts of ``--batch``.
+per commit and then in bursts of ``--batch``. On SQLite the same rows are also
+written by hand with sqlite3, one text per transaction and in bursts: the message id,
+the order's row and its request's delivery read, the order updated, its event and
+its notice inserted, and the notice marked delivered in a second transaction.
 
 Run: .venv/bin/python benchmarks/mo_batch.py [--texts 2000] [--batch 100]
 """
@@ -13,6 +16,7 @@ Run: .venv/bin/python benchmarks/mo_batch.py [--texts 2000] [--batch 100]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sqlite3
@@ -86,7 +90,67 @@ def seeded(path: Path, orders: int) -> tuple[Lifecycle, list[str]]:
     return lc, [f"+86139{n:08d}" for n in range(orders)]
 
 
-def measure(name: str, make: Callable[[str], Store], texts: int, size: int) -> None:
+def by_hand(path: Path, numbers: list[str], size: int) -> float:
+    """The same rows as the library's confirmations, by hand, ``size`` per transaction."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    now = START.add(minutes=1).in_tz("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    live = "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')"
+    began = time.perf_counter()
+    for start in range(0, len(numbers), size):
+        burst = numbers[start : start + size]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO vas_messages (message_id, at) VALUES (?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            [(f"hand-{start + n}", now) for n in range(len(burst))],
+        )
+        rows = conn.execute(
+            "SELECT id, msisdn, version, request_notice_id FROM vas_orders WHERE msisdn IN "
+            f"(SELECT value FROM json_each(?)) AND state IN {live}",
+            (json.dumps(burst),),
+        ).fetchall()
+        sent = conn.execute(
+            "SELECT id FROM vas_notices WHERE id IN (SELECT value FROM json_each(?)) "
+            "AND delivered_at IS NOT NULL",
+            (json.dumps([r[3] for r in rows]),),
+        ).fetchall()
+        assert len(sent) == len(rows) == len(burst)
+        notices = [(os.urandom(16).hex(), oid, msisdn) for oid, msisdn, _v, _r in rows]
+        conn.executemany(
+            "UPDATE vas_orders SET state = 'active', version = ?, activated_at = ?, "
+            "consent_channel = 'sms', due_at = NULL WHERE id = ? AND version = ?",
+            [(v + 1, now, oid, v) for oid, _m, v, _r in rows],
+        )
+        conn.executemany(
+            "INSERT INTO vas_events VALUES (?, ?, 'consent_granted', ?, 'sms', ?, '是', "
+            "'activated', '{}')",
+            [(oid, v + 1, now, msisdn) for oid, msisdn, v, _r in rows],
+        )
+        conn.executemany(
+            "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, language, "
+            "next_attempt_at, attempts) VALUES (?, 'activated', ?, ?, 'activated', ?, '10086', "
+            "'zh-CN', ?, 1)",
+            [(nid, msisdn, oid, now, now) for nid, oid, msisdn in notices],
+        )
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+            [(now, nid) for nid, _o, _m in notices],
+        )
+        conn.execute("COMMIT")
+    rate = len(numbers) / (time.perf_counter() - began)
+    conn.close()
+    return rate
+
+
+def measure(
+    name: str,
+    make: Callable[[str], Store],
+    texts: int,
+    size: int,
+    path_of: Callable[[str], Path] | None = None,
+) -> None:
     lc, numbers = prepared(make("one"), texts, "138")
     alone = one_by_one(lc, numbers)
     assert lc.orders_of(numbers[-1])[0].state.value == "active"
@@ -98,6 +162,17 @@ def measure(name: str, make: Callable[[str], Store], texts: int, size: int) -> N
     print(f"{name} MO texts, one per transaction:   {alone:9,.0f} /s  ({texts} texts)")
     print(f"{name} MO texts, {size:>4} per transaction: {burst:9,.0f} /s  ({texts} texts)")
     print(f"{name} bursts / one by one:             {burst / alone:9.2f}x")
+    if path_of is None:
+        return
+    hand = []
+    for tag, per in (("hand-one", 1), ("hand-burst", size)):
+        lc, numbers = prepared(make(tag), texts, "137")
+        lc.close()
+        hand.append(by_hand(path_of(tag), numbers, per))
+    print(f"{name} by hand, one per transaction:   {hand[0]:9,.0f} /s")
+    print(f"{name} by hand, {size:>4} per transaction: {hand[1]:9,.0f} /s")
+    print(f"{name} one by one / by hand:           {alone / hand[0]:9.2f}x")
+    print(f"{name} bursts / by hand in bursts:      {burst / hand[1]:9.2f}x")
 
 
 def main() -> None:
@@ -107,7 +182,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         measure(
-            "SQLite  ", lambda tag: SQLiteStore(Path(tmp) / f"{tag}.db"), args.texts, args.batch
+            "SQLite  ",
+            lambda tag: SQLiteStore(Path(tmp) / f"{tag}.db"),
+            args.texts,
+            args.batch,
+            lambda tag: Path(tmp) / f"{tag}.db",
         )
     dsn = os.environ.get("VAS_BENCH_POSTGRES_DSN")
     if dsn:

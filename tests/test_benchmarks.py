@@ -141,6 +141,8 @@ def test_mo_batch_compares_bursts_with_one_text_per_transaction() -> None:
     out = run("mo_batch.py", "--texts", "40", "--batch", "10")
     assert figure(out, "SQLite   MO texts, one per transaction:") > 0
     assert figure(out, "SQLite   MO texts,   10 per transaction:") > 0
+    assert figure(out, "SQLite   by hand, one per transaction:") > 0
+    assert figure(out, "SQLite   bursts / by hand in bursts:") > 0
 
 
 def test_billing_compares_the_pass_with_set_based_sql() -> None:
