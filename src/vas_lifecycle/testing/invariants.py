@@ -316,7 +316,7 @@ def read_histories(
             loose: list[Notice] = []
             if last and handed_over is not None:
                 loose = [n for n in tx.all_notices() if n.order_id is None]
-            if chunk or loose:
+            if chunk or loose or page is None:  # the whole history is one, even empty
                 yield _history(
                     tx, chunk, loose, lifecycle.policy, now, settled, handed_over, withdrawn
                 )

@@ -114,12 +114,17 @@ class SqlTransaction(Transaction):
         rows: list[Any] = self._cur.fetchall()
         return rows
 
+    def _raise_if_conflict(self, err: Exception) -> None:
+        """A write that broke a constraint met a concurrent one: raise a ConflictError
+        (the caller re-raises anything else)."""
+        if self._d.is_integrity_error(err):
+            raise ConflictError.concurrent(err) from err
+
     def _execute(self, statement: str, params: Sequence[Any] = ()) -> int:
         try:
             self._cur.execute(self._d.sql(statement), tuple(params))
         except Exception as err:
-            if self._d.is_integrity_error(err):
-                raise ConflictError.concurrent(err) from err
+            self._raise_if_conflict(err)
             raise
         count: int = self._cur.rowcount
         return count
@@ -132,8 +137,7 @@ class SqlTransaction(Transaction):
         try:
             self._cur.executemany(self._d.sql(statement), rows)
         except Exception as err:
-            if self._d.is_integrity_error(err):
-                raise ConflictError.concurrent(err) from err
+            self._raise_if_conflict(err)
             raise
         count: int = self._cur.rowcount
         return count
@@ -422,8 +426,7 @@ class SqlTransaction(Transaction):
         try:
             amounts = Counter(r[0] for r in self._query(statement, params))
         except Exception as err:
-            if self._d.is_integrity_error(err):
-                raise ConflictError.concurrent(err) from err
+            self._raise_if_conflict(err)
             raise
         total = sum((Decimal(a) * n for a, n in amounts.items()), Decimal(0))
         return sum(amounts.values()), total
@@ -806,7 +809,7 @@ class SqlTransaction(Transaction):
 
     # --- audit ---------------------------------------------------------------------
     def all_orders(self) -> Iterator[Order]:
-        for row in self._pages(f"SELECT {ORDER_SELECT} FROM vas_orders", ("id",), (0,)):
+        for row in self._pages(f"SELECT {ORDER_SELECT} FROM vas_orders", "id"):
             order = order_from_row(row)
             yield self._orders.get(order.id, order)
         yield from self._inserts
@@ -814,7 +817,7 @@ class SqlTransaction(Transaction):
     def all_notices(self) -> Iterator[Notice]:
         # in the order of the primary key (id, first of NOTICE_COLUMNS): each page is
         # an index range, never a sort of the whole table
-        rows = self._pages(f"SELECT {NOTICE_COLUMNS} FROM vas_notices", ("id",), (0,))
+        rows = self._pages(f"SELECT {NOTICE_COLUMNS} FROM vas_notices", "id")
         yield from (notice_from_row(row) for row in rows)
         yield from (n for n, _claim in self._notices)
 
@@ -823,29 +826,21 @@ class SqlTransaction(Transaction):
             "SELECT key, order_id, amount, period_key, period_start, at, order_version "
             "FROM vas_charges"
         )
-        yield from (charge_from_row(r) for r in self._pages(select, ("key",), (0,)))
+        yield from (charge_from_row(r) for r in self._pages(select, "key"))
         yield from self._charges
 
-    def _pages(
-        self, select: str, keys: tuple[str, ...], where: tuple[int, ...], size: int = 1000
-    ) -> Iterator[Any]:
-        """Every row of ``select`` in the order of the unique, indexed ``keys`` (at
-        positions ``where`` of a row), read a page at a time: an audit of a whole
-        store holds one page, not the store, in memory."""
-        order = ", ".join(keys)
-        after = f"({order}) > ({', '.join('?' * len(keys))})"
-        last: tuple[Any, ...] | None = None
+    def _pages(self, select: str, key: str, size: int = 1000) -> Iterator[Any]:
+        """Every row of ``select`` (whose first column is the primary ``key``) in key
+        order, read a page at a time: an audit of a whole store holds one page, not
+        the store, in memory."""
+        rows = self._query(f"{select} ORDER BY {key} LIMIT ?", (size,))
         while True:
-            if last is None:
-                rows = self._query(f"{select} ORDER BY {order} LIMIT ?", (size,))
-            else:
-                rows = self._query(
-                    f"{select} WHERE {after} ORDER BY {order} LIMIT ?", (*last, size)
-                )
             yield from rows
             if len(rows) < size:
                 return
-            last = tuple(rows[-1][n] for n in where)
+            rows = self._query(
+                f"{select} WHERE {key} > ? ORDER BY {key} LIMIT ?", (rows[-1][0], size)
+            )
 
     # --- commit --------------------------------------------------------------------
     def flush(self) -> None:
