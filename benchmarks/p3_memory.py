@@ -42,7 +42,7 @@ def measure(orders: int) -> tuple[float, int]:
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     with store.transaction(readonly=True) as tx:
-        events = sum(len(tx.events(o.id)) for o in tx.all_orders())
+        events = sum(len(tx.orders.events(o.id)) for o in tx.orders.all_orders())
     assert lc is not None
     return held / orders, events
 

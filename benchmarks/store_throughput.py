@@ -166,8 +166,8 @@ def seed_trials(store: Store, trials: int) -> None:
     for n in range(trials):
         lc.request(f"+86139{n:08d}", "MUSIC7", channel=Channel.WEB)
     with store.transaction() as tx:  # start notices count as sent: only timers are measured
-        ids = [n.id for n in tx.all_notices()]
-        tx.mark_delivered(ids, START)
+        ids = [n.id for n in tx.outbox.all_notices()]
+        tx.outbox.mark_delivered(ids, START)
 
 
 def due_sqlite(folder: Path, trials: int) -> float:

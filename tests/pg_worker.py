@@ -64,18 +64,18 @@ def timers(dsn: str, schema: str, when: str, barrier: Any) -> None:
 
 
 class _Held:
-    """A transaction that stops right after reading the subscriber's live orders, until
-    the test lets it go: two workers held there at once would each decide from their
-    own read (what the per-subscriber lock must make impossible)."""
+    """A transaction's orders that stop right after reading the subscriber's live
+    orders, until the test lets it go: two workers held there at once would each
+    decide from their own read (what the per-subscriber lock must make impossible)."""
 
-    def __init__(self, tx: Any, ready: Any, go: Any) -> None:
-        self._tx, self._ready, self._go = tx, ready, go
+    def __init__(self, orders: Any, ready: Any, go: Any) -> None:
+        self._orders, self._ready, self._go = orders, ready, go
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
+        return getattr(self._orders, name)
 
     def live_orders_of(self, msisdn: str) -> Any:
-        found = self._tx.live_orders_of(msisdn)
+        found = self._orders.live_orders_of(msisdn)
         self._ready.set()
         if not self._go.wait(timeout=120):
             raise RuntimeError("the test never let this worker go")
@@ -90,7 +90,9 @@ class HeldPostgresStore(PostgresStore):
     @contextlib.contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Any]:
         with super().transaction(readonly=readonly) as tx:
-            yield tx if readonly else _Held(tx, self._ready, self._go)
+            if not readonly:
+                tx.orders = _Held(tx.orders, self._ready, self._go)
+            yield tx
 
 
 def held_request(
@@ -111,7 +113,7 @@ def held_request(
     clock = ManualClock(pendulum.parse(when))  # type: ignore[arg-type]
     store = HeldPostgresStore(dsn, schema, ready, go)
     with store.transaction(readonly=True) as tx:  # the backend is up: say who it is
-        (pid,) = tx._query("SELECT pg_backend_pid()")[0]
+        (pid,) = tx.query("SELECT pg_backend_pid()")[0]
     results.put(("pid", n, pid))
     lc = Lifecycle(demo_catalog(), clock=clock, store=store, rng=random.Random(7))
     order = lc.request(msisdn, service, channel=Channel.SP_API)

@@ -149,4 +149,4 @@ def test_more_commands_than_the_queue_holds_lose_nothing(caplog: pytest.LogCaptu
 
 def store_notices(store: Store) -> list[Notice]:
     with store.transaction(readonly=True) as tx:
-        return list(tx.all_notices())
+        return list(tx.outbox.all_notices())

@@ -54,7 +54,7 @@ def check_charged_once(store: Store, orders: list[Order], *, complete: bool) -> 
     pass's key and at the order's price, and every invariant holds."""
     lc = Lifecycle(demo_catalog(), clock=ManualClock(BILLED_AT), store=store)
     with store.transaction(readonly=True) as tx:
-        charges = list(tx.all_charges())
+        charges = list(tx.ledger.all_charges())
     by_order = {c.order_id: c for c in charges}
     assert len(by_order) == len(charges), "an order was charged twice"
     prices = {o.id: o.price for o in orders}

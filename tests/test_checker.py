@@ -52,8 +52,8 @@ def test_invariant_6_a_one_shot_notice_twice_is_still_reported(
     clock.advance(dt.timedelta(minutes=1))
     lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS)
     with lc.store.transaction() as tx:
-        (activation,) = [n for n in tx.notices(order.id) if n.kind is NoticeKind.ACTIVATED]
-        tx.add_notice(attrs.evolve(activation, id="copy"))
+        (activation,) = [n for n in tx.outbox.notices(order.id) if n.kind is NoticeKind.ACTIVATED]
+        tx.outbox.add_notice(attrs.evolve(activation, id="copy"))
     problems = check_invariants(lc)
     assert "6" in [p.invariant for p in problems]
 
@@ -65,7 +65,7 @@ def planted(store: Store, count: int) -> tuple[Lifecycle, list[str]]:
     ids = [lc.request(f"+86138{n:08d}", "JOKE", channel=Channel.WEB).id for n in range(count)]
     trial = lc.request("+8613900139000", "MUSIC7", channel=Channel.WAP)
     with lc.store.transaction() as tx:
-        tx.add_charge(
+        tx.ledger.add_charge(
             Charge("sneaky", trial.id, Decimal("1.00"), "use", None, START, trial.version)
         )
     return lc, [*ids, trial.id]
@@ -90,9 +90,9 @@ def test_sql_audit_reads_go_past_a_page() -> None:
     lc, ids = planted(SQLiteStore(":memory:"), 1203)
     lc.record_charge(ids[0], "1.00", key="k-1")
     with lc.store.transaction(readonly=True) as tx:
-        orders = [o.id for o in tx.all_orders()]
-        notices = list(tx.all_notices())
-        charges = list(tx.all_charges())
+        orders = [o.id for o in tx.orders.all_orders()]
+        notices = list(tx.outbox.all_notices())
+        charges = list(tx.ledger.all_charges())
     assert orders == sorted(ids)
     assert len(notices) == len({n.id for n in notices}) == 1204  # a fee notice each, a start
     assert sorted(c.key for c in charges) == ["k-1", "sneaky"]

@@ -50,7 +50,7 @@ def test_simulate_keeps_history_for_audit_and_sp_report(tmp_path: Path) -> None:
     code, out = invoke("simulate", "--subscribers", "200", "--days", "10", "--db", str(db))
     assert code == 0, out
     with SQLiteStore(db).transaction(readonly=True) as tx:
-        order = next(o for o in tx.all_orders() if o.activated_at is not None)
+        order = next(o for o in tx.orders.all_orders() if o.activated_at is not None)
     code, out = invoke("audit", order.id, "--db", str(db))
     assert code == 0, out
     assert "consent_granted" in out and "via sms" in out

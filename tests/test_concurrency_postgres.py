@@ -95,7 +95,7 @@ def test_four_workers_one_outcome_each() -> None:
             assert lc.get(trial.id).state is OrderState.CANCELLED
             assert notices[NoticeKind.TRIAL_ENDED] == 1 and notices[NoticeKind.TRIAL_REMINDER] <= 1
         with lc.store.transaction() as tx:
-            assert all(tx.delivered(n.id) for n in tx.all_notices())
+            assert all(tx.outbox.delivered(n.id) for n in tx.outbox.all_notices())
         lc.store.close()
     finally:
         drop_schema(schema)

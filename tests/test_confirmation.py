@@ -334,7 +334,7 @@ def test_c1a_the_checker_reports_consent_to_a_request_never_sent(clock: ManualCl
     # a store edited behind the library's back: consent granted with no request out
     forged = Event(order.id, 3, EventKind.CONSENT_GRANTED, clock.now(), Channel.SMS, SUB)
     with lc.store.transaction() as tx:
-        tx.append(apply(order, forged), [forged], order.version)
+        tx.orders.append(apply(order, forged), [forged], order.version)
     problems = check_invariants(lc)
     assert any("C1a" in p.message for p in problems)
 

@@ -69,8 +69,8 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         problems = check_invariants(lc)
         assert problems == [], "\n".join(map(str, problems))
         with lc.store.transaction() as tx:
-            versions = {o.id: o.version for o in tx.all_orders()}
-            recorded = [n.id for n in tx.all_notices()]
+            versions = {o.id: o.version for o in tx.orders.all_orders()}
+            recorded = [n.id for n in tx.outbox.all_notices()]
         assert len(recorded) == len(set(recorded))
         for line in read_lines(journal):
             order_id, version = line.split()
@@ -91,8 +91,8 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     while lc.dispatch():
         pass
     with lc.store.transaction() as tx:
-        recorded = {n.id for n in tx.all_notices()}
+        recorded = {n.id for n in tx.outbox.all_notices()}
         # reminders overtaken by their trial's end or cancellation are never sent (C16)
-        withdrawn = set(tx.withdrawn_notices())
+        withdrawn = set(tx.outbox.withdrawn_notices())
     assert recorded - withdrawn <= {n.id for n in sent} | set(read_lines(delivered))
     assert check_invariants(lc, settled=True) == []

@@ -185,13 +185,13 @@ def test_invariant7_lifecycle_refuses_a_clock_that_went_back() -> None:
 
 def snapshot(lc: Lifecycle) -> tuple[object, ...]:
     with lc.store.transaction() as tx:
-        orders = sorted(tx.all_orders(), key=lambda o: o.id)
+        orders = sorted(tx.orders.all_orders(), key=lambda o: o.id)
         return (
             orders,
-            [tx.events(o.id) for o in orders],
-            sorted(n.id for n in tx.all_notices()),
-            list(tx.all_charges()),
-            tx.violations(None),
+            [tx.orders.events(o.id) for o in orders],
+            sorted(n.id for n in tx.outbox.all_notices()),
+            list(tx.ledger.all_charges()),
+            tx.evidence.violations(None),
         )
 
 

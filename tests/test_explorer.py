@@ -36,7 +36,7 @@ class ChargesWithoutAsking(Lifecycle):
             key, order_id, Decimal(amount), "use", None, self.clock.now(), order.version
         )
         with self.store.transaction() as tx:
-            tx.add_charge(charge)
+            tx.ledger.add_charge(charge)
         return charge
 
 

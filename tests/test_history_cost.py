@@ -21,16 +21,16 @@ class CountingStore(WrappedStore):
     """Counts the orders a unit of work loads, whatever read it used."""
 
     def __init__(self, store: Store) -> None:
-        super().__init__(store, lambda tx: _Counting(tx, self))
+        super().__init__(store, lambda orders: _Counting(orders, self))
         self.loaded = 0
 
 
 class _Counting:
-    def __init__(self, tx: Any, owner: CountingStore) -> None:
-        self._tx, self._owner = tx, owner
+    def __init__(self, orders: Any, owner: CountingStore) -> None:
+        self._orders, self._owner = orders, owner
 
     def __getattr__(self, name: str) -> Any:
-        found = getattr(self._tx, name)
+        found = getattr(self._orders, name)
         if not callable(found):
             return found
 

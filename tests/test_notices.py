@@ -75,7 +75,7 @@ def test_invariant6_a_crashed_sender_s_claim_comes_back_after_the_lease(
     )
     lc.request(SUB, "MUSIC7", channel=Channel.WEB)
     with store.transaction() as tx:  # a dispatcher claims, then dies before sending
-        assert len(tx.claim_notices(clock.now(), clock.now() + lc.delivery.lease, 10)) == 1
+        assert len(tx.outbox.claim(clock.now(), clock.now() + lc.delivery.lease, 10)) == 1
     assert lc.dispatch() == 0  # claimed by someone else: not sent twice at once
     clock.advance(lc.delivery.lease)
     assert lc.dispatch() == 1
@@ -152,8 +152,8 @@ def test_without_a_notifier_nothing_is_ever_marked_delivered(clock: ManualClock)
     assert silent.dispatch() == 0
     (request,) = silent.notices(order.id)
     with store.transaction() as tx:
-        assert not tx.delivered(request.id)
-        kept = tx.delivery(request.id)
+        assert not tx.outbox.delivered(request.id)
+        kept = tx.outbox.delivery(request.id)
         assert kept is not None and kept.attempts == 0  # never even tried
     clock.advance(dt.timedelta(minutes=1))
     silent.handle_sms(SUB, "是", to="10086")

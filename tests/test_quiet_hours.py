@@ -228,7 +228,7 @@ def test_c16_a_reply_is_never_held_behind_a_held_reminder_which_it_overtakes() -
     clock.set(local(15, 8))
     assert lc.dispatch() == 0  # "your trial ends soon", after it was cancelled: never
     with lc.store.transaction() as tx:
-        assert reminder.id in tx.withdrawn_notices()
+        assert reminder.id in tx.outbox.withdrawn_notices()
     assert check_invariants(lc, settled=True, delivered=notifier.sent) == []
 
 

@@ -28,19 +28,19 @@ class RacedStore(WrappedStore):
     command on its own connection) before this one goes on."""
 
     def __init__(self, store: Store) -> None:
-        super().__init__(store, lambda tx: _Racing(tx, self), readonly=False)
+        super().__init__(store, lambda orders: _Racing(orders, self), readonly=False)
         self.race: Callable[[], None] | None = None
 
 
 class _Racing:
-    def __init__(self, tx: Any, owner: RacedStore) -> None:
-        self._tx, self._owner = tx, owner
+    def __init__(self, orders: Any, owner: RacedStore) -> None:
+        self._orders, self._owner = orders, owner
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
+        return getattr(self._orders, name)
 
     def get_order(self, order_id: str) -> Any:
-        found = self._tx.get_order(order_id)
+        found = self._orders.get_order(order_id)
         race, self._owner.race = self._owner.race, None
         if race is not None:
             race()

@@ -108,8 +108,8 @@ def test_c10_a_burst_of_one_text_per_subscriber_runs_straight_through_like_one_b
     live orders, request deliveries and waiting notices read ahead for the lot."""
     one_by_one, batched, _alone = _compared(kind, burst)
     with batched.store.transaction() as tx, one_by_one.store.transaction() as other:
-        assert [(n.kind, n.order_id) for n in tx.all_notices()] == [
-            (n.kind, n.order_id) for n in other.all_notices()
+        assert [(n.kind, n.order_id) for n in tx.outbox.all_notices()] == [
+            (n.kind, n.order_id) for n in other.outbox.all_notices()
         ]
 
 
@@ -171,26 +171,28 @@ def test_a_malformed_text_refuses_the_burst_before_any_text_runs(
 
 
 class _FailsOn:
-    """A transaction that fails when a given message id is first seen (a disk error
-    in the middle of a burst), and is otherwise the store's own."""
+    """A transaction's keys that fail when a given message id is first seen (a disk
+    error in the middle of a burst), and are otherwise the store's own."""
 
-    def __init__(self, tx: Any, poison: str) -> None:
-        self._tx, self._poison = tx, poison
+    def __init__(self, keys: Any, poison: str) -> None:
+        self._keys, self._poison = keys, poison
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
+        return getattr(self._keys, name)
 
     def first_sight(self, message_id: str, at: Any) -> bool:
         if message_id == self._poison:
             raise OSError("disk I/O error")
-        return bool(self._tx.first_sight(message_id, at))
+        return bool(self._keys.first_sight(message_id, at))
 
 
 @pytest.mark.parametrize("kind", STORES)
 def test_a_failure_in_the_middle_of_a_burst_loses_no_other_texts_outcome(kind: str) -> None:
     store = new_store(kind)
     lc, _ = _world(store)
-    wrapped = WrappedStore(store, lambda tx: _FailsOn(tx, "boom"), readonly=False)
+    wrapped = WrappedStore(
+        store, lambda keys: _FailsOn(keys, "boom"), readonly=False, recorder="keys"
+    )
     failing = Lifecycle(make_catalog(), clock=lc.clock, store=wrapped, notifier=RecordingNotifier())
     burst = [
         (SUBS[1], "是", "10086", "a"),

@@ -55,7 +55,11 @@ class World:
 
     def snapshot(self) -> tuple[object, ...]:
         with self.store.transaction() as tx:
-            return (list(tx.all_orders()), list(tx.all_notices()), list(tx.all_charges()))
+            return (
+                list(tx.orders.all_orders()),
+                list(tx.outbox.all_notices()),
+                list(tx.ledger.all_charges()),
+            )
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_invariant_8_sql_constraints_refuse_what_the_lock_prevents(
     else:
         copy, events = copy_of(lc, first, "f" * 32, **data)
     with pytest.raises(ConflictError), lc.store.transaction() as tx:
-        tx.append(copy, events, 0)
+        tx.orders.append(copy, events, 0)
     assert [o.id for o in lc.orders_of(SUB)].count("f" * 32) == 0
     lc.close()
 
@@ -86,8 +86,8 @@ def test_a_conflict_names_the_order_that_moved_and_both_versions(
     lc.unsubscribe(second.id, channel=Channel.WEB)  # second is now at version 4
     stale = attrs.evolve(second, version=second.version + 1)
     with pytest.raises(ConflictError) as err, lc.store.transaction() as tx:
-        tx.append(attrs.evolve(first, version=first.version + 1), [], first.version)
-        tx.append(stale, [], second.version)
+        tx.orders.append(attrs.evolve(first, version=first.version + 1), [], first.version)
+        tx.orders.append(stale, [], second.version)
     assert (err.value.order_id, err.value.expected_version) == (second.id, second.version)
     assert err.value.found_version == second.version + 1
     assert second.id in str(err.value)

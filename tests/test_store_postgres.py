@@ -100,7 +100,7 @@ def test_newer_schema_is_refused(schemas: list[str]) -> None:
     store = PostgresStore(DSN, schema=schema)
     assert store.schema_version == SCHEMA_VERSION
     with store.transaction() as tx:
-        tx._execute("INSERT INTO vas_schema (version) VALUES (99)")  # type: ignore[attr-defined]
+        tx.execute("INSERT INTO vas_schema (version) VALUES (99)")  # type: ignore[attr-defined]
     store.close()
     with pytest.raises(SchemaError, match="99"):
         PostgresStore(DSN, schema=schema)
@@ -139,7 +139,7 @@ def test_the_first_command_after_a_lost_connection_works(schemas: list[str]) -> 
 
     def cut() -> None:  # the server ends the session (a restart, a failover, a proxy)
         with store.transaction(readonly=True) as tx:
-            (pid,) = tx._query("SELECT pg_backend_pid()")[0]  # type: ignore[attr-defined]
+            (pid,) = tx.query("SELECT pg_backend_pid()")[0]  # type: ignore[attr-defined]
         with psycopg.connect(DSN, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 

@@ -150,7 +150,7 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
     assert lc.get(order.id) == order
     assert lc.request("+8613800138000", "NEWS", channel=Channel.WEB, idempotency_key="k") == order
     with store.transaction() as tx:
-        assert tx.first_sight("m1", clock.now())
+        assert tx.keys.first_sight("m1", clock.now())
     assert lc.feed.subscribe("billing", print) and lc.feed.backlog("billing") == 0
     store.close()
     with sqlite3.connect(path) as conn:
@@ -197,7 +197,7 @@ def test_an_order_is_stored_as_one_named_column_per_field(tmp_path: Path) -> Non
         fee_notice_id="n1",
     )
     with store.transaction() as tx:
-        tx.append(full, [], 0)
+        tx.orders.append(full, [], 0)
     assert lc.get("full") == full
     store.close()
     with sqlite3.connect(tmp_path / "vas.db") as conn:  # readable with SQL alone

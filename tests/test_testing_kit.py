@@ -43,14 +43,14 @@ def test_checker_reports_activation_without_valid_consent(
         order.id, order.version + 1, EventKind.CONSENT_GRANTED, clock.now(), channel, actor
     )
     with lc.store.transaction() as tx:
-        tx.append(apply(order, forged), [forged], order.version)
+        tx.orders.append(apply(order, forged), [forged], order.version)
     assert "2" in invariants(lc)
 
 
 def test_checker_reports_a_charge_on_a_trial(lc: Lifecycle, clock: ManualClock) -> None:
     trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
     with lc.store.transaction() as tx:
-        tx.add_charge(
+        tx.ledger.add_charge(
             Charge("k", trial.id, Decimal("0"), "2026-11", None, clock.now(), trial.version)
         )
     assert "1" in invariants(lc)
@@ -72,7 +72,7 @@ def test_checker_reports_a_second_charge_for_one_period(lc: Lifecycle, clock: Ma
 def test_checker_reports_an_order_that_disagrees_with_its_events(lc: Lifecycle) -> None:
     order = lc.request(SUB, "NEWS", channel=Channel.WEB)
     with lc.store.transaction() as tx:
-        tx.append(attrs.evolve(order, price=Decimal("50.00")), [], order.version)
+        tx.orders.append(attrs.evolve(order, price=Decimal("50.00")), [], order.version)
     assert "5" in invariants(lc)
 
 
@@ -81,7 +81,7 @@ def test_checker_reports_a_notice_recorded_twice(lc: Lifecycle, clock: ManualClo
     lc.unsubscribe(order.id, channel=Channel.SMS)
     (cancelled,) = [n for n in lc.notices(order.id) if n.kind.value == "cancelled"]
     with lc.store.transaction() as tx:
-        tx.add_notice(attrs.evolve(cancelled, id="copy"))
+        tx.outbox.add_notice(attrs.evolve(cancelled, id="copy"))
     assert "6" in invariants(lc)
 
 
@@ -102,5 +102,5 @@ def test_checker_reports_a_second_trial_start_notice(lc: Lifecycle, clock: Manua
         "n", lc.notices(trial.id)[0].kind, SUB, trial.id, "x", clock.now(), "1", "zh-CN"
     )
     with lc.store.transaction() as tx:
-        tx.add_notice(notice)  # a second start notice
+        tx.outbox.add_notice(notice)  # a second start notice
     assert "3" in invariants(lc)

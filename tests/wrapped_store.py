@@ -1,5 +1,6 @@
-"""A store around another store whose write transactions are seen through a proxy:
-tests use it to count what a command reads, or to run a rival command mid-way."""
+"""A store around another store whose transactions have one recorder (``orders`` by
+default) seen through a proxy: tests use it to count what a command reads, to run a
+rival command mid-way, or to make a write fail."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from vas_lifecycle import Store
 
 
 class WrappedStore(Store):
-    def __init__(self, store: Store, wrap: Callable[[Any], Any], *, readonly: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        wrap: Callable[[Any], Any],
+        *,
+        readonly: bool = True,
+        recorder: str = "orders",
+    ) -> None:
         self.store = store
         self._wrap = wrap
         self._wrap_readonly = readonly
+        self._recorder = recorder
 
     def transaction(self, *, readonly: bool = False) -> Any:
         return self._transaction(readonly)
@@ -22,7 +31,9 @@ class WrappedStore(Store):
     @contextlib.contextmanager
     def _transaction(self, readonly: bool) -> Iterator[Any]:
         with self.store.transaction(readonly=readonly) as tx:
-            yield self._wrap(tx) if (self._wrap_readonly or not readonly) else tx
+            if self._wrap_readonly or not readonly:
+                setattr(tx, self._recorder, self._wrap(getattr(tx, self._recorder)))
+            yield tx
 
     def close(self) -> None:
         self.store.close()

@@ -73,4 +73,4 @@ class Deliveries:
     def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
         """What gateways reported about a notice, oldest first."""
         nid = arguments.identifier(notice_id, "notice_id")
-        return self._runner.call(lambda tx: tx.delivery_reports(nid), readonly=True)
+        return self._runner.call(lambda tx: tx.evidence.delivery_reports(nid), readonly=True)

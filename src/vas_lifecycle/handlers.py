@@ -92,15 +92,15 @@ def pending(uow: UnitOfWork, msisdn: str, live: list[Order] | None = None) -> li
     """The orders the subscriber can answer now (awaiting confirmation, inside the
     window, asked), read while holding the subscriber (invariant 8)."""
     if live is None:
-        uow.tx.lock_subscriber(msisdn)
-        live = uow.tx.live_orders_of(msisdn)
-    return [o for o in live if consent.answerable(o, uow.now, informed=informed(uow.tx, o))]
+        uow.tx.orders.lock_subscriber(msisdn)
+        live = uow.tx.orders.live_orders_of(msisdn)
+    return [o for o in live if consent.answerable(o, uow.now, informed=informed(uow.tx.outbox, o))]
 
 
 def _earlier(uow: UnitOfWork, keyed: KeyedRequest) -> RequestKey | None:
     """What an earlier request with the same key did, if there was one; the same key
     with other arguments is refused (IdempotencyKeyError)."""
-    known = uow.tx.request_key(keyed.scope, keyed.key)
+    known = uow.tx.keys.request_key(keyed.scope, keyed.key)
     if known is not None and known.fingerprint != keyed.fingerprint:
         raise IdempotencyKeyError(keyed.key, "request")
     return known
@@ -111,7 +111,7 @@ def _remember(
 ) -> None:
     """Store the key with what its request did, in the request's own unit of work."""
     made, version = (None, 0) if order is None else (order.id, order.version)
-    uow.tx.add_request_key(
+    uow.tx.keys.add_request_key(
         RequestKey(keyed.scope, keyed.key, keyed.fingerprint, made, version, refusal, uow.now)
     )
 
@@ -125,23 +125,23 @@ def request(cmd: Request, uow: UnitOfWork) -> Order:
     policy.check_service(service)
     # the live orders, never the whole history (invariant 9), read while holding the
     # subscriber so that concurrent requests decide one after the other (invariant 8)
-    tx.lock_subscriber(msisdn)
+    tx.orders.lock_subscriber(msisdn)
     known = None if keyed is None else _earlier(uow, keyed)
     if known is not None:
         return _as_it_was(tx, known)
-    live = tx.live_orders_of(msisdn)
+    live = tx.orders.live_orders_of(msisdn)
     order_id = uow.new_id()
     requested = Step(EventKind.ORDER_REQUESTED, ordering.snapshot(service, msisdn, cmd.language))
     sent_today = 0
     if ordering.counts_toward_limit(channel):
-        sent_today = tx.count_sp_requests(msisdn, service.sp_id, *policy.local_day(now))
+        sent_today = tx.orders.count_sp_requests(msisdn, service.sp_id, *policy.local_day(now))
     refused = ordering.refusal(service, channel, live=live, sent_today=sent_today, policy=policy)
     if refused is not None:
         second = Step(EventKind.ORDER_REJECTED, {"reason": refused[0].value})
     else:
         earlier = None
         if ordering.reuses_fee_notice(service, channel):
-            earlier = tx.fee_notice_between(msisdn, service.code, *policy.local_day(now))
+            earlier = tx.orders.fee_notice_between(msisdn, service.code, *policy.local_day(now))
         second = ordering.first_step(
             service,
             channel,
@@ -167,7 +167,7 @@ def _as_it_was(tx: Transaction, known: RequestKey) -> Order:
     """The order an earlier request under the same key made, as that request left it."""
     if known.order_id is None:  # refused without an order, under another catalog
         raise IdempotencyKeyError(known.key, "request")
-    return Order.from_events(tx.events(known.order_id)[: known.version])
+    return Order.from_events(tx.orders.events(known.order_id)[: known.version])
 
 
 def _awaiting(tx: OrderRecorder, order_id: str, trigger: str) -> Order:
@@ -181,7 +181,7 @@ def _awaiting(tx: OrderRecorder, order_id: str, trigger: str) -> Order:
 def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
     """The subscriber's second confirmation (C1, C1a, C3, C13, C5a). A refusal is
     raised after the commit; forced subscription is booked against the SP first."""
-    order = _awaiting(uow.tx, cmd.order_id, "confirm")
+    order = _awaiting(uow.tx.orders, cmd.order_id, "confirm")
     channel, code, text = cmd.channel, cmd.code, cmd.text
     answerable = cmd.answerable if cmd.answerable is not None else pending(uow, order.msisdn)
     check = consent.check_confirmation(
@@ -193,7 +193,7 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
         pending_count=len(answerable),
         policy=uow.policy,
         # an answerable order was found informed in this transaction: not asked again
-        informed=order in answerable or informed(uow.tx, order),
+        informed=order in answerable or informed(uow.tx.outbox, order),
     )
     if check.reason is not None:
         if check.forced:
@@ -220,7 +220,7 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
 def decline(cmd: Decline, uow: UnitOfWork) -> Order | Refused:
     """The subscriber says no: ``DECLINED``, never charged. A refusal (another number,
     a wrong or missing code) is raised after the commit."""
-    order = _awaiting(uow.tx, cmd.order_id, "decline")
+    order = _awaiting(uow.tx.orders, cmd.order_id, "decline")
     answerable, count = cmd.answerable, 1
     if cmd.code is None and cmd.msisdn == order.msisdn:
         count = len(answerable if answerable is not None else pending(uow, order.msisdn))
@@ -233,7 +233,7 @@ def decline(cmd: Decline, uow: UnitOfWork) -> Order | Refused:
 
 def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork) -> Order:
     """Cancel now from any live state (C7); an order no longer live is left as it is."""
-    order = load(uow.tx, cmd.order_id)
+    order = load(uow.tx.orders, cmd.order_id)
     if not order.is_live:
         return order
     step = Step(
@@ -247,7 +247,7 @@ def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork) -> Order:
 
 def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
     """Fire up to ``batch`` due timers (C1 expiry, C6 reminder and end); how many were due."""
-    due = uow.tx.due_orders(uow.now, cmd.batch)
+    due = uow.tx.orders.due_orders(uow.now, cmd.batch)
     for order in due:
         step = timers.due_step(order, uow.now, uow.policy)
         if step is not None:
@@ -265,13 +265,13 @@ def may_charge(
     period_start: pendulum.DateTime | None,
 ) -> ChargeDecision:
     """C11's answer for this charge, with its reason."""
-    order = load(tx, order_id)
+    order = load(tx.orders, order_id)
     return charging.decide_charge(
         order,
         amount,
         period_start=period_start,
         now=now,
-        charges=tx.charges(order.id),
+        charges=tx.ledger.charges(order.id),
         policy=policy,
     )
 
@@ -280,9 +280,9 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge | Refused:
     """Record a charge C11 allows; the same ``key`` again returns the first charge."""
     tx, now, policy = uow.tx, uow.now, uow.policy
     amount, key, period_start = cmd.amount, cmd.key, cmd.period_start
-    order = load(tx, cmd.order_id)
+    order = load(tx.orders, cmd.order_id)
     period = charging.period_key(order, period_start or now, policy)
-    existing = tx.charge(key)
+    existing = tx.ledger.charge(key)
     if existing is not None:
         if (existing.order_id, existing.amount, existing.period_key) != (order.id, amount, period):
             return Refused(IdempotencyKeyError(key))
@@ -292,7 +292,7 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge | Refused:
         amount,
         period_start=period_start,
         now=now,
-        charges=tx.charges(order.id),
+        charges=tx.ledger.charges(order.id),
         policy=policy,
     )
     if not decision.allowed:
@@ -312,14 +312,14 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
     While the event feed has subscribers, every order takes the second way, so each
     charge is published with its order."""
     tx, policy, now, start = uow.tx, uow.policy, uow.now, cmd.start
-    plain = start <= now and not tx.feed_subscribers()
-    batch = tx.billable_orders(
+    plain = start <= now and not tx.feed.subscribers()
+    batch = tx.ledger.billable_orders(
         cmd.period, cmd.period_key, start if plain else None, cmd.after, cmd.limit
     )
     count, total = 0, Decimal(0)
     if batch.settled:
         around = charging.billing_key_around(cmd.period_key)
-        count, total = tx.charge_settled(batch.settled, around, cmd.period_key, start, now)
+        count, total = tx.ledger.charge_settled(batch.settled, around, cmd.period_key, start, now)
     charged: list[tuple[Order, Charge]] = []
     refused: dict[ReasonCode, int] = {}
     for order in batch.others:
@@ -351,23 +351,23 @@ def purge(cmd: Purge, uow: UnitOfWork) -> int:
             f"evidence is kept {policy.retention_months} months: cannot purge "
             f"anything that ended after {earliest.isoformat()}"
         )
-    uow.tx.forget_messages(cutoff)
-    uow.tx.forget_request_keys(cutoff)
-    return uow.tx.purge(uow.tx.finished_before(cutoff))
+    uow.tx.keys.forget_messages(cutoff)
+    uow.tx.keys.forget_request_keys(cutoff)
+    return uow.tx.orders.purge(uow.tx.orders.finished_before(cutoff))
 
 
 def delivery_report(cmd: ReportDelivery, uow: UnitOfWork) -> DeliveryReport:
     """Record what a gateway reports about a notice. A final failure means the notice
     did not arrive: the outbox sends it again under its retry rules (or parks it)."""
     notice_id, status = cmd.notice_id, cmd.status
-    delivery = uow.tx.delivery(notice_id)
+    delivery = uow.tx.outbox.delivery(notice_id)
     if delivery is None:
         raise UnknownNoticeError(notice_id)
     report = DeliveryReport(uow.new_id(), notice_id, status, uow.now, cmd.detail)
-    uow.tx.add_delivery_report(report)
+    uow.tx.evidence.add_delivery_report(report)
     if status.is_final_failure:
         retry_at = uow.delivery.retry_at(uow.now, delivery.attempts)
-        uow.tx.reopen_notice(notice_id, f"delivery report: {status.value}", retry_at)
+        uow.tx.outbox.reopen_notice(notice_id, f"delivery report: {status.value}", retry_at)
     return report
 
 
@@ -380,7 +380,7 @@ def refuse_sp(cmd: RefuseSp, uow: UnitOfWork) -> Refused:
         if _earlier(uow, keyed) is not None:
             return Refused(cmd.error)
         _remember(uow, keyed, None, cmd.reason)
-    uow.tx.add_violation(
+    uow.tx.evidence.add_violation(
         SpViolation(
             uow.new_id(),
             cmd.sp_id,
@@ -398,7 +398,7 @@ def refuse_sp(cmd: RefuseSp, uow: UnitOfWork) -> Refused:
 def sp_order(cmd: ReadSpOrder, uow: UnitOfWork) -> Order | Refused:
     """An SP's own order; another SP's is answered as unknown (nothing of it shown)
     and the attempt is booked against the asking SP."""
-    order = uow.tx.get_order(cmd.order_id)
+    order = uow.tx.orders.get_order(cmd.order_id)
     if order is None:
         raise UnknownOrderError(cmd.order_id)
     if order.sp_id != cmd.sp_id:

@@ -18,17 +18,19 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
+import attrs
 import pendulum
 
 from vas_lifecycle.clock import later
 from vas_lifecycle.errors import VasError
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.notify import DeliveryRules, Notifier
-from vas_lifecycle.store.base import Delivery, NoticeRecorder, Store
+from vas_lifecycle.store.base import Delivery, LeasedQueue, Store
 from vas_lifecycle.unit_of_work import ClockReader, call
 
-__all__ = ["BackgroundSender", "Outbox"]
+__all__ = ["Attempts", "BackgroundSender", "Outbox", "attempt_each"]
 
 log = logging.getLogger("vas_lifecycle")
 
@@ -85,7 +87,7 @@ class Outbox:
         until = later(now, self.rules.lease)
         return call(
             self.store,
-            lambda tx: tx.claim_notices(now, until, limit, unordered=self.unordered),
+            lambda tx: tx.outbox.claim(now, until, limit, unordered=self.unordered),
         )
 
     def deliver(self, claimed: Sequence[Delivery], now: pendulum.DateTime) -> int:
@@ -93,36 +95,21 @@ class Outbox:
         notifier = self.notifier
         if not claimed or notifier is None:
             return 0
-        sent: list[str] = []
-        failed: list[tuple[Delivery, str]] = []
-        held: list[tuple[str, pendulum.DateTime]] = []
+        sending: list[Delivery] = []
+        held: list[tuple[str, str, pendulum.DateTime]] = []
         for item in claimed:
             # only the kinds kept out of the quiet hours are ever held (C16)
             until = self.hold(item.notice, now) if item.notice.kind in self.unordered else None
-            if until is not None:
-                held.append((item.notice.id, until))
-                continue
-            try:
-                notifier.send(item.notice)
-            except Exception as err:
-                log.warning(
-                    "notice %s not delivered (attempt %d): %s", item.notice.id, item.attempts, err
-                )
-                failed.append((item, f"{type(err).__name__}: {err}"))
+            if until is None:
+                sending.append(item)
             else:
-                sent.append(item.notice.id)
-
-        def settle(tx: NoticeRecorder) -> None:
-            tx.mark_delivered(sent, now)
-            for item, error in failed:
-                tx.mark_failed(item.notice.id, error, self.rules.retry_at(now, item.attempts))
-            for notice_id, until in held:
-                tx.mark_failed(notice_id, f"quiet hours: held until {until.isoformat()}", until)
-
-        call(self.store, settle)
+                held.append((item.id, f"quiet hours: held until {until.isoformat()}", until))
+        done = attempt_each(sending, lambda item: notifier.send(item.notice), "notice")
+        done.held = held
+        call(self.store, lambda tx: done.settle(tx.outbox, self.rules, now))
         with self._lock:
-            self.handed_over += len(sent)
-        return len(sent)
+            self.handed_over += len(done.sent)
+        return len(done.sent)
 
     def deliver_committed(self, notices: Sequence[Notice]) -> None:
         """Deliver a command's own notices right after its commit (they were written
@@ -146,21 +133,67 @@ class Outbox:
 
     def parked(self, limit: int) -> list[Delivery]:
         """Notices given up on, with their last error."""
-        return call(self.store, lambda tx: tx.parked_notices(limit), readonly=True)
+        return call(self.store, lambda tx: tx.outbox.parked(limit), readonly=True)
 
     def retry_parked(self, notice_ids: Sequence[str] | None) -> int:
         """Queue parked notices (all, or those named) for delivery again."""
         now = self.clock.now()
 
-        def work(tx: NoticeRecorder) -> int:
-            ids = (
-                list(notice_ids)
-                if notice_ids is not None
-                else [d.notice.id for d in tx.parked_notices(1_000_000)]
-            )
-            return tx.unpark(ids, now)
+        ids = list(notice_ids) if notice_ids is not None else None
+        return call(self.store, lambda tx: tx.outbox.unpark(ids, now))
 
-        return call(self.store, work)
+
+class _Leased(Protocol):
+    """What a :class:`LeasedQueue` hands out: an item with an id and its attempts."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+
+ItemT = TypeVar("ItemT", bound=_Leased)
+
+
+@attrs.define
+class Attempts(Generic[ItemT]):
+    """How one round of claimed items went, to record on their queue in one
+    transaction (:meth:`settle`): the outbox's notices and each feed subscriber's
+    events are delivered the same way."""
+
+    sent: list[str] = attrs.Factory(list)
+    failed: list[tuple[ItemT, str]] = attrs.Factory(list)
+    #: items not tried now: id, why, and when to try again
+    held: list[tuple[str, str, pendulum.DateTime]] = attrs.Factory(list)
+
+    def settle(
+        self, queue: LeasedQueue[ItemT], rules: DeliveryRules, now: pendulum.DateTime
+    ) -> None:
+        """Record on ``queue``: the sent delivered, the failed retried with the
+        rules' backoff (parked after their last attempt), the held due later."""
+        queue.mark_delivered(self.sent, now)
+        for item, error in self.failed:
+            queue.mark_failed(item.id, error, rules.retry_at(now, item.attempts))
+        for item_id, why, until in self.held:
+            queue.mark_failed(item_id, why, until)
+
+
+def attempt_each(
+    items: Sequence[ItemT], send: Callable[[ItemT], object], what: str
+) -> Attempts[ItemT]:
+    """Hand each claimed item to ``send``: returning is success, raising a failed
+    attempt (logged, with ``what`` the item is)."""
+    done: Attempts[ItemT] = Attempts()
+    for item in items:
+        try:
+            send(item)
+        except Exception as err:
+            log.warning("%s %s not delivered (attempt %d): %r", what, item.id, item.attempts, err)
+            done.failed.append((item, f"{type(err).__name__}: {err}"))
+        else:
+            done.sent.append(item.id)
+    return done
 
 
 class BackgroundSender:

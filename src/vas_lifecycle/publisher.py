@@ -29,8 +29,9 @@ from vas_lifecycle import arguments
 from vas_lifecycle.clock import later
 from vas_lifecycle.errors import InvalidArgumentError, VasError
 from vas_lifecycle.notify import DeliveryRules
+from vas_lifecycle.outbox import attempt_each
 from vas_lifecycle.records import FeedDelivery, FeedEvent
-from vas_lifecycle.store.base import FeedRecorder, Store
+from vas_lifecycle.store.base import Store
 from vas_lifecycle.unit_of_work import ClockReader, call
 
 __all__ = ["EventFeed", "Handler"]
@@ -75,7 +76,7 @@ class EventFeed:
         if not callable(handler):
             raise InvalidArgumentError(f"handler must be callable, got {handler!r}")
         now = self._clock.now()
-        created = call(self._store, lambda tx: tx.add_feed_subscriber(key, now))
+        created = call(self._store, lambda tx: tx.feed.add_subscriber(key, now))
         with self._lock:
             self._handlers[key] = handler
         return created
@@ -91,11 +92,11 @@ class EventFeed:
         it was not registered."""
         key = arguments.identifier(name, "name")
         self.detach(key)
-        return call(self._store, lambda tx: tx.remove_feed_subscriber(key))
+        return call(self._store, lambda tx: tx.feed.remove_subscriber(key))
 
     def subscribers(self) -> list[str]:
         """Every registered subscriber, with a handler here or not."""
-        return call(self._store, lambda tx: tx.feed_subscribers(), readonly=True)
+        return call(self._store, lambda tx: tx.feed.subscribers(), readonly=True)
 
     @property
     def attached(self) -> list[str]:
@@ -134,33 +135,11 @@ class EventFeed:
     def _round(self, name: str, handler: Handler, limit: int) -> int:
         now = self._clock.now()
         until = later(now, self._rules.lease)
-        claimed = call(self._store, lambda tx: tx.claim_feed(name, now, until, limit))
-        done: list[str] = []
-        failed: list[tuple[FeedDelivery, str]] = []
-        for item in claimed:
-            try:
-                handler(item.event)
-            except Exception as err:
-                log.warning(
-                    "feed event %s not delivered to %s (attempt %d): %r",
-                    item.event.id,
-                    name,
-                    item.attempts,
-                    err,
-                )
-                failed.append((item, f"{type(err).__name__}: {err}"))
-            else:
-                done.append(item.event.id)
-
-        def settle(tx: FeedRecorder) -> None:
-            tx.mark_feed_delivered(name, done, now)
-            for item, error in failed:
-                retry = self._rules.retry_at(now, item.attempts)
-                tx.mark_feed_failed(name, item.event.id, error, retry)
-
+        claimed = call(self._store, lambda tx: tx.feed.queue(name).claim(now, until, limit))
+        done = attempt_each(claimed, lambda item: handler(item.event), f"feed event for {name}")
         if claimed:
-            call(self._store, settle)
-        return len(done)
+            call(self._store, lambda tx: done.settle(tx.feed.queue(name), self._rules, now))
+        return len(done.sent)
 
     def after_commit(self, count: int) -> None:
         """Deliver about as many events as a command just published (``count``), right
@@ -180,23 +159,23 @@ class EventFeed:
         the last error; each holds its order's later events back."""
         key = arguments.identifier(name, "name")
         size = arguments.count(limit, "limit")
-        return call(self._store, lambda tx: tx.parked_feed(key, size), readonly=True)
+        return call(self._store, lambda tx: tx.feed.queue(key).parked(size), readonly=True)
 
     def retry_parked(self, name: str, event_ids: Sequence[str] | None = None) -> int:
         """Queue the subscriber's parked events (all, or those named) again."""
         key = arguments.identifier(name, "name")
         ids = arguments.ids(event_ids, "event_ids")
         now = self._clock.now()
-        return call(self._store, lambda tx: tx.unpark_feed(key, ids, now))
+        return call(self._store, lambda tx: tx.feed.queue(key).unpark(ids, now))
 
     def backlog(self, name: str) -> int:
         """How many events ``name`` is still owed (parked ones included)."""
         key = arguments.identifier(name, "name")
-        return call(self._store, lambda tx: tx.feed_backlog(key), readonly=True)
+        return call(self._store, lambda tx: tx.feed.backlog(key), readonly=True)
 
     def next_attempt(self) -> pendulum.DateTime | None:
         """When the next event owed to a subscriber attached here is due."""
         names = self.attached
         if not names:
             return None
-        return call(self._store, lambda tx: tx.next_feed_attempt(names), readonly=True)
+        return call(self._store, lambda tx: tx.feed.next_attempt(names), readonly=True)

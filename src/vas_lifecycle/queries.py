@@ -62,42 +62,42 @@ class Queries:
 
     def get(self, order_id: str) -> Order:
         """The order with that id. Raises UnknownOrderError."""
-        return self._read(lambda tx: handlers.load(tx, order_id))
+        return self._read(lambda tx: handlers.load(tx.orders, order_id))
 
     def history(self, order_id: str) -> list[Event]:
         """The order's events, oldest first: its consent evidence (C14)."""
-        return self._read(lambda tx: tx.events(handlers.load(tx, order_id).id))
+        return self._read(lambda tx: tx.orders.events(handlers.load(tx.orders, order_id).id))
 
     def notices(self, order_id: str) -> list[Notice]:
         """The notices recorded for an order."""
-        return self._read(lambda tx: tx.notices(handlers.load(tx, order_id).id))
+        return self._read(lambda tx: tx.outbox.notices(handlers.load(tx.orders, order_id).id))
 
     def charges(self, order_id: str) -> list[Charge]:
         """The charges recorded on an order."""
-        return self._read(lambda tx: tx.charges(handlers.load(tx, order_id).id))
+        return self._read(lambda tx: tx.ledger.charges(handlers.load(tx.orders, order_id).id))
 
     def orders_of(self, msisdn: str) -> list[Order]:
         """Every order of a subscriber, oldest first."""
         number = self._msisdn(msisdn)
-        return self._read(lambda tx: tx.orders_of(number))
+        return self._read(lambda tx: tx.orders.orders_of(number))
 
     def live_orders(self, msisdn: str) -> list[Order]:
         """The subscriber's live orders (awaiting confirmation, active, in trial)."""
         number = self._msisdn(msisdn)
-        return self._read(lambda tx: tx.live_orders_of(number))
+        return self._read(lambda tx: tx.orders.live_orders_of(number))
 
     def sp_violations(self, sp_id: str | None = None) -> list[SpViolation]:
         """C13 evidence, for one SP or for all."""
         if sp_id is not None and not isinstance(sp_id, str):
             raise InvalidArgumentError(f"sp_id must be a string, got {type(sp_id).__name__}")
-        return self._read(lambda tx: tx.violations(sp_id))
+        return self._read(lambda tx: tx.evidence.violations(sp_id))
 
     def next_due(self) -> pendulum.DateTime | None:
         """When the next timer or notice attempt is due (None: nothing is waiting), so
         a scheduler can sleep until then; it may already have passed."""
 
         def earliest(tx: Transaction) -> pendulum.DateTime | None:
-            found = [t for t in (tx.next_due(), tx.next_attempt()) if t is not None]
+            found = [t for t in (tx.orders.next_due(), tx.outbox.next_attempt()) if t is not None]
             return min(found) if found else None
 
         return self._read(earliest)

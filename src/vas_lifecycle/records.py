@@ -273,3 +273,8 @@ class FeedDelivery:
     event: FeedEvent
     attempts: int
     last_error: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The event's id (what the subscriber's queue names it by)."""
+        return self.event.id

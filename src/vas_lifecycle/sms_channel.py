@@ -65,7 +65,7 @@ def receive_all(runner: Runner, texts: list[ReceiveText]) -> list[list[Notice]]:
 def receive(cmd: ReceiveText, uow: UnitOfWork) -> None:
     """One inbound text; ``seen`` is the gateway's message id, handled at most once
     (recorded in this unit of work, so a failed one can come again)."""
-    if cmd.seen is not None and not uow.tx.first_sight(cmd.seen, uow.now):
+    if cmd.seen is not None and not uow.tx.keys.first_sight(cmd.seen, uow.now):
         return
     SmsSession(uow, msisdn=cmd.msisdn, to=cmd.to, body=cmd.body).handle()
 
@@ -82,10 +82,10 @@ class SmsSession:
         self.evidence = clean_text(body, EVIDENCE_LIMIT)
         # the live orders only (invariant 9), read while holding the subscriber
         # (invariant 8)
-        uow.tx.lock_subscriber(msisdn)
-        self.orders = uow.tx.live_orders_of(msisdn)
+        uow.tx.orders.lock_subscriber(msisdn)
+        self.orders = uow.tx.orders.live_orders_of(msisdn)
         # replies speak the language of the subscriber's latest order
-        latest = self.orders[-1].language if self.orders else uow.tx.latest_language(msisdn)
+        latest = self.orders[-1].language if self.orders else uow.tx.orders.latest_language(msisdn)
         self.language = latest if latest is not None else policy.language
 
     def handle(self) -> None:
@@ -168,7 +168,7 @@ class SmsSession:
         now = self.uow.now
         # a new list replaces the last one, even an empty list (C8a): a later pick
         # must never answer about a list the subscriber no longer has
-        self.uow.tx.put_pick_session(
+        self.uow.tx.orders.put_pick_session(
             PickSession(
                 self.msisdn, tuple(o.id for o in live), now, later(now, self.policy.pick_window)
             )
@@ -181,7 +181,7 @@ class SmsSession:
 
     def pick(self, numbers: tuple[int, ...]) -> None:
         """Numbers after ``0000`` (C8): cancel exactly those of the list as it was sent."""
-        session = self.uow.tx.pick_session(self.msisdn)
+        session = self.uow.tx.orders.pick_session(self.msisdn)
         if session is None or self.uow.now >= session.expires_at:
             self.reply(NoticeKind.PICK_EXPIRED)
             return
@@ -192,7 +192,7 @@ class SmsSession:
                 chosen.append(session.order_ids[n - 1])
             else:
                 outside.append(n)
-        listed = [self.uow.tx.get_order(oid) for oid in chosen]
+        listed = [self.uow.tx.orders.get_order(oid) for oid in chosen]
         self.cancel(o for o in listed if o is not None)
         if outside:
             self.reply(

@@ -52,19 +52,19 @@ class SpKeys:
         sp = check_sp_id(sp_id)
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         record = SpKey(key_id, sp, _digest(secret), self._now.now())
-        call(self.store, lambda tx: tx.add_sp_key(record))
+        call(self.store, lambda tx: tx.keys.add_sp_key(record))
         return f"{PREFIX}{key_id}.{secret}"
 
     def revoke(self, sp_id: str, key_id: str | None = None) -> int:
         """Revoke one key of an SP (by its id, the part after ``vas_``) or all of them;
         how many were live."""
         sp, now = check_sp_id(sp_id), self._now.now()
-        return call(self.store, lambda tx: tx.revoke_sp_keys(sp, key_id, now))
+        return call(self.store, lambda tx: tx.keys.revoke_sp_keys(sp, key_id, now))
 
     def keys(self, sp_id: str) -> list[SpKey]:
         """The SP's keys, revoked ones included (digests only)."""
         sp = check_sp_id(sp_id)
-        return call(self.store, lambda tx: tx.sp_keys(sp), readonly=True)
+        return call(self.store, lambda tx: tx.keys.sp_keys(sp), readonly=True)
 
     def authenticate(self, key: object) -> str | None:
         """The SP a presented key belongs to, or None for anything else: malformed,
@@ -73,7 +73,7 @@ class SpKeys:
         if found is None:
             return None
         key_id, secret = found.groups()
-        stored = call(self.store, lambda tx: tx.sp_key(key_id), readonly=True)
+        stored = call(self.store, lambda tx: tx.keys.sp_key(key_id), readonly=True)
         if stored is None or stored.revoked_at is not None:
             return None
         if not hmac.compare_digest(stored.digest, _digest(secret)):

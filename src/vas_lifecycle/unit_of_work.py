@@ -229,19 +229,19 @@ class UnitOfWork:
                 Event(order_id, seq, step.kind, self.now, channel, actor, text_in, text_out, data)
             )
         assert order is not None, "a change needs at least one step"
-        self.tx.append(order, events, start)
+        self.tx.orders.append(order, events, start)
         self.notices.extend(staged)
         return order
 
     def charged(self, order: Order, charge: Charge) -> None:
         """Store a charge C11 allowed, and publish it."""
-        self.tx.add_charge(charge)
+        self.tx.ledger.add_charge(charge)
         self.feed.append(functools.partial(charge_event, order, charge))
 
     def charged_all(self, charged: Sequence[tuple[Order, Charge]]) -> None:
         """Store a billing pass's charges of orders the transaction took, and publish
         them."""
-        self.tx.add_charges([charge for _, charge in charged])
+        self.tx.ledger.add_charges([charge for _, charge in charged])
         self.feed.extend(functools.partial(charge_event, o, c) for o, c in charged)
 
     def reply(
@@ -287,18 +287,18 @@ class UnitOfWork:
         orders = list({n.order_id: None for n in notices if n.order_id and n.order_id not in new})
         behind: set[str] = set()
         if orders:
-            waiting = tx.waiting_notices(orders)
+            waiting = tx.outbox.waiting_notices(orders)
             stale = [n.notice_id for n in waiting if n.kind in self._rules.stale]
             if stale:
-                tx.withdraw_notices(stale, "overtaken by a newer notice of its order")
+                tx.outbox.withdraw_notices(stale, "overtaken by a newer notice of its order")
             behind = {n.order_id for n in waiting if n.kind not in self._rules.unordered}
         claimed_until = None if self._claim_for is None else later(self.now, self._claim_for)
         ready: list[Notice] = []
         for notice in notices:
             if notice.order_id in behind:
-                tx.add_notice(notice)
+                tx.outbox.add_notice(notice)
             else:
-                tx.add_notice(notice, claimed_until=claimed_until)
+                tx.outbox.add_notice(notice, claimed_until=claimed_until)
                 ready.append(notice)
         return ready
 
@@ -311,7 +311,7 @@ class UnitOfWork:
         evidence: str,
     ) -> None:
         """Book forced subscription against the order's SP (C13)."""
-        self.tx.add_violation(
+        self.tx.evidence.add_violation(
             SpViolation(
                 self.new_id(),
                 order.sp_id,
@@ -493,7 +493,7 @@ class Runner:
         """Write what ``uow`` staged (its feed events, its notices) to ``tx``; the
         notices to hand over after the commit."""
         if uow.feed:
-            tx.add_feed_events(make() for make in uow.feed)
+            tx.feed.add_events(make() for make in uow.feed)
         return uow.write_notices()
 
     def _committed(self, ready: list[Notice], published: int) -> None:

@@ -370,9 +370,9 @@ def simulate(
 
     problems = [str(p) for p in check_invariants(lc, settled=True)] if check else []
     with lc.store.transaction(readonly=True) as tx:
-        states = Counter(o.state.value for o in tx.all_orders())
-        kinds = Counter(n.kind.value for n in tx.all_notices())
-        violations = tx.violations(None)
+        states = Counter(o.state.value for o in tx.orders.all_orders())
+        kinds = Counter(n.kind.value for n in tx.outbox.all_notices())
+        violations = tx.evidence.violations(None)
     return SimulationReport(
         subscribers=subscribers,
         days=days,

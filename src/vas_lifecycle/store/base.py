@@ -3,9 +3,13 @@
 The facade opens a :class:`Transaction`, reads what the command needs, writes the
 order's new events together with its notices, charges and SP violations, and commits.
 Either all of it is stored or none of it (the outbox pattern: notices are delivered
-after the commit, from the store). The transaction is made of small recorder ports
-(orders and events, notices, charges and violations, pick sessions, what gateways
-report, SP keys); code that needs one part names that port. Adapters keep the ports narrow so SQL stores fit.
+after the commit, from the store). The transaction is made of one small recorder
+per subject, as attributes: ``tx.orders`` (orders, events, pick lists), ``tx.outbox``
+(notices), ``tx.ledger`` (charges), ``tx.evidence`` (SP violations, delivery
+reports), ``tx.keys`` (message ids, idempotency keys, SP keys) and ``tx.feed`` (the
+event feed). The outbox and each feed subscriber are the same :class:`LeasedQueue`
+shape. Code that needs one subject takes that recorder; each has a contract of its
+own in :mod:`vas_lifecycle.testing.store_contract`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import abc
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 import attrs
 import pendulum
@@ -39,14 +43,13 @@ __all__ = [
     "ConflictError",
     "ConnectionLostError",
     "Delivery",
+    "EvidenceRecorder",
     "FeedRecorder",
-    "GatewayRecorder",
+    "KeyRecorder",
+    "LeasedQueue",
     "NoticeRecorder",
     "OrderRecorder",
-    "PickSessionRecorder",
-    "RequestKeyRecorder",
     "RetryableError",
-    "SpKeyRecorder",
     "Store",
     "Transaction",
     "Waiting",
@@ -61,6 +64,11 @@ class Delivery:
     attempts: int
     last_error: str | None = None
 
+    @property
+    def id(self) -> str:
+        """The notice's id (what the outbox's queue names it by)."""
+        return self.notice.id
+
 
 @attrs.frozen
 class Waiting:
@@ -69,6 +77,10 @@ class Waiting:
     notice_id: str
     order_id: str
     kind: NoticeKind
+
+
+#: what a :class:`LeasedQueue` hands out
+ItemT = TypeVar("ItemT")
 
 
 class RetryableError(Exception):
@@ -103,7 +115,8 @@ class ConnectionLostError(RetryableError):
 
 
 class OrderRecorder(abc.ABC):
-    """Orders and their events: what commands read to decide, and what they write."""
+    """Orders and their events, with the subscriber's ``0000`` list (C8): what
+    commands read to decide, and what they write."""
 
     @abc.abstractmethod
     def get_order(self, order_id: str) -> Order | None: ...
@@ -164,6 +177,14 @@ class OrderRecorder(abc.ABC):
         order). Raises :class:`ConflictError` if it moved, now or at commit.
         """
 
+    @abc.abstractmethod
+    def pick_session(self, msisdn: str) -> PickSession | None:
+        """The subscriber's latest ``0000`` list (C8), expired or not."""
+
+    @abc.abstractmethod
+    def put_pick_session(self, session: PickSession) -> None:
+        """Store a subscriber's ``0000`` list, replacing the previous one."""
+
     def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
         """The ids of finished orders that ended before ``cutoff`` (what C14 lets
         ``purge`` delete). This default reads every order; the SQL stores answer it
@@ -176,26 +197,59 @@ class OrderRecorder(abc.ABC):
 
     @abc.abstractmethod
     def purge(self, order_ids: Sequence[str]) -> int:
-        """Delete finished orders with their events, notices, charges and feed
+        """Delete finished orders with everything recorded of them in the other
+        recorders too: events, notices and their delivery reports, charges, feed
         entries (C14)."""
 
     @abc.abstractmethod
     def all_orders(self) -> Iterator[Order]: ...
 
 
-class NoticeRecorder(abc.ABC):
-    """The outbox: notices recorded with the change that made them, and their delivery."""
+class LeasedQueue(abc.ABC, Generic[ItemT]):
+    """Items handed out at least once under a lease, the shape the outbox (notices to
+    the notifier) and each feed subscriber's queue (events to its handler) share.
+
+    :meth:`claim` takes due items, counts the attempt and pushes the next one to
+    ``lease_until``, so a crashed deliverer's items come back and concurrent
+    deliverers never take one item at once; the deliverer then records how each went
+    (:meth:`mark_delivered`, or :meth:`mark_failed` with a retry time, or parked).
+    Items are named by their ``id`` (the notice's or the event's)."""
 
     @abc.abstractmethod
-    def notices(self, order_id: str) -> list[Notice]: ...
+    def claim(
+        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+    ) -> list[ItemT]:
+        """Claim up to ``limit`` items due at or before ``now``, oldest due first."""
 
     @abc.abstractmethod
-    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
-        """Record a notice in the outbox; ``claimed_until`` writes it already claimed
-        (one attempt counted) by the caller, who will send it right after the commit."""
+    def mark_delivered(self, ids: Sequence[str], at: pendulum.DateTime) -> None:
+        """These items were handed over: never handed out again."""
 
     @abc.abstractmethod
-    def claim_notices(
+    def mark_failed(self, item_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        """Record a failed attempt; ``retry_at`` None parks the item."""
+
+    @abc.abstractmethod
+    def parked(self, limit: int) -> list[ItemT]:
+        """Items given up on after too many failed attempts, oldest first, for an
+        operator to see."""
+
+    @abc.abstractmethod
+    def unpark(self, ids: Sequence[str] | None, now: pendulum.DateTime) -> int:
+        """Queue parked items (all, or those named) again, due ``now``, their attempts
+        counted from zero; how many."""
+
+    @abc.abstractmethod
+    def next_attempt(self) -> pendulum.DateTime | None:
+        """When the next claim can take something (None: nothing waits)."""
+
+
+class NoticeRecorder(LeasedQueue[Delivery]):
+    """The outbox: notices recorded with the change that made them, and their
+    delivery (a :class:`LeasedQueue` of notices)."""
+
+    @abc.abstractmethod
+    def claim(
         self,
         now: pendulum.DateTime,
         lease_until: pendulum.DateTime,
@@ -206,10 +260,21 @@ class NoticeRecorder(abc.ABC):
         """Claim up to ``limit`` notices due for delivery (not delivered, parked or
         withdrawn, next attempt at or before ``now``, and no earlier notice of the same
         order still waiting, except one of the ``unordered`` kinds, which holds no
-        other back: one order's notices go out in order), oldest first: count the
-        attempt and push the next one to ``lease_until``, so a crashed sender's notices
-        come back, and so that concurrent dispatchers never claim the same notice at
-        once."""
+        other back: one order's notices go out in order), oldest first."""
+
+    @abc.abstractmethod
+    def mark_delivered(self, ids: Sequence[str], at: pendulum.DateTime) -> None:
+        """Record that these notices were handed over; a notice whose final failure a
+        gateway reported (:meth:`reopen_notice`) since it was last claimed (the report
+        outran the sender) stays undelivered, for the retry the report asked for."""
+
+    @abc.abstractmethod
+    def notices(self, order_id: str) -> list[Notice]: ...
+
+    @abc.abstractmethod
+    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
+        """Record a notice in the outbox; ``claimed_until`` writes it already claimed
+        (one attempt counted) by the caller, who will send it right after the commit."""
 
     @abc.abstractmethod
     def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
@@ -226,29 +291,6 @@ class NoticeRecorder(abc.ABC):
     @abc.abstractmethod
     def withdrawn_notices(self) -> dict[str, str]:
         """Every withdrawn notice's id, with why (for audits)."""
-
-    @abc.abstractmethod
-    def next_attempt(self) -> pendulum.DateTime | None:
-        """When the earliest notice waiting in the outbox (not delivered, not parked) is
-        due for its next attempt."""
-
-    @abc.abstractmethod
-    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
-        """Record that these notices were handed over; a notice whose final failure a
-        gateway reported (:meth:`reopen_notice`) since it was last claimed (the report
-        outran the sender) stays undelivered, for the retry the report asked for."""
-
-    @abc.abstractmethod
-    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        """Record a failed attempt; ``retry_at`` None parks the notice."""
-
-    @abc.abstractmethod
-    def parked_notices(self, limit: int) -> list[Delivery]:
-        """Notices given up on after too many failed attempts, for an operator to see."""
-
-    @abc.abstractmethod
-    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
-        """Put parked notices back in the queue, due ``now``; returns how many."""
 
     @abc.abstractmethod
     def delivered(self, notice_id: str) -> bool: ...
@@ -280,7 +322,7 @@ class Billable(NamedTuple):
 
 
 class ChargeRecorder(abc.ABC):
-    """Charges (C11) and SP violations (C13): the money and the evidence against SPs."""
+    """The ledger: charges (C11), and the billing pass's batches."""
 
     @abc.abstractmethod
     def charges(self, order_id: str) -> list[Charge]: ...
@@ -339,34 +381,16 @@ class ChargeRecorder(abc.ABC):
         """Every charge, for audits, in no particular order (a store may read them a
         page at a time)."""
 
+
+class EvidenceRecorder(abc.ABC):
+    """What others did, kept as evidence: SP violations (C13) and the delivery
+    reports gateways send about notices."""
+
     @abc.abstractmethod
     def violations(self, sp_id: str | None) -> list[SpViolation]: ...
 
     @abc.abstractmethod
     def add_violation(self, violation: SpViolation) -> None: ...
-
-
-class PickSessionRecorder(abc.ABC):
-    """The subscriber's latest ``0000`` list (C8)."""
-
-    @abc.abstractmethod
-    def pick_session(self, msisdn: str) -> PickSession | None:
-        """The subscriber's latest ``0000`` list (C8), expired or not."""
-
-    @abc.abstractmethod
-    def put_pick_session(self, session: PickSession) -> None:
-        """Store a subscriber's ``0000`` list, replacing the previous one."""
-
-
-class GatewayRecorder(abc.ABC):
-    """What SMS gateways tell: the inbound texts already handled, by the gateway's
-    message id, and delivery reports about notices."""
-
-    @abc.abstractmethod
-    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
-        """Record that the inbound text ``message_id`` is being handled; False if it was
-        already (a gateway retry, a second worker): then the caller does nothing. With
-        concurrent transactions, exactly one of them sees True."""
 
     @abc.abstractmethod
     def add_delivery_report(self, report: DeliveryReport) -> None: ...
@@ -375,13 +399,35 @@ class GatewayRecorder(abc.ABC):
     def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
         """A notice's delivery reports, oldest first (by the time each was received)."""
 
+
+class KeyRecorder(abc.ABC):
+    """Keys: the inbound texts already handled (by the gateway's message id),
+    callers' idempotency keys for order requests, and the SP API's keys (their ids
+    and digests, never the secrets)."""
+
+    @abc.abstractmethod
+    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
+        """Record that the inbound text ``message_id`` is being handled; False if it was
+        already (a gateway retry, a second worker): then the caller does nothing. With
+        concurrent transactions, exactly one of them sees True."""
+
     @abc.abstractmethod
     def forget_messages(self, before: pendulum.DateTime) -> int:
         """Drop the ids of inbound texts handled before ``before`` (retention)."""
 
+    @abc.abstractmethod
+    def request_key(self, scope: str, key: str) -> RequestKey | None: ...
 
-class SpKeyRecorder(abc.ABC):
-    """The SP API's keys: their ids and digests, never the secrets."""
+    @abc.abstractmethod
+    def add_request_key(self, record: RequestKey) -> None:
+        """Remember a key (an SP retrying a request its HTTP client gave up on), in
+        the request's own unit of work; the commit fails with :class:`ConflictError`
+        if a racing transaction stored the same ``(scope, key)`` first (the retry then
+        finds it)."""
+
+    @abc.abstractmethod
+    def forget_request_keys(self, before: pendulum.DateTime) -> int:
+        """Drop the keys stored before ``before`` (retention); how many."""
 
     @abc.abstractmethod
     def add_sp_key(self, key: SpKey) -> None: ...
@@ -399,107 +445,63 @@ class SpKeyRecorder(abc.ABC):
         were live."""
 
 
-class RequestKeyRecorder(abc.ABC):
-    """Callers' idempotency keys for order requests (an SP retrying a request its
-    HTTP client gave up on), stored in the request's own unit of work."""
-
-    @abc.abstractmethod
-    def request_key(self, scope: str, key: str) -> RequestKey | None: ...
-
-    @abc.abstractmethod
-    def add_request_key(self, record: RequestKey) -> None:
-        """Remember a key; the commit fails with :class:`ConflictError` if a racing
-        transaction stored the same ``(scope, key)`` first (the retry then finds it)."""
-
-    @abc.abstractmethod
-    def forget_request_keys(self, before: pendulum.DateTime) -> int:
-        """Drop the keys stored before ``before`` (retention); how many."""
-
-
 class FeedRecorder(abc.ABC):
     """The event feed's outbox: each event stored, with the change that made it, once
-    for every registered subscriber, and delivered to each on its own."""
+    for every registered subscriber, and delivered to each from its own
+    :class:`LeasedQueue` (:meth:`queue`)."""
 
     @abc.abstractmethod
-    def add_feed_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
+    def add_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
         """Register a subscriber: it is owed every event stored after this commits.
         False if it was registered already (its backlog is kept)."""
 
     @abc.abstractmethod
-    def remove_feed_subscriber(self, name: str) -> bool:
+    def remove_subscriber(self, name: str) -> bool:
         """Forget a subscriber and every event still owed to it; False if unknown."""
 
     @abc.abstractmethod
-    def feed_subscribers(self) -> list[str]:
+    def subscribers(self) -> list[str]:
         """The registered subscribers' names, sorted."""
 
     @abc.abstractmethod
-    def add_feed_events(self, events: Iterable[FeedEvent]) -> None:
+    def add_events(self, events: Iterable[FeedEvent]) -> None:
         """Owe ``events`` to every registered subscriber, as of this unit of work's
         end. With none registered nothing is stored, and ``events`` need not even be
         iterated (the caller makes each event only when it is taken)."""
 
     @abc.abstractmethod
-    def claim_feed(
-        self,
-        subscriber: str,
-        now: pendulum.DateTime,
-        lease_until: pendulum.DateTime,
-        limit: int,
-    ) -> list[FeedDelivery]:
-        """Claim up to ``limit`` of the subscriber's due events, oldest due first: at
-        most one per order, and only an order's earliest undelivered event (parked or
-        not), so one order's events reach the subscriber in commit order. Count the
-        attempt and push the next one to ``lease_until``. Concurrent claims for one
-        subscriber run one after the other."""
+    def queue(self, subscriber: str) -> LeasedQueue[FeedDelivery]:
+        """The subscriber's owed events. Its :meth:`~LeasedQueue.claim` takes at most
+        one event per order, and only an order's earliest undelivered one (parked or
+        not), so one order's events reach the subscriber in commit order; concurrent
+        claims for one subscriber run one after the other. A parked event holds its
+        order's later events back."""
 
     @abc.abstractmethod
-    def mark_feed_delivered(
-        self, subscriber: str, event_ids: Sequence[str], at: pendulum.DateTime
-    ) -> None: ...
-
-    @abc.abstractmethod
-    def mark_feed_failed(
-        self, subscriber: str, event_id: str, error: str, retry_at: pendulum.DateTime | None
-    ) -> None:
-        """Record a failed delivery; ``retry_at`` None parks the event (and, behind it,
-        its order's later events for this subscriber)."""
-
-    @abc.abstractmethod
-    def parked_feed(self, subscriber: str, limit: int) -> list[FeedDelivery]:
-        """The subscriber's parked events, oldest first."""
-
-    @abc.abstractmethod
-    def unpark_feed(
-        self, subscriber: str, event_ids: Sequence[str] | None, now: pendulum.DateTime
-    ) -> int:
-        """Queue parked events (all, or those named) again, due ``now``; how many."""
-
-    @abc.abstractmethod
-    def feed_backlog(self, subscriber: str) -> int:
+    def backlog(self, subscriber: str) -> int:
         """How many events the subscriber is still owed (parked ones included)."""
 
     @abc.abstractmethod
-    def next_feed_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
+    def next_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
         """When the next claim for one of ``subscribers`` can take something: the
         earliest due time among each order's earliest owed event (not parked)."""
 
 
-class Transaction(
-    OrderRecorder,
-    NoticeRecorder,
-    ChargeRecorder,
-    PickSessionRecorder,
-    GatewayRecorder,
-    SpKeyRecorder,
-    FeedRecorder,
-    RequestKeyRecorder,
-):
-    """One unit of work over every recorder port. Nothing is visible to others until
-    the store commits it; either all of it is stored or none of it. Code that needs
-    one part names the smaller port (the outbox takes a ``NoticeRecorder``)."""
+class Transaction(abc.ABC):
+    """One unit of work, made of one recorder per subject: ``orders``, ``outbox``,
+    ``ledger``, ``evidence``, ``keys`` and ``feed``. Nothing is visible to others
+    until the store commits it; either all of it is stored or none of it. Code that
+    needs one subject takes that recorder (the outbox's delivery takes a
+    :class:`NoticeRecorder`)."""
 
-    def read_ahead(self, msisdns: Collection[str]) -> None:
+    orders: OrderRecorder
+    outbox: NoticeRecorder
+    ledger: ChargeRecorder
+    evidence: EvidenceRecorder
+    keys: KeyRecorder
+    feed: FeedRecorder
+
+    def read_ahead(self, msisdns: Collection[str]) -> None:  # noqa: B027 - optional hook
         """A hint before a burst of commands of these subscribers (one each): a store
         may read what they will ask for (their live orders, say) in a few queries
         for the lot. It must still answer every later read as if it had not."""

@@ -36,8 +36,15 @@ from vas_lifecycle.records import (
 from vas_lifecycle.states import BILLABLE_STATES, OrderState
 from vas_lifecycle.store.base import (
     Billable,
+    ChargeRecorder,
     ConflictError,
     Delivery,
+    EvidenceRecorder,
+    FeedRecorder,
+    KeyRecorder,
+    LeasedQueue,
+    NoticeRecorder,
+    OrderRecorder,
     Store,
     Transaction,
     Waiting,
@@ -47,7 +54,9 @@ __all__ = ["MemoryStore"]
 
 
 @attrs.define
-class _Outbox:
+class _Box:
+    """The delivery bookkeeping of a notice in the outbox or of a feed event."""
+
     attempts: int
     next_at: pendulum.DateTime
     error: str | None = None
@@ -69,7 +78,7 @@ class _Data:
         self.due: list[tuple[pendulum.DateTime, str]] = []  # sorted (due_at, order id)
         self.notices: dict[str, Notice] = {}
         self.notices_by_order: dict[str, tuple[str, ...]] = {}
-        self.outbox: dict[str, _Outbox] = {}  # undelivered notices, in recording order
+        self.outbox: dict[str, _Box] = {}  # undelivered notices, in recording order
         # attempts of delivered notices, kept only where not 1 (the usual case)
         self.delivered_after: dict[str, int] = {}
         self.withdrawn: dict[str, str] = {}  # notice id -> why it is never to be sent
@@ -82,7 +91,7 @@ class _Data:
         self.sp_keys: dict[str, SpKey] = {}
         self.request_keys: dict[tuple[str, str], RequestKey] = {}
         # the event feed: each subscriber's owed events, in commit order, by event id
-        self.feed: dict[str, dict[str, tuple[FeedEvent, _Outbox]]] = {}
+        self.feed: dict[str, dict[str, tuple[FeedEvent, _Box]]] = {}
 
     def copy(self) -> _Data:
         """An independent copy: records are immutable and shared, containers are new."""
@@ -116,26 +125,18 @@ class _Data:
         return self.orders[order_id].requested_at, order_id
 
 
-class _MemoryTransaction(Transaction):
-    def __init__(self, data: _Data) -> None:
+class _Part:
+    """A recorder: a view of the store's data that logs how to undo its writes in
+    its transaction's undo log."""
+
+    def __init__(self, data: _Data, undo: list[Callable[[], None]]) -> None:
         self._data = data
-        self._undo: list[Callable[[], None]] = []
+        self._undo = undo
 
-    def rollback(self, mark: int = 0) -> None:
-        """Undo what was written since the undo log was ``mark`` long (all of it)."""
-        while len(self._undo) > mark:
-            self._undo.pop()()
 
-    @contextlib.contextmanager
-    def savepoint(self) -> Iterator[None]:
-        mark = len(self._undo)
-        try:
-            yield
-        except BaseException:
-            self.rollback(mark)
-            raise
+class _Orders(_Part, OrderRecorder):
+    """Orders, their events and indexes, and the pick lists."""
 
-    # --- reads ---------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order | None:
         return self._data.orders.get(order_id)
 
@@ -192,176 +193,18 @@ class _MemoryTransaction(Transaction):
         due = self._data.due
         return due[0][0] if due else None
 
-    def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
-        data = self._data
-        outbox, by_order = data.outbox, data.notices_by_order
-        if not outbox:  # nothing waits anywhere (the usual case between dispatches)
-            return []
-        waiting = [
-            data.notices[nid]
-            for oid in order_ids
-            for nid in by_order.get(oid, ())
-            if nid in outbox and not outbox[nid].parked
-        ]
-        if not waiting:
-            return []
-        waiting.sort(key=lambda n: (n.at, n.id))
-        return [Waiting(n.id, n.order_id or "", n.kind) for n in waiting]
-
-    def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
-        data = self._data
-        for nid in notice_ids:
-            box = data.outbox.get(nid)
-            if box is None or box.parked:
-                continue
-            del data.outbox[nid]
-            data.withdrawn[nid] = reason[:500]
-            self._undo.append(functools.partial(data.outbox.__setitem__, nid, box))
-            self._undo.append(functools.partial(_drop, data.withdrawn, nid))
-
-    def withdrawn_notices(self) -> dict[str, str]:
-        return dict(self._data.withdrawn)
-
-    def next_attempt(self) -> pendulum.DateTime | None:
-        waiting = [box.next_at for box in self._data.outbox.values() if not box.parked]
-        return min(waiting) if waiting else None
-
-    def charges(self, order_id: str) -> list[Charge]:
-        return [self._data.charges[k] for k in self._data.charges_by_order.get(order_id, ())]
-
-    def charge(self, key: str) -> Charge | None:
-        return self._data.charges.get(key)
-
-    def billable_orders(
-        self,
-        period: Period,
-        period_key: str,
-        settled_before: pendulum.DateTime | None,
-        after: str | None,
-        limit: int,
-    ) -> Billable:
-        data = self._data
-        charged = data.charges_by_order
-        found = [
-            order
-            for order in data.orders.values()
-            if order.kind is OfferKind.SUBSCRIPTION
-            and order.period is period
-            and order.state in BILLABLE_STATES
-            and (after is None or order.id > after)
-            and not any(data.charges[k].period_key == period_key for k in charged.get(order.id, ()))
-        ]
-        found.sort(key=lambda order: order.id)
-        batch = found[:limit]
-        settled, others = [], []
-        for order in batch:
-            if (
-                settled_before is not None
-                and order.state is OrderState.ACTIVE
-                and order.consent_channel is not None
-                and order.activated_at is not None
-                and order.activated_at < settled_before
-            ):
-                settled.append(order.id)
-            else:
-                others.append(order)
-        return Billable(settled, others, batch[-1].id if len(batch) == limit else None)
-
-    def charge_settled(
-        self,
-        order_ids: Sequence[str],
-        key: tuple[str, str],
-        period_key: str,
-        start: pendulum.DateTime,
-        now: pendulum.DateTime,
-    ) -> tuple[int, Decimal]:
-        total = Decimal(0)
-        for order_id in order_ids:
-            order = self._data.orders[order_id]
-            charge_key = f"{key[0]}{order_id}{key[1]}"
-            self.add_charge(
-                Charge(charge_key, order_id, order.price, period_key, start, now, order.version)
-            )
-            total += order.price
-        return len(order_ids), total
-
-    def notices(self, order_id: str) -> list[Notice]:
-        return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]
-
-    def claim_notices(
-        self,
-        now: pendulum.DateTime,
-        lease_until: pendulum.DateTime,
-        limit: int,
-        *,
-        unordered: Collection[str] = (),
-    ) -> list[Delivery]:
-        claimed: list[Delivery] = []
-        notices = self._data.notices
-        # one order's notices go out in order: only its earliest waiting one is claimable
-        first: dict[str, tuple[pendulum.DateTime, str]] = {}
-        for nid, box in self._data.outbox.items():
-            oid = notices[nid].order_id
-            if oid is not None and not box.parked and notices[nid].kind not in unordered:
-                key = (notices[nid].at, nid)
-                if oid not in first or key < first[oid]:
-                    first[oid] = key
-        for nid, box in self._data.outbox.items():
-            if len(claimed) >= limit:
-                break
-            if box.parked or box.next_at > now:
-                continue
-            oid = notices[nid].order_id
-            if oid is not None and first.get(oid, (notices[nid].at, nid)) < (notices[nid].at, nid):
-                continue
-            self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
-            box.attempts += 1
-            box.next_at = lease_until
-            box.reported = False
-            claimed.append(Delivery(self._data.notices[nid], box.attempts, box.error))
-        return claimed
-
-    def parked_notices(self, limit: int) -> list[Delivery]:
-        return [
-            Delivery(self._data.notices[nid], box.attempts, box.error)
-            for nid, box in self._data.outbox.items()
-            if box.parked
-        ][:limit]
-
-    def violations(self, sp_id: str | None) -> list[SpViolation]:
-        return [v for v in self._data.violations if sp_id is None or v.sp_id == sp_id]
-
     def pick_session(self, msisdn: str) -> PickSession | None:
         return self._data.picks.get(msisdn)
 
-    def delivered(self, notice_id: str) -> bool:
-        data = self._data
-        return (
-            notice_id in data.notices
-            and notice_id not in data.outbox
-            and notice_id not in data.withdrawn
-        )
+    def put_pick_session(self, session: PickSession) -> None:
+        picks = self._data.picks
+        before = picks.get(session.msisdn)
+        picks[session.msisdn] = session
+        if before is None:
+            self._undo.append(functools.partial(_drop, picks, session.msisdn))
+        else:
+            self._undo.append(lambda: picks.__setitem__(session.msisdn, before))
 
-    def delivery(self, notice_id: str) -> Delivery | None:
-        notice = self._data.notices.get(notice_id)
-        if notice is None:
-            return None
-        box = self._data.outbox.get(notice_id)
-        if box is None:
-            return Delivery(notice, self._data.delivered_after.get(notice_id, 1))
-        return Delivery(notice, box.attempts, box.error)
-
-    def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
-        return sorted(self._data.reports.get(notice_id, ()), key=lambda r: (r.at, r.id))
-
-    def sp_key(self, key_id: str) -> SpKey | None:
-        return self._data.sp_keys.get(key_id)
-
-    def sp_keys(self, sp_id: str) -> list[SpKey]:
-        keys = [k for k in self._data.sp_keys.values() if k.sp_id == sp_id]
-        return sorted(keys, key=lambda k: (k.created_at, k.key_id))
-
-    # --- writes --------------------------------------------------------------------
     def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
         data = self._data
         current = data.orders.get(order.id)
@@ -429,175 +272,6 @@ class _MemoryTransaction(Transaction):
         if old is not None:
             bisect.insort(due, (old, oid))
 
-    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
-        data = self._data
-        if notice.id in data.notices:
-            raise ConflictError(notice.order_id or notice.id, -1)
-        data.notices[notice.id] = notice
-        if claimed_until is None:
-            data.outbox[notice.id] = _Outbox(0, notice.at)
-        else:
-            data.outbox[notice.id] = _Outbox(1, claimed_until)
-        oid = notice.order_id
-        before = data.notices_by_order.get(oid, ()) if oid is not None else ()
-        if oid is not None:
-            data.notices_by_order[oid] = (*before, notice.id)
-
-        def undo() -> None:
-            data.notices.pop(notice.id, None)
-            data.outbox.pop(notice.id, None)
-            if oid is not None:
-                if before:
-                    data.notices_by_order[oid] = before
-                else:
-                    data.notices_by_order.pop(oid, None)
-
-        self._undo.append(undo)
-
-    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
-        data = self._data
-        for nid in notice_ids:
-            if nid in data.outbox and data.outbox[nid].reported:
-                continue  # a gateway's failure report outran the sender
-            box = data.outbox.pop(nid, None)
-            if box is not None:
-                self._undo.append(functools.partial(data.outbox.__setitem__, nid, box))
-                if box.attempts != 1:
-                    data.delivered_after[nid] = box.attempts
-                    self._undo.append(functools.partial(_drop, data.delivered_after, nid))
-
-    def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        data = self._data
-        if notice_id not in data.notices:
-            return
-        box = data.outbox.get(notice_id)
-        if box is None:
-            attempts = data.delivered_after.pop(notice_id, 1)
-            next_at = retry_at if retry_at is not None else data.notices[notice_id].at
-            box = data.outbox[notice_id] = _Outbox(attempts, next_at)
-
-            def undo() -> None:
-                data.outbox.pop(notice_id, None)
-                if attempts != 1:
-                    data.delivered_after[notice_id] = attempts
-
-            self._undo.append(undo)
-            _fail(box, error, retry_at)
-        else:
-            self.mark_failed(notice_id, error, retry_at)
-        box.reported = True
-
-    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        box = self._data.outbox.get(notice_id)
-        if box is None:
-            return
-        self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
-        _fail(box, error, retry_at)
-
-    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
-        count = 0
-        for nid in notice_ids:
-            box = self._data.outbox.get(nid)
-            if box is not None and box.parked:
-                self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
-                box.parked, box.next_at, box.attempts = False, now, 0
-                count += 1
-        return count
-
-    def add_charge(self, charge: Charge) -> None:
-        data = self._data
-        order = data.orders.get(charge.order_id)
-        if order is None or order.version != charge.order_version:
-            found = order.version if order is not None else None
-            raise ConflictError(charge.order_id, charge.order_version, found)
-        if charge.key in data.charges or any(
-            data.charges[k].period_key == charge.period_key
-            for k in data.charges_by_order.get(charge.order_id, ())
-        ):
-            raise ConflictError(charge.order_id, charge.order_version)
-        data.charges[charge.key] = charge
-        keys = data.charges_by_order.setdefault(charge.order_id, [])
-        keys.append(charge.key)
-
-        def undo() -> None:
-            data.charges.pop(charge.key, None)
-            keys.remove(charge.key)
-
-        self._undo.append(undo)
-
-    def add_violation(self, violation: SpViolation) -> None:
-        violations = self._data.violations
-        violations.append(violation)
-        self._undo.append(lambda: _truncate(violations, len(violations) - 1))
-
-    def put_pick_session(self, session: PickSession) -> None:
-        picks = self._data.picks
-        before = picks.get(session.msisdn)
-        picks[session.msisdn] = session
-        if before is None:
-            self._undo.append(functools.partial(_drop, picks, session.msisdn))
-        else:
-            self._undo.append(lambda: picks.__setitem__(session.msisdn, before))
-
-    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
-        messages = self._data.messages
-        if message_id in messages:
-            return False
-        messages[message_id] = at
-        self._undo.append(functools.partial(_drop, messages, message_id))
-        return True
-
-    def add_delivery_report(self, report: DeliveryReport) -> None:
-        reports = self._data.reports
-        before = reports.get(report.notice_id, ())
-        reports[report.notice_id] = (*before, report)
-        self._undo.append(lambda: reports.__setitem__(report.notice_id, before))
-
-    def forget_messages(self, before: pendulum.DateTime) -> int:
-        messages = self._data.messages
-        old = {k: at for k, at in messages.items() if at < before}
-        for key in old:
-            del messages[key]
-        self._undo.append(lambda: messages.update(old))
-        return len(old)
-
-    def add_sp_key(self, key: SpKey) -> None:
-        keys = self._data.sp_keys
-        if key.key_id in keys:
-            raise ConflictError.concurrent(f"SP key {key.key_id} exists")
-        keys[key.key_id] = key
-        self._undo.append(functools.partial(_drop, keys, key.key_id))
-
-    def revoke_sp_keys(self, sp_id: str, key_id: str | None, at: pendulum.DateTime) -> int:
-        keys = self._data.sp_keys
-        live = [
-            k
-            for k in keys.values()
-            if k.sp_id == sp_id and k.revoked_at is None and key_id in (None, k.key_id)
-        ]
-        for key in live:
-            keys[key.key_id] = attrs.evolve(key, revoked_at=at)
-            self._undo.append(functools.partial(keys.__setitem__, key.key_id, key))
-        return len(live)
-
-    def request_key(self, scope: str, key: str) -> RequestKey | None:
-        return self._data.request_keys.get((scope, key))
-
-    def add_request_key(self, record: RequestKey) -> None:
-        keys, name = self._data.request_keys, (record.scope, record.key)
-        if name in keys:
-            raise ConflictError.concurrent(f"request key {record.key!r} exists")
-        keys[name] = record
-        self._undo.append(functools.partial(_drop, keys, name))
-
-    def forget_request_keys(self, before: pendulum.DateTime) -> int:
-        keys = self._data.request_keys
-        old = {name: r for name, r in keys.items() if r.at < before}
-        for name in old:
-            del keys[name]
-        self._undo.append(lambda: keys.update(old))
-        return len(old)
-
     def purge(self, order_ids: Sequence[str]) -> int:
         # purging is an explicit, final operation: it is not undone by a rollback of
         # the same unit of work, so it runs last and alone in Lifecycle.purge
@@ -622,8 +296,355 @@ class _MemoryTransaction(Transaction):
             count += 1
         return count
 
-    # --- the event feed ----------------------------------------------------------------
-    def add_feed_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
+    def all_orders(self) -> Iterator[Order]:
+        yield from list(self._data.orders.values())
+
+
+class _Notices(_Part, NoticeRecorder):
+    """The outbox."""
+
+    def claim(
+        self,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+        *,
+        unordered: Collection[str] = (),
+    ) -> list[Delivery]:
+        claimed: list[Delivery] = []
+        notices = self._data.notices
+        # one order's notices go out in order: only its earliest waiting one is claimable
+        first: dict[str, tuple[pendulum.DateTime, str]] = {}
+        for nid, box in self._data.outbox.items():
+            oid = notices[nid].order_id
+            if oid is not None and not box.parked and notices[nid].kind not in unordered:
+                key = (notices[nid].at, nid)
+                if oid not in first or key < first[oid]:
+                    first[oid] = key
+        for nid, box in self._data.outbox.items():
+            if len(claimed) >= limit:
+                break
+            if box.parked or box.next_at > now:
+                continue
+            oid = notices[nid].order_id
+            if oid is not None and first.get(oid, (notices[nid].at, nid)) < (notices[nid].at, nid):
+                continue
+            self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+            box.attempts += 1
+            box.next_at = lease_until
+            box.reported = False
+            claimed.append(Delivery(self._data.notices[nid], box.attempts, box.error))
+        return claimed
+
+    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        data = self._data
+        for nid in notice_ids:
+            if nid in data.outbox and data.outbox[nid].reported:
+                continue  # a gateway's failure report outran the sender
+            box = data.outbox.pop(nid, None)
+            if box is not None:
+                self._undo.append(functools.partial(data.outbox.__setitem__, nid, box))
+                if box.attempts != 1:
+                    data.delivered_after[nid] = box.attempts
+                    self._undo.append(functools.partial(_drop, data.delivered_after, nid))
+
+    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        box = self._data.outbox.get(notice_id)
+        if box is None:
+            return
+        self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+        _fail(box, error, retry_at)
+
+    def parked(self, limit: int) -> list[Delivery]:
+        return [
+            Delivery(self._data.notices[nid], box.attempts, box.error)
+            for nid, box in self._data.outbox.items()
+            if box.parked
+        ][:limit]
+
+    def unpark(self, ids: Sequence[str] | None, now: pendulum.DateTime) -> int:
+        return _unpark(self._undo, self._data.outbox.items(), ids, now)
+
+    def next_attempt(self) -> pendulum.DateTime | None:
+        waiting = [box.next_at for box in self._data.outbox.values() if not box.parked]
+        return min(waiting) if waiting else None
+
+    def notices(self, order_id: str) -> list[Notice]:
+        return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]
+
+    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
+        data = self._data
+        if notice.id in data.notices:
+            raise ConflictError(notice.order_id or notice.id, -1)
+        data.notices[notice.id] = notice
+        if claimed_until is None:
+            data.outbox[notice.id] = _Box(0, notice.at)
+        else:
+            data.outbox[notice.id] = _Box(1, claimed_until)
+        oid = notice.order_id
+        before = data.notices_by_order.get(oid, ()) if oid is not None else ()
+        if oid is not None:
+            data.notices_by_order[oid] = (*before, notice.id)
+
+        def undo() -> None:
+            data.notices.pop(notice.id, None)
+            data.outbox.pop(notice.id, None)
+            if oid is not None:
+                if before:
+                    data.notices_by_order[oid] = before
+                else:
+                    data.notices_by_order.pop(oid, None)
+
+        self._undo.append(undo)
+
+    def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
+        data = self._data
+        outbox, by_order = data.outbox, data.notices_by_order
+        if not outbox:  # nothing waits anywhere (the usual case between dispatches)
+            return []
+        waiting = [
+            data.notices[nid]
+            for oid in order_ids
+            for nid in by_order.get(oid, ())
+            if nid in outbox and not outbox[nid].parked
+        ]
+        if not waiting:
+            return []
+        waiting.sort(key=lambda n: (n.at, n.id))
+        return [Waiting(n.id, n.order_id or "", n.kind) for n in waiting]
+
+    def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
+        data = self._data
+        for nid in notice_ids:
+            box = data.outbox.get(nid)
+            if box is None or box.parked:
+                continue
+            del data.outbox[nid]
+            data.withdrawn[nid] = reason[:500]
+            self._undo.append(functools.partial(data.outbox.__setitem__, nid, box))
+            self._undo.append(functools.partial(_drop, data.withdrawn, nid))
+
+    def withdrawn_notices(self) -> dict[str, str]:
+        return dict(self._data.withdrawn)
+
+    def delivered(self, notice_id: str) -> bool:
+        data = self._data
+        return (
+            notice_id in data.notices
+            and notice_id not in data.outbox
+            and notice_id not in data.withdrawn
+        )
+
+    def delivery(self, notice_id: str) -> Delivery | None:
+        notice = self._data.notices.get(notice_id)
+        if notice is None:
+            return None
+        box = self._data.outbox.get(notice_id)
+        if box is None:
+            return Delivery(notice, self._data.delivered_after.get(notice_id, 1))
+        return Delivery(notice, box.attempts, box.error)
+
+    def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        data = self._data
+        if notice_id not in data.notices:
+            return
+        box = data.outbox.get(notice_id)
+        if box is None:
+            attempts = data.delivered_after.pop(notice_id, 1)
+            next_at = retry_at if retry_at is not None else data.notices[notice_id].at
+            box = data.outbox[notice_id] = _Box(attempts, next_at)
+
+            def undo() -> None:
+                data.outbox.pop(notice_id, None)
+                if attempts != 1:
+                    data.delivered_after[notice_id] = attempts
+
+            self._undo.append(undo)
+            _fail(box, error, retry_at)
+        else:
+            self.mark_failed(notice_id, error, retry_at)
+        box.reported = True
+
+    def all_notices(self) -> Iterator[Notice]:
+        yield from list(self._data.notices.values())
+
+
+class _Ledger(_Part, ChargeRecorder):
+    """Charges."""
+
+    def charges(self, order_id: str) -> list[Charge]:
+        return [self._data.charges[k] for k in self._data.charges_by_order.get(order_id, ())]
+
+    def charge(self, key: str) -> Charge | None:
+        return self._data.charges.get(key)
+
+    def add_charge(self, charge: Charge) -> None:
+        data = self._data
+        order = data.orders.get(charge.order_id)
+        if order is None or order.version != charge.order_version:
+            found = order.version if order is not None else None
+            raise ConflictError(charge.order_id, charge.order_version, found)
+        if charge.key in data.charges or any(
+            data.charges[k].period_key == charge.period_key
+            for k in data.charges_by_order.get(charge.order_id, ())
+        ):
+            raise ConflictError(charge.order_id, charge.order_version)
+        data.charges[charge.key] = charge
+        keys = data.charges_by_order.setdefault(charge.order_id, [])
+        keys.append(charge.key)
+
+        def undo() -> None:
+            data.charges.pop(charge.key, None)
+            keys.remove(charge.key)
+
+        self._undo.append(undo)
+
+    def billable_orders(
+        self,
+        period: Period,
+        period_key: str,
+        settled_before: pendulum.DateTime | None,
+        after: str | None,
+        limit: int,
+    ) -> Billable:
+        data = self._data
+        charged = data.charges_by_order
+        found = [
+            order
+            for order in data.orders.values()
+            if order.kind is OfferKind.SUBSCRIPTION
+            and order.period is period
+            and order.state in BILLABLE_STATES
+            and (after is None or order.id > after)
+            and not any(data.charges[k].period_key == period_key for k in charged.get(order.id, ()))
+        ]
+        found.sort(key=lambda order: order.id)
+        batch = found[:limit]
+        settled, others = [], []
+        for order in batch:
+            if (
+                settled_before is not None
+                and order.state is OrderState.ACTIVE
+                and order.consent_channel is not None
+                and order.activated_at is not None
+                and order.activated_at < settled_before
+            ):
+                settled.append(order.id)
+            else:
+                others.append(order)
+        return Billable(settled, others, batch[-1].id if len(batch) == limit else None)
+
+    def charge_settled(
+        self,
+        order_ids: Sequence[str],
+        key: tuple[str, str],
+        period_key: str,
+        start: pendulum.DateTime,
+        now: pendulum.DateTime,
+    ) -> tuple[int, Decimal]:
+        total = Decimal(0)
+        for order_id in order_ids:
+            order = self._data.orders[order_id]
+            charge_key = f"{key[0]}{order_id}{key[1]}"
+            self.add_charge(
+                Charge(charge_key, order_id, order.price, period_key, start, now, order.version)
+            )
+            total += order.price
+        return len(order_ids), total
+
+    def all_charges(self) -> Iterator[Charge]:
+        yield from list(self._data.charges.values())
+
+
+class _Evidence(_Part, EvidenceRecorder):
+    """SP violations and delivery reports."""
+
+    def violations(self, sp_id: str | None) -> list[SpViolation]:
+        return [v for v in self._data.violations if sp_id is None or v.sp_id == sp_id]
+
+    def add_violation(self, violation: SpViolation) -> None:
+        violations = self._data.violations
+        violations.append(violation)
+        self._undo.append(lambda: _truncate(violations, len(violations) - 1))
+
+    def add_delivery_report(self, report: DeliveryReport) -> None:
+        reports = self._data.reports
+        before = reports.get(report.notice_id, ())
+        reports[report.notice_id] = (*before, report)
+        self._undo.append(lambda: reports.__setitem__(report.notice_id, before))
+
+    def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
+        return sorted(self._data.reports.get(notice_id, ()), key=lambda r: (r.at, r.id))
+
+
+class _Keys(_Part, KeyRecorder):
+    """Message ids, request keys, SP keys."""
+
+    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
+        messages = self._data.messages
+        if message_id in messages:
+            return False
+        messages[message_id] = at
+        self._undo.append(functools.partial(_drop, messages, message_id))
+        return True
+
+    def forget_messages(self, before: pendulum.DateTime) -> int:
+        messages = self._data.messages
+        old = {k: at for k, at in messages.items() if at < before}
+        for key in old:
+            del messages[key]
+        self._undo.append(lambda: messages.update(old))
+        return len(old)
+
+    def request_key(self, scope: str, key: str) -> RequestKey | None:
+        return self._data.request_keys.get((scope, key))
+
+    def add_request_key(self, record: RequestKey) -> None:
+        keys, name = self._data.request_keys, (record.scope, record.key)
+        if name in keys:
+            raise ConflictError.concurrent(f"request key {record.key!r} exists")
+        keys[name] = record
+        self._undo.append(functools.partial(_drop, keys, name))
+
+    def forget_request_keys(self, before: pendulum.DateTime) -> int:
+        keys = self._data.request_keys
+        old = {name: r for name, r in keys.items() if r.at < before}
+        for name in old:
+            del keys[name]
+        self._undo.append(lambda: keys.update(old))
+        return len(old)
+
+    def add_sp_key(self, key: SpKey) -> None:
+        keys = self._data.sp_keys
+        if key.key_id in keys:
+            raise ConflictError.concurrent(f"SP key {key.key_id} exists")
+        keys[key.key_id] = key
+        self._undo.append(functools.partial(_drop, keys, key.key_id))
+
+    def sp_key(self, key_id: str) -> SpKey | None:
+        return self._data.sp_keys.get(key_id)
+
+    def sp_keys(self, sp_id: str) -> list[SpKey]:
+        keys = [k for k in self._data.sp_keys.values() if k.sp_id == sp_id]
+        return sorted(keys, key=lambda k: (k.created_at, k.key_id))
+
+    def revoke_sp_keys(self, sp_id: str, key_id: str | None, at: pendulum.DateTime) -> int:
+        keys = self._data.sp_keys
+        live = [
+            k
+            for k in keys.values()
+            if k.sp_id == sp_id and k.revoked_at is None and key_id in (None, k.key_id)
+        ]
+        for key in live:
+            keys[key.key_id] = attrs.evolve(key, revoked_at=at)
+            self._undo.append(functools.partial(keys.__setitem__, key.key_id, key))
+        return len(live)
+
+
+class _Feed(_Part, FeedRecorder):
+    """The feed's subscribers and what each is owed."""
+
+    def add_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
         feed = self._data.feed
         if name in feed:
             return False
@@ -631,7 +652,7 @@ class _MemoryTransaction(Transaction):
         self._undo.append(functools.partial(_drop, feed, name))
         return True
 
-    def remove_feed_subscriber(self, name: str) -> bool:
+    def remove_subscriber(self, name: str) -> bool:
         feed = self._data.feed
         owed = feed.pop(name, None)
         if owed is None:
@@ -639,10 +660,10 @@ class _MemoryTransaction(Transaction):
         self._undo.append(functools.partial(feed.__setitem__, name, owed))
         return True
 
-    def feed_subscribers(self) -> list[str]:
+    def subscribers(self) -> list[str]:
         return sorted(self._data.feed)
 
-    def add_feed_events(self, events: Iterable[FeedEvent]) -> None:
+    def add_events(self, events: Iterable[FeedEvent]) -> None:
         feed = self._data.feed
         if not feed:
             return  # nobody listens: the events are not even made
@@ -651,17 +672,35 @@ class _MemoryTransaction(Transaction):
             for event in made:
                 if event.id in owed:
                     raise ConflictError.concurrent(f"feed event {event.id} exists for {name}")
-                owed[event.id] = (event, _Outbox(0, event.at))
+                owed[event.id] = (event, _Box(0, event.at))
                 self._undo.append(functools.partial(_drop, owed, event.id))
 
-    def claim_feed(
-        self,
-        subscriber: str,
-        now: pendulum.DateTime,
-        lease_until: pendulum.DateTime,
-        limit: int,
+    def queue(self, subscriber: str) -> LeasedQueue[FeedDelivery]:
+        return _FeedQueue(self._data, self._undo, subscriber)
+
+    def backlog(self, subscriber: str) -> int:
+        return len(self._data.feed.get(subscriber, {}))
+
+    def next_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
+        due = [t for name in subscribers if (t := self.queue(name).next_attempt()) is not None]
+        return min(due) if due else None
+
+
+class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
+    """One subscriber's owed events, in commit order."""
+
+    def __init__(self, data: _Data, undo: list[Callable[[], None]], name: str) -> None:
+        super().__init__(data, undo)
+        self._name = name
+
+    @property
+    def _owed(self) -> dict[str, tuple[FeedEvent, _Box]]:
+        return self._data.feed.get(self._name, {})
+
+    def claim(
+        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
     ) -> list[FeedDelivery]:
-        heads = _heads(self._data.feed.get(subscriber, {}))
+        heads = _heads(self._owed)
         due = [(e, box) for e, box in heads if not box.parked and box.next_at <= now]
         due.sort(key=lambda item: item[1].next_at)  # stable: commit order among equals
         claimed: list[FeedDelivery] = []
@@ -669,72 +708,82 @@ class _MemoryTransaction(Transaction):
             self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
             box.attempts += 1
             box.next_at = lease_until
-            claimed.append(FeedDelivery(subscriber, event, box.attempts, box.error))
+            claimed.append(FeedDelivery(self._name, event, box.attempts, box.error))
         return claimed
 
-    def mark_feed_delivered(
-        self, subscriber: str, event_ids: Sequence[str], at: pendulum.DateTime
-    ) -> None:
-        owed = self._data.feed.get(subscriber, {})
-        done = [eid for eid in event_ids if eid in owed]
+    def mark_delivered(self, ids: Sequence[str], at: pendulum.DateTime) -> None:
+        owed = self._owed
+        done = [eid for eid in ids if eid in owed]
         if done:
             # a rollback puts them back where they were (in commit order)
             self._undo.append(functools.partial(_replace, owed, dict(owed)))
             for eid in done:
                 del owed[eid]
 
-    def mark_feed_failed(
-        self, subscriber: str, event_id: str, error: str, retry_at: pendulum.DateTime | None
-    ) -> None:
-        item = self._data.feed.get(subscriber, {}).get(event_id)
+    def mark_failed(self, item_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        item = self._owed.get(item_id)
         if item is not None:
             box = item[1]
             self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
             _fail(box, error, retry_at)
 
-    def parked_feed(self, subscriber: str, limit: int) -> list[FeedDelivery]:
-        owed = self._data.feed.get(subscriber, {})
+    def parked(self, limit: int) -> list[FeedDelivery]:
         return [
-            FeedDelivery(subscriber, event, box.attempts, box.error)
-            for event, box in owed.values()
+            FeedDelivery(self._name, event, box.attempts, box.error)
+            for event, box in self._owed.values()
             if box.parked
         ][:limit]
 
-    def unpark_feed(
-        self, subscriber: str, event_ids: Sequence[str] | None, now: pendulum.DateTime
-    ) -> int:
-        owed = self._data.feed.get(subscriber, {})
-        wanted = set(owed) if event_ids is None else set(event_ids)
-        count = 0
-        for eid, (_event, box) in owed.items():
-            if eid in wanted and box.parked:
-                self._undo.append(functools.partial(_restore_all, box, _snapshot(box)))
-                box.parked, box.next_at, box.attempts = False, now, 0
-                count += 1
-        return count
+    def unpark(self, ids: Sequence[str] | None, now: pendulum.DateTime) -> int:
+        return _unpark(self._undo, ((eid, box) for eid, (_e, box) in self._owed.items()), ids, now)
 
-    def feed_backlog(self, subscriber: str) -> int:
-        return len(self._data.feed.get(subscriber, {}))
-
-    def next_feed_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
-        feed = self._data.feed
-        due = [
-            box.next_at
-            for name in subscribers
-            for _event, box in _heads(feed.get(name, {}))
-            if not box.parked
-        ]
+    def next_attempt(self) -> pendulum.DateTime | None:
+        due = [box.next_at for _event, box in _heads(self._owed) if not box.parked]
         return min(due) if due else None
 
-    # --- audit ---------------------------------------------------------------------
-    def all_orders(self) -> Iterator[Order]:
-        yield from list(self._data.orders.values())
 
-    def all_notices(self) -> Iterator[Notice]:
-        yield from list(self._data.notices.values())
+class _MemoryTransaction(Transaction):
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+        self._undo: list[Callable[[], None]] = []
+        undo = self._undo
+        self.orders = _Orders(data, undo)
+        self.outbox = _Notices(data, undo)
+        self.ledger = _Ledger(data, undo)
+        self.evidence = _Evidence(data, undo)
+        self.keys = _Keys(data, undo)
+        self.feed = _Feed(data, undo)
 
-    def all_charges(self) -> Iterator[Charge]:
-        yield from list(self._data.charges.values())
+    def rollback(self, mark: int = 0) -> None:
+        """Undo what was written since the undo log was ``mark`` long (all of it)."""
+        while len(self._undo) > mark:
+            self._undo.pop()()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        mark = len(self._undo)
+        try:
+            yield
+        except BaseException:
+            self.rollback(mark)
+            raise
+
+
+def _unpark(
+    undo: list[Callable[[], None]],
+    boxes: Iterable[tuple[str, _Box]],
+    ids: Sequence[str] | None,
+    now: pendulum.DateTime,
+) -> int:
+    """Queue the parked ones of ``boxes`` (all, or those of ``ids``) again."""
+    wanted = None if ids is None else set(ids)
+    count = 0
+    for key, box in boxes:
+        if box.parked and (wanted is None or key in wanted):
+            undo.append(functools.partial(_restore_all, box, _snapshot(box)))
+            box.parked, box.next_at, box.attempts = False, now, 0
+            count += 1
+    return count
 
 
 def _sms_fee_notice(order: Order, service_code: str) -> bool:
@@ -764,10 +813,10 @@ def _drop(mapping: dict[Any, Any], key: Any) -> None:
 
 
 def _heads(
-    owed: dict[str, tuple[FeedEvent, _Outbox]],
-) -> list[tuple[FeedEvent, _Outbox]]:
+    owed: dict[str, tuple[FeedEvent, _Box]],
+) -> list[tuple[FeedEvent, _Box]]:
     """Each order's earliest event still owed (they are kept in commit order)."""
-    first: dict[str, tuple[FeedEvent, _Outbox]] = {}
+    first: dict[str, tuple[FeedEvent, _Box]] = {}
     for event, box in owed.values():
         first.setdefault(event.order_id, (event, box))
     return list(first.values())
@@ -778,7 +827,7 @@ def _replace(mapping: dict[str, Any], content: dict[str, Any]) -> None:
     mapping.update(content)
 
 
-def _fail(box: _Outbox, error: str, retry_at: pendulum.DateTime | None) -> None:
+def _fail(box: _Box, error: str, retry_at: pendulum.DateTime | None) -> None:
     """A failed attempt: the error kept, then a retry at ``retry_at`` or parked."""
     box.error = error[:500]
     if retry_at is None:
@@ -790,11 +839,11 @@ def _fail(box: _Outbox, error: str, retry_at: pendulum.DateTime | None) -> None:
 _State = tuple[int, pendulum.DateTime, str | None, bool, bool]
 
 
-def _snapshot(box: _Outbox) -> _State:
+def _snapshot(box: _Box) -> _State:
     return (box.attempts, box.next_at, box.error, box.parked, box.reported)
 
 
-def _restore_all(box: _Outbox, state: _State) -> None:
+def _restore_all(box: _Box, state: _State) -> None:
     box.attempts, box.next_at, box.error, box.parked, box.reported = state
 
 

@@ -199,7 +199,7 @@ class PostgresStore(Store):
     @property
     def schema_version(self) -> int:
         with self.transaction() as tx:
-            rows = tx._query("SELECT max(version) FROM vas_schema")  # type: ignore[attr-defined]
+            rows = tx.query("SELECT max(version) FROM vas_schema")  # type: ignore[attr-defined]
             return int(rows[0][0])
 
     @contextmanager

@@ -140,7 +140,7 @@ def _deadlines(run: _Run) -> list[pendulum.DateTime]:
     now = run.clock.now()
     found = [o.due_at for o in _orders(run) if o.due_at is not None]
     with run.lc.store.transaction(readonly=True) as tx:
-        found += [s.expires_at for who in (A, B) if (s := tx.pick_session(who)) is not None]
+        found += [s.expires_at for who in (A, B) if (s := tx.orders.pick_session(who)) is not None]
     found.append(run.lc.policy.local_day(now)[1])  # midnight: the day's counts start again
     return sorted(t for t in found if t > now)
 

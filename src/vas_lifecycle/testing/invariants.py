@@ -308,14 +308,16 @@ def read_histories(
     handed_over = frozenset(n.id for n in delivered) if delivered is not None else None
     now = pendulum.instance(lifecycle.clock.now()).in_timezone("UTC")
     with lifecycle.store.transaction(readonly=True) as tx:
-        withdrawn = frozenset(tx.withdrawn_notices()) if handed_over is not None else frozenset()
-        orders = tx.all_orders()
+        withdrawn = (
+            frozenset(tx.outbox.withdrawn_notices()) if handed_over is not None else frozenset()
+        )
+        orders = tx.orders.all_orders()
         while True:
             chunk = list(itertools.islice(orders, page))
             last = page is None or len(chunk) < page
             loose: list[Notice] = []
             if last and handed_over is not None:
-                loose = [n for n in tx.all_notices() if n.order_id is None]
+                loose = [n for n in tx.outbox.all_notices() if n.order_id is None]
             if chunk or loose or page is None:  # the whole history is one, even empty
                 yield _history(
                     tx, chunk, loose, lifecycle.policy, now, settled, handed_over, withdrawn
@@ -335,20 +337,22 @@ def _history(
     withdrawn: frozenset[str],
 ) -> History:
     """The :class:`History` of ``orders`` (and of the order-less notices ``loose``)."""
-    events = {o.id: tx.events(o.id) for o in orders}
-    by_order = {o.id: tx.notices(o.id) for o in orders}
-    charges = [c for o in orders for c in tx.charges(o.id)]
+    events = {o.id: tx.orders.events(o.id) for o in orders}
+    by_order = {o.id: tx.outbox.notices(o.id) for o in orders}
+    charges = [c for o in orders for c in tx.ledger.charges(o.id)]
     notices = [n for mine in by_order.values() for n in mine] + loose
     named = {o.fee_notice_id for o in orders if o.fee_notice_id is not None}
     fee_notices = frozenset(
-        nid for nid in named if (d := tx.delivery(nid)) and d.notice.kind is NoticeKind.FEE_NOTICE
+        nid
+        for nid in named
+        if (d := tx.outbox.delivery(nid)) and d.notice.kind is NoticeKind.FEE_NOTICE
     )
     requests_out = frozenset(
         o.request_notice_id
         for o in orders
         if o.request_notice_id is not None
         and o.activated_at is not None
-        and tx.delivered(o.request_notice_id)
+        and tx.outbox.delivered(o.request_notice_id)
     )
     return History(
         by_order=by_order,

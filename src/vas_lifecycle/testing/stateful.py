@@ -103,13 +103,15 @@ def expected_feed(lifecycle: Lifecycle) -> dict[str, list[str]]:
     after the change that made the version it was taken at."""
     expected: dict[str, list[str]] = {}
     with lifecycle.store.transaction(readonly=True) as tx:
-        for order in tx.all_orders():
+        for order in tx.orders.all_orders():
             items = [
                 ((e.seq, 0, e.at), f"order:{order.id}:{e.seq}")
-                for e in tx.events(order.id)
+                for e in tx.orders.events(order.id)
                 if e.kind in PUBLISHED
             ]
-            items += [((c.order_version, 1, c.at), f"charge:{c.key}") for c in tx.charges(order.id)]
+            items += [
+                ((c.order_version, 1, c.at), f"charge:{c.key}") for c in tx.ledger.charges(order.id)
+            ]
             if items:
                 expected[order.id] = [eid for _key, eid in sorted(items)]
     return expected

@@ -66,7 +66,7 @@ OTHER = "+8613900139000"
 
 def _add_key(store: Store, key: SpKey) -> None:
     with store.transaction() as tx:
-        tx.add_sp_key(key)
+        tx.keys.add_sp_key(key)
 
 
 def _cancel(order: Order, at: Any, actor: str = "agent") -> Event:
@@ -84,12 +84,12 @@ def _cancel(order: Order, at: Any, actor: str = "agent") -> Event:
 
 def _in_savepoint(tx: Transaction, order: Order, event: Event, version: int) -> None:
     with tx.savepoint():
-        tx.append(order, [event], version)
+        tx.orders.append(order, [event], version)
 
 
 def _add_request_key(store: Store, record: RequestKey) -> None:
     with store.transaction() as tx:
-        tx.add_request_key(record)
+        tx.keys.add_request_key(record)
 
 
 def _feed_event(event_id: str, order_id: str, seq: int, kind: FeedKind, at: Any) -> FeedEvent:
@@ -179,19 +179,23 @@ class StoreContract(abc.ABC):
         store = lc.store
         cancel = attrs.evolve(events[-1], seq=order.version + 1)
         with store.transaction() as tx:
-            current = tx.get_order(order.id)
+            current = tx.orders.get_order(order.id)
             assert current is not None
-            tx.append(attrs.evolve(current, version=current.version + 1), [cancel], order.version)
+            tx.orders.append(
+                attrs.evolve(current, version=current.version + 1), [cancel], order.version
+            )
 
         def stale() -> None:
             with store.transaction() as tx:
-                tx.append(attrs.evolve(order, version=order.version + 1), [cancel], order.version)
+                tx.orders.append(
+                    attrs.evolve(order, version=order.version + 1), [cancel], order.version
+                )
 
         _raises(ConflictError, stale)
 
         def duplicate_new() -> None:
             with store.transaction() as tx:
-                tx.append(order, events, 0)
+                tx.orders.append(order, events, 0)
 
         _raises(ConflictError, duplicate_new)
 
@@ -202,12 +206,12 @@ class StoreContract(abc.ABC):
 
         def failing() -> None:
             with lc.store.transaction() as tx:
-                tx.add_violation(
+                tx.evidence.add_violation(
                     SpViolation(
                         "v", "SP01", SUB, order.id, ReasonCode.TOO_FAST, clock.now(), None, ""
                     )
                 )
-                tx.put_pick_session(PickSession(SUB, (order.id,), clock.now(), clock.now()))
+                tx.orders.put_pick_session(PickSession(SUB, (order.id,), clock.now(), clock.now()))
                 raise RuntimeError("boom")
 
         _raises(RuntimeError, failing)
@@ -216,7 +220,7 @@ class StoreContract(abc.ABC):
         assert lc.get(order.id).state is OrderState.CANCELLED
         assert lc.history(order.id)[: len(before[1])] == before[1]
         with lc.store.transaction() as tx:
-            assert tx.pick_session(SUB) is None
+            assert tx.orders.pick_session(SUB) is None
 
     def test_contract_due_orders_earliest_first_with_limit(self) -> None:
         lc, clock = self.lifecycle()
@@ -225,10 +229,10 @@ class StoreContract(abc.ABC):
         pending = lc.request(SUB, "NEWS", channel=Channel.WEB)
         late = clock.now().add(days=30)
         with lc.store.transaction() as tx:
-            due = tx.due_orders(late, 10)
+            due = tx.orders.due_orders(late, 10)
             assert [o.id for o in due] == [short_trial.id, pending.id, long_trial.id]
-            assert [o.id for o in tx.due_orders(late, 1)] == [short_trial.id]
-            assert tx.due_orders(clock.now(), 10) == []
+            assert [o.id for o in tx.orders.due_orders(late, 1)] == [short_trial.id]
+            assert tx.orders.due_orders(clock.now(), 10) == []
 
     def test_contract_a_batch_is_all_or_nothing(self) -> None:
         """Several orders, notices and a violation in one transaction: a failure at
@@ -248,8 +252,8 @@ class StoreContract(abc.ABC):
             with lc.store.transaction() as tx:
                 for order in (a, b):
                     after, event = cancelled(order)
-                    tx.append(after, [event], order.version)
-                tx.add_violation(violation)
+                    tx.orders.append(after, [event], order.version)
+                tx.evidence.add_violation(violation)
                 if fail:
                     raise RuntimeError("the unit of work failed at the end")
 
@@ -264,10 +268,10 @@ class StoreContract(abc.ABC):
         lc, clock = self.lifecycle()
         order = self.active(lc, clock)
         with lc.store.transaction(readonly=True) as tx:
-            assert tx.get_order(order.id) == order
-            assert [e.kind for e in tx.events(order.id)][-1] is EventKind.CONSENT_GRANTED
-            assert [o.id for o in tx.live_orders_of(SUB)] == [order.id]
-            assert tx.get_order("no such order") is None
+            assert tx.orders.get_order(order.id) == order
+            assert [e.kind for e in tx.orders.events(order.id)][-1] is EventKind.CONSENT_GRANTED
+            assert [o.id for o in tx.orders.live_orders_of(SUB)] == [order.id]
+            assert tx.orders.get_order("no such order") is None
 
     def test_contract_two_threads_racing_for_one_order_one_wins(self) -> None:
         """Two writers read the same version and both write: exactly one commits, the
@@ -293,7 +297,7 @@ class StoreContract(abc.ABC):
             start.wait(timeout=30)
             try:
                 with lc.store.transaction() as tx:
-                    tx.append(apply(order, events[who]), [events[who]], order.version)
+                    tx.orders.append(apply(order, events[who]), [events[who]], order.version)
             except ConflictError:
                 outcome[who] = "conflict"
             else:
@@ -319,16 +323,16 @@ class StoreContract(abc.ABC):
             clock.advance(dt.timedelta(seconds=1))
         later = clock.now().add(hours=1)
         with lc.store.transaction() as tx:
-            first = tx.claim_notices(later, later.add(minutes=2), 2)
-            rest = tx.claim_notices(later, later.add(minutes=2), 2)
+            first = tx.outbox.claim(later, later.add(minutes=2), 2)
+            rest = tx.outbox.claim(later, later.add(minutes=2), 2)
         assert len(first) == 2 and len(rest) == 1
         assert [d.notice.msisdn for d in first + rest] == [SUB, OTHER, "+8613700137000"]
         with lc.store.transaction() as tx:
             for item in first + rest:
-                tx.mark_failed(item.notice.id, "down", None)
+                tx.outbox.mark_failed(item.notice.id, "down", None)
         with lc.store.transaction(readonly=True) as tx:
-            assert len(tx.parked_notices(2)) == 2 and len(tx.parked_notices(10)) == 3
-            assert len(tx.due_orders(later.add(days=30), 2)) == 2
+            assert len(tx.outbox.parked(2)) == 2 and len(tx.outbox.parked(10)) == 3
+            assert len(tx.orders.due_orders(later.add(days=30), 2)) == 2
 
     def test_contract_finished_before_names_only_orders_that_ended_before(self) -> None:
         lc, clock = self.lifecycle()
@@ -341,11 +345,11 @@ class StoreContract(abc.ABC):
         lc.unsubscribe(late.id, channel=Channel.SMS)
         live = lc.request("+8613700137000", "NEWS", channel=Channel.WEB)
         with lc.store.transaction(readonly=True) as tx:
-            assert tx.finished_before(cutoff) == [early.id]
-            assert sorted(tx.finished_before(clock.now().add(seconds=1))) == sorted(
+            assert tx.orders.finished_before(cutoff) == [early.id]
+            assert sorted(tx.orders.finished_before(clock.now().add(seconds=1))) == sorted(
                 [early.id, late.id]
             )
-            assert live.id not in tx.finished_before(clock.now().add(days=1))
+            assert live.id not in tx.orders.finished_before(clock.now().add(days=1))
 
     # --- charges ---------------------------------------------------------------------
 
@@ -359,19 +363,21 @@ class StoreContract(abc.ABC):
 
         def same_period() -> None:
             with store.transaction() as tx:
-                tx.add_charge(twin)
+                tx.ledger.add_charge(twin)
 
         _raises(ConflictError, same_period)
 
         def stale_version() -> None:
             with store.transaction() as tx:
-                tx.add_charge(attrs.evolve(charge, key="k3", period_key="2027-01", order_version=1))
+                tx.ledger.add_charge(
+                    attrs.evolve(charge, key="k3", period_key="2027-01", order_version=1)
+                )
 
         _raises(ConflictError, stale_version)
         assert lc.charges(order.id) == [charge]
         with store.transaction() as tx:
-            assert tx.charge("k1") == charge
-            assert tx.charge("k2") is None
+            assert tx.ledger.charge("k1") == charge
+            assert tx.ledger.charge("k2") is None
 
     # --- notices and the outbox ---------------------------------------------------------
 
@@ -383,27 +389,27 @@ class StoreContract(abc.ABC):
         store = lc.store
         now = clock.now()
         with store.transaction() as tx:
-            assert not tx.delivered(notice.id)
-            assert tx.claim_notices(now, now.add(minutes=2), 10) == []  # backing off
+            assert not tx.outbox.delivered(notice.id)
+            assert tx.outbox.claim(now, now.add(minutes=2), 10) == []  # backing off
         later = now.add(minutes=1)
         with store.transaction() as tx:
-            (claimed,) = tx.claim_notices(later, later.add(minutes=2), 10)
+            (claimed,) = tx.outbox.claim(later, later.add(minutes=2), 10)
             assert claimed.notice == notice and claimed.attempts == 2
             assert "unreachable" in (claimed.last_error or "")
         with store.transaction() as tx:  # claimed: nobody else gets it during the lease
-            assert tx.claim_notices(later, later.add(minutes=2), 10) == []
+            assert tx.outbox.claim(later, later.add(minutes=2), 10) == []
         with store.transaction() as tx:
-            tx.mark_failed(notice.id, "still down", None)
+            tx.outbox.mark_failed(notice.id, "still down", None)
         with store.transaction() as tx:
-            (parked,) = tx.parked_notices(10)
+            (parked,) = tx.outbox.parked(10)
             assert parked.notice.id == notice.id and parked.last_error == "still down"
-            assert tx.claim_notices(later.add(days=1), later.add(days=2), 10) == []
+            assert tx.outbox.claim(later.add(days=1), later.add(days=2), 10) == []
         lc.notifier.failing = False  # type: ignore[union-attr]
         assert lc.retry_parked() == 1
         assert lc.dispatch() == 1
         with store.transaction() as tx:
-            assert tx.delivered(notice.id)
-            assert tx.parked_notices(10) == []
+            assert tx.outbox.delivered(notice.id)
+            assert tx.outbox.parked(10) == []
         assert lc.dispatch() == 0
 
     def test_contract_one_orders_notices_are_claimed_in_order(self) -> None:
@@ -419,35 +425,39 @@ class StoreContract(abc.ABC):
         third = notice("n3", "o1", 2, other_kind)
         other, reply = notice("m1", "o2", 1, help_), notice("r1", None, 1, help_)
         with store.transaction() as tx:
-            assert tx.waiting_notices(["o1", "o2"]) == []
+            assert tx.outbox.waiting_notices(["o1", "o2"]) == []
             for n in (third, second, first, other, reply):
-                tx.add_notice(n)
+                tx.outbox.add_notice(n)
         later = now.add(hours=1)
         lease = later.add(minutes=2)
         with store.transaction() as tx:
-            assert [w.notice_id for w in tx.waiting_notices(["o1", "o3"])] == ["n1", "n2", "n3"]
-            (only,) = tx.waiting_notices(["o2"])
+            assert [w.notice_id for w in tx.outbox.waiting_notices(["o1", "o3"])] == [
+                "n1",
+                "n2",
+                "n3",
+            ]
+            (only,) = tx.outbox.waiting_notices(["o2"])
             assert (only.notice_id, only.order_id, only.kind) == ("m1", "o2", NoticeKind.HELP)
-            claimed = tx.claim_notices(later, lease, 10)
+            claimed = tx.outbox.claim(later, lease, 10)
             # o1's later notices wait behind its first; other orders and replies do not
             assert sorted(d.notice.id for d in claimed) == ["m1", "n1", "r1"]
         with store.transaction() as tx:  # n1 claimed, not yet delivered: n2 still waits
-            assert tx.claim_notices(later, lease, 10) == []
+            assert tx.outbox.claim(later, lease, 10) == []
             # ... unless n1's kind holds no other back (n3 still waits behind n2)
-            (freed,) = tx.claim_notices(later, lease, 10, unordered={"help"})
+            (freed,) = tx.outbox.claim(later, lease, 10, unordered={"help"})
             assert freed.notice.id == "n2"
-            tx.mark_failed("n1", "gave up", None)  # parked: it no longer holds the rest
-            tx.mark_delivered(["n2", "m1", "r1"], later)
+            tx.outbox.mark_failed("n1", "gave up", None)  # parked: it no longer holds the rest
+            tx.outbox.mark_delivered(["n2", "m1", "r1"], later)
         with store.transaction() as tx:
-            assert [w.notice_id for w in tx.waiting_notices(["o1", "o2"])] == ["n3"]
-            tx.withdraw_notices(["n3", "m1"], "overtaken")  # m1 was delivered: unchanged
+            assert [w.notice_id for w in tx.outbox.waiting_notices(["o1", "o2"])] == ["n3"]
+            tx.outbox.withdraw_notices(["n3", "m1"], "overtaken")  # m1 was delivered: unchanged
         with store.transaction() as tx:
-            assert tx.waiting_notices(["o1"]) == []
-            assert tx.withdrawn_notices() == {"n3": "overtaken"}
-            assert not tx.delivered("n3") and tx.delivered("m1")
-            assert tx.claim_notices(later.add(days=1), lease.add(days=1), 10) == []
-            assert [d.notice.id for d in tx.parked_notices(10)] == ["n1"]  # not n3
-            assert tx.next_attempt() is None
+            assert tx.outbox.waiting_notices(["o1"]) == []
+            assert tx.outbox.withdrawn_notices() == {"n3": "overtaken"}
+            assert not tx.outbox.delivered("n3") and tx.outbox.delivered("m1")
+            assert tx.outbox.claim(later.add(days=1), lease.add(days=1), 10) == []
+            assert [d.notice.id for d in tx.outbox.parked(10)] == ["n1"]  # not n3
+            assert tx.outbox.next_attempt() is None
 
     def test_contract_notices_are_recorded_once(self) -> None:
         lc, clock = self.lifecycle()
@@ -464,7 +474,7 @@ class StoreContract(abc.ABC):
 
         def again() -> None:
             with lc.store.transaction() as tx:
-                tx.add_notice(cancelled)
+                tx.outbox.add_notice(cancelled)
 
         _raises(ConflictError, again)
 
@@ -489,13 +499,13 @@ class StoreContract(abc.ABC):
         first = PickSession(SUB, ("a", "b"), now, now.add(hours=2))
         second = PickSession(SUB, ("c",), now.add(minutes=5), now.add(hours=3))
         with store.transaction() as tx:
-            tx.put_pick_session(first)
+            tx.orders.put_pick_session(first)
         with store.transaction() as tx:
-            assert tx.pick_session(SUB) == first
-            tx.put_pick_session(second)
+            assert tx.orders.pick_session(SUB) == first
+            tx.orders.put_pick_session(second)
         with store.transaction() as tx:
-            assert tx.pick_session(SUB) == second
-            assert tx.pick_session(OTHER) is None
+            assert tx.orders.pick_session(SUB) == second
+            assert tx.orders.pick_session(OTHER) is None
 
     def test_contract_purge_removes_only_finished_orders(self) -> None:
         lc, clock = self.lifecycle()
@@ -504,12 +514,12 @@ class StoreContract(abc.ABC):
         lc.unsubscribe(finished.id, channel=Channel.SMS)
         live = lc.request(OTHER, "NEWS", channel=Channel.WEB)
         with lc.store.transaction() as tx:
-            assert tx.purge([finished.id, live.id]) == 1
+            assert tx.orders.purge([finished.id, live.id]) == 1
         with lc.store.transaction() as tx:
-            assert tx.get_order(finished.id) is None
-            assert tx.events(finished.id) == [] and tx.notices(finished.id) == []
-            assert tx.charges(finished.id) == []
-            assert tx.get_order(live.id) is not None
+            assert tx.orders.get_order(finished.id) is None
+            assert tx.orders.events(finished.id) == [] and tx.outbox.notices(finished.id) == []
+            assert tx.ledger.charges(finished.id) == []
+            assert tx.orders.get_order(live.id) is not None
 
     # --- the event feed ---------------------------------------------------------------
 
@@ -524,77 +534,77 @@ class StoreContract(abc.ABC):
         e2 = _feed_event("order:o1:3", "o1", 3, FeedKind.CANCELLED, now)
         f1 = _feed_event("order:o2:2", "o2", 2, act, now)
         with store.transaction() as tx:
-            tx.add_feed_events([e1])  # nobody listens yet: nothing is kept
-            assert tx.add_feed_subscriber("a", now) and tx.add_feed_subscriber("b", now)
-            assert not tx.add_feed_subscriber("a", now)
-            assert tx.feed_subscribers() == ["a", "b"]
+            tx.feed.add_events([e1])  # nobody listens yet: nothing is kept
+            assert tx.feed.add_subscriber("a", now) and tx.feed.add_subscriber("b", now)
+            assert not tx.feed.add_subscriber("a", now)
+            assert tx.feed.subscribers() == ["a", "b"]
         with store.transaction() as tx:
-            tx.add_feed_events([e1, f1])
+            tx.feed.add_events([e1, f1])
         with store.transaction() as tx:
-            tx.add_feed_events([c1, e2])
+            tx.feed.add_events([c1, e2])
         with store.transaction() as tx:
-            assert tx.feed_backlog("a") == 4
+            assert tx.feed.backlog("a") == 4
             # each is due when it was made; c1 is claimable only after e1
-            assert tx.next_feed_attempt(["a"]) == now
+            assert tx.feed.next_attempt(["a"]) == now
             # one event per order: o1's later ones wait behind e1
-            claimed = tx.claim_feed("a", now, lease, 10)
+            claimed = tx.feed.queue("a").claim(now, lease, 10)
             assert sorted(d.event.id for d in claimed) == [e1.id, f1.id]
             assert {d.event.id: d.event for d in claimed} == {e1.id: e1, f1.id: f1}
             assert all(d.attempts == 1 and d.subscriber == "a" for d in claimed)
         with store.transaction() as tx:  # claimed: nothing of o1 or o2 until settled
-            assert tx.claim_feed("a", now, lease, 10) == []
-            tx.mark_feed_delivered("a", [e1.id], now)
-            tx.mark_feed_failed("a", f1.id, "billing down", now.add(minutes=5))
+            assert tx.feed.queue("a").claim(now, lease, 10) == []
+            tx.feed.queue("a").mark_delivered([e1.id], now)
+            tx.feed.queue("a").mark_failed(f1.id, "billing down", now.add(minutes=5))
         with store.transaction() as tx:
-            assert tx.next_feed_attempt(["a"]) == c1.at  # o1's head now, o2 backing off
-            (charge,) = tx.claim_feed("a", now, lease, 10)
+            assert tx.feed.next_attempt(["a"]) == c1.at  # o1's head now, o2 backing off
+            (charge,) = tx.feed.queue("a").claim(now, lease, 10)
             assert charge.event == c1
-            tx.mark_feed_delivered("a", [c1.id], now)
+            tx.feed.queue("a").mark_delivered([c1.id], now)
         with store.transaction() as tx:
-            (cancel,) = tx.claim_feed("a", now, lease, 10)
+            (cancel,) = tx.feed.queue("a").claim(now, lease, 10)
             assert cancel.event.id == e2.id
-            tx.mark_feed_failed("a", e2.id, "gave up", None)  # parked
+            tx.feed.queue("a").mark_failed(e2.id, "gave up", None)  # parked
         later = now.add(hours=1)
         with store.transaction() as tx:
-            (retried,) = tx.claim_feed("a", later, later.add(minutes=2), 10)
+            (retried,) = tx.feed.queue("a").claim(later, later.add(minutes=2), 10)
             assert retried.event.id == f1.id and retried.attempts == 2
             assert retried.last_error == "billing down"
-            tx.mark_feed_delivered("a", [f1.id], later)
-            assert [d.event.id for d in tx.parked_feed("a", 10)] == [e2.id]
-            assert tx.feed_backlog("a") == 1 and tx.next_feed_attempt(["a"]) is None
-            assert tx.feed_backlog("b") == 4  # b's copies are its own
+            tx.feed.queue("a").mark_delivered([f1.id], later)
+            assert [d.event.id for d in tx.feed.queue("a").parked(10)] == [e2.id]
+            assert tx.feed.backlog("a") == 1 and tx.feed.next_attempt(["a"]) is None
+            assert tx.feed.backlog("b") == 4  # b's copies are its own
         with store.transaction() as tx:
-            assert tx.unpark_feed("a", ["nope"], later) == 0
-            assert tx.unpark_feed("a", None, later) == 1
-            (again,) = tx.claim_feed("a", later, later.add(minutes=2), 10)
+            assert tx.feed.queue("a").unpark(["nope"], later) == 0
+            assert tx.feed.queue("a").unpark(None, later) == 1
+            (again,) = tx.feed.queue("a").claim(later, later.add(minutes=2), 10)
             assert again.event.id == e2.id and again.attempts == 1
         with store.transaction() as tx:
-            assert tx.remove_feed_subscriber("b") and not tx.remove_feed_subscriber("b")
-            assert tx.feed_backlog("b") == 0 and tx.feed_subscribers() == ["a"]
+            assert tx.feed.remove_subscriber("b") and not tx.feed.remove_subscriber("b")
+            assert tx.feed.backlog("b") == 0 and tx.feed.subscribers() == ["a"]
 
     def test_contract_feed_claims_are_undone_with_their_transaction(self) -> None:
         store = self.make_store()
         now = pendulum.datetime(2026, 11, 24, tz="UTC")
         with store.transaction() as tx:
-            tx.add_feed_subscriber("a", now)
-            tx.add_feed_events([_feed_event("order:o1:2", "o1", 2, FeedKind.ACTIVATED, now)])
+            tx.feed.add_subscriber("a", now)
+            tx.feed.add_events([_feed_event("order:o1:2", "o1", 2, FeedKind.ACTIVATED, now)])
 
         def claim_then_fail() -> None:
             with store.transaction() as tx:
-                assert len(tx.claim_feed("a", now, now.add(minutes=2), 10)) == 1
+                assert len(tx.feed.queue("a").claim(now, now.add(minutes=2), 10)) == 1
                 raise RuntimeError("crash")
 
         _raises(RuntimeError, claim_then_fail)
         with store.transaction() as tx:
-            (claimed,) = tx.claim_feed("a", now, now.add(minutes=2), 10)
+            (claimed,) = tx.feed.queue("a").claim(now, now.add(minutes=2), 10)
             assert claimed.attempts == 1
 
     def test_contract_racing_feed_claims_keep_each_orders_order(self) -> None:
         store = self.make_store()
         now = pendulum.datetime(2026, 11, 24, tz="UTC")
         with store.transaction() as tx:
-            tx.add_feed_subscriber("a", now)
-            tx.add_feed_events(
+            tx.feed.add_subscriber("a", now)
+            tx.feed.add_events(
                 [
                     _feed_event(f"order:o{n}:{seq}", f"o{n}", seq, FeedKind.ACTIVATED, now)
                     for n in range(20)
@@ -602,7 +612,8 @@ class StoreContract(abc.ABC):
                 ]
             )
         claims = _in_two_threads(
-            store, lambda tx: [d.event.id for d in tx.claim_feed("a", now, now.add(minutes=2), 30)]
+            store,
+            lambda tx: [d.event.id for d in tx.feed.queue("a").claim(now, now.add(minutes=2), 30)],
         )
         taken = [eid for claim in claims for eid in claim]
         # every order's first event once, never its second beside it
@@ -627,7 +638,7 @@ class StoreContract(abc.ABC):
         lc.unsubscribe(other.id, channel=Channel.SMS)
         assert lc.feed.backlog("billing") == 2 and len(heard) == 3
         with lc.store.transaction() as tx:
-            assert tx.purge([other.id]) == 1
+            assert tx.orders.purge([other.id]) == 1
         assert lc.feed.backlog("billing") == 0
 
     # --- what gateways report, SP keys -------------------------------------------------
@@ -638,26 +649,26 @@ class StoreContract(abc.ABC):
 
         def fail_after_sight() -> None:
             with store.transaction() as tx:
-                assert tx.first_sight("kannel-1", now)
+                assert tx.keys.first_sight("kannel-1", now)
                 raise RuntimeError("the unit of work failed")
 
         _raises(RuntimeError, fail_after_sight)  # rolled back: not seen
         with store.transaction() as tx:
-            assert tx.first_sight("kannel-1", now)
-            assert not tx.first_sight("kannel-1", now)
+            assert tx.keys.first_sight("kannel-1", now)
+            assert not tx.keys.first_sight("kannel-1", now)
         with store.transaction() as tx:
-            assert not tx.first_sight("kannel-1", now.add(days=1))
-            assert tx.first_sight("kannel-2", now.add(days=1))
+            assert not tx.keys.first_sight("kannel-1", now.add(days=1))
+            assert tx.keys.first_sight("kannel-2", now.add(days=1))
         with store.transaction() as tx:
-            assert tx.forget_messages(now.add(hours=1)) == 1
+            assert tx.keys.forget_messages(now.add(hours=1)) == 1
         with store.transaction() as tx:
-            assert tx.first_sight("kannel-1", now.add(days=2))  # forgotten
-            assert not tx.first_sight("kannel-2", now.add(days=2))
+            assert tx.keys.first_sight("kannel-1", now.add(days=2))  # forgotten
+            assert not tx.keys.first_sight("kannel-2", now.add(days=2))
 
     def test_contract_racing_transactions_see_a_message_once(self) -> None:
         store = self.make_store()
         now = pendulum.datetime(2026, 11, 24, tz="UTC")
-        outcomes = _in_two_threads(store, lambda tx: tx.first_sight("same-id", now))
+        outcomes = _in_two_threads(store, lambda tx: tx.keys.first_sight("same-id", now))
         assert sorted(outcomes) == [False, True]
 
     def test_contract_delivery_reports_and_reopened_notices(self) -> None:
@@ -669,32 +680,32 @@ class StoreContract(abc.ABC):
         first = DeliveryReport("r1", activated.id, DeliveryStatus.SUBMITTED, now, "ACK <b>")
         failed = DeliveryReport("r2", activated.id, DeliveryStatus.FAILED, now.add(seconds=5), "")
         with store.transaction() as tx:
-            assert tx.delivered(activated.id)
-            done = tx.delivery(activated.id)
+            assert tx.outbox.delivered(activated.id)
+            done = tx.outbox.delivery(activated.id)
             assert done is not None and done.notice == activated and done.attempts == 1
-            assert tx.delivery("no-such-notice") is None
-            tx.add_delivery_report(failed)
-            tx.add_delivery_report(first)
-            tx.reopen_notice(activated.id, "failed on the handset", now.add(minutes=1))
+            assert tx.outbox.delivery("no-such-notice") is None
+            tx.evidence.add_delivery_report(failed)
+            tx.evidence.add_delivery_report(first)
+            tx.outbox.reopen_notice(activated.id, "failed on the handset", now.add(minutes=1))
         with store.transaction() as tx:
-            assert tx.delivery_reports(activated.id) == [first, failed]
-            assert tx.delivery_reports(request.id) == []
-            assert not tx.delivered(activated.id)
-            assert tx.claim_notices(now, now.add(minutes=2), 10) == []  # not before retry_at
-            (again,) = tx.claim_notices(now.add(minutes=1), now.add(minutes=3), 10)
+            assert tx.evidence.delivery_reports(activated.id) == [first, failed]
+            assert tx.evidence.delivery_reports(request.id) == []
+            assert not tx.outbox.delivered(activated.id)
+            assert tx.outbox.claim(now, now.add(minutes=2), 10) == []  # not before retry_at
+            (again,) = tx.outbox.claim(now.add(minutes=1), now.add(minutes=3), 10)
             assert again.notice == activated and again.attempts == 2
             assert again.last_error == "failed on the handset"
-            tx.mark_delivered([activated.id], now.add(minutes=1))
+            tx.outbox.mark_delivered([activated.id], now.add(minutes=1))
         with store.transaction() as tx:
-            tx.reopen_notice(activated.id, "rejected", None)  # parked
+            tx.outbox.reopen_notice(activated.id, "rejected", None)  # parked
         with store.transaction() as tx:
-            (parked,) = tx.parked_notices(10)
+            (parked,) = tx.outbox.parked(10)
             assert parked.notice.id == activated.id and parked.attempts == 2
         lc.unsubscribe(order.id, channel=Channel.SMS)
         clock.advance(dt.timedelta(days=200))
         lc.purge(clock.now().subtract(days=190))
         with store.transaction() as tx:
-            assert tx.delivery_reports(activated.id) == []
+            assert tx.evidence.delivery_reports(activated.id) == []
 
     def test_contract_a_failure_report_that_outruns_the_sender_is_kept(self) -> None:
         """Kannel may report a rejection before the sender has recorded the hand-over:
@@ -703,20 +714,22 @@ class StoreContract(abc.ABC):
         now = pendulum.datetime(2026, 11, 24, tz="UTC")
         notice = Notice("n1", NoticeKind.HELP, SUB, "o1", "help", now, "10086", "zh-CN")
         with store.transaction() as tx:
-            tx.add_notice(notice, claimed_until=now.add(minutes=2))  # being sent
+            tx.outbox.add_notice(notice, claimed_until=now.add(minutes=2))  # being sent
         soon, retry = now.add(seconds=1), now.add(seconds=30)
         with store.transaction() as tx:
-            tx.add_delivery_report(DeliveryReport("r1", "n1", DeliveryStatus.REJECTED, soon, ""))
-            tx.reopen_notice("n1", "delivery report: rejected", retry)
+            tx.evidence.add_delivery_report(
+                DeliveryReport("r1", "n1", DeliveryStatus.REJECTED, soon, "")
+            )
+            tx.outbox.reopen_notice("n1", "delivery report: rejected", retry)
         with store.transaction() as tx:
-            tx.mark_delivered(["n1"], now)  # the sender, late
-            assert not tx.delivered("n1")
+            tx.outbox.mark_delivered(["n1"], now)  # the sender, late
+            assert not tx.outbox.delivered("n1")
         with store.transaction() as tx:
-            (again,) = tx.claim_notices(retry, retry.add(minutes=2), 10)
+            (again,) = tx.outbox.claim(retry, retry.add(minutes=2), 10)
             assert again.notice.id == "n1" and again.attempts == 2
         with store.transaction() as tx:
-            tx.mark_delivered(["n1"], retry)  # this attempt began after the report
-            assert tx.delivered("n1")
+            tx.outbox.mark_delivered(["n1"], retry)  # this attempt began after the report
+            assert tx.outbox.delivered("n1")
 
     def test_contract_sp_keys(self) -> None:
         store = self.make_store()
@@ -726,16 +739,16 @@ class StoreContract(abc.ABC):
         other = SpKey("k3", "SP02", "f" * 64, now)
         with store.transaction() as tx:
             for key in (two, one, other):
-                tx.add_sp_key(key)
+                tx.keys.add_sp_key(key)
         with store.transaction() as tx:
-            assert tx.sp_key("k1") == one and tx.sp_key("nope") is None
-            assert tx.sp_keys("SP01") == [one, two]
-            assert tx.revoke_sp_keys("SP02", "k1", now) == 0  # not SP02's key
-            assert tx.revoke_sp_keys("SP01", "k1", now.add(hours=1)) == 1
+            assert tx.keys.sp_key("k1") == one and tx.keys.sp_key("nope") is None
+            assert tx.keys.sp_keys("SP01") == [one, two]
+            assert tx.keys.revoke_sp_keys("SP02", "k1", now) == 0  # not SP02's key
+            assert tx.keys.revoke_sp_keys("SP01", "k1", now.add(hours=1)) == 1
         with store.transaction() as tx:
-            assert tx.sp_key("k1") == attrs.evolve(one, revoked_at=now.add(hours=1))
-            assert tx.revoke_sp_keys("SP01", None, now.add(hours=2)) == 1
-            assert tx.sp_key("k3") == other
+            assert tx.keys.sp_key("k1") == attrs.evolve(one, revoked_at=now.add(hours=1))
+            assert tx.keys.revoke_sp_keys("SP01", None, now.add(hours=2)) == 1
+            assert tx.keys.sp_key("k3") == other
         _raises(ConflictError, lambda: _add_key(store, one))
 
     def test_contract_request_keys(self) -> None:
@@ -746,27 +759,27 @@ class StoreContract(abc.ABC):
 
         def add_then_fail() -> None:
             with store.transaction() as tx:
-                tx.add_request_key(made)
+                tx.keys.add_request_key(made)
                 raise RuntimeError("the unit of work failed")
 
         _raises(RuntimeError, add_then_fail)  # rolled back: not remembered
         with store.transaction() as tx:
-            assert tx.request_key("SP01", "k-1") is None
-            tx.add_request_key(made)
-            tx.add_request_key(refused)  # the same key of another SP
+            assert tx.keys.request_key("SP01", "k-1") is None
+            tx.keys.add_request_key(made)
+            tx.keys.add_request_key(refused)  # the same key of another SP
         with store.transaction() as tx:
-            assert tx.request_key("SP01", "k-1") == made
-            assert tx.request_key("SP02", "k-1") == refused
-            assert tx.request_key("", "k-1") is None
+            assert tx.keys.request_key("SP01", "k-1") == made
+            assert tx.keys.request_key("SP02", "k-1") == refused
+            assert tx.keys.request_key("", "k-1") is None
         _raises(ConflictError, lambda: _add_request_key(store, made))
         later = attrs.evolve(made, key="k-2", at=now.add(days=1))
         with store.transaction() as tx:
-            tx.add_request_key(later)
+            tx.keys.add_request_key(later)
         with store.transaction() as tx:
-            assert tx.forget_request_keys(now.add(hours=1)) == 2
+            assert tx.keys.forget_request_keys(now.add(hours=1)) == 2
         with store.transaction() as tx:
-            assert tx.request_key("SP01", "k-1") is None
-            assert tx.request_key("SP01", "k-2") == later
+            assert tx.keys.request_key("SP01", "k-1") is None
+            assert tx.keys.request_key("SP01", "k-2") == later
 
     def test_contract_racing_requests_with_one_key_make_one_order(self) -> None:
         """Two threads send the same keyed request at once: one order, and both are
@@ -804,28 +817,28 @@ class StoreContract(abc.ABC):
         lc.unsubscribe(trial.id, channel=Channel.HOTLINE)
         lc.request(OTHER, "WEATHER", channel=Channel.SP_API)
         with lc.store.transaction(readonly=True) as tx:
-            assert [o.id for o in tx.live_orders_of(SUB)] == [news.id]
-            assert tx.count_sp_requests(SUB, "SP01", *day) == 1
-            assert tx.count_sp_requests(SUB, "SP02", *day) == 0
-            assert tx.fee_notice_between(SUB, "JOKE", *day) == joke.fee_notice_id
-            assert tx.fee_notice_between(SUB, "NEWS", *day) is None
-            assert tx.latest_language(SUB) == "en"  # the latest order's, not the policy's
-            assert tx.latest_language("+8613700000000") is None
+            assert [o.id for o in tx.orders.live_orders_of(SUB)] == [news.id]
+            assert tx.orders.count_sp_requests(SUB, "SP01", *day) == 1
+            assert tx.orders.count_sp_requests(SUB, "SP02", *day) == 0
+            assert tx.orders.fee_notice_between(SUB, "JOKE", *day) == joke.fee_notice_id
+            assert tx.orders.fee_notice_between(SUB, "NEWS", *day) is None
+            assert tx.orders.latest_language(SUB) == "en"  # the latest order's, not the policy's
+            assert tx.orders.latest_language("+8613700000000") is None
         clock.advance(dt.timedelta(days=1))
         with lc.store.transaction(readonly=True) as tx:
             tomorrow = lc.policy.local_day(clock.now())
-            assert tx.count_sp_requests(SUB, "SP01", *tomorrow) == 0
-            assert tx.fee_notice_between(SUB, "JOKE", *tomorrow) is None
+            assert tx.orders.count_sp_requests(SUB, "SP01", *tomorrow) == 0
+            assert tx.orders.fee_notice_between(SUB, "JOKE", *tomorrow) is None
 
     def test_contract_reads_see_the_unit_of_works_own_writes(self) -> None:
         lc, clock = self.lifecycle()
         news = lc.request(SUB, "NEWS", channel=Channel.WEB)
         cancel = _cancel(news, clock.now())
         with lc.store.transaction() as tx:
-            tx.lock_subscriber(SUB)
-            tx.append(apply(news, cancel), [cancel], news.version)
-            assert tx.live_orders_of(SUB) == []
-            assert tx.latest_language(SUB) == news.language
+            tx.orders.lock_subscriber(SUB)
+            tx.orders.append(apply(news, cancel), [cancel], news.version)
+            assert tx.orders.live_orders_of(SUB) == []
+            assert tx.orders.latest_language(SUB) == news.language
 
     def test_contract_a_savepoint_undoes_only_its_own_part(self) -> None:
         """What a savepoint's block writes is undone alone when it raises, batched
@@ -840,24 +853,26 @@ class StoreContract(abc.ABC):
             return RequestKey("", name, "f" * 64, None, 0, None, now)
 
         with lc.store.transaction() as tx:
-            tx.add_request_key(key("before"))
+            tx.keys.add_request_key(key("before"))
             try:
                 with tx.savepoint():
-                    tx.add_request_key(key("inside"))
-                    tx.append(apply(news, cancel), [cancel], news.version)
-                    assert tx.get_order(news.id).state is OrderState.CANCELLED  # type: ignore[union-attr]
+                    tx.keys.add_request_key(key("inside"))
+                    tx.orders.append(apply(news, cancel), [cancel], news.version)
+                    assert tx.orders.get_order(news.id).state is OrderState.CANCELLED  # type: ignore[union-attr]
                     raise RuntimeError("this command failed")
             except RuntimeError:
                 pass
-            assert tx.get_order(news.id) == news and tx.request_key("", "inside") is None
+            assert (
+                tx.orders.get_order(news.id) == news and tx.keys.request_key("", "inside") is None
+            )
             with tx.savepoint():
-                tx.add_request_key(key("after"))
-                tx.append(apply(news, cancel), [cancel], news.version)
+                tx.keys.add_request_key(key("after"))
+                tx.orders.append(apply(news, cancel), [cancel], news.version)
         with lc.store.transaction(readonly=True) as tx:
-            kept = {n for n in ("before", "inside", "after") if tx.request_key("", n)}
+            kept = {n for n in ("before", "inside", "after") if tx.keys.request_key("", n)}
             assert kept == {"before", "after"}
-            assert tx.get_order(news.id) == apply(news, cancel)
-            assert tx.events(news.id)[-1] == cancel
+            assert tx.orders.get_order(news.id) == apply(news, cancel)
+            assert tx.orders.events(news.id)[-1] == cancel
 
     def test_contract_a_conflict_inside_a_savepoint_is_raised_there(self) -> None:
         """A version conflict in a savepoint surfaces inside it, so a batch can set that
@@ -871,7 +886,7 @@ class StoreContract(abc.ABC):
         with lc.store.transaction() as tx:
             moved_on = apply(news, stale)  # from the version the order no longer has
             _raises(ConflictError, lambda: _in_savepoint(tx, moved_on, stale, news.version))
-            tx.append(apply(other, fresh), [fresh], other.version)  # the batch goes on
+            tx.orders.append(apply(other, fresh), [fresh], other.version)  # the batch goes on
         assert lc.get(other.id).state is OrderState.CANCELLED
 
     def test_contract_a_batch_keeps_each_commands_outcome(self) -> None:
@@ -937,7 +952,7 @@ class StoreContract(abc.ABC):
         lc.handle_sms(SUB, "Y", to="10086")
         assert lc.get(order.id).state is OrderState.ACTIVE
         with lc.store.transaction(readonly=True) as tx:
-            notices = [n for n in tx.all_notices() if n.kind is NoticeKind.UNRECOGNISED]
+            notices = [n for n in tx.outbox.all_notices() if n.kind is NoticeKind.UNRECOGNISED]
         assert len(notices) == 1 and "[/]" not in notices[0].text  # echoes letters only
 
     # --- the whole lifecycle -------------------------------------------------------------

@@ -31,7 +31,20 @@ from vas_lifecycle.records import (
     SpViolation,
 )
 from vas_lifecycle.states import BILLABLE_STATES, OrderState
-from vas_lifecycle.store.base import Billable, ConflictError, Delivery, Transaction, Waiting
+from vas_lifecycle.store.base import (
+    Billable,
+    ChargeRecorder,
+    ConflictError,
+    Delivery,
+    EvidenceRecorder,
+    FeedRecorder,
+    KeyRecorder,
+    LeasedQueue,
+    NoticeRecorder,
+    OrderRecorder,
+    Transaction,
+    Waiting,
+)
 from vas_lifecycle.store.sql.codec import (
     EVENT_COLUMNS,
     FEED_COLUMNS,
@@ -83,66 +96,220 @@ _HEAD = (
 
 
 class SqlTransaction(Transaction):
-    """A unit of work on a DB-API cursor; writes are batched until :meth:`flush`."""
+    """A unit of work on a DB-API cursor: the recorders over one connection. Their
+    writes are batched until :meth:`flush` (the store calls it before the commit)."""
+
+    orders: _Orders
+    outbox: _Notices
+    ledger: _Ledger
+    evidence: _Evidence
+    keys: _Keys
+    feed: _Feed
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cur = cursor
         self._d = dialect
+        self._savepoints = 0  # how deep in savepoints this transaction is
+        self.orders = _Orders(self)
+        self.outbox = _Notices(self)
+        self.ledger = _Ledger(self)
+        self.evidence = _Evidence(self)
+        self.keys = _Keys(self)
+        self.feed = _Feed(self)
+        # the order their batches are sent in: orders before what refers to them
+        self._parts: tuple[_Part, ...] = (
+            self.orders,
+            self.outbox,
+            self.ledger,
+            self.evidence,
+            self.feed,
+        )
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._d
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a statement (``?`` placeholders) and return its rows."""
+        self._cur.execute(self._d.sql(statement), tuple(params))
+        rows: list[Any] = self._cur.fetchall()
+        return rows
+
+    def raise_if_conflict(self, err: Exception) -> None:
+        """The one place driver errors become ours: a write that broke a constraint
+        met a concurrent one, a :class:`ConflictError` (the caller re-raises anything
+        else)."""
+        if self._d.is_integrity_error(err):
+            raise ConflictError.concurrent(err) from err
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        """Run a write; how many rows it touched."""
+        try:
+            self._cur.execute(self._d.sql(statement), tuple(params))
+        except Exception as err:
+            self.raise_if_conflict(err)
+            raise
+        count: int = self._cur.rowcount
+        return count
+
+    def execute_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run a write once per row, as one batch."""
+        if not rows:
+            return 0
+        if len(rows) == 1:  # a single command's write: no batch to set up
+            return self.execute(statement, rows[0])
+        try:
+            self._cur.executemany(self._d.sql(statement), rows)
+        except Exception as err:
+            self.raise_if_conflict(err)
+            raise
+        count: int = self._cur.rowcount
+        return count
+
+    def read_ahead(self, msisdns: Collection[str]) -> None:
+        """Read the live orders of all of ``msisdns``, whether their confirmation
+        requests went out, and their orders' waiting notices: three queries for a
+        burst instead of three per text. Whatever this transaction then writes and
+        sends (:meth:`flush`) drops what was read ahead."""
+        numbers = sorted(set(msisdns))
+        if not numbers:
+            return
+        self.flush()
+        for number in numbers:  # held first, as each command would (invariant 8); in
+            self.orders.lock_subscriber(number)  # one order: two bursts never deadlock
+        orders = self.orders.read_ahead(numbers)
+        self.outbox.read_ahead(orders)
+
+    def flush(self) -> None:
+        """Send the batched writes; raises ConflictError when a version moved."""
+        for part in self._parts:
+            part.flush_batch()
+        self._forget_batch()
+
+    def _forget_batch(self) -> None:
+        """Drop the batched writes and what this transaction read (sent, or undone)."""
+        for part in self._parts:
+            part.forget_batch()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        # what came before is sent first: the savepoint undoes only what follows, and
+        # the block's own writes are sent (and version-checked) before it ends
+        self.flush()
+        name = f"vas_savepoint_{self._savepoints}"
+        self._cur.execute(f"SAVEPOINT {name}")
+        self._savepoints += 1
+        try:
+            yield
+            self.flush()
+        except BaseException:
+            self._forget_batch()
+            self._cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._cur.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            self._cur.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
+
+
+class _Part:
+    """A recorder of a :class:`SqlTransaction`: its statements go through the
+    transaction's connection, and what it batches is sent by the transaction's
+    :meth:`~SqlTransaction.flush`, in the order of the recorders."""
+
+    def __init__(self, tx: SqlTransaction) -> None:
+        self._tx = tx
+        self._d = tx.dialect
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._tx.query(statement, params)
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        return self._tx.execute(statement, params)
+
+    def _execute_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self._tx.execute_many(statement, rows)
+
+    def flush(self) -> None:
+        """Send every recorder's batch first (a read that must see them)."""
+        self._tx.flush()
+
+    def flush_batch(self) -> None:
+        """Send what this recorder batched (the transaction's flush calls it)."""
+
+    def forget_batch(self) -> None:
+        """Drop what this recorder batched or read (sent, or undone)."""
+
+    def _pages(self, select: str, key: str, size: int = 1000) -> Iterator[Any]:
+        """Every row of ``select`` (whose first column is the primary ``key``) in key
+        order, read a page at a time: an audit of a whole store holds one page, not
+        the store, in memory."""
+        rows = self._query(f"{select} ORDER BY {key} LIMIT ?", (size,))
+        while True:
+            yield from rows
+            if len(rows) < size:
+                return
+            rows = self._query(
+                f"{select} WHERE {key} > ? ORDER BY {key} LIMIT ?", (rows[-1][0], size)
+            )
+
+
+class _Orders(_Part, OrderRecorder):
+    """Orders, their events, and the pick lists."""
+
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        self._locked: set[str] = set()  # subscribers held until the transaction ends
+        self.forget_batch()
+
+    def forget_batch(self) -> None:
         self._orders: dict[str, Order] = {}
         # orders already read in this unit of work (its writes are version-checked, so
         # reading an order once per transaction is enough)
         self._seen: dict[str, Order] = {}
         self._of: dict[str, list[str]] = {}
-        # read ahead for a burst of commands (read_ahead), dropped by flush
+        # live orders read ahead for a burst of commands (read_ahead)
         self._ahead: dict[str, list[Order]] = {}
-        self._ahead_delivered: dict[str, bool] = {}
-        self._ahead_waiting: dict[str, list[tuple[str, str, Waiting]]] = {}
         self._inserts: list[Order] = []
         self._updates: list[tuple[Order, int]] = []
         self._events: list[Event] = []
-        self._notices: list[tuple[Notice, str | None]] = []
-        self._charges: list[Charge] = []
-        self._violations: list[SpViolation] = []
         self._picks: dict[str, PickSession] = {}
-        self._locked: set[str] = set()  # subscribers held until the transaction ends
-        self._delivered: list[tuple[str | None, str]] = []
-        self._feed: list[Iterable[FeedEvent]] = []  # made at the flush, if anyone listens
-        self._savepoints = 0  # how deep in savepoints this transaction is
 
-    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        self._cur.execute(self._d.sql(statement), tuple(params))
-        rows: list[Any] = self._cur.fetchall()
-        return rows
+    def flush_batch(self) -> None:
+        self._flush_orders()
+        self._execute_many(
+            f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [event_row(e) for e in self._events],
+        )
+        self._execute_many(
+            "INSERT INTO vas_pick_sessions (msisdn, order_ids, sent_at, expires_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (msisdn) DO UPDATE SET order_ids = excluded.order_ids, "
+            "sent_at = excluded.sent_at, expires_at = excluded.expires_at",
+            [
+                (s.msisdn, json.dumps(list(s.order_ids)), ts(s.sent_at), ts(s.expires_at))
+                for s in self._picks.values()
+            ],
+        )
 
-    def _raise_if_conflict(self, err: Exception) -> None:
-        """A write that broke a constraint met a concurrent one: raise a ConflictError
-        (the caller re-raises anything else)."""
-        if self._d.is_integrity_error(err):
-            raise ConflictError.concurrent(err) from err
+    def read_ahead(self, numbers: list[str]) -> list[Order]:
+        """Read the live orders of all of ``numbers`` in one query, for the burst's
+        commands; returns them."""
+        d = self._d
+        orders = [
+            order_from_row(row)
+            for row in self._query(
+                f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn {d.in_values} "
+                f"AND state IN {_LIVE}",
+                (d.values(numbers),),
+            )
+        ]
+        ahead: dict[str, list[Order]] = {n: [] for n in numbers}
+        for order in orders:
+            ahead[order.msisdn].append(order)
+        self._ahead = ahead
+        return orders
 
-    def _execute(self, statement: str, params: Sequence[Any] = ()) -> int:
-        try:
-            self._cur.execute(self._d.sql(statement), tuple(params))
-        except Exception as err:
-            self._raise_if_conflict(err)
-            raise
-        count: int = self._cur.rowcount
-        return count
-
-    def _execute_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
-        if not rows:
-            return 0
-        if len(rows) == 1:  # a single command's write: no batch to set up
-            return self._execute(statement, rows[0])
-        try:
-            self._cur.executemany(self._d.sql(statement), rows)
-        except Exception as err:
-            self._raise_if_conflict(err)
-            raise
-        count: int = self._cur.rowcount
-        return count
-
-    # --- reads ---------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order | None:
         known = self._orders.get(order_id) or self._seen.get(order_id)
         if known is not None:
@@ -205,47 +372,6 @@ class SqlTransaction(Transaction):
             lambda o: o.is_live,
             self._ahead.get(msisdn),
         )
-
-    def read_ahead(self, msisdns: Collection[str]) -> None:
-        """Read the live orders of all of ``msisdns``, whether their confirmation
-        requests went out, and their orders' waiting notices: three queries for a
-        burst instead of three per text. Whatever this transaction then writes and
-        sends (:meth:`flush`) drops what was read ahead."""
-        numbers = sorted(set(msisdns))
-        if not numbers:
-            return
-        self.flush()
-        for number in numbers:  # held first, as each command would (invariant 8); in
-            self.lock_subscriber(number)  # one order, so two bursts cannot deadlock
-        d = self._d
-        orders = [
-            order_from_row(row)
-            for row in self._query(
-                f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn {d.in_values} "
-                f"AND state IN {_LIVE}",
-                (d.values(numbers),),
-            )
-        ]
-        ahead: dict[str, list[Order]] = {n: [] for n in numbers}
-        for order in orders:
-            ahead[order.msisdn].append(order)
-        requests = [o.request_notice_id for o in orders if o.request_notice_id is not None]
-        delivered = {nid: False for nid in requests}
-        if requests:
-            for nid, at in self._query(
-                f"SELECT id, delivered_at FROM vas_notices WHERE id {d.in_values}",
-                (d.values(requests),),
-            ):
-                delivered[nid] = at is not None
-        waiting: dict[str, list[tuple[str, str, Waiting]]] = {o.id: [] for o in orders}
-        if orders:
-            for nid, oid, kind, at in self._query(
-                f"SELECT id, order_id, kind, at FROM vas_notices WHERE order_id {d.in_values} "
-                "AND delivered_at IS NULL AND parked = 0",
-                (d.values(list(waiting)),),
-            ):
-                waiting[oid].append((at, nid, Waiting(nid, oid, NoticeKind(kind))))
-        self._ahead, self._ahead_delivered, self._ahead_waiting = ahead, delivered, waiting
 
     def count_sp_requests(
         self, msisdn: str, sp_id: str, start: pendulum.DateTime, end: pendulum.DateTime
@@ -317,6 +443,233 @@ class SqlTransaction(Transaction):
         rows = self._query("SELECT min(due_at) FROM vas_orders WHERE due_at IS NOT NULL")
         return parse_ts(rows[0][0]) if rows else None
 
+    def pick_session(self, msisdn: str) -> PickSession | None:
+        if msisdn in self._picks:
+            return self._picks[msisdn]
+        rows = self._query(
+            "SELECT msisdn, order_ids, sent_at, expires_at FROM vas_pick_sessions WHERE msisdn = ?",
+            (msisdn,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return PickSession(
+            row[0], tuple(json.loads(row[1])), parse_time(row[2]), parse_time(row[3])
+        )
+
+    def put_pick_session(self, session: PickSession) -> None:
+        self._picks[session.msisdn] = session
+
+    def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
+        staged = self._orders.get(order.id)
+        if staged is not None:
+            if staged.version != expected_version:
+                raise ConflictError(order.id, expected_version, staged.version)
+            self._inserts = [order if o.id == order.id else o for o in self._inserts]
+            self._updates = [
+                (order, exp) if o.id == order.id else (o, exp) for o, exp in self._updates
+            ]
+        elif expected_version == 0:
+            self._inserts.append(order)
+        else:
+            self._updates.append((order, expected_version))
+        self._orders[order.id] = order
+        self._events.extend(events)
+
+    def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
+        self.flush()
+        rows = self._query(
+            "SELECT id FROM vas_orders WHERE ended_at IS NOT NULL AND ended_at < ? "
+            "AND due_at IS NULL ORDER BY id",
+            (ts(cutoff),),
+        )
+        return [r[0] for r in rows]
+
+    def purge(self, order_ids: Sequence[str]) -> int:
+        self.flush()
+        keys = [(oid,) for oid in order_ids]
+        self._execute_many("DELETE FROM vas_events WHERE order_id = ?", keys)
+        self._execute_many(
+            "DELETE FROM vas_delivery_reports "
+            "WHERE notice_id IN (SELECT id FROM vas_notices WHERE order_id = ?)",
+            keys,
+        )
+        self._execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
+        self._execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
+        # through vas_feed_order: one index fewer to write with every event
+        self._execute_many(
+            "DELETE FROM vas_feed WHERE subscriber IN (SELECT name FROM vas_feed_subscribers) "
+            "AND order_id = ?",
+            keys,
+        )
+        return self._execute_many("DELETE FROM vas_orders WHERE id = ? AND due_at IS NULL", keys)
+
+    def all_orders(self) -> Iterator[Order]:
+        for row in self._pages(f"SELECT {ORDER_SELECT} FROM vas_orders", "id"):
+            order = order_from_row(row)
+            yield self._orders.get(order.id, order)
+        yield from self._inserts
+
+    def _flush_orders(self) -> None:
+        """Insert the new orders and update the changed ones, each only if its version
+        is still the one it was loaded at."""
+        marks = ", ".join("?" * len(ORDER_COLUMNS.split(", ")))
+        self._execute_many(
+            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) VALUES ({marks})",
+            [order_row(o) for o in self._inserts],
+        )
+        if not self._updates:
+            return
+        rows = [update_row(o, expected) for o, expected in self._updates]
+        if self._execute_many(ORDER_UPDATE, rows) != len(rows):
+            raise self._conflict(rows)
+
+    def _conflict(self, rows: list[tuple[Any, ...]]) -> ConflictError:
+        """Which of the updates found its order moved: the row that does not hold what
+        this transaction wrote (the rest of the batch did go through)."""
+        width = len(ORDER_STATUS)
+        version = ORDER_STATUS.index("version")
+        for row in rows:
+            wrote, (order_id, expected) = tuple(row[:width]), row[width:]
+            found = self._query(
+                f"SELECT {', '.join(ORDER_STATUS)} FROM vas_orders WHERE id = ?", (order_id,)
+            )
+            if not found or tuple(found[0]) != wrote:
+                return ConflictError(order_id, expected, found[0][version] if found else None)
+        return ConflictError(rows[0][width], rows[0][width + 1])  # pragma: no cover
+
+
+class _Notices(_Part, NoticeRecorder):
+    """The outbox."""
+
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        self.forget_batch()
+
+    def forget_batch(self) -> None:
+        self._notices: list[tuple[Notice, str | None]] = []
+        self._delivered: list[tuple[str | None, str]] = []
+        # read ahead for a burst of commands (read_ahead)
+        self._ahead_delivered: dict[str, bool] = {}
+        self._ahead_waiting: dict[str, list[tuple[str, str, Waiting]]] = {}
+
+    def flush_batch(self) -> None:
+        self._execute_many(
+            f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at, attempts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (*notice_row(n), claim or ts(n.at), 0 if claim is None else 1)
+                for n, claim in self._notices
+            ],
+        )
+        # not a notice whose failure a gateway reported during this attempt
+        self._execute_many(
+            "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL "
+            "AND failure_reported = 0",
+            self._delivered,
+        )
+
+    def read_ahead(self, orders: list[Order]) -> None:
+        """Read whether the confirmation requests of ``orders`` went out, and their
+        waiting notices, in two queries, for the burst's commands."""
+        d = self._d
+        requests = [o.request_notice_id for o in orders if o.request_notice_id is not None]
+        delivered = {nid: False for nid in requests}
+        if requests:
+            for nid, at in self._query(
+                f"SELECT id, delivered_at FROM vas_notices WHERE id {d.in_values}",
+                (d.values(requests),),
+            ):
+                delivered[nid] = at is not None
+        waiting: dict[str, list[tuple[str, str, Waiting]]] = {o.id: [] for o in orders}
+        if orders:
+            for nid, oid, kind, at in self._query(
+                f"SELECT id, order_id, kind, at FROM vas_notices WHERE order_id {d.in_values} "
+                "AND delivered_at IS NULL AND parked = 0",
+                (d.values(list(waiting)),),
+            ):
+                waiting[oid].append((at, nid, Waiting(nid, oid, NoticeKind(kind))))
+        self._ahead_delivered, self._ahead_waiting = delivered, waiting
+
+    def claim(
+        self,
+        now: pendulum.DateTime,
+        lease_until: pendulum.DateTime,
+        limit: int,
+        *,
+        unordered: Collection[str] = (),
+    ) -> list[Delivery]:
+        # one order's notices go out in order: none while an earlier one still waits,
+        # unless that one is of a kind that holds no other back
+        due = (
+            "SELECT n.id FROM vas_notices n WHERE n.delivered_at IS NULL AND n.parked = 0 "
+            "AND n.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM vas_notices e "
+            "WHERE e.order_id = n.order_id AND e.delivered_at IS NULL AND e.parked = 0 "
+            f"AND NOT (e.kind {self._d.in_values}) "
+            "AND (e.at < n.at OR (e.at = n.at AND e.id < n.id))) "
+            f"ORDER BY n.next_attempt_at LIMIT ?{self._d.claim}"
+        )
+        rows = self._query(
+            "UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ?, "
+            f"failure_reported = 0 WHERE id {self._d.among(due)} "
+            f"RETURNING {NOTICE_COLUMNS}, attempts, last_error",
+            (ts(lease_until), ts(now), self._d.values(sorted(unordered)), limit),
+        )
+        items = [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
+        return sorted(items, key=lambda d: (d.notice.at, d.notice.id))
+
+    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        stamp = ts(at)
+        self._delivered.extend((stamp, nid) for nid in notice_ids)
+
+    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        if retry_at is None:
+            self._execute(
+                "UPDATE vas_notices SET parked = 1, last_error = ? WHERE id = ?",
+                (error[:500], notice_id),
+            )
+        else:
+            self._execute(
+                "UPDATE vas_notices SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (ts(retry_at), error[:500], notice_id),
+            )
+
+    def parked(self, limit: int) -> list[Delivery]:
+        rows = self._query(
+            f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices "
+            "WHERE delivered_at IS NULL AND parked = 1 ORDER BY at, id LIMIT ?",
+            (limit,),
+        )
+        return [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
+
+    def unpark(self, ids: Sequence[str] | None, now: pendulum.DateTime) -> int:
+        update = (
+            "UPDATE vas_notices SET parked = 0, attempts = 0, next_attempt_at = ? "
+            "WHERE parked = 1 AND delivered_at IS NULL"
+        )
+        if ids is None:
+            return self._execute(update, (ts(now),))
+        return self._execute_many(f"{update} AND id = ?", [(ts(now), nid) for nid in ids])
+
+    def next_attempt(self) -> pendulum.DateTime | None:
+        self.flush()
+        rows = self._query(
+            "SELECT min(next_attempt_at) FROM vas_notices WHERE delivered_at IS NULL AND parked = 0"
+        )
+        return parse_ts(rows[0][0]) if rows else None
+
+    def notices(self, order_id: str) -> list[Notice]:
+        rows = self._query(
+            f"SELECT {NOTICE_COLUMNS} FROM vas_notices WHERE order_id = ? ORDER BY at, id",
+            (order_id,),
+        )
+        return [notice_from_row(r) for r in rows] + [
+            n for n, _claim in self._notices if n.order_id == order_id
+        ]
+
+    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
+        self._notices.append((notice, ts(claimed_until)))
+
     def waiting_notices(self, order_ids: Sequence[str]) -> list[Waiting]:
         # the notices this unit of work staged are not among them: they are written after
         ahead = self._ahead_waiting
@@ -348,12 +701,55 @@ class SqlTransaction(Transaction):
         rows = self._query("SELECT id, last_error FROM vas_notices WHERE parked = 2")
         return {r[0]: r[1] or "" for r in rows}
 
-    def next_attempt(self) -> pendulum.DateTime | None:
+    def delivered(self, notice_id: str) -> bool:
+        if any(nid == notice_id for _at, nid in self._delivered):
+            self.flush()  # marked in this unit of work: a failure report may veto it
+        known = self._ahead_delivered.get(notice_id)
+        if known is not None:
+            return known
+        rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
+        return bool(rows) and rows[0][0] is not None
+
+    def delivery(self, notice_id: str) -> Delivery | None:
         self.flush()
         rows = self._query(
-            "SELECT min(next_attempt_at) FROM vas_notices WHERE delivered_at IS NULL AND parked = 0"
+            f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices WHERE id = ?",
+            (notice_id,),
         )
-        return parse_ts(rows[0][0]) if rows else None
+        return Delivery(notice_from_row(rows[0]), rows[0][8], rows[0][9]) if rows else None
+
+    def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        self.flush()
+        self._execute(
+            "UPDATE vas_notices SET delivered_at = NULL, parked = ?, failure_reported = 1, "
+            "next_attempt_at = COALESCE(?, next_attempt_at, at), last_error = ? WHERE id = ?",
+            (0 if retry_at is not None else 1, ts(retry_at), error[:500], notice_id),
+        )
+
+    def all_notices(self) -> Iterator[Notice]:
+        # in the order of the primary key (id, first of NOTICE_COLUMNS): each page is
+        # an index range, never a sort of the whole table
+        rows = self._pages(f"SELECT {NOTICE_COLUMNS} FROM vas_notices", "id")
+        yield from (notice_from_row(row) for row in rows)
+        yield from (n for n, _claim in self._notices)
+
+
+class _Ledger(_Part, ChargeRecorder):
+    """Charges."""
+
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        self.forget_batch()
+
+    def forget_batch(self) -> None:
+        self._charges: list[Charge] = []
+
+    def flush_batch(self) -> None:
+        self._execute_many(
+            "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "
+            "order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [charge_row(c) for c in self._charges],
+        )
 
     def charges(self, order_id: str) -> list[Charge]:
         rows = self._query(
@@ -364,6 +760,28 @@ class SqlTransaction(Transaction):
         return [charge_from_row(r) for r in rows] + [
             c for c in self._charges if c.order_id == order_id
         ]
+
+    def charge(self, key: str) -> Charge | None:
+        for charge in self._charges:
+            if charge.key == key:
+                return charge
+        rows = self._query(
+            "SELECT key, order_id, amount, period_key, period_start, at, order_version "
+            "FROM vas_charges WHERE key = ?",
+            (key,),
+        )
+        return charge_from_row(rows[0]) if rows else None
+
+    def add_charge(self, charge: Charge) -> None:
+        # lock the order row: a racing cancel waits for this charge, or this charge sees it
+        rows = self._query(
+            "SELECT version FROM vas_orders WHERE id = ?" + self._d.lock,
+            (charge.order_id,),
+        )
+        if not rows or rows[0][0] != charge.order_version:
+            found = rows[0][0] if rows else None
+            raise ConflictError(charge.order_id, charge.order_version, found)
+        self._charges.append(charge)
 
     def billable_orders(
         self,
@@ -426,7 +844,7 @@ class SqlTransaction(Transaction):
         try:
             amounts = Counter(r[0] for r in self._query(statement, params))
         except Exception as err:
-            self._raise_if_conflict(err)
+            self._tx.raise_if_conflict(err)
             raise
         total = sum((Decimal(a) * n for a, n in amounts.items()), Decimal(0))
         return sum(amounts.values()), total
@@ -435,60 +853,31 @@ class SqlTransaction(Transaction):
         # billable_orders locked the orders: their versions are the ones charged
         self._charges.extend(charges)
 
-    def charge(self, key: str) -> Charge | None:
-        for charge in self._charges:
-            if charge.key == key:
-                return charge
-        rows = self._query(
+    def all_charges(self) -> Iterator[Charge]:
+        select = (
             "SELECT key, order_id, amount, period_key, period_start, at, order_version "
-            "FROM vas_charges WHERE key = ?",
-            (key,),
+            "FROM vas_charges"
         )
-        return charge_from_row(rows[0]) if rows else None
+        yield from (charge_from_row(r) for r in self._pages(select, "key"))
+        yield from self._charges
 
-    def notices(self, order_id: str) -> list[Notice]:
-        rows = self._query(
-            f"SELECT {NOTICE_COLUMNS} FROM vas_notices WHERE order_id = ? ORDER BY at, id",
-            (order_id,),
-        )
-        return [notice_from_row(r) for r in rows] + [
-            n for n, _claim in self._notices if n.order_id == order_id
-        ]
 
-    def claim_notices(
-        self,
-        now: pendulum.DateTime,
-        lease_until: pendulum.DateTime,
-        limit: int,
-        *,
-        unordered: Collection[str] = (),
-    ) -> list[Delivery]:
-        # one order's notices go out in order: none while an earlier one still waits,
-        # unless that one is of a kind that holds no other back
-        due = (
-            "SELECT n.id FROM vas_notices n WHERE n.delivered_at IS NULL AND n.parked = 0 "
-            "AND n.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM vas_notices e "
-            "WHERE e.order_id = n.order_id AND e.delivered_at IS NULL AND e.parked = 0 "
-            f"AND NOT (e.kind {self._d.in_values}) "
-            "AND (e.at < n.at OR (e.at = n.at AND e.id < n.id))) "
-            f"ORDER BY n.next_attempt_at LIMIT ?{self._d.claim}"
-        )
-        rows = self._query(
-            "UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ?, "
-            f"failure_reported = 0 WHERE id {self._d.among(due)} "
-            f"RETURNING {NOTICE_COLUMNS}, attempts, last_error",
-            (ts(lease_until), ts(now), self._d.values(sorted(unordered)), limit),
-        )
-        items = [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
-        return sorted(items, key=lambda d: (d.notice.at, d.notice.id))
+class _Evidence(_Part, EvidenceRecorder):
+    """SP violations and delivery reports."""
 
-    def parked_notices(self, limit: int) -> list[Delivery]:
-        rows = self._query(
-            f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices "
-            "WHERE delivered_at IS NULL AND parked = 1 ORDER BY at, id LIMIT ?",
-            (limit,),
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        self.forget_batch()
+
+    def forget_batch(self) -> None:
+        self._violations: list[SpViolation] = []
+
+    def flush_batch(self) -> None:
+        self._execute_many(
+            "INSERT INTO vas_violations (id, sp_id, msisdn, order_id, reason, at, channel, "
+            "evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [violation_row(v) for v in self._violations],
         )
-        return [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
 
     def violations(self, sp_id: str | None) -> list[SpViolation]:
         columns = "id, sp_id, msisdn, order_id, reason, at, channel, evidence"
@@ -501,36 +890,14 @@ class SqlTransaction(Transaction):
         stored = [violation_from_row(r) for r in rows]
         return stored + [v for v in self._violations if sp_id is None or v.sp_id == sp_id]
 
-    def pick_session(self, msisdn: str) -> PickSession | None:
-        if msisdn in self._picks:
-            return self._picks[msisdn]
-        rows = self._query(
-            "SELECT msisdn, order_ids, sent_at, expires_at FROM vas_pick_sessions WHERE msisdn = ?",
-            (msisdn,),
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        return PickSession(
-            row[0], tuple(json.loads(row[1])), parse_time(row[2]), parse_time(row[3])
-        )
+    def add_violation(self, violation: SpViolation) -> None:
+        self._violations.append(violation)
 
-    def delivered(self, notice_id: str) -> bool:
-        if any(nid == notice_id for _at, nid in self._delivered):
-            self.flush()  # marked in this unit of work: a failure report may veto it
-        known = self._ahead_delivered.get(notice_id)
-        if known is not None:
-            return known
-        rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
-        return bool(rows) and rows[0][0] is not None
-
-    def delivery(self, notice_id: str) -> Delivery | None:
-        self.flush()
-        rows = self._query(
-            f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices WHERE id = ?",
-            (notice_id,),
+    def add_delivery_report(self, report: DeliveryReport) -> None:
+        self._execute(
+            f"INSERT INTO vas_delivery_reports ({REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            report_row(report),
         )
-        return Delivery(notice_from_row(rows[0]), rows[0][8], rows[0][9]) if rows else None
 
     def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
         rows = self._query(
@@ -539,6 +906,43 @@ class SqlTransaction(Transaction):
             (notice_id,),
         )
         return [report_from_row(r) for r in rows]
+
+
+class _Keys(_Part, KeyRecorder):
+    """Message ids, request keys, SP keys."""
+
+    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
+        # a racing transaction with the same id waits on the key, then inserts nothing
+        inserted = self._execute(
+            "INSERT INTO vas_messages (message_id, at) VALUES (?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            (message_id, ts(at)),
+        )
+        return inserted == 1
+
+    def forget_messages(self, before: pendulum.DateTime) -> int:
+        return self._execute("DELETE FROM vas_messages WHERE at < ?", (ts(before),))
+
+    def request_key(self, scope: str, key: str) -> RequestKey | None:
+        rows = self._query(
+            f"SELECT {REQUEST_KEY_COLUMNS} FROM vas_request_keys WHERE scope = ? AND key = ?",
+            (scope, key),
+        )
+        return request_key_from_row(rows[0]) if rows else None
+
+    def add_request_key(self, record: RequestKey) -> None:
+        self._execute(
+            f"INSERT INTO vas_request_keys ({REQUEST_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            request_key_row(record),
+        )
+
+    def forget_request_keys(self, before: pendulum.DateTime) -> int:
+        return self._execute("DELETE FROM vas_request_keys WHERE at < ?", (ts(before),))
+
+    def add_sp_key(self, key: SpKey) -> None:
+        self._execute(
+            f"INSERT INTO vas_sp_keys ({SP_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)", sp_key_row(key)
+        )
 
     def sp_key(self, key_id: str) -> SpKey | None:
         rows = self._query(f"SELECT {SP_KEY_COLUMNS} FROM vas_sp_keys WHERE key_id = ?", (key_id,))
@@ -550,54 +954,6 @@ class SqlTransaction(Transaction):
             (sp_id,),
         )
         return [sp_key_from_row(r) for r in rows]
-
-    def request_key(self, scope: str, key: str) -> RequestKey | None:
-        rows = self._query(
-            f"SELECT {REQUEST_KEY_COLUMNS} FROM vas_request_keys WHERE scope = ? AND key = ?",
-            (scope, key),
-        )
-        return request_key_from_row(rows[0]) if rows else None
-
-    # --- writes --------------------------------------------------------------------
-    def add_request_key(self, record: RequestKey) -> None:
-        self._execute(
-            f"INSERT INTO vas_request_keys ({REQUEST_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            request_key_row(record),
-        )
-
-    def forget_request_keys(self, before: pendulum.DateTime) -> int:
-        return self._execute("DELETE FROM vas_request_keys WHERE at < ?", (ts(before),))
-
-    def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
-        # a racing transaction with the same id waits on the key, then inserts nothing
-        inserted = self._execute(
-            "INSERT INTO vas_messages (message_id, at) VALUES (?, ?) "
-            "ON CONFLICT (message_id) DO NOTHING",
-            (message_id, ts(at)),
-        )
-        return inserted == 1
-
-    def add_delivery_report(self, report: DeliveryReport) -> None:
-        self._execute(
-            f"INSERT INTO vas_delivery_reports ({REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-            report_row(report),
-        )
-
-    def forget_messages(self, before: pendulum.DateTime) -> int:
-        return self._execute("DELETE FROM vas_messages WHERE at < ?", (ts(before),))
-
-    def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        self.flush()
-        self._execute(
-            "UPDATE vas_notices SET delivered_at = NULL, parked = ?, failure_reported = 1, "
-            "next_attempt_at = COALESCE(?, next_attempt_at, at), last_error = ? WHERE id = ?",
-            (0 if retry_at is not None else 1, ts(retry_at), error[:500], notice_id),
-        )
-
-    def add_sp_key(self, key: SpKey) -> None:
-        self._execute(
-            f"INSERT INTO vas_sp_keys ({SP_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)", sp_key_row(key)
-        )
 
     def revoke_sp_keys(self, sp_id: str, key_id: str | None, at: pendulum.DateTime) -> int:
         if key_id is None:
@@ -611,95 +967,24 @@ class SqlTransaction(Transaction):
             (ts(at), sp_id, key_id),
         )
 
-    def append(self, order: Order, events: Sequence[Event], expected_version: int) -> None:
-        staged = self._orders.get(order.id)
-        if staged is not None:
-            if staged.version != expected_version:
-                raise ConflictError(order.id, expected_version, staged.version)
-            self._inserts = [order if o.id == order.id else o for o in self._inserts]
-            self._updates = [
-                (order, exp) if o.id == order.id else (o, exp) for o, exp in self._updates
-            ]
-        elif expected_version == 0:
-            self._inserts.append(order)
-        else:
-            self._updates.append((order, expected_version))
-        self._orders[order.id] = order
-        self._events.extend(events)
 
-    def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
-        self._notices.append((notice, ts(claimed_until)))
+class _Feed(_Part, FeedRecorder):
+    """The feed's subscribers and what each is owed."""
 
-    def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
-        stamp = ts(at)
-        self._delivered.extend((stamp, nid) for nid in notice_ids)
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        self.forget_batch()
 
-    def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        if retry_at is None:
-            self._execute(
-                "UPDATE vas_notices SET parked = 1, last_error = ? WHERE id = ?",
-                (error[:500], notice_id),
-            )
-        else:
-            self._execute(
-                "UPDATE vas_notices SET next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (ts(retry_at), error[:500], notice_id),
-            )
+    def forget_batch(self) -> None:
+        self._feed: list[Iterable[FeedEvent]] = []  # made at the flush, if anyone listens
 
-    def unpark(self, notice_ids: Sequence[str], now: pendulum.DateTime) -> int:
-        return self._execute_many(
-            "UPDATE vas_notices SET parked = 0, attempts = 0, next_attempt_at = ? "
-            "WHERE id = ? AND parked = 1 AND delivered_at IS NULL",
-            [(ts(now), nid) for nid in notice_ids],
-        )
+    def flush_batch(self) -> None:
+        self._flush_feed()
 
-    def add_charge(self, charge: Charge) -> None:
-        # lock the order row: a racing cancel waits for this charge, or this charge sees it
-        rows = self._query(
-            "SELECT version FROM vas_orders WHERE id = ?" + self._d.lock,
-            (charge.order_id,),
-        )
-        if not rows or rows[0][0] != charge.order_version:
-            found = rows[0][0] if rows else None
-            raise ConflictError(charge.order_id, charge.order_version, found)
-        self._charges.append(charge)
+    def queue(self, subscriber: str) -> LeasedQueue[FeedDelivery]:
+        return _FeedQueue(self._tx, subscriber)
 
-    def add_violation(self, violation: SpViolation) -> None:
-        self._violations.append(violation)
-
-    def put_pick_session(self, session: PickSession) -> None:
-        self._picks[session.msisdn] = session
-
-    def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
-        self.flush()
-        rows = self._query(
-            "SELECT id FROM vas_orders WHERE ended_at IS NOT NULL AND ended_at < ? "
-            "AND due_at IS NULL ORDER BY id",
-            (ts(cutoff),),
-        )
-        return [r[0] for r in rows]
-
-    def purge(self, order_ids: Sequence[str]) -> int:
-        self.flush()
-        keys = [(oid,) for oid in order_ids]
-        self._execute_many("DELETE FROM vas_events WHERE order_id = ?", keys)
-        self._execute_many(
-            "DELETE FROM vas_delivery_reports "
-            "WHERE notice_id IN (SELECT id FROM vas_notices WHERE order_id = ?)",
-            keys,
-        )
-        self._execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
-        self._execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
-        # through vas_feed_order: one index fewer to write with every event
-        self._execute_many(
-            "DELETE FROM vas_feed WHERE subscriber IN (SELECT name FROM vas_feed_subscribers) "
-            "AND order_id = ?",
-            keys,
-        )
-        return self._execute_many("DELETE FROM vas_orders WHERE id = ? AND due_at IS NULL", keys)
-
-    # --- the event feed ----------------------------------------------------------------
-    def add_feed_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
+    def add_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
         self.flush()  # what this unit of work published before is not owed to it
         return (
             self._execute(
@@ -710,95 +995,23 @@ class SqlTransaction(Transaction):
             == 1
         )
 
-    def remove_feed_subscriber(self, name: str) -> bool:
+    def remove_subscriber(self, name: str) -> bool:
         self.flush()
         self._execute("DELETE FROM vas_feed WHERE subscriber = ?", (name,))
         return self._execute("DELETE FROM vas_feed_subscribers WHERE name = ?", (name,)) == 1
 
-    def feed_subscribers(self) -> list[str]:
+    def subscribers(self) -> list[str]:
         return [r[0] for r in self._query("SELECT name FROM vas_feed_subscribers ORDER BY name")]
 
-    def add_feed_events(self, events: Iterable[FeedEvent]) -> None:
+    def add_events(self, events: Iterable[FeedEvent]) -> None:
         self._feed.append(events)
 
-    def claim_feed(
-        self,
-        subscriber: str,
-        now: pendulum.DateTime,
-        lease_until: pendulum.DateTime,
-        limit: int,
-    ) -> list[FeedDelivery]:
-        self.flush()
-        # one claim per subscriber at a time: what another claim took is then seen
-        # as claimed, and holds that order's later events back
-        self._query(
-            "SELECT name FROM vas_feed_subscribers WHERE name = ?" + self._d.lock, (subscriber,)
-        )
-        due = (
-            "SELECT f.event_id FROM vas_feed f WHERE f.subscriber = ? AND f.parked = 0 "
-            f"AND f.next_attempt_at <= ? AND {_HEAD} ORDER BY f.next_attempt_at, f.pos LIMIT ?"
-        )
-        rows = self._query(
-            "UPDATE vas_feed SET attempts = attempts + 1, next_attempt_at = ? "
-            f"WHERE subscriber = ? AND event_id {self._d.among(due)} "
-            f"RETURNING {FEED_COLUMNS}, attempts, last_error",
-            (ts(lease_until), subscriber, subscriber, ts(now), limit),
-        )
-        claimed = [feed_from_row(subscriber, r) for r in rows]
-        return sorted(claimed, key=lambda d: (d.event.at, d.event.order_id, d.event.seq))
-
-    def mark_feed_delivered(
-        self, subscriber: str, event_ids: Sequence[str], at: pendulum.DateTime
-    ) -> None:
-        self._execute_many(
-            "DELETE FROM vas_feed WHERE subscriber = ? AND event_id = ?",
-            [(subscriber, eid) for eid in event_ids],
-        )
-
-    def mark_feed_failed(
-        self, subscriber: str, event_id: str, error: str, retry_at: pendulum.DateTime | None
-    ) -> None:
-        if retry_at is None:
-            self._execute(
-                "UPDATE vas_feed SET parked = 1, last_error = ? "
-                "WHERE subscriber = ? AND event_id = ?",
-                (error[:500], subscriber, event_id),
-            )
-        else:
-            self._execute(
-                "UPDATE vas_feed SET next_attempt_at = ?, last_error = ? "
-                "WHERE subscriber = ? AND event_id = ?",
-                (ts(retry_at), error[:500], subscriber, event_id),
-            )
-
-    def parked_feed(self, subscriber: str, limit: int) -> list[FeedDelivery]:
-        rows = self._query(
-            f"SELECT {FEED_COLUMNS}, attempts, last_error FROM vas_feed "
-            "WHERE subscriber = ? AND parked = 1 ORDER BY at, pos LIMIT ?",
-            (subscriber, limit),
-        )
-        return [feed_from_row(subscriber, r) for r in rows]
-
-    def unpark_feed(
-        self, subscriber: str, event_ids: Sequence[str] | None, now: pendulum.DateTime
-    ) -> int:
-        update = (
-            "UPDATE vas_feed SET parked = 0, attempts = 0, next_attempt_at = ? "
-            "WHERE subscriber = ? AND parked = 1"
-        )
-        if event_ids is None:
-            return self._execute(update, (ts(now), subscriber))
-        return self._execute(
-            f"{update} AND event_id {self._d.in_values}",
-            (ts(now), subscriber, self._d.values(list(event_ids))),
-        )
-
-    def feed_backlog(self, subscriber: str) -> int:
+    def backlog(self, subscriber: str) -> int:
         self.flush()
         rows = self._query("SELECT count(*) FROM vas_feed WHERE subscriber = ?", (subscriber,))
         return int(rows[0][0])
 
-    def next_feed_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
+    def next_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
         self.flush()
         rows = self._query(
             "SELECT min(f.next_attempt_at) FROM vas_feed f "
@@ -806,114 +1019,6 @@ class SqlTransaction(Transaction):
             (self._d.values(list(subscribers)),),
         )
         return parse_ts(rows[0][0]) if rows else None
-
-    # --- audit ---------------------------------------------------------------------
-    def all_orders(self) -> Iterator[Order]:
-        for row in self._pages(f"SELECT {ORDER_SELECT} FROM vas_orders", "id"):
-            order = order_from_row(row)
-            yield self._orders.get(order.id, order)
-        yield from self._inserts
-
-    def all_notices(self) -> Iterator[Notice]:
-        # in the order of the primary key (id, first of NOTICE_COLUMNS): each page is
-        # an index range, never a sort of the whole table
-        rows = self._pages(f"SELECT {NOTICE_COLUMNS} FROM vas_notices", "id")
-        yield from (notice_from_row(row) for row in rows)
-        yield from (n for n, _claim in self._notices)
-
-    def all_charges(self) -> Iterator[Charge]:
-        select = (
-            "SELECT key, order_id, amount, period_key, period_start, at, order_version "
-            "FROM vas_charges"
-        )
-        yield from (charge_from_row(r) for r in self._pages(select, "key"))
-        yield from self._charges
-
-    def _pages(self, select: str, key: str, size: int = 1000) -> Iterator[Any]:
-        """Every row of ``select`` (whose first column is the primary ``key``) in key
-        order, read a page at a time: an audit of a whole store holds one page, not
-        the store, in memory."""
-        rows = self._query(f"{select} ORDER BY {key} LIMIT ?", (size,))
-        while True:
-            yield from rows
-            if len(rows) < size:
-                return
-            rows = self._query(
-                f"{select} WHERE {key} > ? ORDER BY {key} LIMIT ?", (rows[-1][0], size)
-            )
-
-    # --- commit --------------------------------------------------------------------
-    def flush(self) -> None:
-        """Send the batched writes; raises ConflictError when a version moved."""
-        self._flush_orders()
-        self._execute_many(
-            f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [event_row(e) for e in self._events],
-        )
-        self._execute_many(
-            f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at, attempts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (*notice_row(n), claim or ts(n.at), 0 if claim is None else 1)
-                for n, claim in self._notices
-            ],
-        )
-        self._execute_many(
-            "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "
-            "order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [charge_row(c) for c in self._charges],
-        )
-        self._execute_many(
-            "INSERT INTO vas_violations (id, sp_id, msisdn, order_id, reason, at, channel, "
-            "evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [violation_row(v) for v in self._violations],
-        )
-        self._execute_many(
-            "INSERT INTO vas_pick_sessions (msisdn, order_ids, sent_at, expires_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (msisdn) DO UPDATE SET order_ids = excluded.order_ids, "
-            "sent_at = excluded.sent_at, expires_at = excluded.expires_at",
-            [
-                (s.msisdn, json.dumps(list(s.order_ids)), ts(s.sent_at), ts(s.expires_at))
-                for s in self._picks.values()
-            ],
-        )
-        # not a notice whose failure a gateway reported during this attempt
-        self._execute_many(
-            "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL "
-            "AND failure_reported = 0",
-            self._delivered,
-        )
-        self._flush_feed()
-        self._forget_batch()
-
-    def _forget_batch(self) -> None:
-        """Drop the batched writes and what this transaction read (sent, or undone)."""
-        self._inserts, self._updates, self._events, self._feed = [], [], [], []
-        self._notices, self._charges, self._violations = [], [], []
-        self._picks, self._delivered, self._orders = {}, [], {}
-        self._seen, self._of = {}, {}
-        self._ahead, self._ahead_delivered, self._ahead_waiting = {}, {}, {}
-
-    @contextlib.contextmanager
-    def savepoint(self) -> Iterator[None]:
-        # what came before is sent first: the savepoint undoes only what follows, and
-        # the block's own writes are sent (and version-checked) before it ends
-        self.flush()
-        name = f"vas_savepoint_{self._savepoints}"
-        self._cur.execute(f"SAVEPOINT {name}")
-        self._savepoints += 1
-        try:
-            yield
-            self.flush()
-        except BaseException:
-            self._forget_batch()
-            self._cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            self._cur.execute(f"RELEASE SAVEPOINT {name}")
-            raise
-        else:
-            self._cur.execute(f"RELEASE SAVEPOINT {name}")
-        finally:
-            self._savepoints -= 1
 
     def _flush_feed(self) -> None:
         """Each event once for every registered subscriber; with none (one indexed
@@ -926,30 +1031,73 @@ class SqlTransaction(Transaction):
             [(*row, row[4]) for events in self._feed for row in map(feed_row, events)],
         )
 
-    def _flush_orders(self) -> None:
-        """Insert the new orders and update the changed ones, each only if its version
-        is still the one it was loaded at."""
-        marks = ", ".join("?" * len(ORDER_COLUMNS.split(", ")))
-        self._execute_many(
-            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) VALUES ({marks})",
-            [order_row(o) for o in self._inserts],
-        )
-        if not self._updates:
-            return
-        rows = [update_row(o, expected) for o, expected in self._updates]
-        if self._execute_many(ORDER_UPDATE, rows) != len(rows):
-            raise self._conflict(rows)
 
-    def _conflict(self, rows: list[tuple[Any, ...]]) -> ConflictError:
-        """Which of the updates found its order moved: the row that does not hold what
-        this transaction wrote (the rest of the batch did go through)."""
-        width = len(ORDER_STATUS)
-        version = ORDER_STATUS.index("version")
-        for row in rows:
-            wrote, (order_id, expected) = tuple(row[:width]), row[width:]
-            found = self._query(
-                f"SELECT {', '.join(ORDER_STATUS)} FROM vas_orders WHERE id = ?", (order_id,)
+class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
+    """One subscriber's owed events."""
+
+    def __init__(self, tx: SqlTransaction, subscriber: str) -> None:
+        super().__init__(tx)
+        self._name = subscriber
+
+    def claim(
+        self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
+    ) -> list[FeedDelivery]:
+        self.flush()
+        name = self._name
+        # one claim per subscriber at a time: what another claim took is then seen
+        # as claimed, and holds that order's later events back
+        self._query("SELECT name FROM vas_feed_subscribers WHERE name = ?" + self._d.lock, (name,))
+        due = (
+            "SELECT f.event_id FROM vas_feed f WHERE f.subscriber = ? AND f.parked = 0 "
+            f"AND f.next_attempt_at <= ? AND {_HEAD} ORDER BY f.next_attempt_at, f.pos LIMIT ?"
+        )
+        rows = self._query(
+            "UPDATE vas_feed SET attempts = attempts + 1, next_attempt_at = ? "
+            f"WHERE subscriber = ? AND event_id {self._d.among(due)} "
+            f"RETURNING {FEED_COLUMNS}, attempts, last_error",
+            (ts(lease_until), name, name, ts(now), limit),
+        )
+        claimed = [feed_from_row(name, r) for r in rows]
+        return sorted(claimed, key=lambda d: (d.event.at, d.event.order_id, d.event.seq))
+
+    def mark_delivered(self, ids: Sequence[str], at: pendulum.DateTime) -> None:
+        self._execute_many(
+            "DELETE FROM vas_feed WHERE subscriber = ? AND event_id = ?",
+            [(self._name, eid) for eid in ids],
+        )
+
+    def mark_failed(self, item_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
+        where = "WHERE subscriber = ? AND event_id = ?"
+        if retry_at is None:
+            self._execute(
+                f"UPDATE vas_feed SET parked = 1, last_error = ? {where}",
+                (error[:500], self._name, item_id),
             )
-            if not found or tuple(found[0]) != wrote:
-                return ConflictError(order_id, expected, found[0][version] if found else None)
-        return ConflictError(rows[0][width], rows[0][width + 1])  # pragma: no cover
+        else:
+            self._execute(
+                f"UPDATE vas_feed SET next_attempt_at = ?, last_error = ? {where}",
+                (ts(retry_at), error[:500], self._name, item_id),
+            )
+
+    def parked(self, limit: int) -> list[FeedDelivery]:
+        rows = self._query(
+            f"SELECT {FEED_COLUMNS}, attempts, last_error FROM vas_feed "
+            "WHERE subscriber = ? AND parked = 1 ORDER BY at, pos LIMIT ?",
+            (self._name, limit),
+        )
+        return [feed_from_row(self._name, r) for r in rows]
+
+    def unpark(self, ids: Sequence[str] | None, now: pendulum.DateTime) -> int:
+        update = (
+            "UPDATE vas_feed SET parked = 0, attempts = 0, next_attempt_at = ? "
+            "WHERE subscriber = ? AND parked = 1"
+        )
+        if ids is None:
+            return self._execute(update, (ts(now), self._name))
+        return self._execute(
+            f"{update} AND event_id {self._d.in_values}",
+            (ts(now), self._name, self._d.values(list(ids))),
+        )
+
+    def next_attempt(self) -> pendulum.DateTime | None:
+        return self._tx.feed.next_attempt([self._name])
