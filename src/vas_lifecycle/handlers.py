@@ -75,17 +75,17 @@ __all__ = [
 ]
 
 
-def load(tx: OrderRecorder, order_id: str) -> Order:
+def load(orders: OrderRecorder, order_id: str) -> Order:
     """The order with that id, or UnknownOrderError."""
-    order = tx.get_order(order_id) if isinstance(order_id, str) else None
+    order = orders.get_order(order_id) if isinstance(order_id, str) else None
     if order is None:
         raise UnknownOrderError(str(order_id))
     return order
 
 
-def informed(tx: NoticeRecorder, order: Order) -> bool:
+def informed(outbox: NoticeRecorder, order: Order) -> bool:
     """Has the order's confirmation request been handed to the gateway (C1a)?"""
-    return order.request_notice_id is not None and tx.delivered(order.request_notice_id)
+    return order.request_notice_id is not None and outbox.delivered(order.request_notice_id)
 
 
 def pending(uow: UnitOfWork, msisdn: str, live: list[Order] | None = None) -> list[Order]:
@@ -170,9 +170,9 @@ def _as_it_was(tx: Transaction, known: RequestKey) -> Order:
     return Order.from_events(tx.orders.events(known.order_id)[: known.version])
 
 
-def _awaiting(tx: OrderRecorder, order_id: str, trigger: str) -> Order:
+def _awaiting(orders: OrderRecorder, order_id: str, trigger: str) -> Order:
     """The order, which must be awaiting confirmation for a yes or a no."""
-    order = load(tx, order_id)
+    order = load(orders, order_id)
     if order.state is not OrderState.AWAITING_CONFIRMATION:
         raise InvalidStateError(order.id, order.state, trigger)
     return order

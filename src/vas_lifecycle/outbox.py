@@ -55,7 +55,7 @@ class Outbox:
         #: when a notice about to go out must wait (the quiet hours, C16), or None
         self.hold = hold if hold is not None else (lambda notice, now: None)
         #: the kinds ``hold`` may hold back (the quiet hours' kinds), which hold no
-        #: later notice of their order back (see claim_notices)
+        #: later notice of their order back (see NoticeRecorder.claim)
         self.unordered = unordered
         #: hands commands' notices over from threads of its own (None: the caller does)
         self._sender = BackgroundSender(self, threads=senders) if senders else None

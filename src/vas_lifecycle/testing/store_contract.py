@@ -1,10 +1,16 @@
 """The store contract: every store must pass these tests.
 
 Subclass :class:`StoreContract` in a test module, name the subclass ``Test...`` and
-implement the abstract :meth:`StoreContract.make_store`; pytest runs every ``test_``
-method on it: port-level tests of the transaction (an atomic batch, reading one's own
-writes, read-only transactions, two threads racing for one order, ``limit``), the
-reads commands decide on, the outbox, and random interleavings of the whole lifecycle.
+implement the abstract ``make_store``; pytest runs every ``test_`` method on it. It
+is made of one contract per part of a transaction, each usable alone while a store
+is being written: :class:`TransactionContract` (an atomic unit of work, reading
+one's own writes, read-only transactions, two threads racing for one order,
+savepoints and batches, hostile text, random interleavings of the whole lifecycle),
+:class:`OrderRecorderContract` (``tx.orders``), :class:`LeasedQueueContract` (the
+shape the outbox and each feed subscriber share), :class:`NoticeRecorderContract`
+(``tx.outbox``), :class:`ChargeRecorderContract` (``tx.ledger``),
+:class:`EvidenceRecorderContract` (``tx.evidence``), :class:`KeyRecorderContract`
+(``tx.keys``) and :class:`FeedRecorderContract` (``tx.feed``).
 The project runs it on ``MemoryStore``, ``SQLiteStore`` and ``PostgresStore``; a
 third-party store passes the same suite::
 
@@ -50,17 +56,28 @@ from vas_lifecycle.records import (
 from vas_lifecycle.sms import PickSession
 from vas_lifecycle.sms_channel import receive
 from vas_lifecycle.states import OrderState
-from vas_lifecycle.store.base import ConflictError, Store, Transaction
+from vas_lifecycle.store.base import ConflictError, LeasedQueue, Store, Transaction
 from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.invariants import check_invariants
 from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine
 from vas_lifecycle.unit_of_work import UnitOfWork
 
-__all__ = ["StoreContract"]
+__all__ = [
+    "ChargeRecorderContract",
+    "EvidenceRecorderContract",
+    "FeedRecorderContract",
+    "KeyRecorderContract",
+    "LeasedQueueContract",
+    "NoticeRecorderContract",
+    "OrderRecorderContract",
+    "StoreContract",
+    "TransactionContract",
+]
 
 T = TypeVar("T")
 
 SUB = "+8613800138000"
+START = pendulum.datetime(2026, 11, 24, tz="UTC")
 OTHER = "+8613900139000"
 
 
@@ -130,8 +147,8 @@ def _raises(error: type[BaseException], action: Callable[[], Any]) -> BaseExcept
     raise AssertionError(f"expected {error.__name__}")
 
 
-class StoreContract(abc.ABC):
-    """The behaviour every :class:`~vas_lifecycle.Store` must show."""
+class _Contract(abc.ABC):
+    """What every part of the contract needs: a new store, and a lifecycle on one."""
 
     #: examples of the random-interleavings test run on the store
     stateful_examples = 25
@@ -139,8 +156,6 @@ class StoreContract(abc.ABC):
     @abc.abstractmethod
     def make_store(self) -> Store:
         """A new, empty store (each test makes its own)."""
-
-    # --- helpers -------------------------------------------------------------------
 
     def lifecycle(self, store: Store | None = None) -> tuple[Lifecycle, ManualClock]:
         clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
@@ -158,46 +173,11 @@ class StoreContract(abc.ABC):
         clock.advance(dt.timedelta(seconds=10))
         return lc.confirm(order.id, msisdn=msisdn, channel=Channel.SMS)
 
-    # --- orders and events -----------------------------------------------------------
 
-    def test_contract_orders_and_events_round_trip(self) -> None:
-        lc, clock = self.lifecycle()
-        order = self.active(lc, clock)
-        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB, text="体验 ✓ \U0001f3b5")
-        lc.request(OTHER, "JOKE", channel=Channel.SMS)
-        assert lc.get(order.id) == order
-        assert Order.from_events(lc.history(order.id)) == order
-        assert lc.history(trial.id)[0].text_in == "体验 ✓ \U0001f3b5"
-        assert [o.id for o in lc.orders_of(SUB)] == [order.id, trial.id]
-        assert lc.get(trial.id).trial_ends_at == trial.trial_ends_at
-        assert check_invariants(lc) == []
-
-    def test_contract_stale_version_conflicts(self) -> None:
-        lc, clock = self.lifecycle()
-        order = self.active(lc, clock)
-        events = lc.history(order.id)
-        store = lc.store
-        cancel = attrs.evolve(events[-1], seq=order.version + 1)
-        with store.transaction() as tx:
-            current = tx.orders.get_order(order.id)
-            assert current is not None
-            tx.orders.append(
-                attrs.evolve(current, version=current.version + 1), [cancel], order.version
-            )
-
-        def stale() -> None:
-            with store.transaction() as tx:
-                tx.orders.append(
-                    attrs.evolve(order, version=order.version + 1), [cancel], order.version
-                )
-
-        _raises(ConflictError, stale)
-
-        def duplicate_new() -> None:
-            with store.transaction() as tx:
-                tx.orders.append(order, events, 0)
-
-        _raises(ConflictError, duplicate_new)
+class TransactionContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.Transaction`:
+    The unit of work as a whole: all or nothing, isolation, savepoints, batches,
+    hostile text and random interleavings of the whole lifecycle."""
 
     def test_contract_failed_unit_of_work_leaves_nothing(self) -> None:
         lc, clock = self.lifecycle()
@@ -221,18 +201,6 @@ class StoreContract(abc.ABC):
         assert lc.history(order.id)[: len(before[1])] == before[1]
         with lc.store.transaction() as tx:
             assert tx.orders.pick_session(SUB) is None
-
-    def test_contract_due_orders_earliest_first_with_limit(self) -> None:
-        lc, clock = self.lifecycle()
-        long_trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
-        short_trial = lc.request(OTHER, "GAME1", channel=Channel.WEB)
-        pending = lc.request(SUB, "NEWS", channel=Channel.WEB)
-        late = clock.now().add(days=30)
-        with lc.store.transaction() as tx:
-            due = tx.orders.due_orders(late, 10)
-            assert [o.id for o in due] == [short_trial.id, pending.id, long_trial.id]
-            assert [o.id for o in tx.orders.due_orders(late, 1)] == [short_trial.id]
-            assert tx.orders.due_orders(clock.now(), 10) == []
 
     def test_contract_a_batch_is_all_or_nothing(self) -> None:
         """Several orders, notices and a violation in one transaction: a failure at
@@ -313,8 +281,201 @@ class StoreContract(abc.ABC):
         assert lc.history(order.id)[-1].actor == winner
         assert lc.get(order.id).version == order.version + 1
 
+    def test_contract_reads_see_the_unit_of_works_own_writes(self) -> None:
+        lc, clock = self.lifecycle()
+        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        cancel = _cancel(news, clock.now())
+        with lc.store.transaction() as tx:
+            tx.orders.lock_subscriber(SUB)
+            tx.orders.append(apply(news, cancel), [cancel], news.version)
+            assert tx.orders.live_orders_of(SUB) == []
+            assert tx.orders.latest_language(SUB) == news.language
+
+    def test_contract_a_savepoint_undoes_only_its_own_part(self) -> None:
+        """What a savepoint's block writes is undone alone when it raises, batched
+        writes (an order's change) and direct ones (a request key) alike; what came
+        before and what comes after in the same transaction is committed."""
+        lc, clock = self.lifecycle()
+        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        now = clock.now()
+        cancel = _cancel(news, now)
+
+        def key(name: str) -> RequestKey:
+            return RequestKey("", name, "f" * 64, None, 0, None, now)
+
+        with lc.store.transaction() as tx:
+            tx.keys.add_request_key(key("before"))
+            try:
+                with tx.savepoint():
+                    tx.keys.add_request_key(key("inside"))
+                    tx.orders.append(apply(news, cancel), [cancel], news.version)
+                    assert tx.orders.get_order(news.id).state is OrderState.CANCELLED  # type: ignore[union-attr]
+                    raise RuntimeError("this command failed")
+            except RuntimeError:
+                pass
+            assert (
+                tx.orders.get_order(news.id) == news and tx.keys.request_key("", "inside") is None
+            )
+            with tx.savepoint():
+                tx.keys.add_request_key(key("after"))
+                tx.orders.append(apply(news, cancel), [cancel], news.version)
+        with lc.store.transaction(readonly=True) as tx:
+            kept = {n for n in ("before", "inside", "after") if tx.keys.request_key("", n)}
+            assert kept == {"before", "after"}
+            assert tx.orders.get_order(news.id) == apply(news, cancel)
+            assert tx.orders.events(news.id)[-1] == cancel
+
+    def test_contract_a_conflict_inside_a_savepoint_is_raised_there(self) -> None:
+        """A version conflict in a savepoint surfaces inside it, so a batch can set that
+        one command aside and commit the others."""
+        lc, clock = self.lifecycle()
+        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        stale = _cancel(news, clock.now())
+        lc.unsubscribe(news.id, channel=Channel.SMS)  # moves the version on
+        other = lc.request(OTHER, "NEWS", channel=Channel.WEB)
+        fresh = attrs.evolve(stale, order_id=other.id)
+        with lc.store.transaction() as tx:
+            moved_on = apply(news, stale)  # from the version the order no longer has
+            _raises(ConflictError, lambda: _in_savepoint(tx, moved_on, stale, news.version))
+            tx.orders.append(apply(other, fresh), [fresh], other.version)  # the batch goes on
+        assert lc.get(other.id).state is OrderState.CANCELLED
+
+    def test_contract_a_batch_keeps_each_commands_outcome(self) -> None:
+        """Texts run as one batch (one transaction, a savepoint each): a failure
+        injected in the middle of the batch undoes that text alone, a conflict runs it
+        again alone, and every other text keeps its own outcome."""
+        lc, clock = self.lifecycle()
+        subs = [f"+86138000{n:05d}" for n in range(6)]
+        for sub in subs[:5]:
+            if sub != subs[3]:  # subs[3] has nothing pending: a reply, no change
+                lc.request(sub, "NEWS", channel=Channel.WEB)
+        clock.advance(dt.timedelta(minutes=1))
+        conflicted: list[str] = []
+
+        def flaky(command: ReceiveText, uow: UnitOfWork) -> None:
+            receive(command, uow)
+            if command.msisdn == subs[2]:
+                raise RuntimeError("injected after the text's writes")
+            if command.msisdn == subs[4] and not conflicted:
+                conflicted.append(command.msisdn)
+                raise ConflictError.concurrent("another worker wrote the order")
+
+        texts = [ReceiveText(sub, "10086", "是", None) for sub in subs[:5]]
+        outcomes = lc._runner.run_all(flaky, texts)
+        states = [[o.state for o in lc.orders_of(sub)] for sub in subs[:5]]
+        active, waiting = [OrderState.ACTIVE], [OrderState.AWAITING_CONFIRMATION]
+        assert states == [active, active, waiting, [], active]
+        error = outcomes[2].error
+        assert error is not None and isinstance(error.__cause__, RuntimeError)
+        assert [n.kind for n in outcomes[3].notices] == [NoticeKind.NOTHING_PENDING]
+        for n in (0, 1, 4):
+            assert outcomes[n].error is None
+            assert [k.kind for k in outcomes[n].notices] == [NoticeKind.ACTIVATED]
+        assert conflicted == [subs[4]]  # once in the batch, then alone
+        assert check_invariants(lc) == []
+
+    def test_contract_c10a_nul_and_surrogates_never_stop_a_command(self) -> None:
+        lc, clock = self.lifecycle()
+        order = lc.request(
+            SUB, "NEWS", channel=Channel.WEB, actor="agent\x00\ud800", text="订\x00阅\udfff"
+        )
+        clock.advance(dt.timedelta(seconds=10))
+        lc.handle_sms(SUB, "Y\x00\ud800", to="10086")
+        assert lc.get(order.id).state is OrderState.ACTIVE
+        lc.record_charge(order.id, Decimal("5.00"), key="2026-11/NEWS")
+        replies = lc.handle_sms(SUB, "TD\x00", to="10658001")  # TD and a NUL, as a gateway sent it
+        assert [r.kind for r in replies] == [NoticeKind.CANCELLED]
+        assert lc.get(order.id).state is OrderState.CANCELLED
+        texts = [(e.actor, e.text_in) for e in lc.history(order.id)]
+        # NUL is kept as its control picture, a lone surrogate as U+FFFD: readable
+        assert texts[0] == ("agent\u2400\ufffd", "订\u2400阅\ufffd")
+        assert ("+8613800138000", "Y\u2400\ufffd") in texts
+        assert texts[-1][1] == "TD\u2400"
+        assert check_invariants(lc) == []
+
+    def test_contract_c14_markup_and_huge_texts_are_kept_literally(self) -> None:
+        lc, clock = self.lifecycle()
+        order = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        clock.advance(dt.timedelta(seconds=10))
+        lc.handle_sms(SUB, "[/]<b>'; DROP TABLE vas_orders; --" + "长" * 100_000, to="10086")
+        lc.handle_sms(SUB, "Y", to="10086")
+        assert lc.get(order.id).state is OrderState.ACTIVE
+        with lc.store.transaction(readonly=True) as tx:
+            notices = [n for n in tx.outbox.all_notices() if n.kind is NoticeKind.UNRECOGNISED]
+        assert len(notices) == 1 and "[/]" not in notices[0].text  # echoes letters only
+
+    def test_contract_random_interleavings_keep_the_invariants(self) -> None:
+        contract = self
+
+        class OnThisStore(LifecycleMachine):
+            def make_store(self) -> Store:
+                return contract.make_store()
+
+        case = OnThisStore.TestCase
+        case.settings = settings(
+            max_examples=self.stateful_examples, stateful_step_count=25, deadline=None
+        )
+        case("runTest").runTest()
+
+
+class OrderRecorderContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.OrderRecorder`:
+    ``tx.orders``: orders and events, what commands read to decide, timers, pick
+    lists, purging."""
+
+    def test_contract_orders_and_events_round_trip(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB, text="体验 ✓ \U0001f3b5")
+        lc.request(OTHER, "JOKE", channel=Channel.SMS)
+        assert lc.get(order.id) == order
+        assert Order.from_events(lc.history(order.id)) == order
+        assert lc.history(trial.id)[0].text_in == "体验 ✓ \U0001f3b5"
+        assert [o.id for o in lc.orders_of(SUB)] == [order.id, trial.id]
+        assert lc.get(trial.id).trial_ends_at == trial.trial_ends_at
+        assert check_invariants(lc) == []
+
+    def test_contract_stale_version_conflicts(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        events = lc.history(order.id)
+        store = lc.store
+        cancel = attrs.evolve(events[-1], seq=order.version + 1)
+        with store.transaction() as tx:
+            current = tx.orders.get_order(order.id)
+            assert current is not None
+            tx.orders.append(
+                attrs.evolve(current, version=current.version + 1), [cancel], order.version
+            )
+
+        def stale() -> None:
+            with store.transaction() as tx:
+                tx.orders.append(
+                    attrs.evolve(order, version=order.version + 1), [cancel], order.version
+                )
+
+        _raises(ConflictError, stale)
+
+        def duplicate_new() -> None:
+            with store.transaction() as tx:
+                tx.orders.append(order, events, 0)
+
+        _raises(ConflictError, duplicate_new)
+
+    def test_contract_due_orders_earliest_first_with_limit(self) -> None:
+        lc, clock = self.lifecycle()
+        long_trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB)
+        short_trial = lc.request(OTHER, "GAME1", channel=Channel.WEB)
+        pending = lc.request(SUB, "NEWS", channel=Channel.WEB)
+        late = clock.now().add(days=30)
+        with lc.store.transaction() as tx:
+            due = tx.orders.due_orders(late, 10)
+            assert [o.id for o in due] == [short_trial.id, pending.id, long_trial.id]
+            assert [o.id for o in tx.orders.due_orders(late, 1)] == [short_trial.id]
+            assert tx.orders.due_orders(clock.now(), 10) == []
+
     def test_contract_limits_take_the_earliest_and_leave_the_rest(self) -> None:
-        """``claim_notices``, ``parked_notices`` and ``due_orders`` return at most
+        """``outbox.claim``, ``outbox.parked`` and ``orders.due_orders`` return at most
         ``limit`` items, earliest first; what is left is there for the next call."""
         lc, clock = self.lifecycle()
         lc.notifier.failing = True  # type: ignore[union-attr]
@@ -351,35 +512,137 @@ class StoreContract(abc.ABC):
             )
             assert live.id not in tx.orders.finished_before(clock.now().add(days=1))
 
-    # --- charges ---------------------------------------------------------------------
-
-    def test_contract_one_charge_per_key_and_period(self) -> None:
-        lc, clock = self.lifecycle()
-        order = self.active(lc, clock)
-        charge = lc.record_charge(order.id, Decimal("5.00"), key="k1")
-        assert lc.charges(order.id) == [charge]
-        store = lc.store
-        twin = attrs.evolve(charge, key="k2")
-
-        def same_period() -> None:
-            with store.transaction() as tx:
-                tx.ledger.add_charge(twin)
-
-        _raises(ConflictError, same_period)
-
-        def stale_version() -> None:
-            with store.transaction() as tx:
-                tx.ledger.add_charge(
-                    attrs.evolve(charge, key="k3", period_key="2027-01", order_version=1)
-                )
-
-        _raises(ConflictError, stale_version)
-        assert lc.charges(order.id) == [charge]
+    def test_contract_pick_session_is_replaced(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        first = PickSession(SUB, ("a", "b"), now, now.add(hours=2))
+        second = PickSession(SUB, ("c",), now.add(minutes=5), now.add(hours=3))
         with store.transaction() as tx:
-            assert tx.ledger.charge("k1") == charge
-            assert tx.ledger.charge("k2") is None
+            tx.orders.put_pick_session(first)
+        with store.transaction() as tx:
+            assert tx.orders.pick_session(SUB) == first
+            tx.orders.put_pick_session(second)
+        with store.transaction() as tx:
+            assert tx.orders.pick_session(SUB) == second
+            assert tx.orders.pick_session(OTHER) is None
 
-    # --- notices and the outbox ---------------------------------------------------------
+    def test_contract_purge_removes_only_finished_orders(self) -> None:
+        lc, clock = self.lifecycle()
+        finished = self.active(lc, clock)
+        lc.record_charge(finished.id, Decimal("5.00"), key="k")
+        lc.unsubscribe(finished.id, channel=Channel.SMS)
+        live = lc.request(OTHER, "NEWS", channel=Channel.WEB)
+        with lc.store.transaction() as tx:
+            assert tx.orders.purge([finished.id, live.id]) == 1
+        with lc.store.transaction() as tx:
+            assert tx.orders.get_order(finished.id) is None
+            assert tx.orders.events(finished.id) == [] and tx.outbox.notices(finished.id) == []
+            assert tx.ledger.charges(finished.id) == []
+            assert tx.orders.get_order(live.id) is not None
+
+    def test_contract_reads_for_decisions(self) -> None:
+        lc, clock = self.lifecycle()
+        day = lc.policy.local_day(clock.now())
+        news = lc.request(SUB, "NEWS", channel=Channel.SP_API)
+        clock.advance(dt.timedelta(seconds=1))
+        joke = lc.request(SUB, "JOKE", channel=Channel.SMS)
+        clock.advance(dt.timedelta(seconds=1))
+        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB, language="en")
+        lc.unsubscribe(trial.id, channel=Channel.HOTLINE)
+        lc.request(OTHER, "WEATHER", channel=Channel.SP_API)
+        with lc.store.transaction(readonly=True) as tx:
+            assert [o.id for o in tx.orders.live_orders_of(SUB)] == [news.id]
+            assert tx.orders.count_sp_requests(SUB, "SP01", *day) == 1
+            assert tx.orders.count_sp_requests(SUB, "SP02", *day) == 0
+            assert tx.orders.fee_notice_between(SUB, "JOKE", *day) == joke.fee_notice_id
+            assert tx.orders.fee_notice_between(SUB, "NEWS", *day) is None
+            assert tx.orders.latest_language(SUB) == "en"  # the latest order's, not the policy's
+            assert tx.orders.latest_language("+8613700000000") is None
+        clock.advance(dt.timedelta(days=1))
+        with lc.store.transaction(readonly=True) as tx:
+            tomorrow = lc.policy.local_day(clock.now())
+            assert tx.orders.count_sp_requests(SUB, "SP01", *tomorrow) == 0
+            assert tx.orders.fee_notice_between(SUB, "JOKE", *tomorrow) is None
+
+
+class LeasedQueueContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.LeasedQueue`:
+    The shape the outbox and each feed subscriber share, the same scenario on both."""
+
+    def _queues(self) -> list[tuple[str, Store, Callable[[Transaction], LeasedQueue[Any]]]]:
+        """A new store for each shape, with its three items a, b, c (of three
+        orders) due a minute apart from START; how to reach the queue in a
+        transaction."""
+        outbox = self.make_store()
+        with outbox.transaction() as tx:
+            for minute, nid in enumerate("abc"):
+                at = START.add(minutes=minute)
+                notice = Notice(nid, NoticeKind.HELP, SUB, f"o{nid}", nid, at, "10086", "zh-CN")
+                tx.outbox.add_notice(notice)
+        feed = self.make_store()
+        with feed.transaction() as tx:
+            tx.feed.add_subscriber("billing", START)
+            tx.feed.add_events(
+                _feed_event(eid, f"o{eid}", 2, FeedKind.ACTIVATED, START.add(minutes=minute))
+                for minute, eid in enumerate("abc")
+            )
+        return [
+            ("outbox", outbox, lambda tx: tx.outbox),
+            ("feed", feed, lambda tx: tx.feed.queue("billing")),
+        ]
+
+    def test_contract_the_outbox_and_the_feed_are_one_leased_queue(self) -> None:
+        for shape, store, queue in self._queues():
+            self._one_leased_queue(shape, store, queue)
+
+    def _one_leased_queue(
+        self, shape: str, store: Store, queue: Callable[[Transaction], LeasedQueue[Any]]
+    ) -> None:
+        lease = START.add(minutes=30)
+        with store.transaction() as tx:
+            assert queue(tx).next_attempt() == START, shape
+            # the oldest due first, no more than asked
+            (first,) = queue(tx).claim(START.add(minutes=1), lease, 1)
+            assert (first.id, first.attempts, first.last_error) == ("a", 1, None), shape
+        with store.transaction() as tx:  # a is leased; c is not due yet
+            assert [i.id for i in queue(tx).claim(START.add(minutes=1), lease, 10)] == ["b"]
+            queue(tx).mark_failed("b", "gateway down", START.add(minutes=5))
+            queue(tx).mark_delivered(["a"], START.add(minutes=1))
+        with store.transaction() as tx:
+            assert queue(tx).next_attempt() == START.add(minutes=2), shape  # c, then b
+            claimed = queue(tx).claim(START.add(minutes=5), lease, 10)
+            assert sorted((i.id, i.attempts) for i in claimed) == [("b", 2), ("c", 1)]
+            assert {i.id: i.last_error for i in claimed}["b"] == "gateway down", shape
+            queue(tx).mark_failed("c", "gave up", None)  # parked
+            queue(tx).mark_delivered(["b"], START.add(minutes=5))
+        with store.transaction() as tx:
+            assert [(i.id, i.last_error) for i in queue(tx).parked(10)] == [("c", "gave up")]
+            assert queue(tx).claim(START.add(days=1), START.add(days=2), 10) == [], shape
+            assert queue(tx).next_attempt() is None, shape
+
+        def unpark_then_fail() -> None:
+            with store.transaction() as tx:
+                assert queue(tx).unpark(None, START) == 1
+                raise RuntimeError("crash")
+
+        _raises(RuntimeError, unpark_then_fail)  # undone with its transaction
+        later = START.add(hours=1)
+        with store.transaction() as tx:
+            assert [i.id for i in queue(tx).parked(10)] == ["c"], shape
+            assert queue(tx).unpark(["nope"], later) == 0
+            assert queue(tx).unpark(["c"], later) == 1
+            assert queue(tx).parked(10) == [], shape
+            (again,) = queue(tx).claim(later, later.add(minutes=2), 10)
+            assert (again.id, again.attempts) == ("c", 1), shape
+            queue(tx).mark_delivered(["c"], later)
+        with store.transaction() as tx:
+            assert queue(tx).claim(later.add(days=1), later.add(days=2), 10) == [], shape
+            assert queue(tx).next_attempt() is None, shape
+
+
+class NoticeRecorderContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.NoticeRecorder`:
+    ``tx.outbox``: notices, their order, their delivery."""
 
     def test_contract_outbox_claims_retries_parks(self) -> None:
         lc, clock = self.lifecycle()
@@ -478,7 +741,66 @@ class StoreContract(abc.ABC):
 
         _raises(ConflictError, again)
 
-    # --- violations, pick sessions, purge ------------------------------------------------
+    def test_contract_a_failure_report_that_outruns_the_sender_is_kept(self) -> None:
+        """Kannel may report a rejection before the sender has recorded the hand-over:
+        the notice is not marked delivered over it, and is sent again."""
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        notice = Notice("n1", NoticeKind.HELP, SUB, "o1", "help", now, "10086", "zh-CN")
+        with store.transaction() as tx:
+            tx.outbox.add_notice(notice, claimed_until=now.add(minutes=2))  # being sent
+        soon, retry = now.add(seconds=1), now.add(seconds=30)
+        with store.transaction() as tx:
+            tx.evidence.add_delivery_report(
+                DeliveryReport("r1", "n1", DeliveryStatus.REJECTED, soon, "")
+            )
+            tx.outbox.reopen_notice("n1", "delivery report: rejected", retry)
+        with store.transaction() as tx:
+            tx.outbox.mark_delivered(["n1"], now)  # the sender, late
+            assert not tx.outbox.delivered("n1")
+        with store.transaction() as tx:
+            (again,) = tx.outbox.claim(retry, retry.add(minutes=2), 10)
+            assert again.notice.id == "n1" and again.attempts == 2
+        with store.transaction() as tx:
+            tx.outbox.mark_delivered(["n1"], retry)  # this attempt began after the report
+            assert tx.outbox.delivered("n1")
+
+
+class ChargeRecorderContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.ChargeRecorder`:
+    ``tx.ledger``: charges."""
+
+    def test_contract_one_charge_per_key_and_period(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        charge = lc.record_charge(order.id, Decimal("5.00"), key="k1")
+        assert lc.charges(order.id) == [charge]
+        store = lc.store
+        twin = attrs.evolve(charge, key="k2")
+
+        def same_period() -> None:
+            with store.transaction() as tx:
+                tx.ledger.add_charge(twin)
+
+        _raises(ConflictError, same_period)
+
+        def stale_version() -> None:
+            with store.transaction() as tx:
+                tx.ledger.add_charge(
+                    attrs.evolve(charge, key="k3", period_key="2027-01", order_version=1)
+                )
+
+        _raises(ConflictError, stale_version)
+        assert lc.charges(order.id) == [charge]
+        with store.transaction() as tx:
+            assert tx.ledger.charge("k1") == charge
+            assert tx.ledger.charge("k2") is None
+
+
+class EvidenceRecorderContract(_Contract):
+    """The behaviour of a store's
+    :class:`~vas_lifecycle.store.base.EvidenceRecorder`: ``tx.evidence``: SP
+    violations and gateways' delivery reports."""
 
     def test_contract_violations_by_sp(self) -> None:
         lc, clock = self.lifecycle()
@@ -493,35 +815,152 @@ class StoreContract(abc.ABC):
         assert lc.sp_violations("SP02") == []
         assert trial.sp_id == "SP02" and len(lc.sp_violations()) == 1
 
-    def test_contract_pick_session_is_replaced(self) -> None:
+    def test_contract_delivery_reports_and_reopened_notices(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        (request, activated) = lc.notices(order.id)
+        store = lc.store
+        now = clock.now()
+        first = DeliveryReport("r1", activated.id, DeliveryStatus.SUBMITTED, now, "ACK <b>")
+        failed = DeliveryReport("r2", activated.id, DeliveryStatus.FAILED, now.add(seconds=5), "")
+        with store.transaction() as tx:
+            assert tx.outbox.delivered(activated.id)
+            done = tx.outbox.delivery(activated.id)
+            assert done is not None and done.notice == activated and done.attempts == 1
+            assert tx.outbox.delivery("no-such-notice") is None
+            tx.evidence.add_delivery_report(failed)
+            tx.evidence.add_delivery_report(first)
+            tx.outbox.reopen_notice(activated.id, "failed on the handset", now.add(minutes=1))
+        with store.transaction() as tx:
+            assert tx.evidence.delivery_reports(activated.id) == [first, failed]
+            assert tx.evidence.delivery_reports(request.id) == []
+            assert not tx.outbox.delivered(activated.id)
+            assert tx.outbox.claim(now, now.add(minutes=2), 10) == []  # not before retry_at
+            (again,) = tx.outbox.claim(now.add(minutes=1), now.add(minutes=3), 10)
+            assert again.notice == activated and again.attempts == 2
+            assert again.last_error == "failed on the handset"
+            tx.outbox.mark_delivered([activated.id], now.add(minutes=1))
+        with store.transaction() as tx:
+            tx.outbox.reopen_notice(activated.id, "rejected", None)  # parked
+        with store.transaction() as tx:
+            (parked,) = tx.outbox.parked(10)
+            assert parked.notice.id == activated.id and parked.attempts == 2
+        lc.unsubscribe(order.id, channel=Channel.SMS)
+        clock.advance(dt.timedelta(days=200))
+        lc.purge(clock.now().subtract(days=190))
+        with store.transaction() as tx:
+            assert tx.evidence.delivery_reports(activated.id) == []
+
+
+class KeyRecorderContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.KeyRecorder`:
+    ``tx.keys``: inbound message ids, request keys, SP keys."""
+
+    def test_contract_an_inbound_message_id_is_handled_once(self) -> None:
         store = self.make_store()
         now = pendulum.datetime(2026, 11, 24, tz="UTC")
-        first = PickSession(SUB, ("a", "b"), now, now.add(hours=2))
-        second = PickSession(SUB, ("c",), now.add(minutes=5), now.add(hours=3))
-        with store.transaction() as tx:
-            tx.orders.put_pick_session(first)
-        with store.transaction() as tx:
-            assert tx.orders.pick_session(SUB) == first
-            tx.orders.put_pick_session(second)
-        with store.transaction() as tx:
-            assert tx.orders.pick_session(SUB) == second
-            assert tx.orders.pick_session(OTHER) is None
 
-    def test_contract_purge_removes_only_finished_orders(self) -> None:
-        lc, clock = self.lifecycle()
-        finished = self.active(lc, clock)
-        lc.record_charge(finished.id, Decimal("5.00"), key="k")
-        lc.unsubscribe(finished.id, channel=Channel.SMS)
-        live = lc.request(OTHER, "NEWS", channel=Channel.WEB)
-        with lc.store.transaction() as tx:
-            assert tx.orders.purge([finished.id, live.id]) == 1
-        with lc.store.transaction() as tx:
-            assert tx.orders.get_order(finished.id) is None
-            assert tx.orders.events(finished.id) == [] and tx.outbox.notices(finished.id) == []
-            assert tx.ledger.charges(finished.id) == []
-            assert tx.orders.get_order(live.id) is not None
+        def fail_after_sight() -> None:
+            with store.transaction() as tx:
+                assert tx.keys.first_sight("kannel-1", now)
+                raise RuntimeError("the unit of work failed")
 
-    # --- the event feed ---------------------------------------------------------------
+        _raises(RuntimeError, fail_after_sight)  # rolled back: not seen
+        with store.transaction() as tx:
+            assert tx.keys.first_sight("kannel-1", now)
+            assert not tx.keys.first_sight("kannel-1", now)
+        with store.transaction() as tx:
+            assert not tx.keys.first_sight("kannel-1", now.add(days=1))
+            assert tx.keys.first_sight("kannel-2", now.add(days=1))
+        with store.transaction() as tx:
+            assert tx.keys.forget_messages(now.add(hours=1)) == 1
+        with store.transaction() as tx:
+            assert tx.keys.first_sight("kannel-1", now.add(days=2))  # forgotten
+            assert not tx.keys.first_sight("kannel-2", now.add(days=2))
+
+    def test_contract_racing_transactions_see_a_message_once(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        outcomes = _in_two_threads(store, lambda tx: tx.keys.first_sight("same-id", now))
+        assert sorted(outcomes) == [False, True]
+
+    def test_contract_sp_keys(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        one = SpKey("k1", "SP01", "d" * 64, now)
+        two = SpKey("k2", "SP01", "e" * 64, now.add(seconds=1))
+        other = SpKey("k3", "SP02", "f" * 64, now)
+        with store.transaction() as tx:
+            for key in (two, one, other):
+                tx.keys.add_sp_key(key)
+        with store.transaction() as tx:
+            assert tx.keys.sp_key("k1") == one and tx.keys.sp_key("nope") is None
+            assert tx.keys.sp_keys("SP01") == [one, two]
+            assert tx.keys.revoke_sp_keys("SP02", "k1", now) == 0  # not SP02's key
+            assert tx.keys.revoke_sp_keys("SP01", "k1", now.add(hours=1)) == 1
+        with store.transaction() as tx:
+            assert tx.keys.sp_key("k1") == attrs.evolve(one, revoked_at=now.add(hours=1))
+            assert tx.keys.revoke_sp_keys("SP01", None, now.add(hours=2)) == 1
+            assert tx.keys.sp_key("k3") == other
+        _raises(ConflictError, lambda: _add_key(store, one))
+
+    def test_contract_request_keys(self) -> None:
+        store = self.make_store()
+        now = pendulum.datetime(2026, 11, 24, tz="UTC")
+        made = RequestKey("SP01", "k-1", "f" * 64, "order-1", 2, None, now)
+        refused = RequestKey("SP02", "k-1", "e" * 64, None, 0, ReasonCode.NOT_YOUR_SERVICE, now)
+
+        def add_then_fail() -> None:
+            with store.transaction() as tx:
+                tx.keys.add_request_key(made)
+                raise RuntimeError("the unit of work failed")
+
+        _raises(RuntimeError, add_then_fail)  # rolled back: not remembered
+        with store.transaction() as tx:
+            assert tx.keys.request_key("SP01", "k-1") is None
+            tx.keys.add_request_key(made)
+            tx.keys.add_request_key(refused)  # the same key of another SP
+        with store.transaction() as tx:
+            assert tx.keys.request_key("SP01", "k-1") == made
+            assert tx.keys.request_key("SP02", "k-1") == refused
+            assert tx.keys.request_key("", "k-1") is None
+        _raises(ConflictError, lambda: _add_request_key(store, made))
+        later = attrs.evolve(made, key="k-2", at=now.add(days=1))
+        with store.transaction() as tx:
+            tx.keys.add_request_key(later)
+        with store.transaction() as tx:
+            assert tx.keys.forget_request_keys(now.add(hours=1)) == 2
+        with store.transaction() as tx:
+            assert tx.keys.request_key("SP01", "k-1") is None
+            assert tx.keys.request_key("SP01", "k-2") == later
+
+    def test_contract_racing_requests_with_one_key_make_one_order(self) -> None:
+        """Two threads send the same keyed request at once: one order, and both are
+        answered with it (the loser's retry finds the key)."""
+        lc, _clock = self.lifecycle()
+        barrier = threading.Barrier(2, timeout=30)
+        answers: list[Order] = []
+
+        def ask() -> None:
+            barrier.wait()
+            answers.append(
+                lc.request(
+                    SUB, "NEWS", channel=Channel.SP_API, sp_id="SP01", idempotency_key="same"
+                )
+            )
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(answers) == 2 and answers[0] == answers[1]
+        assert [o.id for o in lc.orders_of(SUB)] == [answers[0].id]
+
+
+class FeedRecorderContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.FeedRecorder`:
+    ``tx.feed``: subscribers, what each is owed, in commit order."""
 
     def test_contract_feed_is_owed_to_each_subscriber_in_commit_order(self) -> None:
         store = self.make_store()
@@ -641,331 +1080,16 @@ class StoreContract(abc.ABC):
             assert tx.orders.purge([other.id]) == 1
         assert lc.feed.backlog("billing") == 0
 
-    # --- what gateways report, SP keys -------------------------------------------------
 
-    def test_contract_an_inbound_message_id_is_handled_once(self) -> None:
-        store = self.make_store()
-        now = pendulum.datetime(2026, 11, 24, tz="UTC")
-
-        def fail_after_sight() -> None:
-            with store.transaction() as tx:
-                assert tx.keys.first_sight("kannel-1", now)
-                raise RuntimeError("the unit of work failed")
-
-        _raises(RuntimeError, fail_after_sight)  # rolled back: not seen
-        with store.transaction() as tx:
-            assert tx.keys.first_sight("kannel-1", now)
-            assert not tx.keys.first_sight("kannel-1", now)
-        with store.transaction() as tx:
-            assert not tx.keys.first_sight("kannel-1", now.add(days=1))
-            assert tx.keys.first_sight("kannel-2", now.add(days=1))
-        with store.transaction() as tx:
-            assert tx.keys.forget_messages(now.add(hours=1)) == 1
-        with store.transaction() as tx:
-            assert tx.keys.first_sight("kannel-1", now.add(days=2))  # forgotten
-            assert not tx.keys.first_sight("kannel-2", now.add(days=2))
-
-    def test_contract_racing_transactions_see_a_message_once(self) -> None:
-        store = self.make_store()
-        now = pendulum.datetime(2026, 11, 24, tz="UTC")
-        outcomes = _in_two_threads(store, lambda tx: tx.keys.first_sight("same-id", now))
-        assert sorted(outcomes) == [False, True]
-
-    def test_contract_delivery_reports_and_reopened_notices(self) -> None:
-        lc, clock = self.lifecycle()
-        order = self.active(lc, clock)
-        (request, activated) = lc.notices(order.id)
-        store = lc.store
-        now = clock.now()
-        first = DeliveryReport("r1", activated.id, DeliveryStatus.SUBMITTED, now, "ACK <b>")
-        failed = DeliveryReport("r2", activated.id, DeliveryStatus.FAILED, now.add(seconds=5), "")
-        with store.transaction() as tx:
-            assert tx.outbox.delivered(activated.id)
-            done = tx.outbox.delivery(activated.id)
-            assert done is not None and done.notice == activated and done.attempts == 1
-            assert tx.outbox.delivery("no-such-notice") is None
-            tx.evidence.add_delivery_report(failed)
-            tx.evidence.add_delivery_report(first)
-            tx.outbox.reopen_notice(activated.id, "failed on the handset", now.add(minutes=1))
-        with store.transaction() as tx:
-            assert tx.evidence.delivery_reports(activated.id) == [first, failed]
-            assert tx.evidence.delivery_reports(request.id) == []
-            assert not tx.outbox.delivered(activated.id)
-            assert tx.outbox.claim(now, now.add(minutes=2), 10) == []  # not before retry_at
-            (again,) = tx.outbox.claim(now.add(minutes=1), now.add(minutes=3), 10)
-            assert again.notice == activated and again.attempts == 2
-            assert again.last_error == "failed on the handset"
-            tx.outbox.mark_delivered([activated.id], now.add(minutes=1))
-        with store.transaction() as tx:
-            tx.outbox.reopen_notice(activated.id, "rejected", None)  # parked
-        with store.transaction() as tx:
-            (parked,) = tx.outbox.parked(10)
-            assert parked.notice.id == activated.id and parked.attempts == 2
-        lc.unsubscribe(order.id, channel=Channel.SMS)
-        clock.advance(dt.timedelta(days=200))
-        lc.purge(clock.now().subtract(days=190))
-        with store.transaction() as tx:
-            assert tx.evidence.delivery_reports(activated.id) == []
-
-    def test_contract_a_failure_report_that_outruns_the_sender_is_kept(self) -> None:
-        """Kannel may report a rejection before the sender has recorded the hand-over:
-        the notice is not marked delivered over it, and is sent again."""
-        store = self.make_store()
-        now = pendulum.datetime(2026, 11, 24, tz="UTC")
-        notice = Notice("n1", NoticeKind.HELP, SUB, "o1", "help", now, "10086", "zh-CN")
-        with store.transaction() as tx:
-            tx.outbox.add_notice(notice, claimed_until=now.add(minutes=2))  # being sent
-        soon, retry = now.add(seconds=1), now.add(seconds=30)
-        with store.transaction() as tx:
-            tx.evidence.add_delivery_report(
-                DeliveryReport("r1", "n1", DeliveryStatus.REJECTED, soon, "")
-            )
-            tx.outbox.reopen_notice("n1", "delivery report: rejected", retry)
-        with store.transaction() as tx:
-            tx.outbox.mark_delivered(["n1"], now)  # the sender, late
-            assert not tx.outbox.delivered("n1")
-        with store.transaction() as tx:
-            (again,) = tx.outbox.claim(retry, retry.add(minutes=2), 10)
-            assert again.notice.id == "n1" and again.attempts == 2
-        with store.transaction() as tx:
-            tx.outbox.mark_delivered(["n1"], retry)  # this attempt began after the report
-            assert tx.outbox.delivered("n1")
-
-    def test_contract_sp_keys(self) -> None:
-        store = self.make_store()
-        now = pendulum.datetime(2026, 11, 24, tz="UTC")
-        one = SpKey("k1", "SP01", "d" * 64, now)
-        two = SpKey("k2", "SP01", "e" * 64, now.add(seconds=1))
-        other = SpKey("k3", "SP02", "f" * 64, now)
-        with store.transaction() as tx:
-            for key in (two, one, other):
-                tx.keys.add_sp_key(key)
-        with store.transaction() as tx:
-            assert tx.keys.sp_key("k1") == one and tx.keys.sp_key("nope") is None
-            assert tx.keys.sp_keys("SP01") == [one, two]
-            assert tx.keys.revoke_sp_keys("SP02", "k1", now) == 0  # not SP02's key
-            assert tx.keys.revoke_sp_keys("SP01", "k1", now.add(hours=1)) == 1
-        with store.transaction() as tx:
-            assert tx.keys.sp_key("k1") == attrs.evolve(one, revoked_at=now.add(hours=1))
-            assert tx.keys.revoke_sp_keys("SP01", None, now.add(hours=2)) == 1
-            assert tx.keys.sp_key("k3") == other
-        _raises(ConflictError, lambda: _add_key(store, one))
-
-    def test_contract_request_keys(self) -> None:
-        store = self.make_store()
-        now = pendulum.datetime(2026, 11, 24, tz="UTC")
-        made = RequestKey("SP01", "k-1", "f" * 64, "order-1", 2, None, now)
-        refused = RequestKey("SP02", "k-1", "e" * 64, None, 0, ReasonCode.NOT_YOUR_SERVICE, now)
-
-        def add_then_fail() -> None:
-            with store.transaction() as tx:
-                tx.keys.add_request_key(made)
-                raise RuntimeError("the unit of work failed")
-
-        _raises(RuntimeError, add_then_fail)  # rolled back: not remembered
-        with store.transaction() as tx:
-            assert tx.keys.request_key("SP01", "k-1") is None
-            tx.keys.add_request_key(made)
-            tx.keys.add_request_key(refused)  # the same key of another SP
-        with store.transaction() as tx:
-            assert tx.keys.request_key("SP01", "k-1") == made
-            assert tx.keys.request_key("SP02", "k-1") == refused
-            assert tx.keys.request_key("", "k-1") is None
-        _raises(ConflictError, lambda: _add_request_key(store, made))
-        later = attrs.evolve(made, key="k-2", at=now.add(days=1))
-        with store.transaction() as tx:
-            tx.keys.add_request_key(later)
-        with store.transaction() as tx:
-            assert tx.keys.forget_request_keys(now.add(hours=1)) == 2
-        with store.transaction() as tx:
-            assert tx.keys.request_key("SP01", "k-1") is None
-            assert tx.keys.request_key("SP01", "k-2") == later
-
-    def test_contract_racing_requests_with_one_key_make_one_order(self) -> None:
-        """Two threads send the same keyed request at once: one order, and both are
-        answered with it (the loser's retry finds the key)."""
-        lc, _clock = self.lifecycle()
-        barrier = threading.Barrier(2, timeout=30)
-        answers: list[Order] = []
-
-        def ask() -> None:
-            barrier.wait()
-            answers.append(
-                lc.request(
-                    SUB, "NEWS", channel=Channel.SP_API, sp_id="SP01", idempotency_key="same"
-                )
-            )
-
-        threads = [threading.Thread(target=ask) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert len(answers) == 2 and answers[0] == answers[1]
-        assert [o.id for o in lc.orders_of(SUB)] == [answers[0].id]
-
-    # --- what commands read (invariants 8 and 9) ----------------------------------------
-
-    def test_contract_reads_for_decisions(self) -> None:
-        lc, clock = self.lifecycle()
-        day = lc.policy.local_day(clock.now())
-        news = lc.request(SUB, "NEWS", channel=Channel.SP_API)
-        clock.advance(dt.timedelta(seconds=1))
-        joke = lc.request(SUB, "JOKE", channel=Channel.SMS)
-        clock.advance(dt.timedelta(seconds=1))
-        trial = lc.request(SUB, "MUSIC7", channel=Channel.WEB, language="en")
-        lc.unsubscribe(trial.id, channel=Channel.HOTLINE)
-        lc.request(OTHER, "WEATHER", channel=Channel.SP_API)
-        with lc.store.transaction(readonly=True) as tx:
-            assert [o.id for o in tx.orders.live_orders_of(SUB)] == [news.id]
-            assert tx.orders.count_sp_requests(SUB, "SP01", *day) == 1
-            assert tx.orders.count_sp_requests(SUB, "SP02", *day) == 0
-            assert tx.orders.fee_notice_between(SUB, "JOKE", *day) == joke.fee_notice_id
-            assert tx.orders.fee_notice_between(SUB, "NEWS", *day) is None
-            assert tx.orders.latest_language(SUB) == "en"  # the latest order's, not the policy's
-            assert tx.orders.latest_language("+8613700000000") is None
-        clock.advance(dt.timedelta(days=1))
-        with lc.store.transaction(readonly=True) as tx:
-            tomorrow = lc.policy.local_day(clock.now())
-            assert tx.orders.count_sp_requests(SUB, "SP01", *tomorrow) == 0
-            assert tx.orders.fee_notice_between(SUB, "JOKE", *tomorrow) is None
-
-    def test_contract_reads_see_the_unit_of_works_own_writes(self) -> None:
-        lc, clock = self.lifecycle()
-        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
-        cancel = _cancel(news, clock.now())
-        with lc.store.transaction() as tx:
-            tx.orders.lock_subscriber(SUB)
-            tx.orders.append(apply(news, cancel), [cancel], news.version)
-            assert tx.orders.live_orders_of(SUB) == []
-            assert tx.orders.latest_language(SUB) == news.language
-
-    def test_contract_a_savepoint_undoes_only_its_own_part(self) -> None:
-        """What a savepoint's block writes is undone alone when it raises, batched
-        writes (an order's change) and direct ones (a request key) alike; what came
-        before and what comes after in the same transaction is committed."""
-        lc, clock = self.lifecycle()
-        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
-        now = clock.now()
-        cancel = _cancel(news, now)
-
-        def key(name: str) -> RequestKey:
-            return RequestKey("", name, "f" * 64, None, 0, None, now)
-
-        with lc.store.transaction() as tx:
-            tx.keys.add_request_key(key("before"))
-            try:
-                with tx.savepoint():
-                    tx.keys.add_request_key(key("inside"))
-                    tx.orders.append(apply(news, cancel), [cancel], news.version)
-                    assert tx.orders.get_order(news.id).state is OrderState.CANCELLED  # type: ignore[union-attr]
-                    raise RuntimeError("this command failed")
-            except RuntimeError:
-                pass
-            assert (
-                tx.orders.get_order(news.id) == news and tx.keys.request_key("", "inside") is None
-            )
-            with tx.savepoint():
-                tx.keys.add_request_key(key("after"))
-                tx.orders.append(apply(news, cancel), [cancel], news.version)
-        with lc.store.transaction(readonly=True) as tx:
-            kept = {n for n in ("before", "inside", "after") if tx.keys.request_key("", n)}
-            assert kept == {"before", "after"}
-            assert tx.orders.get_order(news.id) == apply(news, cancel)
-            assert tx.orders.events(news.id)[-1] == cancel
-
-    def test_contract_a_conflict_inside_a_savepoint_is_raised_there(self) -> None:
-        """A version conflict in a savepoint surfaces inside it, so a batch can set that
-        one command aside and commit the others."""
-        lc, clock = self.lifecycle()
-        news = lc.request(SUB, "NEWS", channel=Channel.WEB)
-        stale = _cancel(news, clock.now())
-        lc.unsubscribe(news.id, channel=Channel.SMS)  # moves the version on
-        other = lc.request(OTHER, "NEWS", channel=Channel.WEB)
-        fresh = attrs.evolve(stale, order_id=other.id)
-        with lc.store.transaction() as tx:
-            moved_on = apply(news, stale)  # from the version the order no longer has
-            _raises(ConflictError, lambda: _in_savepoint(tx, moved_on, stale, news.version))
-            tx.orders.append(apply(other, fresh), [fresh], other.version)  # the batch goes on
-        assert lc.get(other.id).state is OrderState.CANCELLED
-
-    def test_contract_a_batch_keeps_each_commands_outcome(self) -> None:
-        """Texts run as one batch (one transaction, a savepoint each): a failure
-        injected in the middle of the batch undoes that text alone, a conflict runs it
-        again alone, and every other text keeps its own outcome."""
-        lc, clock = self.lifecycle()
-        subs = [f"+86138000{n:05d}" for n in range(6)]
-        for sub in subs[:5]:
-            if sub != subs[3]:  # subs[3] has nothing pending: a reply, no change
-                lc.request(sub, "NEWS", channel=Channel.WEB)
-        clock.advance(dt.timedelta(minutes=1))
-        conflicted: list[str] = []
-
-        def flaky(command: ReceiveText, uow: UnitOfWork) -> None:
-            receive(command, uow)
-            if command.msisdn == subs[2]:
-                raise RuntimeError("injected after the text's writes")
-            if command.msisdn == subs[4] and not conflicted:
-                conflicted.append(command.msisdn)
-                raise ConflictError.concurrent("another worker wrote the order")
-
-        texts = [ReceiveText(sub, "10086", "是", None) for sub in subs[:5]]
-        outcomes = lc._runner.run_all(flaky, texts)
-        states = [[o.state for o in lc.orders_of(sub)] for sub in subs[:5]]
-        active, waiting = [OrderState.ACTIVE], [OrderState.AWAITING_CONFIRMATION]
-        assert states == [active, active, waiting, [], active]
-        error = outcomes[2].error
-        assert error is not None and isinstance(error.__cause__, RuntimeError)
-        assert [n.kind for n in outcomes[3].notices] == [NoticeKind.NOTHING_PENDING]
-        for n in (0, 1, 4):
-            assert outcomes[n].error is None
-            assert [k.kind for k in outcomes[n].notices] == [NoticeKind.ACTIVATED]
-        assert conflicted == [subs[4]]  # once in the batch, then alone
-        assert check_invariants(lc) == []
-
-    # --- hostile text (C10a, C14) -----------------------------------------------------
-
-    def test_contract_c10a_nul_and_surrogates_never_stop_a_command(self) -> None:
-        lc, clock = self.lifecycle()
-        order = lc.request(
-            SUB, "NEWS", channel=Channel.WEB, actor="agent\x00\ud800", text="订\x00阅\udfff"
-        )
-        clock.advance(dt.timedelta(seconds=10))
-        lc.handle_sms(SUB, "Y\x00\ud800", to="10086")
-        assert lc.get(order.id).state is OrderState.ACTIVE
-        lc.record_charge(order.id, Decimal("5.00"), key="2026-11/NEWS")
-        replies = lc.handle_sms(SUB, "TD\x00", to="10658001")  # TD and a NUL, as a gateway sent it
-        assert [r.kind for r in replies] == [NoticeKind.CANCELLED]
-        assert lc.get(order.id).state is OrderState.CANCELLED
-        texts = [(e.actor, e.text_in) for e in lc.history(order.id)]
-        # NUL is kept as its control picture, a lone surrogate as U+FFFD: readable
-        assert texts[0] == ("agent\u2400\ufffd", "订\u2400阅\ufffd")
-        assert ("+8613800138000", "Y\u2400\ufffd") in texts
-        assert texts[-1][1] == "TD\u2400"
-        assert check_invariants(lc) == []
-
-    def test_contract_c14_markup_and_huge_texts_are_kept_literally(self) -> None:
-        lc, clock = self.lifecycle()
-        order = lc.request(SUB, "NEWS", channel=Channel.WEB)
-        clock.advance(dt.timedelta(seconds=10))
-        lc.handle_sms(SUB, "[/]<b>'; DROP TABLE vas_orders; --" + "长" * 100_000, to="10086")
-        lc.handle_sms(SUB, "Y", to="10086")
-        assert lc.get(order.id).state is OrderState.ACTIVE
-        with lc.store.transaction(readonly=True) as tx:
-            notices = [n for n in tx.outbox.all_notices() if n.kind is NoticeKind.UNRECOGNISED]
-        assert len(notices) == 1 and "[/]" not in notices[0].text  # echoes letters only
-
-    # --- the whole lifecycle -------------------------------------------------------------
-
-    def test_contract_random_interleavings_keep_the_invariants(self) -> None:
-        contract = self
-
-        class OnThisStore(LifecycleMachine):
-            def make_store(self) -> Store:
-                return contract.make_store()
-
-        case = OnThisStore.TestCase
-        case.settings = settings(
-            max_examples=self.stateful_examples, stateful_step_count=25, deadline=None
-        )
-        case("runTest").runTest()
+class StoreContract(
+    TransactionContract,
+    OrderRecorderContract,
+    LeasedQueueContract,
+    NoticeRecorderContract,
+    ChargeRecorderContract,
+    EvidenceRecorderContract,
+    KeyRecorderContract,
+    FeedRecorderContract,
+):
+    """The behaviour every :class:`~vas_lifecycle.Store` must show: every part's
+    contract. A store under construction may run one part at a time."""
