@@ -90,9 +90,15 @@ class HeldPostgresStore(PostgresStore):
     @contextlib.contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Any]:
         with super().transaction(readonly=readonly) as tx:
-            if not readonly:
-                tx.orders = _Held(tx.orders, self._ready, self._go)
-            yield tx
+            if readonly:
+                yield tx
+                return
+            own = tx.orders
+            tx.orders = _Held(own, self._ready, self._go)
+            try:
+                yield tx
+            finally:  # the store hands out the same transaction object again
+                tx.orders = own
 
 
 def held_request(

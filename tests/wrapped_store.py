@@ -31,9 +31,15 @@ class WrappedStore(Store):
     @contextlib.contextmanager
     def _transaction(self, readonly: bool) -> Iterator[Any]:
         with self.store.transaction(readonly=readonly) as tx:
-            if self._wrap_readonly or not readonly:
-                setattr(tx, self._recorder, self._wrap(getattr(tx, self._recorder)))
-            yield tx
+            if not (self._wrap_readonly or not readonly):
+                yield tx
+                return
+            own = getattr(tx, self._recorder)
+            setattr(tx, self._recorder, self._wrap(own))
+            try:
+                yield tx
+            finally:  # a store may hand out the same transaction object again
+                setattr(tx, self._recorder, own)
 
     def close(self) -> None:
         self.store.close()

@@ -127,7 +127,7 @@ class _Data:
 
 class _Part:
     """A recorder: a view of the store's data that logs how to undo its writes in
-    its transaction's undo log."""
+    the store's undo log (each transaction undoes its own part of it)."""
 
     def __init__(self, data: _Data, undo: list[Callable[[], None]]) -> None:
         self._data = data
@@ -743,8 +743,11 @@ class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
 
 
 class _MemoryTransaction(Transaction):
+    """The store's recorders over its data, made once per store: transactions run one
+    at a time (the store's lock), each undoing, on failure, what it added to the undo
+    log since it began."""
+
     def __init__(self, data: _Data) -> None:
-        self._data = data
         self._undo: list[Callable[[], None]] = []
         undo = self._undo
         self.orders = _Orders(data, undo)
@@ -754,10 +757,15 @@ class _MemoryTransaction(Transaction):
         self.keys = _Keys(data, undo)
         self.feed = _Feed(data, undo)
 
-    def rollback(self, mark: int = 0) -> None:
-        """Undo what was written since the undo log was ``mark`` long (all of it)."""
-        while len(self._undo) > mark:
-            self._undo.pop()()
+    def rollback(self, mark: int) -> None:
+        """Undo what was written since the undo log was ``mark`` long."""
+        undo = self._undo
+        while len(undo) > mark:
+            undo.pop()()
+
+    def forget(self, mark: int) -> None:
+        """Keep what was written since the undo log was ``mark`` long (committed)."""
+        del self._undo[mark:]
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -852,37 +860,44 @@ class MemoryStore(Store):
     (transactions run one at a time)."""
 
     def __init__(self) -> None:
-        self._data = _Data()
         self._lock = threading.RLock()
+        self._attach(_Data())
+
+    def _attach(self, data: _Data) -> None:
+        self._data = data
+        self._tx = _MemoryTransaction(data)
 
     def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
-        return _Unit(self._data, self._lock)
+        return _Unit(self._tx, self._lock)
 
     def copy(self) -> MemoryStore:
         """A new store holding what this one holds now (for explorers and what-ifs)."""
         other = MemoryStore()
         with self._lock:
-            other._data = self._data.copy()
+            other._attach(self._data.copy())
         return other
 
 
 class _Unit(AbstractContextManager[Transaction]):
-    """One transaction: holds the store's lock, rolls back when the block raises."""
+    """One transaction: holds the store's lock, rolls back what it wrote when the
+    block raises."""
 
-    __slots__ = ("_data", "_lock", "_tx")
+    __slots__ = ("_lock", "_mark", "_tx")
 
-    def __init__(self, data: _Data, lock: threading.RLock) -> None:
-        self._data = data
+    def __init__(self, tx: _MemoryTransaction, lock: threading.RLock) -> None:
+        self._tx = tx
         self._lock = lock
 
     def __enter__(self) -> Transaction:
         self._lock.acquire()
-        self._tx = _MemoryTransaction(self._data)
+        self._mark = len(self._tx._undo)
         return self._tx
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         try:
             if kind is not None:
-                self._tx.rollback()
+                self._tx.rollback(self._mark)
+            else:
+                self._tx.forget(self._mark)
         finally:
             self._lock.release()

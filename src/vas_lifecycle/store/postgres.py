@@ -120,6 +120,8 @@ class PostgresStore(Store):
         self.schema = schema
         self._timeout = connect_timeout
         self._dialect = _PostgresDialect(self._psycopg)
+        #: the recorders, made once: transactions run one at a time (the lock)
+        self._tx = SqlTransaction(None, self._dialect)
         self._lock = threading.RLock()
         self._conn: Any = None
         self._connect()
@@ -207,7 +209,7 @@ class PostgresStore(Store):
         psycopg = self._psycopg
         with self._lock:
             conn = self._connection()
-            tx = SqlTransaction(conn.cursor(), self._dialect)
+            tx = self._tx.begin(conn.cursor())
             committing = False
             try:
                 yield tx
@@ -228,6 +230,8 @@ class PostgresStore(Store):
                         raise ConnectionLostError(_first_line(err)) from err
                     raise StoreError(f"PostgreSQL failed: {_first_line(err)}") from err
                 raise
+            finally:
+                tx.end()
 
     def close(self) -> None:
         with self._lock:

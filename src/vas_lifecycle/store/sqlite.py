@@ -77,6 +77,8 @@ class SQLiteStore(Store):
                 raise StoreError(f"no database at {self.path}")
         self._lock = threading.RLock()
         self._dialect = _SqliteDialect()
+        #: the recorders, made once: transactions run one at a time (the lock)
+        self._tx = SqlTransaction(None, self._dialect)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -135,7 +137,7 @@ class SQLiteStore(Store):
                 conn.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
             except sqlite3.Error as err:
                 raise StoreError(f"cannot start a transaction on {self.path}: {err}") from err
-            tx = SqlTransaction(conn.cursor(), self._dialect)
+            tx = self._tx.begin(conn.cursor())
             try:
                 yield tx
                 tx.flush()
@@ -147,6 +149,8 @@ class SQLiteStore(Store):
                 if isinstance(err, sqlite3.Error):
                     raise StoreError(f"SQLite failed on {self.path}: {err}") from err
                 raise
+            finally:
+                tx.end()
 
     def close(self) -> None:
         with self._lock:

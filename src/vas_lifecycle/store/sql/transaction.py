@@ -83,6 +83,12 @@ from vas_lifecycle.store.sql.schema import Dialect
 
 __all__ = ["SqlTransaction"]
 
+_INSERT_ORDERS = (
+    f"INSERT INTO vas_orders ({ORDER_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(ORDER_COLUMNS.split(', ')))})"
+)
+_INSERT_EVENTS = f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
 #: the live states, as SQL: the same list as the partial index vas_orders_live
 _LIVE = "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')"
 #: the states a billing pass reads, as SQL
@@ -108,7 +114,8 @@ class SqlTransaction(Transaction):
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cur = cursor
-        self._d = dialect
+        self._d = self.dialect = dialect
+        self._open = False
         self._savepoints = 0  # how deep in savepoints this transaction is
         self.orders = _Orders(self)
         self.outbox = _Notices(self)
@@ -116,7 +123,8 @@ class SqlTransaction(Transaction):
         self.evidence = _Evidence(self)
         self.keys = _Keys(self)
         self.feed = _Feed(self)
-        # the order their batches are sent in: orders before what refers to them
+        # the order the batches are sent in: orders before what refers to them
+        # (the keys batch nothing: their writes go straight out)
         self._parts: tuple[_Part, ...] = (
             self.orders,
             self.outbox,
@@ -125,9 +133,25 @@ class SqlTransaction(Transaction):
             self.feed,
         )
 
-    @property
-    def dialect(self) -> Dialect:
-        return self._d
+    def begin(self, cursor: Any) -> SqlTransaction:
+        """Start the next unit of work on ``cursor``: a store whose transactions run
+        one at a time makes its recorders once and begins them again for each (one
+        opened while this one is open, in the same thread, gets recorders of its
+        own). :meth:`end` when it is over."""
+        if self._open:
+            fresh = SqlTransaction(cursor, self._d)
+            fresh._open = True
+            return fresh
+        self._open = True
+        self._cur = cursor
+        self._savepoints = 0
+        self._forget_batch()  # what a failed unit of work left
+        self.orders.release()
+        return self
+
+    def end(self) -> None:
+        """The unit of work is over (committed or rolled back)."""
+        self._open = False
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run a statement (``?`` placeholders) and return its rows."""
@@ -216,24 +240,11 @@ class SqlTransaction(Transaction):
 class _Part:
     """A recorder of a :class:`SqlTransaction`: its statements go through the
     transaction's connection, and what it batches is sent by the transaction's
-    :meth:`~SqlTransaction.flush`, in the order of the recorders."""
+    :meth:`~SqlTransaction.flush`, in a fixed order of the recorders."""
 
     def __init__(self, tx: SqlTransaction) -> None:
         self._tx = tx
         self._d = tx.dialect
-
-    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self._tx.query(statement, params)
-
-    def _execute(self, statement: str, params: Sequence[Any] = ()) -> int:
-        return self._tx.execute(statement, params)
-
-    def _execute_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
-        return self._tx.execute_many(statement, rows)
-
-    def flush(self) -> None:
-        """Send every recorder's batch first (a read that must see them)."""
-        self._tx.flush()
 
     def flush_batch(self) -> None:
         """Send what this recorder batched (the transaction's flush calls it)."""
@@ -245,12 +256,12 @@ class _Part:
         """Every row of ``select`` (whose first column is the primary ``key``) in key
         order, read a page at a time: an audit of a whole store holds one page, not
         the store, in memory."""
-        rows = self._query(f"{select} ORDER BY {key} LIMIT ?", (size,))
+        rows = self._tx.query(f"{select} ORDER BY {key} LIMIT ?", (size,))
         while True:
             yield from rows
             if len(rows) < size:
                 return
-            rows = self._query(
+            rows = self._tx.query(
                 f"{select} WHERE {key} > ? ORDER BY {key} LIMIT ?", (rows[-1][0], size)
             )
 
@@ -261,9 +272,6 @@ class _Orders(_Part, OrderRecorder):
     def __init__(self, tx: SqlTransaction) -> None:
         super().__init__(tx)
         self._locked: set[str] = set()  # subscribers held until the transaction ends
-        self.forget_batch()
-
-    def forget_batch(self) -> None:
         self._orders: dict[str, Order] = {}
         # orders already read in this unit of work (its writes are version-checked, so
         # reading an order once per transaction is enough)
@@ -276,21 +284,34 @@ class _Orders(_Part, OrderRecorder):
         self._events: list[Event] = []
         self._picks: dict[str, PickSession] = {}
 
+    def release(self) -> None:
+        """The transaction ended: the subscribers it held are free."""
+        if self._locked:
+            self._locked = set()
+
+    def forget_batch(self) -> None:
+        # new containers, not cleared ones: a reader may still hold the old
+        if self._orders or self._seen or self._of or self._ahead or self._picks:
+            self._orders, self._seen, self._of, self._ahead, self._picks = {}, {}, {}, {}, {}
+        if self._inserts or self._updates or self._events:
+            self._inserts, self._updates, self._events = [], [], []
+
     def flush_batch(self) -> None:
-        self._flush_orders()
-        self._execute_many(
-            f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [event_row(e) for e in self._events],
-        )
-        self._execute_many(
-            "INSERT INTO vas_pick_sessions (msisdn, order_ids, sent_at, expires_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (msisdn) DO UPDATE SET order_ids = excluded.order_ids, "
-            "sent_at = excluded.sent_at, expires_at = excluded.expires_at",
-            [
-                (s.msisdn, json.dumps(list(s.order_ids)), ts(s.sent_at), ts(s.expires_at))
-                for s in self._picks.values()
-            ],
-        )
+        if self._inserts or self._updates:
+            self._flush_orders()
+        if self._events:
+            self._tx.execute_many(_INSERT_EVENTS, [event_row(e) for e in self._events])
+        if self._picks:
+            self._tx.execute_many(
+                "INSERT INTO vas_pick_sessions (msisdn, order_ids, sent_at, expires_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (msisdn) DO UPDATE SET "
+                "order_ids = excluded.order_ids, sent_at = excluded.sent_at, "
+                "expires_at = excluded.expires_at",
+                [
+                    (s.msisdn, json.dumps(list(s.order_ids)), ts(s.sent_at), ts(s.expires_at))
+                    for s in self._picks.values()
+                ],
+            )
 
     def read_ahead(self, numbers: list[str]) -> list[Order]:
         """Read the live orders of all of ``numbers`` in one query, for the burst's
@@ -298,7 +319,7 @@ class _Orders(_Part, OrderRecorder):
         d = self._d
         orders = [
             order_from_row(row)
-            for row in self._query(
+            for row in self._tx.query(
                 f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn {d.in_values} "
                 f"AND state IN {_LIVE}",
                 (d.values(numbers),),
@@ -314,14 +335,14 @@ class _Orders(_Part, OrderRecorder):
         known = self._orders.get(order_id) or self._seen.get(order_id)
         if known is not None:
             return known
-        rows = self._query(f"SELECT {ORDER_SELECT} FROM vas_orders WHERE id = ?", (order_id,))
+        rows = self._tx.query(f"SELECT {ORDER_SELECT} FROM vas_orders WHERE id = ?", (order_id,))
         if not rows:
             return None
         order = self._seen[order_id] = order_from_row(rows[0])
         return order
 
     def events(self, order_id: str) -> list[Event]:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {EVENT_COLUMNS} FROM vas_events WHERE order_id = ? ORDER BY seq", (order_id,)
         )
         stored = [event_from_row(r) for r in rows]
@@ -330,7 +351,9 @@ class _Orders(_Part, OrderRecorder):
     def orders_of(self, msisdn: str) -> list[Order]:
         ids = self._of.get(msisdn)
         if ids is None:
-            rows = self._query(f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ?", (msisdn,))
+            rows = self._tx.query(
+                f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn = ?", (msisdn,)
+            )
             ids = []
             for row in rows:
                 order = order_from_row(row)
@@ -353,7 +376,7 @@ class _Orders(_Part, OrderRecorder):
         read ahead), with this unit of work's own writes laid over them (``keep``
         applies the same filter to those)."""
         if stored is None:
-            stored = [order_from_row(row) for row in self._query(statement, params)]
+            stored = [order_from_row(row) for row in self._tx.query(statement, params)]
         found: dict[str, Order] = {}
         for order in stored:
             self._seen.setdefault(order.id, order)
@@ -376,7 +399,7 @@ class _Orders(_Part, OrderRecorder):
     def count_sp_requests(
         self, msisdn: str, sp_id: str, start: pendulum.DateTime, end: pendulum.DateTime
     ) -> int:
-        rows = self._query(
+        rows = self._tx.query(
             "SELECT count(*) FROM vas_orders WHERE msisdn = ? AND requested_at >= ? "
             "AND requested_at < ? AND sp_id = ? AND request_channel = 'sp_api'",
             (msisdn, ts(start), ts(end), sp_id),
@@ -412,7 +435,7 @@ class _Orders(_Part, OrderRecorder):
 
     def latest_language(self, msisdn: str) -> str | None:
         # one column of one row, through the (msisdn, requested_at, id) index
-        rows = self._query(
+        rows = self._tx.query(
             "SELECT requested_at, id, language FROM vas_orders WHERE msisdn = ? "
             "ORDER BY requested_at DESC, id DESC LIMIT 1",
             (msisdn,),
@@ -427,11 +450,11 @@ class _Orders(_Part, OrderRecorder):
     def lock_subscriber(self, msisdn: str) -> None:
         # once per subscriber and transaction: the lock is held until it ends
         if self._d.subscriber_lock and msisdn not in self._locked:
-            self._query(self._d.subscriber_lock, (msisdn,))
+            self._tx.query(self._d.subscriber_lock, (msisdn,))
             self._locked.add(msisdn)
 
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {ORDER_SELECT} FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
             "ORDER BY due_at LIMIT ?" + self._d.claim,
             (ts(now), limit),
@@ -439,14 +462,14 @@ class _Orders(_Part, OrderRecorder):
         return [order_from_row(r) for r in rows]
 
     def next_due(self) -> pendulum.DateTime | None:
-        self.flush()
-        rows = self._query("SELECT min(due_at) FROM vas_orders WHERE due_at IS NOT NULL")
+        self._tx.flush()
+        rows = self._tx.query("SELECT min(due_at) FROM vas_orders WHERE due_at IS NOT NULL")
         return parse_ts(rows[0][0]) if rows else None
 
     def pick_session(self, msisdn: str) -> PickSession | None:
         if msisdn in self._picks:
             return self._picks[msisdn]
-        rows = self._query(
+        rows = self._tx.query(
             "SELECT msisdn, order_ids, sent_at, expires_at FROM vas_pick_sessions WHERE msisdn = ?",
             (msisdn,),
         )
@@ -477,8 +500,8 @@ class _Orders(_Part, OrderRecorder):
         self._events.extend(events)
 
     def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
-        self.flush()
-        rows = self._query(
+        self._tx.flush()
+        rows = self._tx.query(
             "SELECT id FROM vas_orders WHERE ended_at IS NOT NULL AND ended_at < ? "
             "AND due_at IS NULL ORDER BY id",
             (ts(cutoff),),
@@ -486,23 +509,23 @@ class _Orders(_Part, OrderRecorder):
         return [r[0] for r in rows]
 
     def purge(self, order_ids: Sequence[str]) -> int:
-        self.flush()
+        self._tx.flush()
         keys = [(oid,) for oid in order_ids]
-        self._execute_many("DELETE FROM vas_events WHERE order_id = ?", keys)
-        self._execute_many(
+        self._tx.execute_many("DELETE FROM vas_events WHERE order_id = ?", keys)
+        self._tx.execute_many(
             "DELETE FROM vas_delivery_reports "
             "WHERE notice_id IN (SELECT id FROM vas_notices WHERE order_id = ?)",
             keys,
         )
-        self._execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
-        self._execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
+        self._tx.execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
+        self._tx.execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
         # through vas_feed_order: one index fewer to write with every event
-        self._execute_many(
+        self._tx.execute_many(
             "DELETE FROM vas_feed WHERE subscriber IN (SELECT name FROM vas_feed_subscribers) "
             "AND order_id = ?",
             keys,
         )
-        return self._execute_many("DELETE FROM vas_orders WHERE id = ? AND due_at IS NULL", keys)
+        return self._tx.execute_many("DELETE FROM vas_orders WHERE id = ? AND due_at IS NULL", keys)
 
     def all_orders(self) -> Iterator[Order]:
         for row in self._pages(f"SELECT {ORDER_SELECT} FROM vas_orders", "id"):
@@ -513,15 +536,12 @@ class _Orders(_Part, OrderRecorder):
     def _flush_orders(self) -> None:
         """Insert the new orders and update the changed ones, each only if its version
         is still the one it was loaded at."""
-        marks = ", ".join("?" * len(ORDER_COLUMNS.split(", ")))
-        self._execute_many(
-            f"INSERT INTO vas_orders ({ORDER_COLUMNS}) VALUES ({marks})",
-            [order_row(o) for o in self._inserts],
-        )
+        if self._inserts:
+            self._tx.execute_many(_INSERT_ORDERS, [order_row(o) for o in self._inserts])
         if not self._updates:
             return
         rows = [update_row(o, expected) for o, expected in self._updates]
-        if self._execute_many(ORDER_UPDATE, rows) != len(rows):
+        if self._tx.execute_many(ORDER_UPDATE, rows) != len(rows):
             raise self._conflict(rows)
 
     def _conflict(self, rows: list[tuple[Any, ...]]) -> ConflictError:
@@ -531,7 +551,7 @@ class _Orders(_Part, OrderRecorder):
         version = ORDER_STATUS.index("version")
         for row in rows:
             wrote, (order_id, expected) = tuple(row[:width]), row[width:]
-            found = self._query(
+            found = self._tx.query(
                 f"SELECT {', '.join(ORDER_STATUS)} FROM vas_orders WHERE id = ?", (order_id,)
             )
             if not found or tuple(found[0]) != wrote:
@@ -544,30 +564,37 @@ class _Notices(_Part, NoticeRecorder):
 
     def __init__(self, tx: SqlTransaction) -> None:
         super().__init__(tx)
-        self.forget_batch()
-
-    def forget_batch(self) -> None:
         self._notices: list[tuple[Notice, str | None]] = []
         self._delivered: list[tuple[str | None, str]] = []
         # read ahead for a burst of commands (read_ahead)
         self._ahead_delivered: dict[str, bool] = {}
         self._ahead_waiting: dict[str, list[tuple[str, str, Waiting]]] = {}
 
+    def forget_batch(self) -> None:
+        if self._notices:
+            self._notices = []
+        if self._delivered:
+            self._delivered = []
+        if self._ahead_waiting or self._ahead_delivered:
+            self._ahead_delivered, self._ahead_waiting = {}, {}
+
     def flush_batch(self) -> None:
-        self._execute_many(
-            f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at, attempts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (*notice_row(n), claim or ts(n.at), 0 if claim is None else 1)
-                for n, claim in self._notices
-            ],
-        )
-        # not a notice whose failure a gateway reported during this attempt
-        self._execute_many(
-            "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL "
-            "AND failure_reported = 0",
-            self._delivered,
-        )
+        if self._notices:
+            self._tx.execute_many(
+                f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at, attempts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (*notice_row(n), claim or ts(n.at), 0 if claim is None else 1)
+                    for n, claim in self._notices
+                ],
+            )
+        if self._delivered:
+            # not a notice whose failure a gateway reported during this attempt
+            self._tx.execute_many(
+                "UPDATE vas_notices SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL "
+                "AND failure_reported = 0",
+                self._delivered,
+            )
 
     def read_ahead(self, orders: list[Order]) -> None:
         """Read whether the confirmation requests of ``orders`` went out, and their
@@ -576,14 +603,14 @@ class _Notices(_Part, NoticeRecorder):
         requests = [o.request_notice_id for o in orders if o.request_notice_id is not None]
         delivered = {nid: False for nid in requests}
         if requests:
-            for nid, at in self._query(
+            for nid, at in self._tx.query(
                 f"SELECT id, delivered_at FROM vas_notices WHERE id {d.in_values}",
                 (d.values(requests),),
             ):
                 delivered[nid] = at is not None
         waiting: dict[str, list[tuple[str, str, Waiting]]] = {o.id: [] for o in orders}
         if orders:
-            for nid, oid, kind, at in self._query(
+            for nid, oid, kind, at in self._tx.query(
                 f"SELECT id, order_id, kind, at FROM vas_notices WHERE order_id {d.in_values} "
                 "AND delivered_at IS NULL AND parked = 0",
                 (d.values(list(waiting)),),
@@ -609,7 +636,7 @@ class _Notices(_Part, NoticeRecorder):
             "AND (e.at < n.at OR (e.at = n.at AND e.id < n.id))) "
             f"ORDER BY n.next_attempt_at LIMIT ?{self._d.claim}"
         )
-        rows = self._query(
+        rows = self._tx.query(
             "UPDATE vas_notices SET attempts = attempts + 1, next_attempt_at = ?, "
             f"failure_reported = 0 WHERE id {self._d.among(due)} "
             f"RETURNING {NOTICE_COLUMNS}, attempts, last_error",
@@ -624,18 +651,18 @@ class _Notices(_Part, NoticeRecorder):
 
     def mark_failed(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         if retry_at is None:
-            self._execute(
+            self._tx.execute(
                 "UPDATE vas_notices SET parked = 1, last_error = ? WHERE id = ?",
                 (error[:500], notice_id),
             )
         else:
-            self._execute(
+            self._tx.execute(
                 "UPDATE vas_notices SET next_attempt_at = ?, last_error = ? WHERE id = ?",
                 (ts(retry_at), error[:500], notice_id),
             )
 
     def parked(self, limit: int) -> list[Delivery]:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices "
             "WHERE delivered_at IS NULL AND parked = 1 ORDER BY at, id LIMIT ?",
             (limit,),
@@ -648,18 +675,18 @@ class _Notices(_Part, NoticeRecorder):
             "WHERE parked = 1 AND delivered_at IS NULL"
         )
         if ids is None:
-            return self._execute(update, (ts(now),))
-        return self._execute_many(f"{update} AND id = ?", [(ts(now), nid) for nid in ids])
+            return self._tx.execute(update, (ts(now),))
+        return self._tx.execute_many(f"{update} AND id = ?", [(ts(now), nid) for nid in ids])
 
     def next_attempt(self) -> pendulum.DateTime | None:
-        self.flush()
-        rows = self._query(
+        self._tx.flush()
+        rows = self._tx.query(
             "SELECT min(next_attempt_at) FROM vas_notices WHERE delivered_at IS NULL AND parked = 0"
         )
         return parse_ts(rows[0][0]) if rows else None
 
     def notices(self, order_id: str) -> list[Notice]:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {NOTICE_COLUMNS} FROM vas_notices WHERE order_id = ? ORDER BY at, id",
             (order_id,),
         )
@@ -677,12 +704,12 @@ class _Notices(_Part, NoticeRecorder):
             return [w for _at, _id, w in sorted(x for oid in order_ids for x in ahead[oid])]
         waiting = "delivered_at IS NULL AND parked = 0 ORDER BY at, id"
         if len(order_ids) == 1:  # a command's one order: one index lookup
-            rows = self._query(
+            rows = self._tx.query(
                 f"SELECT id, order_id, kind FROM vas_notices WHERE order_id = ? AND {waiting}",
                 (order_ids[0],),
             )
         else:
-            rows = self._query(
+            rows = self._tx.query(
                 "SELECT id, order_id, kind FROM vas_notices "
                 f"WHERE order_id {self._d.in_values} AND {waiting}",
                 (self._d.values(list(order_ids)),),
@@ -691,36 +718,36 @@ class _Notices(_Part, NoticeRecorder):
 
     def withdraw_notices(self, notice_ids: Sequence[str], reason: str) -> None:
         # parked = 2: withdrawn, never to be sent (1 is parked, given up after failures)
-        self._execute_many(
+        self._tx.execute_many(
             "UPDATE vas_notices SET parked = 2, last_error = ? "
             "WHERE id = ? AND delivered_at IS NULL AND parked = 0",
             [(reason[:500], nid) for nid in notice_ids],
         )
 
     def withdrawn_notices(self) -> dict[str, str]:
-        rows = self._query("SELECT id, last_error FROM vas_notices WHERE parked = 2")
+        rows = self._tx.query("SELECT id, last_error FROM vas_notices WHERE parked = 2")
         return {r[0]: r[1] or "" for r in rows}
 
     def delivered(self, notice_id: str) -> bool:
         if any(nid == notice_id for _at, nid in self._delivered):
-            self.flush()  # marked in this unit of work: a failure report may veto it
+            self._tx.flush()  # marked in this unit of work: a failure report may veto it
         known = self._ahead_delivered.get(notice_id)
         if known is not None:
             return known
-        rows = self._query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
+        rows = self._tx.query("SELECT delivered_at FROM vas_notices WHERE id = ?", (notice_id,))
         return bool(rows) and rows[0][0] is not None
 
     def delivery(self, notice_id: str) -> Delivery | None:
-        self.flush()
-        rows = self._query(
+        self._tx.flush()
+        rows = self._tx.query(
             f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices WHERE id = ?",
             (notice_id,),
         )
         return Delivery(notice_from_row(rows[0]), rows[0][8], rows[0][9]) if rows else None
 
     def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
-        self.flush()
-        self._execute(
+        self._tx.flush()
+        self._tx.execute(
             "UPDATE vas_notices SET delivered_at = NULL, parked = ?, failure_reported = 1, "
             "next_attempt_at = COALESCE(?, next_attempt_at, at), last_error = ? WHERE id = ?",
             (0 if retry_at is not None else 1, ts(retry_at), error[:500], notice_id),
@@ -739,20 +766,22 @@ class _Ledger(_Part, ChargeRecorder):
 
     def __init__(self, tx: SqlTransaction) -> None:
         super().__init__(tx)
-        self.forget_batch()
-
-    def forget_batch(self) -> None:
         self._charges: list[Charge] = []
 
+    def forget_batch(self) -> None:
+        if self._charges:
+            self._charges = []
+
     def flush_batch(self) -> None:
-        self._execute_many(
-            "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "
-            "order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [charge_row(c) for c in self._charges],
-        )
+        if self._charges:
+            self._tx.execute_many(
+                "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, "
+                "at, order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [charge_row(c) for c in self._charges],
+            )
 
     def charges(self, order_id: str) -> list[Charge]:
-        rows = self._query(
+        rows = self._tx.query(
             "SELECT key, order_id, amount, period_key, period_start, at, order_version "
             "FROM vas_charges WHERE order_id = ? ORDER BY at, key",
             (order_id,),
@@ -765,7 +794,7 @@ class _Ledger(_Part, ChargeRecorder):
         for charge in self._charges:
             if charge.key == key:
                 return charge
-        rows = self._query(
+        rows = self._tx.query(
             "SELECT key, order_id, amount, period_key, period_start, at, order_version "
             "FROM vas_charges WHERE key = ?",
             (key,),
@@ -774,7 +803,7 @@ class _Ledger(_Part, ChargeRecorder):
 
     def add_charge(self, charge: Charge) -> None:
         # lock the order row: a racing cancel waits for this charge, or this charge sees it
-        rows = self._query(
+        rows = self._tx.query(
             "SELECT version FROM vas_orders WHERE id = ?" + self._d.lock,
             (charge.order_id,),
         )
@@ -791,9 +820,9 @@ class _Ledger(_Part, ChargeRecorder):
         after: str | None,
         limit: int,
     ) -> Billable:
-        self.flush()
+        self._tx.flush()
         d = self._d
-        rows = self._query(
+        rows = self._tx.query(
             "SELECT id, state = 'active' AND consent_channel IS NOT NULL AND activated_at < ? "
             f"FROM vas_orders o WHERE kind = 'subscription' AND period = ? AND state IN "
             f"({_BILLABLE}) AND id > ? AND NOT EXISTS (SELECT 1 FROM vas_charges c "
@@ -807,7 +836,7 @@ class _Ledger(_Part, ChargeRecorder):
         if rows and d.claim:
             # the query's snapshot may predate another worker's commit of charges for
             # orders whose locks it then released: read again now they are locked
-            charged = self._query(
+            charged = self._tx.query(
                 f"SELECT order_id FROM vas_charges WHERE order_id {d.in_values} AND period_key = ?",
                 (d.values([r[0] for r in rows]), period_key),
             )
@@ -819,7 +848,7 @@ class _Ledger(_Part, ChargeRecorder):
         if rest:
             others = [
                 order_from_row(r)
-                for r in self._query(
+                for r in self._tx.query(
                     f"SELECT {ORDER_SELECT} FROM vas_orders WHERE id {d.in_values} ORDER BY id",
                     (d.values(rest),),
                 )
@@ -834,7 +863,7 @@ class _Ledger(_Part, ChargeRecorder):
         start: pendulum.DateTime,
         now: pendulum.DateTime,
     ) -> tuple[int, Decimal]:
-        self.flush()
+        self._tx.flush()
         statement = (
             "INSERT INTO vas_charges (key, order_id, amount, period_key, period_start, at, "
             "order_version) SELECT ? || id || ?, id, price, ?, ?, ?, version FROM vas_orders "
@@ -842,7 +871,7 @@ class _Ledger(_Part, ChargeRecorder):
         )
         params = (*key, period_key, ts(start), ts(now), self._d.values(list(order_ids)))
         try:
-            amounts = Counter(r[0] for r in self._query(statement, params))
+            amounts = Counter(r[0] for r in self._tx.query(statement, params))
         except Exception as err:
             self._tx.raise_if_conflict(err)
             raise
@@ -867,24 +896,26 @@ class _Evidence(_Part, EvidenceRecorder):
 
     def __init__(self, tx: SqlTransaction) -> None:
         super().__init__(tx)
-        self.forget_batch()
-
-    def forget_batch(self) -> None:
         self._violations: list[SpViolation] = []
 
+    def forget_batch(self) -> None:
+        if self._violations:
+            self._violations = []
+
     def flush_batch(self) -> None:
-        self._execute_many(
-            "INSERT INTO vas_violations (id, sp_id, msisdn, order_id, reason, at, channel, "
-            "evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [violation_row(v) for v in self._violations],
-        )
+        if self._violations:
+            self._tx.execute_many(
+                "INSERT INTO vas_violations (id, sp_id, msisdn, order_id, reason, at, "
+                "channel, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [violation_row(v) for v in self._violations],
+            )
 
     def violations(self, sp_id: str | None) -> list[SpViolation]:
         columns = "id, sp_id, msisdn, order_id, reason, at, channel, evidence"
         if sp_id is None:
-            rows = self._query(f"SELECT {columns} FROM vas_violations ORDER BY at, id")
+            rows = self._tx.query(f"SELECT {columns} FROM vas_violations ORDER BY at, id")
         else:
-            rows = self._query(
+            rows = self._tx.query(
                 f"SELECT {columns} FROM vas_violations WHERE sp_id = ? ORDER BY at, id", (sp_id,)
             )
         stored = [violation_from_row(r) for r in rows]
@@ -894,13 +925,13 @@ class _Evidence(_Part, EvidenceRecorder):
         self._violations.append(violation)
 
     def add_delivery_report(self, report: DeliveryReport) -> None:
-        self._execute(
+        self._tx.execute(
             f"INSERT INTO vas_delivery_reports ({REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
             report_row(report),
         )
 
     def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {REPORT_COLUMNS} FROM vas_delivery_reports WHERE notice_id = ? "
             "ORDER BY at, id",
             (notice_id,),
@@ -909,11 +940,12 @@ class _Evidence(_Part, EvidenceRecorder):
 
 
 class _Keys(_Part, KeyRecorder):
-    """Message ids, request keys, SP keys."""
+    """Message ids, request keys, SP keys (nothing batched: its writes go straight
+    out)."""
 
     def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
         # a racing transaction with the same id waits on the key, then inserts nothing
-        inserted = self._execute(
+        inserted = self._tx.execute(
             "INSERT INTO vas_messages (message_id, at) VALUES (?, ?) "
             "ON CONFLICT (message_id) DO NOTHING",
             (message_id, ts(at)),
@@ -921,35 +953,37 @@ class _Keys(_Part, KeyRecorder):
         return inserted == 1
 
     def forget_messages(self, before: pendulum.DateTime) -> int:
-        return self._execute("DELETE FROM vas_messages WHERE at < ?", (ts(before),))
+        return self._tx.execute("DELETE FROM vas_messages WHERE at < ?", (ts(before),))
 
     def request_key(self, scope: str, key: str) -> RequestKey | None:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {REQUEST_KEY_COLUMNS} FROM vas_request_keys WHERE scope = ? AND key = ?",
             (scope, key),
         )
         return request_key_from_row(rows[0]) if rows else None
 
     def add_request_key(self, record: RequestKey) -> None:
-        self._execute(
+        self._tx.execute(
             f"INSERT INTO vas_request_keys ({REQUEST_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             request_key_row(record),
         )
 
     def forget_request_keys(self, before: pendulum.DateTime) -> int:
-        return self._execute("DELETE FROM vas_request_keys WHERE at < ?", (ts(before),))
+        return self._tx.execute("DELETE FROM vas_request_keys WHERE at < ?", (ts(before),))
 
     def add_sp_key(self, key: SpKey) -> None:
-        self._execute(
+        self._tx.execute(
             f"INSERT INTO vas_sp_keys ({SP_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)", sp_key_row(key)
         )
 
     def sp_key(self, key_id: str) -> SpKey | None:
-        rows = self._query(f"SELECT {SP_KEY_COLUMNS} FROM vas_sp_keys WHERE key_id = ?", (key_id,))
+        rows = self._tx.query(
+            f"SELECT {SP_KEY_COLUMNS} FROM vas_sp_keys WHERE key_id = ?", (key_id,)
+        )
         return sp_key_from_row(rows[0]) if rows else None
 
     def sp_keys(self, sp_id: str) -> list[SpKey]:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {SP_KEY_COLUMNS} FROM vas_sp_keys WHERE sp_id = ? ORDER BY created_at, key_id",
             (sp_id,),
         )
@@ -957,11 +991,11 @@ class _Keys(_Part, KeyRecorder):
 
     def revoke_sp_keys(self, sp_id: str, key_id: str | None, at: pendulum.DateTime) -> int:
         if key_id is None:
-            return self._execute(
+            return self._tx.execute(
                 "UPDATE vas_sp_keys SET revoked_at = ? WHERE sp_id = ? AND revoked_at IS NULL",
                 (ts(at), sp_id),
             )
-        return self._execute(
+        return self._tx.execute(
             "UPDATE vas_sp_keys SET revoked_at = ? "
             "WHERE sp_id = ? AND key_id = ? AND revoked_at IS NULL",
             (ts(at), sp_id, key_id),
@@ -973,21 +1007,23 @@ class _Feed(_Part, FeedRecorder):
 
     def __init__(self, tx: SqlTransaction) -> None:
         super().__init__(tx)
-        self.forget_batch()
-
-    def forget_batch(self) -> None:
         self._feed: list[Iterable[FeedEvent]] = []  # made at the flush, if anyone listens
 
+    def forget_batch(self) -> None:
+        if self._feed:
+            self._feed = []
+
     def flush_batch(self) -> None:
-        self._flush_feed()
+        if self._feed:
+            self._flush_feed()
 
     def queue(self, subscriber: str) -> LeasedQueue[FeedDelivery]:
         return _FeedQueue(self._tx, subscriber)
 
     def add_subscriber(self, name: str, at: pendulum.DateTime) -> bool:
-        self.flush()  # what this unit of work published before is not owed to it
+        self._tx.flush()  # what this unit of work published before is not owed to it
         return (
-            self._execute(
+            self._tx.execute(
                 "INSERT INTO vas_feed_subscribers (name, since) VALUES (?, ?) "
                 "ON CONFLICT (name) DO NOTHING",
                 (name, ts(at)),
@@ -996,24 +1032,24 @@ class _Feed(_Part, FeedRecorder):
         )
 
     def remove_subscriber(self, name: str) -> bool:
-        self.flush()
-        self._execute("DELETE FROM vas_feed WHERE subscriber = ?", (name,))
-        return self._execute("DELETE FROM vas_feed_subscribers WHERE name = ?", (name,)) == 1
+        self._tx.flush()
+        self._tx.execute("DELETE FROM vas_feed WHERE subscriber = ?", (name,))
+        return self._tx.execute("DELETE FROM vas_feed_subscribers WHERE name = ?", (name,)) == 1
 
     def subscribers(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT name FROM vas_feed_subscribers ORDER BY name")]
+        return [r[0] for r in self._tx.query("SELECT name FROM vas_feed_subscribers ORDER BY name")]
 
     def add_events(self, events: Iterable[FeedEvent]) -> None:
         self._feed.append(events)
 
     def backlog(self, subscriber: str) -> int:
-        self.flush()
-        rows = self._query("SELECT count(*) FROM vas_feed WHERE subscriber = ?", (subscriber,))
+        self._tx.flush()
+        rows = self._tx.query("SELECT count(*) FROM vas_feed WHERE subscriber = ?", (subscriber,))
         return int(rows[0][0])
 
     def next_attempt(self, subscribers: Sequence[str]) -> pendulum.DateTime | None:
-        self.flush()
-        rows = self._query(
+        self._tx.flush()
+        rows = self._tx.query(
             "SELECT min(f.next_attempt_at) FROM vas_feed f "
             f"WHERE f.subscriber {self._d.in_values} AND f.parked = 0 AND {_HEAD}",
             (self._d.values(list(subscribers)),),
@@ -1023,9 +1059,9 @@ class _Feed(_Part, FeedRecorder):
     def _flush_feed(self) -> None:
         """Each event once for every registered subscriber; with none (one indexed
         look), no event is even made."""
-        if not self._feed or not self._query("SELECT 1 FROM vas_feed_subscribers LIMIT 1"):
+        if not self._feed or not self._tx.query("SELECT 1 FROM vas_feed_subscribers LIMIT 1"):
             return
-        self._execute_many(
+        self._tx.execute_many(
             f"INSERT INTO vas_feed (subscriber, {FEED_COLUMNS}, next_attempt_at) "
             "SELECT name, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM vas_feed_subscribers",
             [(*row, row[4]) for events in self._feed for row in map(feed_row, events)],
@@ -1033,7 +1069,7 @@ class _Feed(_Part, FeedRecorder):
 
 
 class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
-    """One subscriber's owed events."""
+    """One subscriber's owed events (nothing batched: its writes go straight out)."""
 
     def __init__(self, tx: SqlTransaction, subscriber: str) -> None:
         super().__init__(tx)
@@ -1042,16 +1078,18 @@ class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
     def claim(
         self, now: pendulum.DateTime, lease_until: pendulum.DateTime, limit: int
     ) -> list[FeedDelivery]:
-        self.flush()
+        self._tx.flush()
         name = self._name
         # one claim per subscriber at a time: what another claim took is then seen
         # as claimed, and holds that order's later events back
-        self._query("SELECT name FROM vas_feed_subscribers WHERE name = ?" + self._d.lock, (name,))
+        self._tx.query(
+            "SELECT name FROM vas_feed_subscribers WHERE name = ?" + self._d.lock, (name,)
+        )
         due = (
             "SELECT f.event_id FROM vas_feed f WHERE f.subscriber = ? AND f.parked = 0 "
             f"AND f.next_attempt_at <= ? AND {_HEAD} ORDER BY f.next_attempt_at, f.pos LIMIT ?"
         )
-        rows = self._query(
+        rows = self._tx.query(
             "UPDATE vas_feed SET attempts = attempts + 1, next_attempt_at = ? "
             f"WHERE subscriber = ? AND event_id {self._d.among(due)} "
             f"RETURNING {FEED_COLUMNS}, attempts, last_error",
@@ -1061,7 +1099,7 @@ class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
         return sorted(claimed, key=lambda d: (d.event.at, d.event.order_id, d.event.seq))
 
     def mark_delivered(self, ids: Sequence[str], at: pendulum.DateTime) -> None:
-        self._execute_many(
+        self._tx.execute_many(
             "DELETE FROM vas_feed WHERE subscriber = ? AND event_id = ?",
             [(self._name, eid) for eid in ids],
         )
@@ -1069,18 +1107,18 @@ class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
     def mark_failed(self, item_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         where = "WHERE subscriber = ? AND event_id = ?"
         if retry_at is None:
-            self._execute(
+            self._tx.execute(
                 f"UPDATE vas_feed SET parked = 1, last_error = ? {where}",
                 (error[:500], self._name, item_id),
             )
         else:
-            self._execute(
+            self._tx.execute(
                 f"UPDATE vas_feed SET next_attempt_at = ?, last_error = ? {where}",
                 (ts(retry_at), error[:500], self._name, item_id),
             )
 
     def parked(self, limit: int) -> list[FeedDelivery]:
-        rows = self._query(
+        rows = self._tx.query(
             f"SELECT {FEED_COLUMNS}, attempts, last_error FROM vas_feed "
             "WHERE subscriber = ? AND parked = 1 ORDER BY at, pos LIMIT ?",
             (self._name, limit),
@@ -1093,8 +1131,8 @@ class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
             "WHERE subscriber = ? AND parked = 1"
         )
         if ids is None:
-            return self._execute(update, (ts(now), self._name))
-        return self._execute(
+            return self._tx.execute(update, (ts(now), self._name))
+        return self._tx.execute(
             f"{update} AND event_id {self._d.in_values}",
             (ts(now), self._name, self._d.values(list(ids))),
         )
