@@ -25,10 +25,11 @@ classes (pytest does).
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -37,8 +38,7 @@ import pendulum
 from hypothesis import settings
 
 from vas_lifecycle.clock import ManualClock
-from vas_lifecycle.commands import ReceiveText
-from vas_lifecycle.errors import ForcedSubscriptionError
+from vas_lifecycle.errors import BatchError, ForcedSubscriptionError
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
@@ -54,13 +54,11 @@ from vas_lifecycle.records import (
     SpViolation,
 )
 from vas_lifecycle.sms import PickSession
-from vas_lifecycle.sms_channel import receive
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import ConflictError, LeasedQueue, Store, Transaction
 from vas_lifecycle.testing.catalogs import demo_catalog
 from vas_lifecycle.testing.invariants import check_invariants
 from vas_lifecycle.testing.stateful import FlakyNotifier, LifecycleMachine
-from vas_lifecycle.unit_of_work import UnitOfWork
 
 __all__ = [
     "ChargeRecorderContract",
@@ -137,6 +135,49 @@ def _in_two_threads(store: Store, work: Callable[[Transaction], T]) -> list[T]:
         t.join(60)
     assert errors == [], errors
     return results
+
+
+class _Wired(Store):
+    """The store under test with tripwires: ``trips[recorder] = (method, trip)``
+    calls ``trip`` with the method's arguments after each call of that recorder's
+    method (the trip raises to inject a failure there). Each transaction sees the
+    wired recorders; the store's own are put back when it ends."""
+
+    def __init__(self, store: Store, trips: dict[str, tuple[str, Callable[..., None]]]) -> None:
+        self.store = store
+        self.trips = dict(trips)
+
+    @contextlib.contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
+        with self.store.transaction(readonly=readonly) as tx:
+            own = {name: getattr(tx, name) for name in self.trips}
+            for name, (method, trip) in self.trips.items():
+                setattr(tx, name, _Tripwire(own[name], method, trip))
+            try:
+                yield tx
+            finally:
+                for name, recorder in own.items():
+                    setattr(tx, name, recorder)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _Tripwire:
+    def __init__(self, inner: Any, method: str, trip: Callable[..., None]) -> None:
+        self._inner, self._method, self._trip = inner, method, trip
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if name != self._method:
+            return found
+
+        def tripped(*args: Any, **kwargs: Any) -> Any:
+            result = found(*args, **kwargs)
+            self._trip(*args, **kwargs)
+            return result
+
+        return tripped
 
 
 def _raises(error: type[BaseException], action: Callable[[], Any]) -> BaseException:
@@ -341,36 +382,49 @@ class TransactionContract(_Contract):
         assert lc.get(other.id).state is OrderState.CANCELLED
 
     def test_contract_a_batch_keeps_each_commands_outcome(self) -> None:
-        """Texts run as one batch (one transaction, a savepoint each): a failure
-        injected in the middle of the batch undoes that text alone, a conflict runs it
-        again alone, and every other text keeps its own outcome."""
-        lc, clock = self.lifecycle()
+        """Texts run as one batch (``handle_sms_many``: one transaction, a savepoint
+        each when they do not run straight through): a failure injected in the middle
+        of the batch, after the text's writes, undoes that text alone, a conflict runs
+        it again alone, and every other text keeps its own outcome."""
+        store = self.make_store()
         subs = [f"+86138000{n:05d}" for n in range(6)]
+        conflicted: list[str] = []
+
+        def fail_after_the_writes(notice: Notice, **_: object) -> None:
+            if notice.msisdn == subs[2] and notice.kind is NoticeKind.ACTIVATED:
+                raise RuntimeError("injected after the text's writes")
+
+        def conflict_once(order: Order, *_: object) -> None:
+            if order.msisdn == subs[4] and not conflicted:
+                conflicted.append(order.msisdn)
+                raise ConflictError.concurrent("another worker wrote the order")
+
+        wired = _Wired(
+            store,
+            {"outbox": ("add_notice", fail_after_the_writes), "orders": ("append", conflict_once)},
+        )
+        lc, clock = self.lifecycle(store)
         for sub in subs[:5]:
             if sub != subs[3]:  # subs[3] has nothing pending: a reply, no change
                 lc.request(sub, "NEWS", channel=Channel.WEB)
         clock.advance(dt.timedelta(minutes=1))
-        conflicted: list[str] = []
-
-        def flaky(command: ReceiveText, uow: UnitOfWork) -> None:
-            receive(command, uow)
-            if command.msisdn == subs[2]:
-                raise RuntimeError("injected after the text's writes")
-            if command.msisdn == subs[4] and not conflicted:
-                conflicted.append(command.msisdn)
-                raise ConflictError.concurrent("another worker wrote the order")
-
-        texts = [ReceiveText(sub, "10086", "是", None) for sub in subs[:5]]
-        outcomes = lc._runner.run_all(flaky, texts)
+        with_failures = Lifecycle(
+            demo_catalog(), clock=clock, store=wired, notifier=FlakyNotifier()
+        )
+        raised = _raises(
+            BatchError,
+            lambda: with_failures.handle_sms_many([(s, "是", "10086") for s in subs[:5]]),
+        )
+        assert isinstance(raised, BatchError)
         states = [[o.state for o in lc.orders_of(sub)] for sub in subs[:5]]
         active, waiting = [OrderState.ACTIVE], [OrderState.AWAITING_CONFIRMATION]
         assert states == [active, active, waiting, [], active]
-        error = outcomes[2].error
-        assert error is not None and isinstance(error.__cause__, RuntimeError)
-        assert [n.kind for n in outcomes[3].notices] == [NoticeKind.NOTHING_PENDING]
+        assert list(raised.errors) == [2]
+        assert isinstance(raised.errors[2].__cause__, RuntimeError)
+        replies = raised.results
+        assert [n.kind for n in replies[3]] == [NoticeKind.NOTHING_PENDING]
         for n in (0, 1, 4):
-            assert outcomes[n].error is None
-            assert [k.kind for k in outcomes[n].notices] == [NoticeKind.ACTIVATED]
+            assert [k.kind for k in replies[n]] == [NoticeKind.ACTIVATED]
         assert conflicted == [subs[4]]  # once in the batch, then alone
         assert check_invariants(lc) == []
 
