@@ -144,12 +144,73 @@ def by_hand(path: Path, numbers: list[str], size: int) -> float:
     return rate
 
 
+def by_hand_postgres(dsn: str, schema: str, numbers: list[str], size: int) -> float:
+    """The same rows as ``by_hand``, on PostgreSQL with psycopg: the subscribers
+    locked as the library locks them, ``executemany`` (pipelined) for each write."""
+    import psycopg
+    from psycopg import sql
+
+    conn = psycopg.connect(dsn)
+    conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    conn.commit()
+    now = START.add(minutes=1).in_tz("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    live = ["awaiting_confirmation", "active", "trial", "trial_expiring"]
+    began = time.perf_counter()
+    with conn.cursor() as cur:
+        for start in range(0, len(numbers), size):
+            burst = numbers[start : start + size]
+            cur.executemany(
+                "SELECT pg_advisory_xact_lock(7420261, hashtext(%s))", [(m,) for m in sorted(burst)]
+            )
+            cur.executemany(
+                "INSERT INTO vas_messages (message_id, at) VALUES (%s, %s) "
+                "ON CONFLICT (message_id) DO NOTHING",
+                [(f"hand-{start + n}", now) for n in range(len(burst))],
+            )
+            rows = cur.execute(
+                "SELECT id, msisdn, version, request_notice_id FROM vas_orders "
+                "WHERE msisdn = ANY(%s) AND state = ANY(%s)",
+                (burst, live),
+            ).fetchall()
+            sent = cur.execute(
+                "SELECT id FROM vas_notices WHERE id = ANY(%s) AND delivered_at IS NOT NULL",
+                ([r[3] for r in rows],),
+            ).fetchall()
+            assert len(sent) == len(rows) == len(burst)
+            notices = [(os.urandom(16).hex(), oid, msisdn) for oid, msisdn, _v, _r in rows]
+            cur.executemany(
+                "UPDATE vas_orders SET state = 'active', version = %s, activated_at = %s, "
+                "consent_channel = 'sms', due_at = NULL WHERE id = %s AND version = %s",
+                [(v + 1, now, oid, v) for oid, _m, v, _r in rows],
+            )
+            cur.executemany(
+                "INSERT INTO vas_events VALUES (%s, %s, 'consent_granted', %s, 'sms', %s, '是', "
+                "'activated', '{}')",
+                [(oid, v + 1, now, msisdn) for oid, msisdn, v, _r in rows],
+            )
+            cur.executemany(
+                "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, "
+                "language, next_attempt_at, attempts) VALUES (%s, 'activated', %s, %s, "
+                "'activated', %s, '10086', 'zh-CN', %s, 1)",
+                [(nid, msisdn, oid, now, now) for nid, oid, msisdn in notices],
+            )
+            conn.commit()
+            cur.executemany(
+                "UPDATE vas_notices SET delivered_at = %s WHERE id = %s AND delivered_at IS NULL",
+                [(now, nid) for nid, _o, _m in notices],
+            )
+            conn.commit()
+    rate = len(numbers) / (time.perf_counter() - began)
+    conn.close()
+    return rate
+
+
 def measure(
     name: str,
     make: Callable[[str], Store],
     texts: int,
     size: int,
-    path_of: Callable[[str], Path] | None = None,
+    by_hand_of: Callable[[str, list[str], int], float] | None = None,
 ) -> None:
     lc, numbers = prepared(make("one"), texts, "138")
     alone = one_by_one(lc, numbers)
@@ -162,13 +223,13 @@ def measure(
     print(f"{name} MO texts, one per transaction:   {alone:9,.0f} /s  ({texts} texts)")
     print(f"{name} MO texts, {size:>4} per transaction: {burst:9,.0f} /s  ({texts} texts)")
     print(f"{name} bursts / one by one:             {burst / alone:9.2f}x")
-    if path_of is None:
+    if by_hand_of is None:
         return
     hand = []
-    for tag, per in (("hand-one", 1), ("hand-burst", size)):
+    for tag, per in (("hand_one", 1), ("hand_burst", size)):
         lc, numbers = prepared(make(tag), texts, "137")
         lc.close()
-        hand.append(by_hand(path_of(tag), numbers, per))
+        hand.append(by_hand_of(tag, numbers, per))
     print(f"{name} by hand, one per transaction:   {hand[0]:9,.0f} /s")
     print(f"{name} by hand, {size:>4} per transaction: {hand[1]:9,.0f} /s")
     print(f"{name} one by one / by hand:           {alone / hand[0]:9.2f}x")
@@ -186,7 +247,7 @@ def main() -> None:
             lambda tag: SQLiteStore(Path(tmp) / f"{tag}.db"),
             args.texts,
             args.batch,
-            lambda tag: Path(tmp) / f"{tag}.db",
+            lambda tag, numbers, per: by_hand(Path(tmp) / f"{tag}.db", numbers, per),
         )
     dsn = os.environ.get("VAS_BENCH_POSTGRES_DSN")
     if dsn:
@@ -197,6 +258,7 @@ def main() -> None:
             lambda tag: fresh_store(dsn, f"vas_bench_batch_{tag}"),
             args.texts,
             args.batch,
+            lambda tag, numbers, per: by_hand_postgres(dsn, f"vas_bench_batch_{tag}", numbers, per),
         )
 
 

@@ -113,6 +113,72 @@ def test_c10_a_burst_of_one_text_per_subscriber_runs_straight_through_like_one_b
         ]
 
 
+apart_with_ids = st.lists(
+    st.tuples(
+        st.sampled_from(SUBS),
+        st.sampled_from(WORDS),
+        st.sampled_from([None, "m-1", "m-2", "seen-before"]),
+    ),
+    unique_by=lambda text: text[0],
+)
+
+
+def _with_ids(lc: Lifecycle, burst: list[tuple[str, str, str | None]]) -> list[Any]:
+    """The burst through ``handle_sms_many`` after a text with the id "seen-before"
+    was handled (the gateway retries it): its replies."""
+    lc.handle_sms(SUBS[2], "帮助", to="10086", message_id="seen-before")
+    texts = [
+        (s, t, "10086") if m is None else {"msisdn": s, "text": t, "to": "10086", "message_id": m}
+        for s, t, m in burst
+    ]
+    return [[(n.kind, n.text) for n in replies] for replies in lc.handle_sms_many(texts)]
+
+
+@pytest.mark.parametrize("kind", STORES)
+@given(burst=apart_with_ids)
+def test_c10_a_burst_handles_each_gateway_message_id_once_like_one_by_one(
+    kind: str, burst: list[tuple[str, str, str | None]]
+) -> None:
+    """The message ids of a burst are recorded together when it runs straight
+    through; a text whose id was handled before, or earlier in the burst, does
+    nothing, as one by one."""
+    one_by_one, _ = _world(new_store(kind))
+    one_by_one.handle_sms(SUBS[2], "帮助", to="10086", message_id="seen-before")
+    alone = [
+        [(n.kind, n.text) for n in one_by_one.handle_sms(s, t, to="10086", message_id=m)]
+        for s, t, m in burst
+    ]
+    batched, _ = _world(new_store(kind))
+    assert _with_ids(batched, burst) == alone
+    assert _state(batched) == _state(one_by_one)
+
+
+def test_c10_postgres_records_a_bursts_message_ids_at_once_and_once() -> None:
+    require_postgres()
+    from vas_lifecycle import PostgresStore
+
+    drop_schema("vas_test_burst_ids")
+    try:
+        batched, _ = _world(PostgresStore(DSN, schema="vas_test_burst_ids"))
+        one_by_one, _ = _world(MemoryStore())
+        burst: list[tuple[str, str, str | None]] = [
+            (SUBS[0], "Y", "seen-before"),
+            (SUBS[1], "是", "m-1"),
+            (SUBS[2], "0000", "m-1"),
+        ]
+        one_by_one.handle_sms(SUBS[2], "帮助", to="10086", message_id="seen-before")
+        alone = [
+            [(n.kind, n.text) for n in one_by_one.handle_sms(s, t, to="10086", message_id=m)]
+            for s, t, m in burst
+        ]
+        assert [len(r) for r in alone] == [0, 1, 0]
+        assert _with_ids(batched, burst) == alone
+        assert _state(batched) == _state(one_by_one)
+        batched.close()
+    finally:
+        drop_schema("vas_test_burst_ids")
+
+
 def test_c10_postgres_runs_a_burst_of_one_text_per_subscriber_like_one_by_one() -> None:
     require_postgres()
     from vas_lifecycle import PostgresStore

@@ -53,7 +53,8 @@ def receive_all(runner: Runner, texts: list[ReceiveText]) -> list[list[Notice]]:
     # one text per subscriber: none reads what another writes, so they may run
     # straight through, with their live orders read ahead for the lot
     apart = len(set(numbers)) == len(numbers)
-    ahead = (lambda tx: tx.read_ahead(numbers)) if apart else None
+    seen = [text.seen for text in texts if text.seen is not None]
+    ahead = (lambda tx, now: tx.read_ahead(numbers, seen=seen, at=now)) if apart else None
     outcomes = runner.run_all(receive, texts, read_ahead=ahead)
     errors = {n: o.error for n, o in enumerate(outcomes) if o.error is not None}
     replies = [o.notices for o in outcomes]

@@ -411,7 +411,7 @@ class Runner:
         handler: Callable[[C, UnitOfWork], T | Refused],
         commands: Sequence[C],
         *,
-        read_ahead: Callable[[Transaction], None] | None = None,
+        read_ahead: Callable[[Transaction, pendulum.DateTime], None] | None = None,
     ) -> list[Outcome[T]]:
         """Run ``commands`` in one transaction at one instant, each with a unit of work
         of its own, and commit them together: one commit for the lot instead of one
@@ -419,7 +419,7 @@ class Runner:
 
         With ``read_ahead`` (for commands that touch disjoint subjects, one subscriber
         each, so none reads what another writes) they are first run straight through
-        after ``read_ahead(tx)``, their writes sent together at the commit. If any of
+        after ``read_ahead(tx, now)``, their writes sent together at the commit. If any of
         them fails, or the commit does, nothing of that is stored and they run again
         each in a savepoint: a command that fails is undone alone (its error is its
         outcome); one that meets a version conflict is run again alone after the
@@ -463,7 +463,7 @@ class Runner:
         self,
         handler: Callable[[C, UnitOfWork], T | Refused],
         commands: Sequence[C],
-        read_ahead: Callable[[Transaction], None],
+        read_ahead: Callable[[Transaction, pendulum.DateTime], None],
     ) -> list[Outcome[T]] | None:
         """``commands`` straight through in one transaction, no savepoints; None when
         any of it failed (and nothing was stored)."""
@@ -473,7 +473,7 @@ class Runner:
         now = self.clock.now()
         try:
             with self.store.transaction() as tx:
-                read_ahead(tx)
+                read_ahead(tx, now)
                 for command in commands:
                     uow = self._unit(tx, now)
                     result = handler(command, uow)

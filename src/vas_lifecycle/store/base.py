@@ -501,10 +501,19 @@ class Transaction(abc.ABC):
     keys: KeyRecorder
     feed: FeedRecorder
 
-    def read_ahead(self, msisdns: Collection[str]) -> None:  # noqa: B027 - optional hook
-        """A hint before a burst of commands of these subscribers (one each): a store
-        may read what they will ask for (their live orders, say) in a few queries
-        for the lot. It must still answer every later read as if it had not."""
+    def read_ahead(  # noqa: B027 - optional hook
+        self,
+        msisdns: Collection[str],
+        *,
+        seen: Collection[str] = (),
+        at: pendulum.DateTime | None = None,
+    ) -> None:
+        """A hint before a burst of commands of these subscribers (one each), first
+        in the transaction and outside any savepoint: a store may read what they
+        will ask for (their live orders, say) in a few queries for the lot, and
+        record the gateway message ids ``seen`` they carry as first seen ``at`` at
+        once, answering each :meth:`KeyRecorder.first_sight` from that. It must still
+        answer every later read as if it had not."""
 
     @abc.abstractmethod
     def savepoint(self) -> AbstractContextManager[None]:

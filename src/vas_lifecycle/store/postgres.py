@@ -61,6 +61,7 @@ class _PostgresDialect:
     # advisory locks in the same database
     subscriber_lock = "SELECT pg_advisory_xact_lock(7420261, hashtext(?))"
     in_values = "= ANY(?)"
+    rows_of = "(SELECT unnest(?::text[]) AS v)"
 
     def values(self, items: list[str]) -> list[str]:
         return items

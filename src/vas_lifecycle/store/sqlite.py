@@ -33,6 +33,7 @@ class _SqliteDialect:
     lock = ""
     subscriber_lock = ""  # BEGIN IMMEDIATE: one writer at a time already
     in_values = "IN (SELECT value FROM json_each(?))"
+    rows_of = "(SELECT value AS v FROM json_each(?))"
 
     def values(self, items: list[str]) -> str:
         return json.dumps(items)

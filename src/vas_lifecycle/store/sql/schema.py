@@ -270,6 +270,8 @@ class Dialect(Protocol):
 
     #: ``column <this>``: membership in a list given as one parameter (see ``values``)
     in_values: str
+    #: a subquery of the items of a list given as one parameter, as column ``v``
+    rows_of: str
 
     def values(self, items: list[str]) -> Any:
         """The one parameter ``in_values`` takes for ``items``."""

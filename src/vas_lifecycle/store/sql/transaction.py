@@ -147,6 +147,7 @@ class SqlTransaction(Transaction):
         self._savepoints = 0
         self._forget_batch()  # what a failed unit of work left
         self.orders.release()
+        self.keys.release()
         return self
 
     def end(self) -> None:
@@ -190,17 +191,28 @@ class SqlTransaction(Transaction):
         count: int = self._cur.rowcount
         return count
 
-    def read_ahead(self, msisdns: Collection[str]) -> None:
+    def read_ahead(
+        self,
+        msisdns: Collection[str],
+        *,
+        seen: Collection[str] = (),
+        at: pendulum.DateTime | None = None,
+    ) -> None:
         """Read the live orders of all of ``msisdns``, whether their confirmation
         requests went out, and their orders' waiting notices: three queries for a
-        burst instead of three per text. Whatever this transaction then writes and
-        sends (:meth:`flush`) drops what was read ahead."""
+        burst instead of three per text, the subscribers held with one batch, and
+        the message ids ``seen`` recorded with one statement. Whatever this
+        transaction then writes and sends (:meth:`flush`) drops what was read ahead
+        (not the message ids: those are written already)."""
         numbers = sorted(set(msisdns))
         if not numbers:
             return
         self.flush()
-        for number in numbers:  # held first, as each command would (invariant 8); in
-            self.orders.lock_subscriber(number)  # one order: two bursts never deadlock
+        # held first, as each command would (invariant 8), in one order: two bursts
+        # never deadlock
+        self.orders.lock_subscribers(numbers)
+        if seen and at is not None:
+            self.keys.record_seen(list(seen), at)
         orders = self.orders.read_ahead(numbers)
         self.outbox.read_ahead(orders)
 
@@ -446,6 +458,13 @@ class _Orders(_Part, OrderRecorder):
             (o.requested_at, o.id, o.language) for o in self._orders.values() if o.msisdn == msisdn
         ]
         return max(candidates)[2] if candidates else None
+
+    def lock_subscribers(self, numbers: list[str]) -> None:
+        """Hold these subscribers (sorted), in one batch of statements."""
+        fresh = [n for n in numbers if n not in self._locked]
+        if self._d.subscriber_lock and fresh:
+            self._tx.execute_many(self._d.subscriber_lock, [(n,) for n in fresh])
+            self._locked.update(fresh)
 
     def lock_subscriber(self, msisdn: str) -> None:
         # once per subscriber and transaction: the lock is held until it ends
@@ -943,7 +962,33 @@ class _Keys(_Part, KeyRecorder):
     """Message ids, request keys, SP keys (nothing batched: its writes go straight
     out)."""
 
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        # message ids read ahead: inserted already, with whether this was the first
+        self._seen_ahead: dict[str, bool] = {}
+
+    def release(self) -> None:
+        """The transaction ended."""
+        if self._seen_ahead:
+            self._seen_ahead = {}
+
+    def record_seen(self, message_ids: list[str], at: pendulum.DateTime) -> None:
+        """Record a burst's message ids at once; each :meth:`first_sight` of one of
+        them answers from this (once: a second sight in the same unit of work reads
+        the row)."""
+        inserted = self._tx.query(
+            "INSERT INTO vas_messages (message_id, at) SELECT s.v, ? "
+            f"FROM {self._d.rows_of} AS s WHERE true "
+            "ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            (ts(at), self._d.values(message_ids)),
+        )
+        new = {r[0] for r in inserted}
+        self._seen_ahead = {m: m in new for m in message_ids}
+
     def first_sight(self, message_id: str, at: pendulum.DateTime) -> bool:
+        known = self._seen_ahead.pop(message_id, None)
+        if known is not None:
+            return known
         # a racing transaction with the same id waits on the key, then inserts nothing
         inserted = self._tx.execute(
             "INSERT INTO vas_messages (message_id, at) VALUES (?, ?) "
