@@ -7,8 +7,10 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pendulum
+import pytest
 from click.testing import CliRunner
 
 from vas_lifecycle import (
@@ -43,6 +45,39 @@ def test_simulate_reports_outcomes_and_zero_violations() -> None:
         "Invariant check: 0 violations",
     ):
         assert part in out, part
+
+
+def test_simulate_hands_the_answers_of_one_instant_over_as_one_burst(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Subscribers' answers reach the library the way a gateway's queue delivers
+    them: every text of an instant in one ``handle_sms_many``, never ``handle_sms``
+    one by one."""
+    bursts: list[tuple[object, int]] = []
+    singles: list[str] = []
+    many, one = Lifecycle.handle_sms_many, Lifecycle.handle_sms
+
+    def spy_many(self: Lifecycle, texts: Any) -> Any:
+        batch = list(texts)
+        bursts.append((self.clock.now(), len(batch)))
+        return many(self, batch)
+
+    def spy_one(self: Lifecycle, msisdn: str, text: str, **kwargs: Any) -> Any:
+        singles.append(text)
+        return one(self, msisdn, text, **kwargs)
+
+    monkeypatch.setattr(Lifecycle, "handle_sms_many", spy_many)
+    monkeypatch.setattr(Lifecycle, "handle_sms", spy_one)
+    code, out = invoke("simulate", "--subscribers", "20000", "--days", "2", "--memory")
+    assert code == 0, out
+    assert "Invariant check: 0 violations" in out
+    assert sum(n for _at, n in bursts) > 300
+    assert max(n for _at, n in bursts) > 1  # some instants had several answers
+    instants = [at for at, _n in bursts]
+    assert len(set(instants)) == len(instants)  # one burst per instant
+    # what is still sent one by one are the texts whose replies the subscriber reads
+    # before answering (0000) and unsubscribing (TD)
+    assert set(singles) <= {"0000", "TD", "ＴＤ", "td", "QX"} | {t for t in singles if " " in t}
 
 
 def test_simulate_keeps_history_for_audit_and_sp_report(tmp_path: Path) -> None:

@@ -26,7 +26,12 @@ import attrs
 import pendulum
 
 from vas_lifecycle.clock import ManualClock
-from vas_lifecycle.errors import ChargeRefusedError, ConfirmationRefusedError, VasError
+from vas_lifecycle.errors import (
+    BatchError,
+    ChargeRefusedError,
+    ConfirmationRefusedError,
+    VasError,
+)
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.states import OrderState
@@ -120,6 +125,8 @@ class _Simulation:
         self.refusals: Counter[str] = Counter()
         self.charges = 0
         self.charged = Decimal(0)
+        #: the answers that reached the gateway at this instant, handed over together
+        self.inbox: list[tuple[str, str, str | None]] = []
 
     # --- scheduling --------------------------------------------------------------------
     def at(self, when: pendulum.DateTime, action: _Action) -> None:
@@ -242,8 +249,24 @@ class _Simulation:
         # the rest ignores the request: silence is refusal (C1)
 
     def answer(self, msisdn: str, text: str, order_id: str | None) -> None:
-        self.call(lambda: self.lc.handle_sms(msisdn, text, to="10086"))
-        if order_id is not None:
+        """An answer reaches the gateway: it hands the texts of one instant over as a
+        burst (``handle_sms_many``), as a gateway's queue does."""
+        if not self.inbox:
+            self.at(self.clock.now(), self.hand_over)
+        self.inbox.append((msisdn, text, order_id))
+
+    def hand_over(self) -> None:
+        burst, self.inbox = self.inbox, []
+        self.commands += len(burst)
+        try:
+            self.lc.handle_sms_many([(msisdn, text, "10086") for msisdn, text, _o in burst])
+        except BatchError as err:  # the others were handled
+            self.refusals.update(type(error).__name__ for error in err.errors.values())
+        except VasError as err:
+            self.refusals[type(err).__name__] += len(burst)
+        for _msisdn, _text, order_id in burst:
+            if order_id is None:
+                continue
             order = self.lc.get(order_id)
             if order.state is OrderState.ACTIVE and order.activated_at == self.clock.now():
                 self.charge(order_id)  # the first period, right after activation
