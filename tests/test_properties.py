@@ -32,6 +32,19 @@ _OtherOperator.TestCase.settings = settings(max_examples=15, stateful_step_count
 TestOtherOperator = _OtherOperator.TestCase
 
 
+class _WithReceipts(LifecycleMachine):
+    """A regime that sends a receipt after every charge (UK3): every sequence of
+    charges, billing passes, cancellations and restarts keeps one receipt per
+    charge (the checker's UK3 rule runs after every step)."""
+
+    def make_policy(self) -> Policy:
+        return Policy.china_mobile(receipt_after_charge=True)
+
+
+_WithReceipts.TestCase.settings = settings(max_examples=15, stateful_step_count=25)
+TestUk3WithReceipts = _WithReceipts.TestCase
+
+
 def test_the_machine_takes_its_numbers_and_services_from_its_hooks() -> None:
     machine = _OtherOperator()
     assert machine.operator == "10010"

@@ -309,10 +309,12 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
     allows, or counted under its reason. Keys: :func:`charging.billing_key`. Returns
     the batch's summary and the id to go on after (None: the pass is through).
 
-    While the event feed has subscribers, every order takes the second way, so each
-    charge is published with its order."""
+    While the event feed has subscribers, or the policy sends receipts (UK3), every
+    order takes the second way, so each charge is published, or receipted, with its
+    order."""
     tx, policy, now, start = uow.tx, uow.policy, uow.now, cmd.start
-    plain = start <= now and not tx.feed.subscribers()
+    # a published charge or a receipt needs each order in hand
+    plain = start <= now and not policy.receipt_after_charge and not tx.feed.subscribers()
     batch = tx.ledger.billable_orders(
         cmd.period, cmd.period_key, start if plain else None, cmd.after, cmd.limit
     )

@@ -64,6 +64,7 @@ class NoticeKind(enum.StrEnum):
     PICK_EXPIRED = "pick_expired"  # numbers after the pick window, or with no list (C8)
     ALREADY_CANCELLED = "already_cancelled"  # a second unsubscribe, answered politely (C7)
     NOTHING_TO_CANCEL = "nothing_to_cancel"  # TD with no live order behind it (C9)
+    RECEIPT = "receipt"  # UK3: after every recorded charge, where the policy asks
 
 
 @attrs.frozen
@@ -108,6 +109,9 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "items": "the lines of a list (live orders, pending orders)",
         "numbers": "the numbers of a pick that are not on the list",
         "pick_window": "how long a 0000 list can be picked from",
+        "amount": "the amount of a charge, with its currency",
+        "period": "the period a charge is for (its period key: 2026-12, 2026-W49, 2026-12-06)",
+        "complain": "phrase: where to ask or complain about a charge",
         "list_word": "the word that lists live orders (0000)",
         "fragment": "a short, sanitised fragment of the text received",
     }
@@ -155,6 +159,9 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         NoticeKind.PICK_EXPIRED: frozenset({"list_word", "operator_number"}),
         NoticeKind.ALREADY_CANCELLED: frozenset({"service_name"}),
         NoticeKind.NOTHING_TO_CANCEL: frozenset({"access_code"}),
+        NoticeKind.RECEIPT: frozenset(
+            {"sp_name", "service_name", "amount", "period", "how_to_unsubscribe", "complain"}
+        ),
     }
 )
 
@@ -163,6 +170,8 @@ PHRASE_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProx
     {
         "how_to_unsubscribe": (frozenset(), frozenset({"access_code", "operator_number"})),
         "how_to_use": (frozenset(), frozenset({"access_code", "operator_number"})),
+        "complain": (frozenset(), frozenset({"access_code", "operator_number"})),
+        "amount": (frozenset({"amount"}), frozenset({"amount"})),
         # the lines of the 0000 list name SP, service and price or trial end (C8)
         "list_item": (
             frozenset({"n", "sp_name", "service_name", "price"}),
@@ -183,6 +192,8 @@ PHRASE_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProx
 #: Phrases every language pack must define (non-empty).
 REQUIRED_PHRASES = frozenset(
     {
+        "amount",
+        "complain",
         "recurring",
         "silence",
         "free",
@@ -310,6 +321,9 @@ class TemplateSet:
         unit = self.phrases[f"period_{period}"]  # a StrEnum formats as its value
         return self.phrases["price"].format(amount=format_amount(price), unit=unit)
 
+    def amount_label(self, amount: Decimal) -> str:
+        return self.phrases["amount"].format(amount=format_amount(amount))
+
     def hours_label(self, duration: dt.timedelta) -> str:
         hours = duration.total_seconds() / 3600
         shown = f"{hours:g}"
@@ -383,6 +397,10 @@ SIMPLIFIED_CHINESE = TemplateSet(
         ),
         NoticeKind.ALREADY_CANCELLED: "“{service_name}”已不在订购中，无需重复退订，不会再收取费用。",
         NoticeKind.NOTHING_TO_CANCEL: "您在端口{access_code}上没有可退订的业务。",
+        NoticeKind.RECEIPT: (
+            "【扣费凭证】您订购的{sp_name}“{service_name}”已扣费{amount}（{period}）。"
+            "{how_to_unsubscribe}。{complain}。"
+        ),
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -391,6 +409,8 @@ SIMPLIFIED_CHINESE = TemplateSet(
         "effective_now": "即时生效，此后不再收取费用",
         "how_to_unsubscribe": "退订请发送TD至{access_code}，或发送0000至{operator_number}",
         "how_to_use": "发送任意内容至{access_code}即可使用",
+        "complain": "如有疑问或投诉请致电{operator_number}",
+        "amount": "{amount}元",
         "price": "{amount}元/{unit}",
         "period_month": "月",
         "period_week": "周",
@@ -481,6 +501,10 @@ ENGLISH = TemplateSet(
             "{service_name} is no longer subscribed; nothing more will be charged."
         ),
         NoticeKind.NOTHING_TO_CANCEL: "You have no service to cancel on {access_code}.",
+        NoticeKind.RECEIPT: (
+            "[Receipt] You were charged {amount} for {service_name} from {sp_name} "
+            "({period}). {how_to_unsubscribe}. {complain}."
+        ),
     },
     phrases={
         "recurring": "it is a subscription that renews and is charged every period until you cancel",
@@ -489,6 +513,8 @@ ENGLISH = TemplateSet(
         "effective_now": "this takes effect at once and nothing more will be charged",
         "how_to_unsubscribe": "To unsubscribe send TD to {access_code} or 0000 to {operator_number}",
         "how_to_use": "send any text to {access_code}",
+        "complain": "Questions or complaints: call {operator_number}",
+        "amount": "CNY {amount}",
         "price": "CNY {amount}/{unit}",
         "period_month": "month",
         "period_week": "week",

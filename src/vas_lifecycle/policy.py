@@ -161,6 +161,8 @@ class Policy:
     first_period: FirstPeriodRule = attrs.field(
         default=FirstPeriodRule.FULL, converter=FirstPeriodRule
     )
+    # UK3: a receipt (NoticeKind.RECEIPT) after every recorded charge
+    receipt_after_charge: bool = False
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates

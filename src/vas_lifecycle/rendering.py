@@ -10,6 +10,7 @@ from vas_lifecycle.catalog import OfferKind
 from vas_lifecycle.notices import Notice, NoticeKind, TemplateSet
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Policy
+from vas_lifecycle.records import Charge
 
 __all__ = ["Renderer"]
 
@@ -41,7 +42,11 @@ class Renderer:
             "pick_window": pack.hours_label(policy.pick_window),
             "list_word": self.list_word,
         }
-        return {k: v for k, v in fields.items() if k not in _ORDER_FIELDS and k not in _PER_ORDER}
+        return {
+            k: v
+            for k, v in fields.items()
+            if k not in _ORDER_FIELDS and k not in _PER_ORDER and k not in _CHARGE_FIELDS
+        }
 
     def notice(
         self,
@@ -54,6 +59,7 @@ class Renderer:
         sender: str | None = None,
         extra: Mapping[str, str] | None = None,
         notice_id: str | None = None,
+        charge: Charge | None = None,
     ) -> Notice:
         pack = self.policy.pack(
             language if language is not None else getattr(order, "language", None)
@@ -63,7 +69,7 @@ class Renderer:
             kind=kind,
             msisdn=msisdn,
             order_id=order.id if order is not None else None,
-            text=pack.render(kind, _Fields(self, pack, order, extra or {})),
+            text=pack.render(kind, _Fields(self, pack, order, extra or {}, charge)),
             at=at,
             sender=sender or self.policy.operator_number,
             language=pack.language,
@@ -102,24 +108,38 @@ class _Fields(dict[str, str]):
     uses them."""
 
     def __init__(
-        self, renderer: Renderer, pack: TemplateSet, order: Order | None, extra: Mapping[str, str]
+        self,
+        renderer: Renderer,
+        pack: TemplateSet,
+        order: Order | None,
+        extra: Mapping[str, str],
+        charge: Charge | None = None,
     ) -> None:
         super().__init__(renderer.constants[pack.language])
         self.update(extra)
         self.renderer = renderer
         self.pack = pack
         self.order = order
+        self.charge = charge
 
     def __missing__(self, name: str) -> str:
         order = self.order
         if order is not None and name in _ORDER_FIELDS:
             return _ORDER_FIELDS[name](self.renderer, order, self.pack)
+        if self.charge is not None and name in _CHARGE_FIELDS:
+            return _CHARGE_FIELDS[name](self.charge, self.pack)
         access_code = order.access_code if order is not None else ""
         return self.renderer.label(self.pack, name, access_code)
 
 
-#: phrases that name the order's access code
-_PER_ORDER = ("how_to_unsubscribe", "how_to_use")
+#: phrases that name the order's access code (or the operator's number)
+_PER_ORDER = ("how_to_unsubscribe", "how_to_use", "complain")
+
+#: what a notice about a charge (a receipt) says of it
+_CHARGE_FIELDS: Mapping[str, Callable[[Charge, TemplateSet], str]] = {
+    "amount": lambda charge, pack: pack.amount_label(charge.amount),
+    "period": lambda charge, pack: charge.period_key,
+}
 
 _ORDER_FIELDS: Mapping[str, Callable[[Renderer, Order, TemplateSet], str]] = {
     "sp_name": lambda r, o, pack: o.sp_name,

@@ -234,15 +234,27 @@ class UnitOfWork:
         return order
 
     def charged(self, order: Order, charge: Charge) -> None:
-        """Store a charge C11 allowed, and publish it."""
+        """Store a charge C11 allowed, publish it, and send its receipt where the
+        policy asks for one (UK3)."""
         self.tx.ledger.add_charge(charge)
         self.feed.append(functools.partial(charge_event, order, charge))
+        self._receipt(order, charge)
 
     def charged_all(self, charged: Sequence[tuple[Order, Charge]]) -> None:
-        """Store a billing pass's charges of orders the transaction took, and publish
-        them."""
+        """Store a billing pass's charges of orders the transaction took, publish
+        them, and send their receipts where the policy asks (UK3)."""
         self.tx.ledger.add_charges([charge for _, charge in charged])
         self.feed.extend(functools.partial(charge_event, o, c) for o, c in charged)
+        for order, charge in charged:
+            self._receipt(order, charge)
+
+    def _receipt(self, order: Order, charge: Charge) -> None:
+        if self.policy.receipt_after_charge:
+            self.notices.append(
+                self.renderer.notice(
+                    NoticeKind.RECEIPT, msisdn=order.msisdn, order=order, at=self.now, charge=charge
+                )
+            )
 
     def reply(
         self,

@@ -41,6 +41,7 @@ __all__ = [
     "invariant_7_time",
     "read_histories",
     "read_history",
+    "rule_uk3_receipts",
     "rules_c1_c4_notices",
 ]
 
@@ -273,6 +274,18 @@ def rules_c1_c4_notices(h: History) -> Iterable[InvariantViolation]:
             yield _v("C1", order.id, "subscription without exactly one confirmation request")
 
 
+def rule_uk3_receipts(h: History) -> Iterable[InvariantViolation]:
+    """Where the policy sends receipts, one receipt per recorded charge of an order
+    (UK3); where it does not, none."""
+    charges = Counter(c.order_id for c in h.charges)
+    wanted = h.policy.receipt_after_charge
+    for order in h.orders:
+        receipts = sum(1 for n in h.notices_of(order.id) if n.kind is NoticeKind.RECEIPT)
+        expected = charges[order.id] if wanted else 0
+        if receipts != expected:
+            yield _v("UK3", order.id, f"{receipts} receipt(s) for {charges[order.id]} charge(s)")
+
+
 #: Every check, one per invariant or rule group, in the order they are reported.
 CHECKS: tuple[Check, ...] = (
     invariant_6_notices,
@@ -283,6 +296,7 @@ CHECKS: tuple[Check, ...] = (
     invariant_3_trials,
     rules_c1_c4_notices,
     invariant_1_charges,
+    rule_uk3_receipts,
 )
 
 
