@@ -130,7 +130,11 @@ def decide_charge(
     charges: Sequence[Charge],
     policy: Policy,
 ) -> ChargeDecision:
-    """May ``amount`` be charged on ``order`` for the period starting ``period_start`` (C11)?"""
+    """May ``amount`` be charged on ``order`` for the period starting ``period_start`` (C11),
+    and is it within the policy's per-charge cap (UK7, EU1)?"""
+    cap = policy.per_charge_cap
+    if cap is not None and amount > cap:
+        return ChargeDecision(False, ReasonCode.SPEND_CAP)
     state = order.state
     if order.kind is OfferKind.ON_DEMAND:
         if state is not OrderState.COMPLETED:
@@ -190,4 +194,7 @@ def decide_period(
         key = _key(order.period, local_time(start, zone))
         if any(c.period_key == key for c in charges):
             return ChargeDecision(False, ReasonCode.DUPLICATE_PERIOD)
-    return ChargeDecision(True, ReasonCode.ALLOWED, _expected(order, start, activated, policy))
+    amount = _expected(order, start, activated, policy)
+    if policy.per_charge_cap is not None and amount > policy.per_charge_cap:
+        return ChargeDecision(False, ReasonCode.SPEND_CAP)
+    return ChargeDecision(True, ReasonCode.ALLOWED, amount)

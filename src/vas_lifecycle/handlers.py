@@ -313,8 +313,13 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
     order takes the second way, so each charge is published, or receipted, with its
     order."""
     tx, policy, now, start = uow.tx, uow.policy, uow.now, cmd.start
-    # a published charge or a receipt needs each order in hand
-    plain = start <= now and not policy.receipt_after_charge and not tx.feed.subscribers()
+    # a published charge, a receipt or a cap needs each order in hand
+    plain = (
+        start <= now
+        and not policy.receipt_after_charge
+        and policy.per_charge_cap is None
+        and not tx.feed.subscribers()
+    )
     batch = tx.ledger.billable_orders(
         cmd.period, cmd.period_key, start if plain else None, cmd.after, cmd.limit
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from types import MappingProxyType
 
 import attrs
@@ -32,6 +33,15 @@ class FirstPeriodRule(enum.StrEnum):
     FULL = "full"
     #: China Mobile package rule: 15 days or more left in the month = full, fewer = half.
     HALF_IF_LATE = "half_if_late"
+
+
+def _cap(instance: object, attribute: attrs.Attribute[Decimal | None], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        raise PolicyError(
+            f"{attribute.name} must be a positive Decimal amount or None, got {value!r}"
+        )
 
 
 def _positive(instance: object, attribute: attrs.Attribute[dt.timedelta], value: object) -> None:
@@ -163,6 +173,9 @@ class Policy:
     )
     # UK3: a receipt (NoticeKind.RECEIPT) after every recorded charge
     receipt_after_charge: bool = False
+    # UK7, EU1: the most one charge may be (None: no cap); a service priced above it
+    # is refused, and so is a charge above it (reason spend_cap)
+    per_charge_cap: Decimal | None = attrs.field(default=None, validator=_cap)
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates
@@ -257,8 +270,13 @@ class Policy:
 
     def check_service(self, service: Service) -> None:
         """Refuse a service this policy cannot serve: a trial too short to be reminded
-        (C6). Checked when a Lifecycle is built and again for every request, because a
-        catalog may gain services later."""
+        (C6), a price above the per-charge cap (UK7, EU1). Checked when a Lifecycle is
+        built and again for every request, because a catalog may gain services later."""
+        cap = self.per_charge_cap
+        if cap is not None and service.price > cap:
+            raise PolicyError(
+                f"service {service.code!r} costs {service.price}, above the per-charge cap {cap}"
+            )
         if service.kind is OfferKind.TRIAL and not self.remind_short_trials_at_midpoint:
             assert service.trial_days is not None
             if dt.timedelta(days=service.trial_days) <= self.trial_reminder_lead:

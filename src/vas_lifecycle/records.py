@@ -64,6 +64,7 @@ class ReasonCode(enum.StrEnum):
     ALREADY_CHARGED = "already_charged"
     PERIOD_NOT_STARTED = "period_not_started"
     PERIOD_BEFORE_ACTIVATION = "period_before_activation"
+    SPEND_CAP = "spend_cap"  # UK7, EU1: above what one charge may be
     # confirmations (C1, C3)
     NOT_OPERATOR_CHANNEL = "not_operator_channel"
     WINDOW_CLOSED = "window_closed"

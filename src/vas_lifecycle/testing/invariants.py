@@ -42,6 +42,7 @@ __all__ = [
     "read_histories",
     "read_history",
     "rule_uk3_receipts",
+    "rule_uk7_per_charge_cap",
     "rules_c1_c4_notices",
 ]
 
@@ -286,6 +287,15 @@ def rule_uk3_receipts(h: History) -> Iterable[InvariantViolation]:
             yield _v("UK3", order.id, f"{receipts} receipt(s) for {charges[order.id]} charge(s)")
 
 
+def rule_uk7_per_charge_cap(h: History) -> Iterable[InvariantViolation]:
+    """No charge above the policy's per-charge cap (UK7, EU1)."""
+    cap = h.policy.per_charge_cap
+    if cap is not None:
+        for charge in h.charges:
+            if charge.amount > cap:
+                yield _v("UK7", charge.order_id, f"charge {charge.amount} above the cap {cap}")
+
+
 #: Every check, one per invariant or rule group, in the order they are reported.
 CHECKS: tuple[Check, ...] = (
     invariant_6_notices,
@@ -297,6 +307,7 @@ CHECKS: tuple[Check, ...] = (
     rules_c1_c4_notices,
     invariant_1_charges,
     rule_uk3_receipts,
+    rule_uk7_per_charge_cap,
 )
 
 
