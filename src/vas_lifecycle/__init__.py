@@ -48,6 +48,7 @@ from vas_lifecycle.records import (
     FeedEvent,
     FeedKind,
     ReasonCode,
+    Spend,
     SpKey,
     SpViolation,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "SpAccessError",
     "SpKey",
     "SpViolation",
+    "Spend",
     "Store",
     "StoreError",
     "SystemClock",

@@ -209,15 +209,18 @@ def language(value: object, policy: Policy) -> str:
     return value
 
 
+def calendar_period(value: object) -> Period:
+    """A calendar period: ``"month"``, ``"week"`` or ``"day"``."""
+    if isinstance(value, str) and value in (Period.MONTH, Period.WEEK, Period.DAY):
+        return Period(value)
+    raise InvalidArgumentError(f"period must be month, week or day, got {value!r}")
+
+
 def billing_period(value: object, period: object, policy: Policy) -> BillingPeriod:
     """The billing period starting at ``value``: a date (its midnight in the policy's
     time zone) or an aware datetime, which must start a ``period`` (a month's first
     day, a Monday, a day) in that zone."""
-    every = Period.USE
-    if isinstance(period, str) and period in Period.__members__.values():
-        every = Period(period)
-    if every is Period.USE:
-        raise InvalidArgumentError(f"period must be month, week or day, got {period!r}")
+    every = calendar_period(period)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day, tzinfo=zone(policy.timezone))
     start = period_start(value)

@@ -30,6 +30,8 @@ __all__ = [
     "decide_period",
     "expected_amount",
     "period_key",
+    "spend_day",
+    "spend_days",
 ]
 
 
@@ -52,6 +54,27 @@ def billing_period(period: Period, start: dt.datetime, policy: Policy) -> Billin
     if _period_start(period, local) != local:
         return None
     return BillingPeriod(period, _key(period, local), as_utc(start))
+
+
+def spend_day(at: dt.datetime, policy: Policy) -> str:
+    """The spend ledger's day of a charge recorded ``at``: its local date in the
+    policy's time zone, ``YYYY-MM-DD``."""
+    return local_time(at, policy.timezone).date().isoformat()
+
+
+def spend_days(period: Period, at: dt.datetime, policy: Policy) -> tuple[str, str, str]:
+    """The calendar ``period`` (month, week or day) of the policy's time zone that
+    contains ``at``: its key, its first day and the day after its last (the spend
+    ledger's bounds)."""
+    local = local_time(at, policy.timezone)
+    first = _period_start(period, local).date()
+    if period is Period.MONTH:
+        end = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    elif period is Period.WEEK:
+        end = first + dt.timedelta(days=7)
+    else:
+        end = first + dt.timedelta(days=1)
+    return _key(period, local), first.isoformat(), end.isoformat()
 
 
 def billing_key(order_id: str, period_key: str) -> str:

@@ -327,6 +327,7 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
     if batch.settled:
         around = charging.billing_key_around(cmd.period_key)
         count, total = tx.ledger.charge_settled(batch.settled, around, cmd.period_key, start, now)
+        tx.spend.add_settled_spend(batch.settled, charging.spend_day(now, policy))
     charged: list[tuple[Order, Charge]] = []
     refused: dict[ReasonCode, int] = {}
     for order in batch.others:

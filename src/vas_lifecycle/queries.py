@@ -13,13 +13,13 @@ from typing import TypeVar
 
 import pendulum
 
-from vas_lifecycle import arguments, handlers
+from vas_lifecycle import arguments, charging, handlers
 from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.outbox import Outbox
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.records import Charge, ChargeDecision, SpViolation
+from vas_lifecycle.records import Charge, ChargeDecision, Spend, SpViolation
 from vas_lifecycle.store.base import Delivery, Transaction
 from vas_lifecycle.unit_of_work import ClockReader, Runner
 from vas_lifecycle.values import normalize_msisdn, to_amount
@@ -59,6 +59,30 @@ class Queries:
 
     def _msisdn(self, value: object) -> str:
         return normalize_msisdn(value, self.policy.country_code)
+
+    def spend(
+        self,
+        msisdn: str,
+        access_code: str | None = None,
+        *,
+        period: str = "month",
+        at: dt.datetime | None = None,
+    ) -> Spend:
+        """What the subscriber was charged in the calendar ``period`` (``"month"``,
+        ``"week"`` or ``"day"`` of the policy's time zone) that contains ``at`` (now by
+        default), on the access code ``access_code`` or on all: the spend ledger,
+        kept with every charge (spend reminders and caps read it).
+
+        Raises:
+            InvalidMsisdnError, InvalidArgumentError: a malformed argument.
+        """
+        number = self._msisdn(msisdn)
+        code = None if access_code is None else arguments.identifier(access_code, "access_code")
+        every = arguments.calendar_period(period)
+        when = self._now.now() if at is None else arguments.instant(at, "at")
+        key, first, end = charging.spend_days(every, when, self.policy)
+        amount, count = self._read(lambda tx: tx.spend.spent(number, first, end, code))
+        return Spend(number, code, key, first, end, amount, count)
 
     def get(self, order_id: str) -> Order:
         """The order with that id. Raises UnknownOrderError."""

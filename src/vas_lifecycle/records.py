@@ -32,6 +32,7 @@ __all__ = [
     "RequestKey",
     "SpKey",
     "SpViolation",
+    "Spend",
 ]
 
 
@@ -121,6 +122,22 @@ class Charge:
     period_start: pendulum.DateTime | None
     at: pendulum.DateTime
     order_version: int
+
+
+@attrs.frozen
+class Spend:
+    """What a subscriber spent in a calendar period of the policy's time zone (local
+    days ``first_day`` up to ``end_day``, excluded), on one access code or on all
+    (``access_code`` None): the charges recorded in it and their sum
+    (:meth:`Lifecycle.spend`)."""
+
+    msisdn: str = attrs.field(repr=masked_repr)
+    access_code: str | None
+    period_key: str
+    first_day: str
+    end_day: str
+    amount: Decimal
+    charges: int
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 import attrs
 import pendulum
 
+from vas_lifecycle.charging import spend_day
 from vas_lifecycle.clock import Clock, as_utc, later
 from vas_lifecycle.errors import (
     CallbackError,
@@ -238,6 +239,9 @@ class UnitOfWork:
         policy asks for one (UK3)."""
         self.tx.ledger.add_charge(charge)
         self.feed.append(functools.partial(charge_event, order, charge))
+        self.tx.spend.add_spend(
+            [(order.msisdn, order.access_code, spend_day(self.now, self.policy), charge.amount)]
+        )
         self._receipt(order, charge)
 
     def charged_all(self, charged: Sequence[tuple[Order, Charge]]) -> None:
@@ -245,6 +249,8 @@ class UnitOfWork:
         them, and send their receipts where the policy asks (UK3)."""
         self.tx.ledger.add_charges([charge for _, charge in charged])
         self.feed.extend(functools.partial(charge_event, o, c) for o, c in charged)
+        day = spend_day(self.now, self.policy)
+        self.tx.spend.add_spend([(o.msisdn, o.access_code, day, c.amount) for o, c in charged])
         for order, charge in charged:
             self._receipt(order, charge)
 

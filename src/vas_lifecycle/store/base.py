@@ -50,6 +50,7 @@ __all__ = [
     "NoticeRecorder",
     "OrderRecorder",
     "RetryableError",
+    "SpendRecorder",
     "Store",
     "Transaction",
     "Waiting",
@@ -382,6 +383,31 @@ class ChargeRecorder(abc.ABC):
         page at a time)."""
 
 
+class SpendRecorder(abc.ABC):
+    """The spend ledger: what each subscriber was charged, per access code and local
+    calendar day (the policy's time zone), kept with every charge so that spend over
+    a period (a week, a month) is a few rows, not a scan of the charges. Days are
+    ``YYYY-MM-DD`` keys; amounts have at most two decimals."""
+
+    @abc.abstractmethod
+    def add_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        """Add charges to the ledger: one ``(msisdn, access_code, day, amount)`` per
+        charge."""
+
+    @abc.abstractmethod
+    def add_settled_spend(self, order_ids: Sequence[str], day: str) -> None:
+        """Add one charge of its frozen price for each order of ``order_ids`` on
+        ``day`` (the billing pass's set-based charges, :meth:`ChargeRecorder.charge_settled`)."""
+
+    @abc.abstractmethod
+    def spent(
+        self, msisdn: str, first_day: str, end_day: str, access_code: str | None
+    ) -> tuple[Decimal, int]:
+        """What ``msisdn`` was charged on days ``first_day`` up to ``end_day``
+        (excluded), on ``access_code`` or on all of them (None): the sum and how many
+        charges."""
+
+
 class EvidenceRecorder(abc.ABC):
     """What others did, kept as evidence: SP violations (C13) and the delivery
     reports gateways send about notices."""
@@ -489,7 +515,7 @@ class FeedRecorder(abc.ABC):
 
 class Transaction(abc.ABC):
     """One unit of work, made of one recorder per subject: ``orders``, ``outbox``,
-    ``ledger``, ``evidence``, ``keys`` and ``feed``. Nothing is visible to others
+    ``ledger``, ``spend``, ``evidence``, ``keys`` and ``feed``. Nothing is visible to others
     until the store commits it; either all of it is stored or none of it. Code that
     needs one subject takes that recorder (the outbox's delivery takes a
     :class:`NoticeRecorder`)."""
@@ -497,6 +523,7 @@ class Transaction(abc.ABC):
     orders: OrderRecorder
     outbox: NoticeRecorder
     ledger: ChargeRecorder
+    spend: SpendRecorder
     evidence: EvidenceRecorder
     keys: KeyRecorder
     feed: FeedRecorder

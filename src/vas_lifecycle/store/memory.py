@@ -45,6 +45,7 @@ from vas_lifecycle.store.base import (
     LeasedQueue,
     NoticeRecorder,
     OrderRecorder,
+    SpendRecorder,
     Store,
     Transaction,
     Waiting,
@@ -92,6 +93,8 @@ class _Data:
         self.request_keys: dict[tuple[str, str], RequestKey] = {}
         # the event feed: each subscriber's owed events, in commit order, by event id
         self.feed: dict[str, dict[str, tuple[FeedEvent, _Box]]] = {}
+        # the spend ledger: msisdn -> (access code, day) -> (cents, charges)
+        self.spend: dict[str, dict[tuple[str, str], tuple[int, int]]] = {}
 
     def copy(self) -> _Data:
         """An independent copy: records are immutable and shared, containers are new."""
@@ -114,6 +117,7 @@ class _Data:
         other.reports = dict(self.reports)
         other.sp_keys = dict(self.sp_keys)
         other.request_keys = dict(self.request_keys)
+        other.spend = {k: dict(v) for k, v in self.spend.items()}
         other.feed = {
             name: {eid: (event, attrs.evolve(box)) for eid, (event, box) in owed.items()}
             for name, owed in self.feed.items()
@@ -556,6 +560,41 @@ class _Ledger(_Part, ChargeRecorder):
         yield from list(self._data.charges.values())
 
 
+class _Spend(_Part, SpendRecorder):
+    """The spend ledger, in cents per subscriber, access code and day."""
+
+    def add_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        for msisdn, access_code, day, amount in rows:
+            ledger = self._data.spend.setdefault(msisdn, {})
+            key = (access_code, day)
+            before = ledger.get(key)
+            cents, count = before if before is not None else (0, 0)
+            ledger[key] = (cents + _cents(amount), count + 1)
+            if before is None:
+                self._undo.append(functools.partial(_drop, ledger, key))
+            else:
+                self._undo.append(functools.partial(ledger.__setitem__, key, before))
+
+    def add_settled_spend(self, order_ids: Sequence[str], day: str) -> None:
+        orders = self._data.orders
+        self.add_spend(
+            [(o.msisdn, o.access_code, day, o.price) for o in (orders[oid] for oid in order_ids)]
+        )
+
+    def spent(
+        self, msisdn: str, first_day: str, end_day: str, access_code: str | None
+    ) -> tuple[Decimal, int]:
+        cents = count = 0
+        for (code, day), (amount, n) in self._data.spend.get(msisdn, {}).items():
+            if first_day <= day < end_day and access_code in (None, code):
+                cents, count = cents + amount, count + n
+        return Decimal(cents) / 100, count
+
+
+def _cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
 class _Evidence(_Part, EvidenceRecorder):
     """SP violations and delivery reports."""
 
@@ -753,6 +792,7 @@ class _MemoryTransaction(Transaction):
         self.orders = _Orders(data, undo)
         self.outbox = _Notices(data, undo)
         self.ledger = _Ledger(data, undo)
+        self.spend = _Spend(data, undo)
         self.evidence = _Evidence(data, undo)
         self.keys = _Keys(data, undo)
         self.feed = _Feed(data, undo)

@@ -9,6 +9,7 @@ savepoints and batches, hostile text, random interleavings of the whole lifecycl
 :class:`OrderRecorderContract` (``tx.orders``), :class:`LeasedQueueContract` (the
 shape the outbox and each feed subscriber share), :class:`NoticeRecorderContract`
 (``tx.outbox``), :class:`ChargeRecorderContract` (``tx.ledger``),
+:class:`SpendRecorderContract` (``tx.spend``),
 :class:`EvidenceRecorderContract` (``tx.evidence``), :class:`KeyRecorderContract`
 (``tx.keys``) and :class:`FeedRecorderContract` (``tx.feed``).
 The project runs it on ``MemoryStore``, ``SQLiteStore`` and ``PostgresStore``; a
@@ -68,6 +69,7 @@ __all__ = [
     "LeasedQueueContract",
     "NoticeRecorderContract",
     "OrderRecorderContract",
+    "SpendRecorderContract",
     "StoreContract",
     "TransactionContract",
 ]
@@ -851,6 +853,58 @@ class ChargeRecorderContract(_Contract):
             assert tx.ledger.charge("k2") is None
 
 
+class SpendRecorderContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.SpendRecorder`:
+    ``tx.spend``: the spend ledger, per subscriber, access code and local day."""
+
+    def test_contract_spend_adds_up_by_day_and_access_code(self) -> None:
+        store = self.make_store()
+        december = ("2026-12-01", "2027-01-01")
+        with store.transaction() as tx:
+            tx.spend.add_spend(
+                [
+                    (SUB, "10658001", "2026-11-30", Decimal("5.00")),
+                    (SUB, "10658001", "2026-12-01", Decimal("2.50")),
+                    (SUB, "10658002", "2026-12-31", Decimal("0.10")),
+                    (OTHER, "10658001", "2026-12-01", Decimal("9.99")),
+                ]
+            )
+            # the unit of work reads its own adds
+            assert tx.spend.spent(SUB, *december, None) == (Decimal("2.60"), 2)
+        with store.transaction() as tx:
+            tx.spend.add_spend([(SUB, "10658001", "2026-12-01", Decimal("2.50"))])
+
+        def add_then_fail() -> None:
+            with store.transaction() as tx:
+                tx.spend.add_spend([(SUB, "10658001", "2026-12-02", Decimal("1.00"))])
+                raise RuntimeError("crash")
+
+        _raises(RuntimeError, add_then_fail)
+        with store.transaction(readonly=True) as tx:
+            assert tx.spend.spent(SUB, *december, "10658001") == (Decimal("5.00"), 2)
+            assert tx.spend.spent(SUB, *december, None) == (Decimal("5.10"), 3)
+            assert tx.spend.spent(SUB, "2026-11-01", "2026-12-01", None) == (Decimal("5.00"), 1)
+            assert tx.spend.spent(SUB, "2026-12-02", "2026-12-31", None) == (Decimal(0), 0)
+            assert tx.spend.spent(OTHER, *december, "10658002") == (Decimal(0), 0)
+
+    def test_contract_settled_spend_adds_each_orders_frozen_price(self) -> None:
+        lc, clock = self.lifecycle()
+        news = self.active(lc, clock)
+        weather = lc.request(SUB, "WEATHER", channel=Channel.WEB)
+        clock.advance(dt.timedelta(seconds=10))
+        weather = lc.confirm(weather.id, msisdn=SUB, channel=Channel.SMS)
+        assert news.access_code == weather.access_code  # one row for the two
+        with lc.store.transaction() as tx:
+            tx.spend.add_settled_spend([news.id, weather.id], "2026-12-01")
+            tx.spend.add_settled_spend([news.id], "2026-12-01")
+        with lc.store.transaction(readonly=True) as tx:
+            total = news.price * 2 + weather.price
+            assert tx.spend.spent(SUB, "2026-12-01", "2026-12-02", news.access_code) == (
+                total,
+                3,
+            )
+
+
 class EvidenceRecorderContract(_Contract):
     """The behaviour of a store's
     :class:`~vas_lifecycle.store.base.EvidenceRecorder`: ``tx.evidence``: SP
@@ -1141,6 +1195,7 @@ class StoreContract(
     LeasedQueueContract,
     NoticeRecorderContract,
     ChargeRecorderContract,
+    SpendRecorderContract,
     EvidenceRecorderContract,
     KeyRecorderContract,
     FeedRecorderContract,

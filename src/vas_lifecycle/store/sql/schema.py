@@ -208,6 +208,21 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX vas_request_keys_at ON vas_request_keys (at)",
         ),
     ),
+    (
+        8,
+        (
+            # the spend ledger: what each subscriber was charged, per access code and
+            # local day, in cents (amounts have two decimals at most), kept with
+            # every charge (issue 18: spend reminders and caps read it)
+            """CREATE TABLE vas_spend (
+                msisdn TEXT NOT NULL,
+                access_code TEXT NOT NULL,
+                day TEXT NOT NULL,
+                cents BIGINT NOT NULL,
+                charges INTEGER NOT NULL,
+                PRIMARY KEY (msisdn, day, access_code))""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -42,6 +42,7 @@ from vas_lifecycle.store.base import (
     LeasedQueue,
     NoticeRecorder,
     OrderRecorder,
+    SpendRecorder,
     Transaction,
     Waiting,
 )
@@ -87,6 +88,11 @@ _INSERT_ORDERS = (
     f"INSERT INTO vas_orders ({ORDER_COLUMNS}) "
     f"VALUES ({', '.join('?' * len(ORDER_COLUMNS.split(', ')))})"
 )
+#: adding to a subscriber's spend of a day (the row exists, or is made)
+_ADD_SPEND = (
+    "ON CONFLICT (msisdn, day, access_code) DO UPDATE SET "
+    "cents = vas_spend.cents + excluded.cents, charges = vas_spend.charges + excluded.charges"
+)
 _INSERT_EVENTS = f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: the live states, as SQL: the same list as the partial index vas_orders_live
@@ -108,6 +114,7 @@ class SqlTransaction(Transaction):
     orders: _Orders
     outbox: _Notices
     ledger: _Ledger
+    spend: _Spend
     evidence: _Evidence
     keys: _Keys
     feed: _Feed
@@ -120,6 +127,7 @@ class SqlTransaction(Transaction):
         self.orders = _Orders(self)
         self.outbox = _Notices(self)
         self.ledger = _Ledger(self)
+        self.spend = _Spend(self)
         self.evidence = _Evidence(self)
         self.keys = _Keys(self)
         self.feed = _Feed(self)
@@ -129,6 +137,7 @@ class SqlTransaction(Transaction):
             self.orders,
             self.outbox,
             self.ledger,
+            self.spend,
             self.evidence,
             self.feed,
         )
@@ -908,6 +917,59 @@ class _Ledger(_Part, ChargeRecorder):
         )
         yield from (charge_from_row(r) for r in self._pages(select, "key"))
         yield from self._charges
+
+
+class _Spend(_Part, SpendRecorder):
+    """The spend ledger, in cents per subscriber, access code and day; a unit of
+    work's charges are summed here and sent as one upsert batch."""
+
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        self._added: dict[tuple[str, str, str], tuple[int, int]] = {}
+
+    def forget_batch(self) -> None:
+        if self._added:
+            self._added = {}
+
+    def flush_batch(self) -> None:
+        if self._added:
+            self._tx.execute_many(
+                f"INSERT INTO vas_spend (msisdn, access_code, day, cents, charges) "
+                f"VALUES (?, ?, ?, ?, ?) {_ADD_SPEND}",
+                [(*key, cents, n) for key, (cents, n) in sorted(self._added.items())],
+            )
+
+    def add_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        added = self._added
+        for msisdn, access_code, day, amount in rows:
+            cents, n = added.get((msisdn, access_code, day), (0, 0))
+            added[msisdn, access_code, day] = (cents + int(amount * 100), n + 1)
+
+    def add_settled_spend(self, order_ids: Sequence[str], day: str) -> None:
+        self._tx.flush()
+        self._tx.execute(
+            "INSERT INTO vas_spend (msisdn, access_code, day, cents, charges) "
+            "SELECT msisdn, access_code, ?, "
+            "sum(CAST(ROUND(CAST(price AS NUMERIC) * 100) AS INTEGER)), count(*) "
+            f"FROM vas_orders WHERE id {self._d.in_values} GROUP BY msisdn, access_code "
+            f"{_ADD_SPEND}",
+            (day, self._d.values(list(order_ids))),
+        )
+
+    def spent(
+        self, msisdn: str, first_day: str, end_day: str, access_code: str | None
+    ) -> tuple[Decimal, int]:
+        self._tx.flush()
+        where = "msisdn = ? AND day >= ? AND day < ?"
+        params: tuple[str, ...] = (msisdn, first_day, end_day)
+        if access_code is not None:
+            where, params = where + " AND access_code = ?", (*params, access_code)
+        (cents, count), *_ = self._tx.query(
+            f"SELECT COALESCE(sum(cents), 0), COALESCE(sum(charges), 0) FROM vas_spend "
+            f"WHERE {where}",
+            params,
+        )
+        return Decimal(int(cents)) / 100, int(count)
 
 
 class _Evidence(_Part, EvidenceRecorder):
