@@ -5,6 +5,7 @@ preset."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -12,6 +13,8 @@ from decimal import Decimal
 import attrs
 import pendulum
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import make_catalog
 from tests.test_store_postgres import store_factories
@@ -21,10 +24,13 @@ from vas_lifecycle import (
     ChargeRefusedError,
     Lifecycle,
     ManualClock,
+    MemoryStore,
+    Period,
     Policy,
     PolicyError,
     ReasonCode,
     RecordingNotifier,
+    SQLiteStore,
     Store,
 )
 from vas_lifecycle.testing import check_invariants
@@ -114,3 +120,126 @@ def test_uk7_the_checker_finds_a_charge_above_the_cap(make_store: Callable[[], S
     lc.record_charge(order_id, Decimal("5.00"), key="k1")  # no cap yet
     problems = check_invariants(_capped(store, clock))
     assert [(p.invariant, p.order_id) for p in problems] == [("UK7", order_id)]
+
+
+MONTHLY = Policy.china_mobile(spend_cap=Decimal("7.00"))
+
+
+def _both(lc: Lifecycle, msisdn: str) -> list[str]:
+    """NEWS (5.00 a month) and WEATHER (3.00) for ``msisdn``, confirmed: 8.00 in all,
+    above the cap of 7.00."""
+    ids = []
+    for code in ("NEWS", "WEATHER"):
+        order = lc.request(msisdn, code, channel=Channel.WEB)
+        lc.clock.advance(dt.timedelta(seconds=30))  # type: ignore[attr-defined]
+        lc.confirm(order.id, msisdn=msisdn, channel=Channel.SMS)
+        ids.append(order.id)
+    return ids
+
+
+def test_uk7_a_monthly_cap_refuses_the_charge_that_would_pass_it(
+    make_store: Callable[[], Store],
+) -> None:
+    clock = ManualClock(EARLY)
+    lc = Lifecycle(
+        make_catalog(),
+        clock=clock,
+        store=make_store(),
+        policy=MONTHLY,
+        notifier=RecordingNotifier(),
+    )
+    news, weather = _both(lc, SUB)
+    lc.record_charge(news, Decimal("5.00"), key="n-11")
+    decision = lc.may_charge(weather, Decimal("3.00"))
+    assert (decision.allowed, decision.reason) == (False, ReasonCode.SPEND_CAP)
+    with pytest.raises(ChargeRefusedError) as refused:
+        lc.record_charge(weather, Decimal("3.00"), key="w-11")
+    assert refused.value.reason is ReasonCode.SPEND_CAP
+    # a new calendar month in Shanghai: the cap starts again
+    clock.set(pendulum.datetime(2026, 12, 1, 0, 5, tz=ZONE))
+    december = pendulum.datetime(2026, 12, 1, tz=ZONE)
+    lc.record_charge(weather, Decimal("3.00"), key="w-12", period_start=december)
+    assert lc.spend(SUB).amount == Decimal("3.00")
+    assert check_invariants(lc) == []
+
+
+def test_uk7_the_billing_pass_keeps_every_subscriber_within_the_cap(
+    make_store: Callable[[], Store],
+) -> None:
+    clock = ManualClock(EARLY)
+    lc = Lifecycle(
+        make_catalog(),
+        clock=clock,
+        store=make_store(),
+        policy=MONTHLY,
+        notifier=RecordingNotifier(),
+    )
+    mine, theirs = _both(lc, SUB), _both(lc, "+8613900139000")
+    clock.set(pendulum.datetime(2026, 12, 1, 1, tz=ZONE))
+    summary = lc.billing_run(dt.date(2026, 12, 1), batch=3)  # a subscriber across batches
+    assert summary.charged == 2 and summary.amount <= Decimal("14.00")
+    assert summary.refused == {ReasonCode.SPEND_CAP: 2}
+    for msisdn, ids in ((SUB, mine), ("+8613900139000", theirs)):
+        assert sum(len(lc.charges(i)) for i in ids) == 1
+        assert lc.spend(msisdn).amount in (Decimal("5.00"), Decimal("3.00"))
+    assert lc.billing_run(dt.date(2026, 12, 1)).charged == 0  # still over: none more
+
+
+def test_uk7_a_weekly_cap_counts_the_iso_week() -> None:
+    weekly = Policy.china_mobile(spend_cap=Decimal("6.00"), spend_cap_period=Period.WEEK)
+    clock = ManualClock(pendulum.datetime(2026, 11, 29, 9, tz=ZONE))  # a Sunday
+    lc = Lifecycle(make_catalog(), clock=clock, policy=weekly, notifier=RecordingNotifier())
+    news, weather = _both(lc, SUB)
+    lc.record_charge(news, Decimal("5.00"), key="n")
+    assert lc.may_charge(weather, Decimal("3.00")).reason is ReasonCode.SPEND_CAP
+    clock.set(pendulum.datetime(2026, 11, 30, 0, 1, tz=ZONE))  # Monday: a new week
+    assert lc.may_charge(weather, Decimal("3.00")).allowed
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"spend_cap": Decimal("0")},
+        {"spend_cap": 300},
+        {"spend_cap": Decimal("300"), "spend_cap_period": Period.DAY},
+        {"spend_cap": Decimal("300"), "spend_cap_period": "year"},
+    ],
+)
+def test_uk7_an_impossible_spend_cap_is_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(PolicyError, match="spend_cap"):
+        Policy.china_mobile(**changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@settings(max_examples=25, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["charge", "bill", "later"]), st.integers(0, 3)),
+        max_size=25,
+    )
+)
+def test_uk7_no_sequence_of_charges_passes_the_cap(kind: str, steps: list[tuple[str, int]]) -> None:
+    """However charges and billing passes interleave over the months, no subscriber's
+    spend in a calendar month passes the cap."""
+    store = MemoryStore() if kind == "memory" else SQLiteStore(":memory:")
+    clock = ManualClock(pendulum.datetime(2026, 10, 31, 22, tz=ZONE))
+    lc = Lifecycle(
+        make_catalog(), clock=clock, store=store, policy=MONTHLY, notifier=RecordingNotifier()
+    )
+    orders = _both(lc, SUB) + _both(lc, "+8613900139000")
+    clock.set(pendulum.datetime(2026, 11, 1, 1, tz=ZONE))
+    for n, (action, who) in enumerate(steps):
+        if action == "charge":
+            with contextlib.suppress(ChargeRefusedError):
+                lc.record_charge(orders[who], lc.get(orders[who]).price, key=f"k{n}")
+        elif action == "bill":
+            local = clock.now().in_timezone(ZONE)
+            lc.billing_run(dt.date(local.year, local.month, 1))
+        else:
+            clock.advance(dt.timedelta(days=9))
+    months = {c.at.in_timezone(ZONE).format("YYYY-MM") for o in orders for c in lc.charges(o)}
+    for msisdn in (SUB, "+8613900139000"):
+        for month in months:
+            at = pendulum.parse(f"{month}-15T12:00:00+08:00")
+            assert lc.spend(msisdn, at=at).amount <= Decimal("7.00")  # type: ignore[arg-type]
+    assert check_invariants(lc) == []

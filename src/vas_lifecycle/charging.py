@@ -29,6 +29,7 @@ __all__ = [
     "decide_charge",
     "decide_period",
     "expected_amount",
+    "over_cap",
     "period_key",
     "spend_day",
     "spend_days",
@@ -152,12 +153,25 @@ def decide_charge(
     now: pendulum.DateTime,
     charges: Sequence[Charge],
     policy: Policy,
+    spent: Decimal = Decimal(0),
 ) -> ChargeDecision:
     """May ``amount`` be charged on ``order`` for the period starting ``period_start`` (C11),
-    and is it within the policy's per-charge cap (UK7, EU1)?"""
-    cap = policy.per_charge_cap
-    if cap is not None and amount > cap:
+    and is it within the policy's caps (UK7, EU1): per charge, and with ``spent``
+    (the subscriber's spend so far in the cap's period) per week or month?"""
+    decision = _decide_charge(order, amount, period_start, now, charges, policy)
+    if decision.allowed and over_cap(amount, spent, policy):
         return ChargeDecision(False, ReasonCode.SPEND_CAP)
+    return decision
+
+
+def _decide_charge(
+    order: Order,
+    amount: Decimal,
+    period_start: dt.datetime | None,
+    now: pendulum.DateTime,
+    charges: Sequence[Charge],
+    policy: Policy,
+) -> ChargeDecision:
     state = order.state
     if order.kind is OfferKind.ON_DEMAND:
         if state is not OrderState.COMPLETED:
@@ -177,6 +191,13 @@ def decide_charge(
     if decision.allowed and amount != decision.expected_amount:
         return ChargeDecision(False, ReasonCode.AMOUNT_MISMATCH, decision.expected_amount)
     return decision
+
+
+def over_cap(amount: Decimal, spent: Decimal, policy: Policy) -> bool:
+    """Would charging ``amount`` break one of the policy's caps (UK7, EU1), the
+    subscriber having spent ``spent`` so far in the spend cap's period?"""
+    one, total = policy.per_charge_cap, policy.spend_cap
+    return (one is not None and amount > one) or (total is not None and spent + amount > total)
 
 
 def decide_period(
@@ -218,6 +239,6 @@ def decide_period(
         if any(c.period_key == key for c in charges):
             return ChargeDecision(False, ReasonCode.DUPLICATE_PERIOD)
     amount = _expected(order, start, activated, policy)
-    if policy.per_charge_cap is not None and amount > policy.per_charge_cap:
+    if over_cap(amount, Decimal(0), policy):  # above a cap on its own
         return ChargeDecision(False, ReasonCode.SPEND_CAP)
     return ChargeDecision(True, ReasonCode.ALLOWED, amount)

@@ -273,7 +273,16 @@ def may_charge(
         now=now,
         charges=tx.ledger.charges(order.id),
         policy=policy,
+        spent=_spent(tx, order.msisdn, now, policy),
     )
+
+
+def _spent(tx: Transaction, msisdn: str, now: pendulum.DateTime, policy: Policy) -> Decimal:
+    """The subscriber's spend so far in the spend cap's period (0 with no cap)."""
+    if policy.spend_cap is None:
+        return Decimal(0)
+    _key, first, end = charging.spend_days(policy.spend_cap_period, now, policy)
+    return tx.spend.spent(msisdn, first, end, None)[0]
 
 
 def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge | Refused:
@@ -294,6 +303,7 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge | Refused:
         now=now,
         charges=tx.ledger.charges(order.id),
         policy=policy,
+        spent=_spent(tx, order.msisdn, now, policy),
     )
     if not decision.allowed:
         return Refused(ChargeRefusedError(order.id, decision.reason))
@@ -318,6 +328,7 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
         start <= now
         and not policy.receipt_after_charge
         and policy.per_charge_cap is None
+        and policy.spend_cap is None
         and not tx.feed.subscribers()
     )
     batch = tx.ledger.billable_orders(
@@ -330,12 +341,21 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
         tx.spend.add_settled_spend(batch.settled, charging.spend_day(now, policy))
     charged: list[tuple[Order, Charge]] = []
     refused: dict[ReasonCode, int] = {}
+    spent: dict[str, Decimal] = {}  # with a spend cap: each subscriber's, this batch's included
     for order in batch.others:
         # the store handed out no order already charged for the period
         decision = charging.decide_period(
             order, period_start=start, now=now, charges=(), policy=policy
         )
         amount = decision.expected_amount
+        if decision.allowed and amount is not None and policy.spend_cap is not None:
+            so_far = spent.get(order.msisdn)
+            if so_far is None:
+                so_far = _spent(tx, order.msisdn, now, policy)
+            if charging.over_cap(amount, so_far, policy):
+                decision = ChargeDecision(False, ReasonCode.SPEND_CAP)
+            else:
+                spent[order.msisdn] = so_far + amount
         if not decision.allowed or amount is None:
             refused[decision.reason] = refused.get(decision.reason, 0) + 1
             continue

@@ -13,11 +13,12 @@ import enum
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 import pendulum
 
-from vas_lifecycle.catalog import Catalog, OfferKind, Service
+from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
 from vas_lifecycle.clock import as_utc, local_time, zone
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, NoticeKind, TemplateSet
@@ -42,6 +43,17 @@ def _cap(instance: object, attribute: attrs.Attribute[Decimal | None], value: ob
         raise PolicyError(
             f"{attribute.name} must be a positive Decimal amount or None, got {value!r}"
         )
+
+
+def _calendar_period(value: Any) -> Any:
+    """``"week"`` and ``"month"`` as the Period they name; anything else as it is (the
+    validator refuses it)."""
+    return Period(value) if value in ("week", "month") else value
+
+
+def _cap_period(instance: object, attribute: attrs.Attribute[Period], value: object) -> None:
+    if value not in (Period.WEEK, Period.MONTH):
+        raise PolicyError(f"{attribute.name} must be Period.WEEK or Period.MONTH, got {value!r}")
 
 
 def _positive(instance: object, attribute: attrs.Attribute[dt.timedelta], value: object) -> None:
@@ -176,6 +188,12 @@ class Policy:
     # UK7, EU1: the most one charge may be (None: no cap); a service priced above it
     # is refused, and so is a charge above it (reason spend_cap)
     per_charge_cap: Decimal | None = attrs.field(default=None, validator=_cap)
+    # UK7, EU1: the most a subscriber may be charged in all in a calendar
+    # ``spend_cap_period`` (week or month) of the policy's time zone (None: no cap)
+    spend_cap: Decimal | None = attrs.field(default=None, validator=_cap)
+    spend_cap_period: Period = attrs.field(
+        default=Period.MONTH, converter=_calendar_period, validator=_cap_period
+    )
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates
