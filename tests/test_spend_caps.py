@@ -137,17 +137,18 @@ def _both(lc: Lifecycle, msisdn: str) -> list[str]:
     return ids
 
 
+def _monthly(store: Store) -> tuple[Lifecycle, ManualClock]:
+    clock = ManualClock(EARLY)
+    lc = Lifecycle(
+        make_catalog(), clock=clock, store=store, policy=MONTHLY, notifier=RecordingNotifier()
+    )
+    return lc, clock
+
+
 def test_uk7_a_monthly_cap_refuses_the_charge_that_would_pass_it(
     make_store: Callable[[], Store],
 ) -> None:
-    clock = ManualClock(EARLY)
-    lc = Lifecycle(
-        make_catalog(),
-        clock=clock,
-        store=make_store(),
-        policy=MONTHLY,
-        notifier=RecordingNotifier(),
-    )
+    lc, clock = _monthly(make_store())
     news, weather = _both(lc, SUB)
     lc.record_charge(news, Decimal("5.00"), key="n-11")
     decision = lc.may_charge(weather, Decimal("3.00"))
@@ -166,14 +167,7 @@ def test_uk7_a_monthly_cap_refuses_the_charge_that_would_pass_it(
 def test_uk7_the_billing_pass_keeps_every_subscriber_within_the_cap(
     make_store: Callable[[], Store],
 ) -> None:
-    clock = ManualClock(EARLY)
-    lc = Lifecycle(
-        make_catalog(),
-        clock=clock,
-        store=make_store(),
-        policy=MONTHLY,
-        notifier=RecordingNotifier(),
-    )
+    lc, clock = _monthly(make_store())
     mine, theirs = _both(lc, SUB), _both(lc, "+8613900139000")
     clock.set(pendulum.datetime(2026, 12, 1, 1, tz=ZONE))
     summary = lc.billing_run(dt.date(2026, 12, 1), batch=3)  # a subscriber across batches
