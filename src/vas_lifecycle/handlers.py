@@ -329,6 +329,7 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
         and not policy.receipt_after_charge
         and policy.per_charge_cap is None
         and policy.spend_cap is None
+        and policy.spend_reminder_every is None
         and not tx.feed.subscribers()
     )
     batch = tx.ledger.billable_orders(

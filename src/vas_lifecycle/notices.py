@@ -65,6 +65,7 @@ class NoticeKind(enum.StrEnum):
     ALREADY_CANCELLED = "already_cancelled"  # a second unsubscribe, answered politely (C7)
     NOTHING_TO_CANCEL = "nothing_to_cancel"  # TD with no live order behind it (C9)
     RECEIPT = "receipt"  # UK3: after every recorded charge, where the policy asks
+    SPEND_REMINDER = "spend_reminder"  # UK2, AU2: spend on an access code crossed a step
 
 
 @attrs.frozen
@@ -112,6 +113,7 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "amount": "the amount of a charge, with its currency",
         "period": "the period a charge is for (its period key: 2026-12, 2026-W49, 2026-12-06)",
         "complain": "phrase: where to ask or complain about a charge",
+        "spent": "what the subscriber spent on the access code in the period so far",
         "list_word": "the word that lists live orders (0000)",
         "fragment": "a short, sanitised fragment of the text received",
     }
@@ -161,6 +163,9 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         NoticeKind.NOTHING_TO_CANCEL: frozenset({"access_code"}),
         NoticeKind.RECEIPT: frozenset(
             {"sp_name", "service_name", "amount", "period", "how_to_unsubscribe", "complain"}
+        ),
+        NoticeKind.SPEND_REMINDER: frozenset(
+            {"spent", "period", "access_code", "how_to_unsubscribe"}
         ),
     }
 )
@@ -401,6 +406,10 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "【扣费凭证】您订购的{sp_name}“{service_name}”已扣费{amount}（{period}）。"
             "{how_to_unsubscribe}。{complain}。"
         ),
+        NoticeKind.SPEND_REMINDER: (
+            "【消费提醒】您在{period}通过端口{access_code}产生的信息费已累计{spent}。"
+            "{how_to_unsubscribe}。"
+        ),
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -504,6 +513,10 @@ ENGLISH = TemplateSet(
         NoticeKind.RECEIPT: (
             "[Receipt] You were charged {amount} for {service_name} from {sp_name} "
             "({period}). {how_to_unsubscribe}. {complain}."
+        ),
+        NoticeKind.SPEND_REMINDER: (
+            "[Spend reminder] You have spent {spent} on {access_code} in {period}. "
+            "{how_to_unsubscribe}."
         ),
     },
     phrases={

@@ -154,7 +154,7 @@ class Policy:
     #: done: kept out of the quiet hours (a reminder moved before them, a trial's end
     #: notice held until they end); replies and confirmations of an action never wait
     quiet_kinds: frozenset[NoticeKind] = frozenset(
-        {NoticeKind.TRIAL_REMINDER, NoticeKind.TRIAL_ENDED}
+        {NoticeKind.TRIAL_REMINDER, NoticeKind.TRIAL_ENDED, NoticeKind.SPEND_REMINDER}
     )
     #: notices about what is still to come: one not yet sent when newer news of its
     #: order is made (the trial was cancelled, or ended) is withdrawn, never sent late
@@ -194,6 +194,9 @@ class Policy:
     spend_cap_period: Period = attrs.field(
         default=Period.MONTH, converter=_calendar_period, validator=_cap_period
     )
+    # UK2, AU2: a spend reminder each time a subscriber's spend on one access code in
+    # a calendar month passes a multiple of this amount (None: no reminders)
+    spend_reminder_every: Decimal | None = attrs.field(default=None, validator=_cap)
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates

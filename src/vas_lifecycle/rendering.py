@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 
 import pendulum
 
@@ -60,10 +61,13 @@ class Renderer:
         extra: Mapping[str, str] | None = None,
         notice_id: str | None = None,
         charge: Charge | None = None,
+        spent: Decimal | None = None,
     ) -> Notice:
         pack = self.policy.pack(
             language if language is not None else getattr(order, "language", None)
         )
+        if spent is not None:
+            extra = {**(extra or {}), "spent": pack.amount_label(spent)}
         return Notice(
             id=notice_id or self._ids(),
             kind=kind,

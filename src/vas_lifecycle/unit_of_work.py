@@ -24,12 +24,14 @@ import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Generic, TypeVar
 
 import attrs
 import pendulum
 
-from vas_lifecycle.charging import spend_day
+from vas_lifecycle.catalog import Period
+from vas_lifecycle.charging import spend_day, spend_days
 from vas_lifecycle.clock import Clock, as_utc, later
 from vas_lifecycle.errors import (
     CallbackError,
@@ -243,6 +245,7 @@ class UnitOfWork:
             [(order.msisdn, order.access_code, spend_day(self.now, self.policy), charge.amount)]
         )
         self._receipt(order, charge)
+        self._spend_reminders([(order, charge)])
 
     def charged_all(self, charged: Sequence[tuple[Order, Charge]]) -> None:
         """Store a billing pass's charges of orders the transaction took, publish
@@ -253,6 +256,33 @@ class UnitOfWork:
         self.tx.spend.add_spend([(o.msisdn, o.access_code, day, c.amount) for o, c in charged])
         for order, charge in charged:
             self._receipt(order, charge)
+        self._spend_reminders(charged)
+
+    def _spend_reminders(self, charged: Sequence[tuple[Order, Charge]]) -> None:
+        """UK2, AU2: a reminder to each subscriber whose spend on an access code this
+        calendar month passed a multiple of the policy's step with these charges
+        (about the order of the last of them)."""
+        step = self.policy.spend_reminder_every
+        if step is None or not charged:
+            return
+        key, first, end = spend_days(Period.MONTH, self.now, self.policy)
+        added: dict[tuple[str, str], tuple[Order, Decimal]] = {}
+        for order, charge in charged:
+            _last, amount = added.get((order.msisdn, order.access_code), (order, Decimal(0)))
+            added[order.msisdn, order.access_code] = (order, amount + charge.amount)
+        for (msisdn, code), (order, amount) in added.items():
+            after = self.tx.spend.spent(msisdn, first, end, code)[0]
+            if after // step > (after - amount) // step:
+                self.notices.append(
+                    self.renderer.notice(
+                        NoticeKind.SPEND_REMINDER,
+                        msisdn=msisdn,
+                        order=order,
+                        at=self.now,
+                        spent=after,
+                        extra={"period": key},
+                    )
+                )
 
     def _receipt(self, order: Order, charge: Charge) -> None:
         if self.policy.receipt_after_charge:
