@@ -166,9 +166,40 @@ def test_no_function_is_longer_than_60_lines() -> None:
     assert not long
 
 
-def test_the_facade_is_at_most_300_lines() -> None:
+def _facade_methods() -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(_modules()["lifecycle"].read_text(encoding="utf-8"))
+    (facade,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Lifecycle"]
+    return {f.name: f for f in facade.body if isinstance(f, ast.FunctionDef)}
+
+
+def _code_lines(function: ast.FunctionDef) -> int:
+    """Lines of a function's body after its docstring."""
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return 0 if not body else (body[-1].end_lineno or 0) - body[0].lineno + 1
+
+
+def test_each_facade_method_is_checks_one_record_and_one_run() -> None:
+    """The facade stays thin per command, not by moving its commands elsewhere: each
+    method is its argument checks, one command record and one run (at most 15 lines
+    after its docstring), and only ``_run`` and the SMS entry points reach the runner."""
+    methods = _facade_methods()
+    long = {name: n for name, f in methods.items() if (n := _code_lines(f)) > 15}
+    assert not long
+    runner = {
+        name
+        for name, f in methods.items()
+        if any(isinstance(n, ast.Attribute) and n.attr == "_runner" for n in ast.walk(f))
+    }
+    assert runner <= {"__init__", "_run", "handle_sms", "handle_sms_many"}
+
+
+def test_the_facade_is_at_most_450_lines() -> None:
+    """The total grows by one short method (with its reference docstring) per command;
+    docs/architecture.md says why the cap is per method."""
     sizes = _sizes(_modules()["lifecycle"], ast.ClassDef)
-    assert sizes["Lifecycle"] <= 300
+    assert sizes["Lifecycle"] <= 450
 
 
 @pytest.mark.parametrize("module", sorted(DOMAIN))

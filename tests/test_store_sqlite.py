@@ -15,7 +15,9 @@ import pendulum
 import pytest
 
 from vas_lifecycle import Channel, Lifecycle, ManualClock, SQLiteStore, Store, StoreError
+from vas_lifecycle.states import LIVE_STATES
 from vas_lifecycle.store.sql import MIGRATIONS, SCHEMA_VERSION, SchemaError
+from vas_lifecycle.store.sql.schema import LIVE_STATES_SQL
 from vas_lifecycle.testing import StoreContract, demo_catalog
 
 _counter = itertools.count()
@@ -133,8 +135,9 @@ def test_a_later_migration_runs_its_sql_and_python_steps_in_order(
 
 def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: Path) -> None:
     """Schema 4 (the first release) gains the gateway and SP-key tables of schema 5,
-    the event feed's of schema 6, the request keys of schema 7 and the spend ledger of
-    schema 8; what it held is still there, and the store works."""
+    the event feed's of schema 6, the request keys of schema 7, the spend ledger of
+    schema 8 and the live-state indexes with ``paused`` of schema 9; what it held is
+    still there, and the store works."""
     path = tmp_path / "release.db"
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute("CREATE TABLE vas_schema (version INTEGER NOT NULL)")
@@ -143,7 +146,7 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
         conn.execute("INSERT INTO vas_schema (version) VALUES (4)")
         conn.execute("INSERT INTO vas_pick_sessions VALUES ('+8613800138000', '[]', 'a', 'b')")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 8
+    assert store.schema_version == SCHEMA_VERSION == 9
     clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
     lc = Lifecycle(demo_catalog(), clock=clock, store=store)
     order = lc.request("+8613800138000", "NEWS", channel=Channel.WEB, idempotency_key="k")
@@ -157,6 +160,31 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM vas_pick_sessions").fetchone() == (1,)
         assert conn.execute("SELECT message_id FROM vas_messages").fetchall() == [("m1",)]
+
+
+def test_the_live_state_indexes_list_the_live_states_as_the_queries_do(tmp_path: Path) -> None:
+    """A paused subscription is live: the unique index holds one live order per
+    subscription with it too, and the live-order query uses the partial index (its
+    state list is the one the index was made with)."""
+    assert "('" + "', '".join(sorted(LIVE_STATES)) + "')" == LIVE_STATES_SQL
+    SQLiteStore(tmp_path / "live.db").close()
+    conn = sqlite3.connect(tmp_path / "live.db")
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM vas_orders WHERE msisdn = ? AND state IN "
+        + LIVE_STATES_SQL,
+        ("+8613800138000",),
+    ).fetchall()
+    assert any("vas_orders_live" in str(step) for step in plan)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(vas_orders)")]
+    paused = {"msisdn": "+8613800138000", "service_code": "NEWS", "state": "paused"}
+    rows = [{**{c: "x" for c in columns}, "id": n, "kind": "subscription", **paused} for n in "ab"]
+    insert = (
+        f"INSERT INTO vas_orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    conn.execute(insert, [rows[0][c] for c in columns])
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(insert, [rows[1][c] for c in columns])
+    conn.close()
 
 
 def test_store_survives_reopening(tmp_path: Path) -> None:

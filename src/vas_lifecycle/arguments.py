@@ -138,6 +138,17 @@ def channel(value: object) -> Channel:
         raise InvalidArgumentError(f"unknown channel {value!r} (one of {choices})") from err
 
 
+def subscriber_channel(value: object, action: str) -> Channel:
+    """A channel for an action only the subscriber or the operator may take (pausing,
+    resuming): any but the SP's platform."""
+    chan = channel(value)
+    if chan is Channel.SP_API:
+        raise InvalidArgumentError(
+            f"an SP's platform cannot {action} an order: only the subscriber or the operator can"
+        )
+    return chan
+
+
 def code(value: object) -> str | None:
     """A confirmation code as quoted: digits, or None."""
     if value is None:

@@ -221,6 +221,8 @@ def decide_period(
     start = as_utc(period_start) if period_start else now
     if state is OrderState.CANCELLED and order.ended_at is not None and start > order.ended_at:
         return ChargeDecision(False, ReasonCode.AFTER_CANCELLATION)
+    if state is OrderState.PAUSED:
+        return ChargeDecision(False, ReasonCode.PAUSED)
     if state is not OrderState.ACTIVE:
         return ChargeDecision(False, ReasonCode.NOT_ACTIVE)
     if order.activated_at is None or order.consent_channel is None:

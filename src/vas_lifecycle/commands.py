@@ -34,6 +34,7 @@ __all__ = [
     "Decline",
     "FireDue",
     "KeyedRequest",
+    "Pause",
     "Purge",
     "ReadSpOrder",
     "ReceiveText",
@@ -41,6 +42,7 @@ __all__ = [
     "RefuseSp",
     "ReportDelivery",
     "Request",
+    "Resume",
     "Unsubscribe",
 ]
 
@@ -115,6 +117,28 @@ class Unsubscribe(NamedTuple):
     channel: Channel
     actor: str | None
     text: str | None
+
+
+class _Hold(NamedTuple):
+    """A subscriber or the operator pausing or resuming a paid subscription (never an
+    SP: the facade refuses the SP's platform as a channel)."""
+
+    order_id: str
+    channel: Channel
+    actor: str | None
+    text: str | None
+
+
+class Pause(_Hold):
+    """Pause an active subscription: nothing is charged until it resumes."""
+
+    __slots__ = ()
+
+
+class Resume(_Hold):
+    """Resume a paused subscription."""
+
+    __slots__ = ()
 
 
 class FireDue(NamedTuple):

@@ -31,6 +31,8 @@ PUBLISHED: Final[Mapping[EventKind, FeedKind]] = {
     EventKind.CONFIRMATION_EXPIRED: FeedKind.EXPIRED,
     EventKind.CONSENT_DECLINED: FeedKind.DECLINED,
     EventKind.ORDER_REJECTED: FeedKind.REJECTED,
+    EventKind.ORDER_PAUSED: FeedKind.PAUSED,
+    EventKind.ORDER_RESUMED: FeedKind.RESUMED,
 }
 
 

@@ -24,12 +24,14 @@ from vas_lifecycle.commands import (
     Decline,
     FireDue,
     KeyedRequest,
+    Pause,
     Purge,
     ReadSpOrder,
     RecordCharge,
     RefuseSp,
     ReportDelivery,
     Request,
+    Resume,
     Unsubscribe,
 )
 from vas_lifecycle.errors import (
@@ -67,10 +69,12 @@ __all__ = [
     "fire_due",
     "load",
     "may_charge",
+    "pause",
     "pending",
     "purge",
     "record_charge",
     "request",
+    "resume",
     "unsubscribe",
 ]
 
@@ -241,6 +245,29 @@ def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork) -> Order:
         {"reason": "unsubscribed", "from_state": order.state.value},
         NoticeKind.CANCELLED,
     )
+    actor = cmd.actor or order.msisdn
+    return uow.record(order, [step], channel=cmd.channel, actor=actor, text_in=cmd.text)
+
+
+def pause(cmd: Pause, uow: UnitOfWork) -> Order:
+    """Pause an active subscription (no charge while paused); a paused order is left
+    as it is. Raises InvalidStateError from any other state (a trial is free and its
+    clock never stops: it is not paused)."""
+    return _hold(cmd, uow, OrderState.PAUSED, EventKind.ORDER_PAUSED, NoticeKind.PAUSED)
+
+
+def resume(cmd: Resume, uow: UnitOfWork) -> Order:
+    """Resume a paused subscription; an active one is left as it is."""
+    return _hold(cmd, uow, OrderState.ACTIVE, EventKind.ORDER_RESUMED, NoticeKind.RESUMED)
+
+
+def _hold(
+    cmd: Pause | Resume, uow: UnitOfWork, target: OrderState, kind: EventKind, notice: NoticeKind
+) -> Order:
+    order = load(uow.tx.orders, cmd.order_id)
+    if order.state is target:
+        return order
+    step = Step(kind, {"from_state": order.state.value}, notice)
     actor = cmd.actor or order.msisdn
     return uow.record(order, [step], channel=cmd.channel, actor=actor, text_in=cmd.text)
 

@@ -228,6 +228,47 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
         return self._run(handlers.unsubscribe, commands.Unsubscribe(order_id, chan, who, evidence))
 
+    def pause(
+        self,
+        order_id: str,
+        *,
+        channel: Channel | str,
+        actor: str | None = None,
+        text: str | None = None,
+    ) -> Order:
+        """Pause an active subscription: ``PAUSED``, with a notice; nothing is charged
+        until it resumes (reason ``paused``). Pausing a paused order changes nothing. A
+        trial is free and its clock never stops: it cannot be paused.
+
+        Raises:
+            InvalidArgumentError: the SP's platform as ``channel`` (only the subscriber
+                or the operator pauses).
+            UnknownOrderError, InvalidStateError: no such order, or not active or paused.
+        """
+        chan = arguments.subscriber_channel(channel, "pause")
+        who = arguments.text(actor, "actor", ACTOR_LIMIT)
+        evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        return self._run(handlers.pause, commands.Pause(order_id, chan, who, evidence))
+
+    def resume(
+        self,
+        order_id: str,
+        *,
+        channel: Channel | str,
+        actor: str | None = None,
+        text: str | None = None,
+    ) -> Order:
+        """Resume a paused subscription: ``ACTIVE`` again, with a notice, charged from
+        its next period on. Resuming an active order changes nothing.
+
+        Raises:
+            InvalidArgumentError, UnknownOrderError, InvalidStateError: as :meth:`pause`.
+        """
+        chan = arguments.subscriber_channel(channel, "resume")
+        who = arguments.text(actor, "actor", ACTOR_LIMIT)
+        evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        return self._run(handlers.resume, commands.Resume(order_id, chan, who, evidence))
+
     def unsubscribe_all(
         self, msisdn: str, *, channel: Channel | str, actor: str | None = None
     ) -> list[Order]:

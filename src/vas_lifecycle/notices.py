@@ -66,6 +66,8 @@ class NoticeKind(enum.StrEnum):
     NOTHING_TO_CANCEL = "nothing_to_cancel"  # TD with no live order behind it (C9)
     RECEIPT = "receipt"  # UK3: after every recorded charge, where the policy asks
     SPEND_REMINDER = "spend_reminder"  # UK2, AU2: spend on an access code crossed a step
+    PAUSED = "paused"  # a subscription paused: nothing charged until it resumes
+    RESUMED = "resumed"  # a paused subscription runs, and is charged, again
 
 
 @attrs.frozen
@@ -167,6 +169,8 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         NoticeKind.SPEND_REMINDER: frozenset(
             {"spent", "period", "access_code", "how_to_unsubscribe"}
         ),
+        NoticeKind.PAUSED: frozenset({"sp_name", "service_name", "how_to_unsubscribe"}),
+        NoticeKind.RESUMED: frozenset({"sp_name", "service_name", "price", "how_to_unsubscribe"}),
     }
 )
 
@@ -410,6 +414,13 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "【消费提醒】您在{period}通过端口{access_code}产生的信息费已累计{spent}。"
             "{how_to_unsubscribe}。"
         ),
+        NoticeKind.PAUSED: (
+            "您订购的{sp_name}“{service_name}”已暂停，暂停期间不收取费用。{how_to_unsubscribe}。"
+        ),
+        NoticeKind.RESUMED: (
+            "您订购的{sp_name}“{service_name}”已恢复，资费{price}，恢复后按期收费。"
+            "{how_to_unsubscribe}。"
+        ),
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -516,6 +527,14 @@ ENGLISH = TemplateSet(
         ),
         NoticeKind.SPEND_REMINDER: (
             "[Spend reminder] You have spent {spent} on {access_code} in {period}. "
+            "{how_to_unsubscribe}."
+        ),
+        NoticeKind.PAUSED: (
+            "{service_name} from {sp_name} is paused: nothing is charged while it is. "
+            "{how_to_unsubscribe}."
+        ),
+        NoticeKind.RESUMED: (
+            "{service_name} from {sp_name} runs again at {price}, charged from now on. "
             "{how_to_unsubscribe}."
         ),
     },

@@ -43,6 +43,8 @@ class EventKind(enum.StrEnum):
     ORDER_COMPLETED = "order_completed"
     PURCHASE_CONFIRMED = "purchase_confirmed"  # C5a: an SP's on-demand order confirmed
     ORDER_CANCELLED = "order_cancelled"
+    ORDER_PAUSED = "order_paused"
+    ORDER_RESUMED = "order_resumed"
 
 
 #: The trigger each event applies to the machine (the first event creates the order).
@@ -58,6 +60,8 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
     EventKind.ORDER_COMPLETED: Trigger.COMPLETE,
     EventKind.PURCHASE_CONFIRMED: Trigger.COMPLETE,
     EventKind.ORDER_CANCELLED: Trigger.CANCEL,
+    EventKind.ORDER_PAUSED: Trigger.PAUSE,
+    EventKind.ORDER_RESUMED: Trigger.RESUME,
 }
 
 

@@ -66,6 +66,7 @@ class ReasonCode(enum.StrEnum):
     PERIOD_NOT_STARTED = "period_not_started"
     PERIOD_BEFORE_ACTIVATION = "period_before_activation"
     SPEND_CAP = "spend_cap"  # UK7, EU1: above what one charge may be
+    PAUSED = "paused"  # the subscription is paused: nothing is charged until it resumes
     # confirmations (C1, C3)
     NOT_OPERATOR_CHANNEL = "not_operator_channel"
     WINDOW_CLOSED = "window_closed"
@@ -255,6 +256,8 @@ class FeedKind(enum.StrEnum):
     DECLINED = "declined"  # the subscriber said no
     REJECTED = "rejected"  # refused at the request (C13)
     CHARGE_RECORDED = "charge_recorded"  # a charge C11 allowed was recorded
+    PAUSED = "paused"  # the subscriber or the operator paused a subscription: no charges
+    RESUMED = "resumed"  # a paused subscription runs (and is charged) again
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ class OrderState(enum.StrEnum):
     ACTIVE = "active"
     TRIAL = "trial"
     TRIAL_EXPIRING = "trial_expiring"
+    PAUSED = "paused"  # a subscription the subscriber or the operator paused: not charged
     CANCELLED = "cancelled"
     DECLINED = "declined"
     EXPIRED = "expired"
@@ -48,14 +49,19 @@ class Trigger(enum.StrEnum):
     COMPLETE = "complete"
     REJECT = "reject"
     CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
 
 
 Transition = tuple[Trigger, tuple[OrderState, ...], OrderState]
 
 S = OrderState
-LIVE_STATES: Final = frozenset({S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING})
-#: The live orders a billing pass looks at: charged when active, counted when in a trial.
-BILLABLE_STATES: Final = frozenset({S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING})
+LIVE_STATES: Final = frozenset(
+    {S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING, S.PAUSED}
+)
+#: The live orders a billing pass looks at: charged when active, counted when in a
+#: trial or paused.
+BILLABLE_STATES: Final = frozenset({S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING, S.PAUSED})
 TERMINAL_STATES: Final = frozenset({S.CANCELLED, S.DECLINED, S.EXPIRED, S.REJECTED, S.COMPLETED})
 
 #: (trigger, sources, destination): the whole lifecycle of RULES.md.
@@ -71,6 +77,14 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     # subscriber confirmed the purchase
     (Trigger.COMPLETE, (S.REQUESTED, S.AWAITING_CONFIRMATION), S.COMPLETED),
     (Trigger.REJECT, (S.REQUESTED,), S.REJECTED),
-    (Trigger.CANCEL, (S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING), S.CANCELLED),
+    (
+        Trigger.CANCEL,
+        (S.AWAITING_CONFIRMATION, S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING, S.PAUSED),
+        S.CANCELLED,
+    ),
+    # a paid subscription paused by the subscriber or the operator, never by an SP: no
+    # charge until it is resumed (a trial is free and its clock never stops: not paused)
+    (Trigger.PAUSE, (S.ACTIVE,), S.PAUSED),
+    (Trigger.RESUME, (S.PAUSED,), S.ACTIVE),
 )
 del S

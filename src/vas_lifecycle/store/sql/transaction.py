@@ -30,7 +30,7 @@ from vas_lifecycle.records import (
     SpKey,
     SpViolation,
 )
-from vas_lifecycle.states import BILLABLE_STATES, OrderState
+from vas_lifecycle.states import BILLABLE_STATES, LIVE_STATES, OrderState
 from vas_lifecycle.store.base import (
     Billable,
     ChargeRecorder,
@@ -96,7 +96,7 @@ _ADD_SPEND = (
 _INSERT_EVENTS = f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: the live states, as SQL: the same list as the partial index vas_orders_live
-_LIVE = "('awaiting_confirmation', 'active', 'trial', 'trial_expiring')"
+_LIVE = "(" + ", ".join(f"'{state}'" for state in sorted(LIVE_STATES)) + ")"
 #: the states a billing pass reads, as SQL
 _BILLABLE = ", ".join(f"'{state}'" for state in sorted(BILLABLE_STATES))
 
