@@ -5,7 +5,8 @@ the short ones, by enumerating *every* sequence of up to ``depth`` actions in a 
 small enough for that: two subscribers, two SPs, a subscription, an on-demand service
 and a one-day trial, under a policy with short windows. The actions are what the
 parties do: the SPs' requests, the subscribers' orders and texts (yes, no, with the
-right or a wrong code, ``0000``, picks, ``TD``), unsubscribing, charging, the clock
+right or a wrong code, ``0000``, picks, ``TD``), unsubscribing, pausing and
+resuming, charging, the clock
 moving a little or to the next deadline, ``run_due``, ``dispatch`` and the SMS
 gateway going down and up.
 
@@ -163,10 +164,15 @@ def actions(run: _Run) -> list[Action]:
     for order in _orders(run):
         if order.is_live:
             out.append((f"hotline cancels {_label(order)}", _cancel(order.id)))
+        if order.state is OrderState.ACTIVE:
+            out.append((f"hotline pauses {_label(order)}", _hold(order.id, pause=True)))
+        if order.state is OrderState.PAUSED:
+            out.append((f"subscriber resumes {_label(order)}", _hold(order.id, pause=False)))
         if order.kind is not OfferKind.TRIAL and order.state in (
             OrderState.ACTIVE,
             OrderState.COMPLETED,
             OrderState.AWAITING_CONFIRMATION,
+            OrderState.PAUSED,
         ):
             out.append((f"billing charges {_label(order)} {order.price}", _charge(order)))
     out.append(("clock +1 s", _wait(dt.timedelta(seconds=1))))
@@ -191,6 +197,12 @@ def _text(who: str, text: str, to: str) -> Callable[[_Run], object]:
 
 def _cancel(order_id: str) -> Callable[[_Run], object]:
     return lambda r: r.lc.unsubscribe(order_id, channel=Channel.HOTLINE)
+
+
+def _hold(order_id: str, *, pause: bool) -> Callable[[_Run], object]:
+    if pause:
+        return lambda r: r.lc.pause(order_id, channel=Channel.HOTLINE)
+    return lambda r: r.lc.resume(order_id, channel=Channel.SELF_SERVICE)
 
 
 def _charge(order: Order) -> Callable[[_Run], object]:

@@ -492,6 +492,9 @@ def _check_charge(
         if charge.amount != then.price:
             report("C12", then.id, f"charged {charge.amount}, quoted {then.price}")
         return
+    if then.state is OrderState.PAUSED:
+        report("P1", then.id, "charged while paused")
+        return
     if then.state is not OrderState.ACTIVE:
         report("1", then.id, f"charged while {then.state.value}")
         return

@@ -30,6 +30,7 @@ from vas_lifecycle.errors import (
     ChargeRefusedError,
     ConfirmationRefusedError,
     IdempotencyKeyError,
+    InvalidArgumentError,
     InvalidStateError,
 )
 from vas_lifecycle.feed import PUBLISHED
@@ -286,6 +287,43 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             assert after == before
         assert self.lifecycle.unsubscribe(order_id, channel=channel) == after
+
+    @rule(order_id=orders, channel=st.sampled_from(list(Channel)), data=st.data())
+    def pause_or_resume(self, order_id: str, channel: Channel, data: st.DataObject) -> None:
+        """The subscriber or the operator pauses an active subscription or resumes a
+        paused one (P1), mostly one that can be, else any order; an SP never can."""
+        held = [
+            o
+            for msisdn in SUBSCRIBERS
+            for o in self.lifecycle.orders_of(msisdn)
+            if o.state in (OrderState.ACTIVE, OrderState.PAUSED)
+        ]
+        choose: bool = data.draw(st.booleans(), label="an active or paused order")
+        if held and choose:
+            before = data.draw(st.sampled_from(held), label="held")
+        else:
+            before = self.lifecycle.get(order_id)
+        order_id = before.id
+        if before.state in (OrderState.ACTIVE, OrderState.PAUSED):
+            pause = before.state is OrderState.ACTIVE
+        else:
+            pause = data.draw(st.booleans(), label="pause")
+        act = self.lifecycle.pause if pause else self.lifecycle.resume
+        wanted = OrderState.PAUSED if pause else OrderState.ACTIVE
+        try:
+            after = act(order_id, channel=channel)
+        except InvalidArgumentError:
+            assert channel is Channel.SP_API
+            assert self.lifecycle.get(order_id) == before
+            event("an SP's pause or resume refused")
+        except InvalidStateError:
+            assert before.state not in (OrderState.ACTIVE, OrderState.PAUSED)
+            assert self.lifecycle.get(order_id) == before
+        else:
+            assert channel is not Channel.SP_API
+            assert after.state is wanted
+            assert before.state is wanted or before.state in (OrderState.ACTIVE, OrderState.PAUSED)
+            event("paused" if pause else "resumed")
 
     @rule(seconds=st.sampled_from(STEPS))
     def advance(self, seconds: int) -> None:
