@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "vas_lifecycle"
 LAYERS: list[tuple[str, set[str]]] = [
     ("basics", {"errors", "privacy", "values", "states", "records"}),
     ("model", {"catalog", "clock", "machine", "notices", "policy", "sms", "order", "commands"}),
-    ("decisions", {"consent", "charging", "ordering", "timers", "rendering", "feed"}),
+    ("decisions", {"consent", "charging", "refunds", "ordering", "timers", "rendering", "feed"}),
     ("ports", {"store.base", "notify"}),
     (
         "application",
@@ -84,6 +84,7 @@ DOMAIN = {
     "order",
     "consent",
     "charging",
+    "refunds",
     "ordering",
     "timers",
     "feed",

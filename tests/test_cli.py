@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from vas_lifecycle import (
     Channel,
     Lifecycle,
     ManualClock,
+    Policy,
     RecordingNotifier,
     SQLiteStore,
     mermaid_diagram,
@@ -165,6 +168,7 @@ def test_help_lists_each_command_once() -> None:
         "bill",
         "demo",
         "diagram",
+        "refunds-due",
         "serve",
         "simulate",
         "sms",
@@ -222,7 +226,11 @@ def test_readers_refuse_a_database_that_is_not_a_store_and_change_nothing(
     conn.commit()
     conn.close()
     before = db.read_bytes()
-    for args in (("audit", "x", "--db", str(db)), ("sp-report", "--db", str(db))):
+    for args in (
+        ("audit", "x", "--db", str(db)),
+        ("sp-report", "--db", str(db)),
+        ("refunds-due", "--db", str(db)),
+    ):
         code, out = invoke(*args)
         assert code == 2 and "no vas_lifecycle store" in out, out
     assert db.read_bytes() == before
@@ -315,3 +323,41 @@ def test_simulate_never_empties_a_schema_it_did_not_make() -> None:
 
 
 SMALL = ("simulate", "--subscribers", "20", "--days", "2")
+
+
+def test_in5_refunds_show_in_the_audit_and_the_refunds_due(tmp_path: Path) -> None:
+    db = tmp_path / "refunds.db"
+    clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
+    policy = Policy.china_mobile(refund_window=dt.timedelta(hours=24))
+    lc = Lifecycle(
+        demo_catalog(),
+        clock=clock,
+        store=SQLiteStore(db),
+        policy=policy,
+        notifier=RecordingNotifier(),
+    )
+    orders = []
+    for number in ("+8613800138000", "+8613900139000"):
+        order = lc.request(number, "NEWS", channel=Channel.WEB)
+        clock.advance(dt.timedelta(seconds=30))
+        lc.confirm(order.id, msisdn=number, channel=Channel.SMS)
+        lc.record_charge(order.id, Decimal("5.00"), key=f"c-{number}")
+        lc.unsubscribe(order.id, channel=Channel.SMS)
+        orders.append(order.id)
+    lc.refund(orders[0], key="r-1", reason=MARKUP, amount="2.00")
+    lc.close()
+    code, out = invoke("refunds-due", "--db", str(db))
+    assert code == 0, out
+    assert orders[0][:8] in out and orders[1][:8] in out and "IN5" in out
+    assert "3.00" in out and "5.00" in out and "2 refund(s) due, 8.00 in all" in out
+    assert "****" in out and "+8613800138000" not in out
+    code, out = invoke("audit", orders[0], "--db", str(db))
+    assert code == 0, out
+    assert "refund_recorded" in out and "refunded 2.00 of charge c-+86138****8000" in out
+    assert MARKUP in out  # printed literally
+    lc2 = Lifecycle(demo_catalog(), clock=clock, store=SQLiteStore(db), policy=policy)
+    lc2.refund(orders[0], key="r-2", reason="rest")
+    lc2.refund(orders[1], key="r-3", reason="all")
+    lc2.close()
+    code, out = invoke("refunds-due", "--db", str(db))
+    assert code == 0 and "No refunds due." in out, out

@@ -7,6 +7,7 @@ import datetime as dt
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 
 import pendulum
 
@@ -14,12 +15,12 @@ from vas_lifecycle import charging
 from vas_lifecycle.catalog import Catalog, Period
 from vas_lifecycle.charging import BillingPeriod
 from vas_lifecycle.clock import as_utc, zone
-from vas_lifecycle.errors import InvalidArgumentError, InvalidMsisdnError
+from vas_lifecycle.errors import InvalidAmountError, InvalidArgumentError, InvalidMsisdnError
 from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import Channel, DeliveryStatus
 from vas_lifecycle.store.base import Store
-from vas_lifecycle.values import clean_text
+from vas_lifecycle.values import clean_text, to_amount
 
 __all__ = [
     "ACTOR_LIMIT",
@@ -169,16 +170,34 @@ def text(value: object, name: str, limit: int) -> str | None:
     return clean_text(value, limit)
 
 
-def charge_key(value: object) -> str:
-    """A charge's idempotency key, which must not change when stored."""
+def charge_key(value: object, what: str = "charge") -> str:
+    """A charge's (or a refund's) idempotency key, which must not change when stored."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError("a charge needs a non-empty idempotency key")
+        raise InvalidArgumentError(f"a {what} needs a non-empty idempotency key")
     if clean_text(value, KEY_LIMIT) != value:
         raise InvalidArgumentError(
-            f"a charge key is at most {KEY_LIMIT} characters, with no control characters "
+            f"a {what} key is at most {KEY_LIMIT} characters, with no control characters "
             "or lone surrogates"
         )
     return value
+
+
+def refund_amount(value: object) -> Decimal | None:
+    """A refund's amount: None (all that is left), or a positive amount."""
+    if value is None:
+        return None
+    amount = to_amount(value)
+    if amount == 0:
+        raise InvalidAmountError(value, "a refund gives back more than nothing")
+    return amount
+
+
+def required_text(value: object, name: str, limit: int) -> str:
+    """A caller's free text that must say something (a refund's reason)."""
+    cleaned = text(value, name, limit)
+    if not cleaned or not cleaned.strip():
+        raise InvalidArgumentError(f"{name} must be a non-empty string")
+    return cleaned
 
 
 def period_start(value: object) -> pendulum.DateTime | None:

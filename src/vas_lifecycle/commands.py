@@ -30,6 +30,7 @@ from vas_lifecycle.records import Channel, DeliveryStatus, ReasonCode
 
 __all__ = [
     "ChargePeriod",
+    "ClaimRefund",
     "Confirm",
     "Decline",
     "FireDue",
@@ -39,6 +40,7 @@ __all__ = [
     "ReadSpOrder",
     "ReceiveText",
     "RecordCharge",
+    "RecordRefund",
     "RefuseSp",
     "ReportDelivery",
     "Request",
@@ -154,6 +156,29 @@ class RecordCharge(NamedTuple):
     amount: Decimal
     key: str
     period_start: pendulum.DateTime | None
+
+
+class RecordRefund(NamedTuple):
+    """Give back ``amount`` (None: all that is left) of the charge ``charge_key``
+    (None: the order's latest with something left), idempotent by ``key``."""
+
+    order_id: str
+    key: str
+    amount: Decimal | None
+    reason: str
+    charge_key: str | None
+    actor: str | None
+    channel: Channel | None
+
+
+class ClaimRefund(NamedTuple):
+    """The subscriber claims an activation was wrongful (IN5): inside the policy's
+    refund window the order's charges so far become due for a refund."""
+
+    order_id: str
+    channel: Channel
+    actor: str | None
+    text: str | None
 
 
 class ChargePeriod(NamedTuple):

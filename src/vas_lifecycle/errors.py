@@ -26,6 +26,7 @@ __all__ = [
     "InvalidMsisdnError",
     "InvalidStateError",
     "PolicyError",
+    "RefundRefusedError",
     "RetentionError",
     "SpAccessError",
     "StoreError",
@@ -159,6 +160,17 @@ class ChargeRefusedError(VasError, PermissionError):
         super().__init__(f"charge on order {order_id} refused: {getattr(reason, 'value', reason)}")
         self.order_id = order_id
         self.reason = reason
+
+
+class RefundRefusedError(VasError, ValueError):
+    """A refund that cannot be recorded: nothing left to refund on the order or the
+    charge, or more than is left of it (``reason``). Nothing is stored."""
+
+    def __init__(self, order_id: str, reason: Any, detail: str = "") -> None:
+        self.order_id = order_id
+        self.reason = reason
+        text = getattr(reason, "value", reason)
+        super().__init__(f"refund on order {order_id} refused: {text}{detail}")
 
 
 class IdempotencyKeyError(VasError, ValueError):

@@ -33,11 +33,12 @@ PUBLISHED: Final[Mapping[EventKind, FeedKind]] = {
     EventKind.ORDER_REJECTED: FeedKind.REJECTED,
     EventKind.ORDER_PAUSED: FeedKind.PAUSED,
     EventKind.ORDER_RESUMED: FeedKind.RESUMED,
+    EventKind.REFUND_RECORDED: FeedKind.REFUND_RECORDED,
 }
 
 
 #: The facts of an event that the feed passes on (never a confirmation code).
-_FACTS: Final = ("reason", "from_state")
+_FACTS: Final = ("reason", "from_state", "key", "charge_key", "amount")
 
 
 def order_event(

@@ -16,10 +16,11 @@ from decimal import Decimal
 
 import pendulum
 
-from vas_lifecycle import charging, consent, ordering, timers
+from vas_lifecycle import charging, consent, ordering, refunds, timers
 from vas_lifecycle.catalog import OfferKind
 from vas_lifecycle.commands import (
     ChargePeriod,
+    ClaimRefund,
     Confirm,
     Decline,
     FireDue,
@@ -28,6 +29,7 @@ from vas_lifecycle.commands import (
     Purge,
     ReadSpOrder,
     RecordCharge,
+    RecordRefund,
     RefuseSp,
     ReportDelivery,
     Request,
@@ -40,6 +42,7 @@ from vas_lifecycle.errors import (
     ForcedSubscriptionError,
     IdempotencyKeyError,
     InvalidStateError,
+    RefundRefusedError,
     RetentionError,
     UnknownNoticeError,
     UnknownOrderError,
@@ -55,6 +58,9 @@ from vas_lifecycle.records import (
     ChargeDecision,
     DeliveryReport,
     ReasonCode,
+    Refund,
+    RefundClaim,
+    RefundDue,
     RequestKey,
     SpViolation,
 )
@@ -64,6 +70,7 @@ from vas_lifecycle.unit_of_work import SYSTEM, Refused, UnitOfWork
 
 __all__ = [
     "charge_period",
+    "claim_refund",
     "confirm",
     "decline",
     "fire_due",
@@ -73,6 +80,8 @@ __all__ = [
     "pending",
     "purge",
     "record_charge",
+    "record_refund",
+    "refunds_due",
     "request",
     "resume",
     "unsubscribe",
@@ -240,11 +249,11 @@ def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork) -> Order:
     order = load(uow.tx.orders, cmd.order_id)
     if not order.is_live:
         return order
-    step = Step(
-        EventKind.ORDER_CANCELLED,
-        {"reason": "unsubscribed", "from_state": order.state.value},
-        NoticeKind.CANCELLED,
-    )
+    facts = {"reason": "unsubscribed", "from_state": order.state.value}
+    if refunds.claim_in_time(order, uow.now, uow.policy):  # IN5: leaving counts as a claim
+        facts["refund_claim"] = refunds.IN5
+        uow.tx.ledger.add_claim(RefundClaim(order.id, refunds.IN5, uow.now))
+    step = Step(EventKind.ORDER_CANCELLED, facts, NoticeKind.CANCELLED)
     actor = cmd.actor or order.msisdn
     return uow.record(order, [step], channel=cmd.channel, actor=actor, text_in=cmd.text)
 
@@ -395,6 +404,62 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
     uow.charged_all(charged)
     summary = BillingSummary(cmd.period_key, count + len(charged), total, refused)
     return summary, batch.after
+
+
+def record_refund(cmd: RecordRefund, uow: UnitOfWork) -> Refund | Refused:
+    """Give back money against a recorded charge, never more than is left of it; the
+    same ``key`` again returns the first refund."""
+    tx = uow.tx
+    order = load(tx.orders, cmd.order_id)
+    known = tx.ledger.refund(cmd.key)
+    if known is not None:
+        same = (
+            known.order_id == order.id
+            and known.reason == cmd.reason
+            and cmd.charge_key in (None, known.charge_key)
+            and cmd.amount in (None, known.amount)
+        )
+        return known if same else Refused(IdempotencyKeyError(cmd.key, "refund"))
+    decided = refunds.decide_refund(
+        tx.ledger.charges(order.id), tx.ledger.refunds(order.id), cmd.charge_key, cmd.amount
+    )
+    if isinstance(decided, ReasonCode):
+        return Refused(RefundRefusedError(order.id, decided))
+    charge, amount = decided
+    return uow.refunded(order, charge, amount, cmd)
+
+
+def claim_refund(cmd: ClaimRefund, uow: UnitOfWork) -> Order:
+    """The subscriber claims a wrongful activation (IN5): recorded as evidence, and
+    inside the refund window it makes the order's charges so far due."""
+    order = load(uow.tx.orders, cmd.order_id)
+    in_time = refunds.claim_in_time(order, uow.now, uow.policy)
+    step = Step(EventKind.REFUND_CLAIMED, {"rule": refunds.IN5 if in_time else ""})
+    actor = cmd.actor or order.msisdn
+    after = uow.record(order, [step], channel=cmd.channel, actor=actor, text_in=cmd.text)
+    if in_time:
+        uow.tx.ledger.add_claim(RefundClaim(order.id, refunds.IN5, uow.now))
+    return after
+
+
+def refunds_due(tx: Transaction, limit: int) -> list[RefundDue]:
+    """Up to ``limit`` refunds the rules say are due and are not yet recorded, by
+    order id (claims are few: each is read with its order's charges and refunds)."""
+    found: list[RefundDue] = []
+    after = None
+    while len(found) < limit:
+        claims = tx.ledger.claims(after, limit)
+        for claim in claims:
+            order = tx.orders.get_order(claim.order_id)
+            if order is not None:
+                ledger = tx.ledger
+                found += refunds.due(
+                    claim, order.msisdn, ledger.charges(order.id), ledger.refunds(order.id)
+                )
+        if len(claims) < limit:
+            break
+        after = claims[-1].order_id
+    return found[:limit]
 
 
 def purge(cmd: Purge, uow: UnitOfWork) -> int:

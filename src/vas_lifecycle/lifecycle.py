@@ -29,7 +29,7 @@ from vas_lifecycle.outbox import Outbox
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.queries import Queries
-from vas_lifecycle.records import BillingSummary, Channel, Charge
+from vas_lifecycle.records import BillingSummary, Channel, Charge, Refund
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, inbound, receive, receive_all
 from vas_lifecycle.sp_platform import SpPlatform
@@ -348,6 +348,56 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         return self._run(
             handlers.record_charge, commands.RecordCharge(order_id, value, checked, start)
         )
+
+    def refund(
+        self,
+        order_id: str,
+        *,
+        key: str,
+        reason: str,
+        amount: Decimal | int | str | None = None,
+        charge_key: str | None = None,
+        actor: str | None = None,
+        channel: Channel | str | None = None,
+    ) -> Refund:
+        """Give back ``amount`` (all that is left by default) of a recorded charge: the
+        one keyed ``charge_key``, or the order's latest with something left. Recorded
+        as the order's ``refund_recorded`` event, in the ledger (the spend of the
+        charge's day goes down) and on the feed, with a notice to the subscriber.
+        Idempotent by ``key``; never more than was charged (docs/billing.md).
+
+        Raises:
+            RefundRefusedError: nothing left to refund, or more than is left.
+            IdempotencyKeyError: ``key`` was used for another refund.
+        """
+        command = commands.RecordRefund(
+            order_id,
+            arguments.charge_key(key, "refund"),
+            arguments.refund_amount(amount),
+            arguments.required_text(reason, "reason", EVIDENCE_LIMIT),
+            None if charge_key is None else arguments.charge_key(charge_key),
+            arguments.text(actor, "actor", ACTOR_LIMIT),
+            None if channel is None else arguments.channel(channel),
+        )
+        return self._run(handlers.record_refund, command)
+
+    def claim_refund(
+        self,
+        order_id: str,
+        *,
+        channel: Channel | str,
+        actor: str | None = None,
+        text: str | None = None,
+    ) -> Order:
+        """The subscriber says an activation was wrongful (IN5). Recorded as the
+        order's ``refund_claimed`` event; inside ``Policy.refund_window`` after the
+        activation, the order's charges so far become due (:meth:`refunds_due`).
+        The order's state is unchanged: unsubscribing is a command of its own (and
+        inside the window counts as a claim by itself)."""
+        chan = arguments.channel(channel)
+        who = arguments.text(actor, "actor", ACTOR_LIMIT)
+        evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        return self._run(handlers.claim_refund, commands.ClaimRefund(order_id, chan, who, evidence))
 
     def billing_run(
         self,

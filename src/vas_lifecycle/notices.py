@@ -68,6 +68,7 @@ class NoticeKind(enum.StrEnum):
     SPEND_REMINDER = "spend_reminder"  # UK2, AU2: spend on an access code crossed a step
     PAUSED = "paused"  # a subscription paused: nothing charged until it resumes
     RESUMED = "resumed"  # a paused subscription runs, and is charged, again
+    REFUNDED = "refunded"  # IN5, CN25c: money given back against a charge
 
 
 @attrs.frozen
@@ -171,6 +172,7 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         ),
         NoticeKind.PAUSED: frozenset({"sp_name", "service_name", "how_to_unsubscribe"}),
         NoticeKind.RESUMED: frozenset({"sp_name", "service_name", "price", "how_to_unsubscribe"}),
+        NoticeKind.REFUNDED: frozenset({"sp_name", "service_name", "amount", "complain"}),
     }
 )
 
@@ -421,6 +423,10 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "您订购的{sp_name}“{service_name}”已恢复，资费{price}，恢复后按期收费。"
             "{how_to_unsubscribe}。"
         ),
+        NoticeKind.REFUNDED: (
+            "【退费通知】您订购的{sp_name}“{service_name}”已退还{amount}至您的话费账户。"
+            "{complain}。"
+        ),
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -536,6 +542,10 @@ ENGLISH = TemplateSet(
         NoticeKind.RESUMED: (
             "{service_name} from {sp_name} runs again at {price}, charged from now on. "
             "{how_to_unsubscribe}."
+        ),
+        NoticeKind.REFUNDED: (
+            "[Refund] {amount} for {service_name} from {sp_name} has been given back to "
+            "your account. {complain}."
         ),
     },
     phrases={

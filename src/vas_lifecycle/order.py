@@ -25,7 +25,7 @@ from vas_lifecycle.privacy import mask_msisdn, masked_repr
 from vas_lifecycle.records import Channel
 from vas_lifecycle.states import LIVE_STATES, OrderState, Trigger
 
-__all__ = ["Event", "EventData", "EventKind", "Order", "Step", "advance", "apply"]
+__all__ = ["FACTS", "Event", "EventData", "EventKind", "Order", "Step", "advance", "apply"]
 
 
 class EventKind(enum.StrEnum):
@@ -45,6 +45,9 @@ class EventKind(enum.StrEnum):
     ORDER_CANCELLED = "order_cancelled"
     ORDER_PAUSED = "order_paused"
     ORDER_RESUMED = "order_resumed"
+    # facts: recorded as evidence, they move nothing (see FACTS)
+    REFUND_CLAIMED = "refund_claimed"
+    REFUND_RECORDED = "refund_recorded"
 
 
 #: The trigger each event applies to the machine (the first event creates the order).
@@ -63,6 +66,11 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
     EventKind.ORDER_PAUSED: Trigger.PAUSE,
     EventKind.ORDER_RESUMED: Trigger.RESUME,
 }
+
+#: Events that record a fact about an order and move nothing (no trigger, no field
+#: but the version changes): a refund claimed or recorded. They take the next version
+#: like any event, so they sit in the order's evidence in their place.
+FACTS: Final = frozenset({EventKind.REFUND_CLAIMED, EventKind.REFUND_RECORDED})
 
 
 class EventData(Mapping[str, str]):
@@ -277,6 +285,8 @@ def advance(
         )
     trigger = EVENT_TRIGGERS.get(kind)
     if trigger is None:
+        if kind in FACTS:
+            return attrs.evolve(order, version=seq)
         raise InvalidStateError(order.id, order.state, kind.value)
     state = TABLE.next_state(order.id, order.state, trigger)
     return _next(order, seq, kind, at, channel, data, state)

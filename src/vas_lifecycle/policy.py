@@ -63,6 +63,13 @@ def _positive(instance: object, attribute: attrs.Attribute[dt.timedelta], value:
         raise PolicyError(f"{attribute.name} must be longer than zero, got {value}")
 
 
+def _maybe_positive(
+    instance: object, attribute: attrs.Attribute[dt.timedelta | None], value: object
+) -> None:
+    if value is not None:
+        _positive(instance, attribute, value)  # type: ignore[arg-type]
+
+
 def _words(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         raise PolicyError("a keyword set must be a collection of words, not one string")
@@ -197,6 +204,9 @@ class Policy:
     # UK2, AU2: a spend reminder each time a subscriber's spend on one access code in
     # a calendar month passes a multiple of this amount (None: no reminders)
     spend_reminder_every: Decimal | None = attrs.field(default=None, validator=_cap)
+    # IN5: an unsubscribe, or a claim (Lifecycle.claim_refund), this soon after the
+    # activation makes the order's charges due for a refund (None: never by rule)
+    refund_window: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates

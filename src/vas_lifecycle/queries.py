@@ -19,7 +19,7 @@ from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.outbox import Outbox
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.records import Charge, ChargeDecision, Spend, SpViolation
+from vas_lifecycle.records import Charge, ChargeDecision, Refund, RefundDue, Spend, SpViolation
 from vas_lifecycle.store.base import Delivery, Transaction
 from vas_lifecycle.unit_of_work import ClockReader, Runner
 from vas_lifecycle.values import normalize_msisdn, to_amount
@@ -99,6 +99,17 @@ class Queries:
     def charges(self, order_id: str) -> list[Charge]:
         """The charges recorded on an order."""
         return self._read(lambda tx: tx.ledger.charges(handlers.load(tx.orders, order_id).id))
+
+    def refunds(self, order_id: str) -> list[Refund]:
+        """The refunds recorded on an order, oldest first."""
+        return self._read(lambda tx: tx.ledger.refunds(handlers.load(tx.orders, order_id).id))
+
+    def refunds_due(self, *, limit: int = 1000) -> list[RefundDue]:
+        """What the rules say must be refunded and is not yet (IN5: the charges of an
+        order unsubscribed or claimed inside ``Policy.refund_window`` after its
+        activation), each with its rule and the time of the claim."""
+        size = arguments.count(limit, "limit")
+        return self._read(lambda tx: handlers.refunds_due(tx, size))
 
     def orders_of(self, msisdn: str) -> list[Order]:
         """Every order of a subscriber, oldest first."""

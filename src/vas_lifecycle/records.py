@@ -29,6 +29,9 @@ __all__ = [
     "FeedKind",
     "PickSession",
     "ReasonCode",
+    "Refund",
+    "RefundClaim",
+    "RefundDue",
     "RequestKey",
     "SpKey",
     "SpViolation",
@@ -67,6 +70,9 @@ class ReasonCode(enum.StrEnum):
     PERIOD_BEFORE_ACTIVATION = "period_before_activation"
     SPEND_CAP = "spend_cap"  # UK7, EU1: above what one charge may be
     PAUSED = "paused"  # the subscription is paused: nothing is charged until it resumes
+    # refunds (IN5, CN25c)
+    NOTHING_TO_REFUND = "nothing_to_refund"  # no charge, or every charge refunded
+    MORE_THAN_CHARGED = "more_than_charged"  # a refund above what is left of the charge
     # confirmations (C1, C3)
     NOT_OPERATOR_CHANNEL = "not_operator_channel"
     WINDOW_CLOSED = "window_closed"
@@ -123,6 +129,46 @@ class Charge:
     period_start: pendulum.DateTime | None
     at: pendulum.DateTime
     order_version: int
+
+
+@attrs.frozen
+class Refund:
+    """Money given back against one recorded charge (:meth:`Lifecycle.refund`):
+    ``amount`` of the charge ``charge_key``, for ``reason``, idempotent by ``key``.
+    The refunds of a charge never add up to more than it. ``order_version`` is the
+    order's version after its ``refund_recorded`` event (the evidence)."""
+
+    key: str
+    order_id: str
+    charge_key: str
+    amount: Decimal
+    reason: str
+    at: pendulum.DateTime
+    order_version: int
+
+
+@attrs.frozen
+class RefundClaim:
+    """A claim that an order's charges be refunded under ``rule`` (IN5: a wrongful
+    activation claimed, or an unsubscribe, inside the policy's refund window)."""
+
+    order_id: str
+    rule: str
+    at: pendulum.DateTime
+
+
+@attrs.frozen
+class RefundDue:
+    """What the rules say must still be refunded on one charge
+    (:meth:`Lifecycle.refunds_due`): ``amount`` of ``charge_key``, under ``rule``,
+    claimed at ``claimed_at``."""
+
+    order_id: str
+    msisdn: str = attrs.field(repr=masked_repr)
+    charge_key: str
+    amount: Decimal
+    rule: str
+    claimed_at: pendulum.DateTime
 
 
 @attrs.frozen
@@ -258,6 +304,7 @@ class FeedKind(enum.StrEnum):
     CHARGE_RECORDED = "charge_recorded"  # a charge C11 allowed was recorded
     PAUSED = "paused"  # the subscriber or the operator paused a subscription: no charges
     RESUMED = "resumed"  # a paused subscription runs (and is charged) again
+    REFUND_RECORDED = "refund_recorded"  # money given back against a recorded charge
 
 
 @attrs.frozen

@@ -62,12 +62,15 @@ class Renderer:
         notice_id: str | None = None,
         charge: Charge | None = None,
         spent: Decimal | None = None,
+        amount: Decimal | None = None,
     ) -> Notice:
         pack = self.policy.pack(
             language if language is not None else getattr(order, "language", None)
         )
         if spent is not None:
             extra = {**(extra or {}), "spent": pack.amount_label(spent)}
+        if amount is not None:
+            extra = {**(extra or {}), "amount": pack.amount_label(amount)}
         return Notice(
             id=notice_id or self._ids(),
             kind=kind,

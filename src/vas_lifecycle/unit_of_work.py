@@ -33,6 +33,7 @@ import pendulum
 from vas_lifecycle.catalog import Period
 from vas_lifecycle.charging import spend_day, spend_days
 from vas_lifecycle.clock import Clock, as_utc, later
+from vas_lifecycle.commands import RecordRefund
 from vas_lifecycle.errors import (
     CallbackError,
     ClockError,
@@ -44,9 +45,9 @@ from vas_lifecycle.errors import (
 from vas_lifecycle.feed import PUBLISHED, charge_event, order_event
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.notify import DeliveryRules
-from vas_lifecycle.order import Event, EventData, Order, Step, advance
+from vas_lifecycle.order import Event, EventData, EventKind, Order, Step, advance
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.records import Channel, Charge, FeedEvent, ReasonCode, SpViolation
+from vas_lifecycle.records import Channel, Charge, FeedEvent, ReasonCode, Refund, SpViolation
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.store.base import (
     ConflictError,
@@ -257,6 +258,24 @@ class UnitOfWork:
         for order, charge in charged:
             self._receipt(order, charge)
         self._spend_reminders(charged)
+
+    def refunded(self, order: Order, charge: Charge, amount: Decimal, cmd: RecordRefund) -> Refund:
+        """Record a refund of ``amount`` against ``charge``: the order's
+        ``refund_recorded`` event (evidence, and the feed's), the ledger's row, the
+        spend taken off the charge's day, and the subscriber's notice."""
+        facts = {"key": cmd.key, "charge_key": charge.key, "amount": str(amount)}
+        step = Step(EventKind.REFUND_RECORDED, {**facts, "reason": cmd.reason})
+        after = self.record(order, [step], channel=cmd.channel, actor=cmd.actor or "operator")
+        refund = Refund(cmd.key, order.id, charge.key, amount, cmd.reason, self.now, after.version)
+        self.tx.ledger.add_refund(refund)
+        day = spend_day(charge.at, self.policy)
+        self.tx.spend.add_refunded_spend([(order.msisdn, order.access_code, day, amount)])
+        self.notices.append(
+            self.renderer.notice(
+                NoticeKind.REFUNDED, msisdn=order.msisdn, order=after, at=self.now, amount=amount
+            )
+        )
+        return refund
 
     def _spend_reminders(self, charged: Sequence[tuple[Order, Charge]]) -> None:
         """UK2, AU2: a reminder to each subscriber whose spend on an access code this

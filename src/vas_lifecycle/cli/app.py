@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -459,6 +460,12 @@ def audit(order_id: str, db: str | None, dsn: str | None, schema: str, show_numb
                 f"[dim]{local(charge.at)}[/] charged {charge.amount} for "
                 f"{escape(charge.period_key)} (key {shown.text(charge.key)})"
             )
+        for refund in lc.refunds(order_id):
+            console.print(
+                f"[dim]{local(refund.at)}[/] refunded {refund.amount} of charge "
+                f"{shown.text(refund.charge_key)} (key {shown.text(refund.key)}): "
+                f"{shown.text(refund.reason)}"
+            )
         show_deliveries(lc, order_id, shown)
 
 
@@ -511,6 +518,36 @@ def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) 
                 f"  {local(v.at)} {escape(v.sp_id)} {v.reason.value} {shown.number(v.msisdn)} "
                 f"order {escape(str(v.order_id))}: {shown.text(v.evidence[:120])}"
             )
+
+
+@main.command(name="refunds-due")
+@store_options
+@show_numbers_option
+def refunds_due(db: str | None, dsn: str | None, schema: str, show_numbers: bool) -> None:
+    """What the rules say must be refunded and is not yet (IN5), by order."""
+    shown = Shown(show_numbers)
+    with clean_errors():
+        lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
+        due = lc.refunds_due(limit=100_000)
+        if not due:
+            console.print("No refunds due.")
+            return
+        table = Table(title="Refunds due", title_justify="left")
+        for column in ("order", "subscriber", "charge", "claimed", "rule"):
+            table.add_column(column)
+        table.add_column("amount", justify="right")
+        for d in due:
+            table.add_row(
+                escape(d.order_id),
+                shown.number(d.msisdn),
+                shown.text(d.charge_key),
+                local(d.claimed_at),
+                d.rule,
+                str(d.amount),
+            )
+        console.print(table)
+        total = sum((d.amount for d in due), Decimal(0))
+        console.print(f"{len(due):,} refund(s) due, {total} in all")
 
 
 @main.command()

@@ -32,6 +32,8 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    Refund,
+    RefundClaim,
     RequestKey,
     SpKey,
     SpViolation,
@@ -382,6 +384,36 @@ class ChargeRecorder(abc.ABC):
         """Every charge, for audits, in no particular order (a store may read them a
         page at a time)."""
 
+    # --- refunds (IN5) ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def refunds(self, order_id: str) -> list[Refund]:
+        """The refunds recorded on an order, oldest first."""
+
+    @abc.abstractmethod
+    def refund(self, key: str) -> Refund | None: ...
+
+    @abc.abstractmethod
+    def add_refund(self, refund: Refund) -> None:
+        """Store a refund (its order's ``refund_recorded`` event is appended in the
+        same unit of work, so two refunds decided on the same charges at once
+        conflict there). A key already stored fails the commit with
+        :class:`ConflictError`."""
+
+    @abc.abstractmethod
+    def add_claim(self, claim: RefundClaim) -> None:
+        """Store a claim; a second claim of an order under the same rule is ignored
+        (the first one stands)."""
+
+    @abc.abstractmethod
+    def claims(self, after: str | None, limit: int) -> list[RefundClaim]:
+        """Up to ``limit`` claims of orders with ids above ``after``, by order id, then
+        rule."""
+
+    @abc.abstractmethod
+    def all_refunds(self) -> Iterator[Refund]:
+        """Every refund, for audits, in no particular order."""
+
 
 class SpendRecorder(abc.ABC):
     """The spend ledger: what each subscriber was charged, per access code and local
@@ -393,6 +425,12 @@ class SpendRecorder(abc.ABC):
     def add_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
         """Add charges to the ledger: one ``(msisdn, access_code, day, amount)`` per
         charge."""
+
+    @abc.abstractmethod
+    def add_refunded_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        """Take refunds off the ledger: one ``(msisdn, access_code, day, amount)`` per
+        refund, on the day of the charge it gives back (the count of charges is
+        unchanged)."""
 
     @abc.abstractmethod
     def add_settled_spend(self, order_ids: Sequence[str], day: str) -> None:

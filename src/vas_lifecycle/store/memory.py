@@ -29,6 +29,8 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    Refund,
+    RefundClaim,
     RequestKey,
     SpKey,
     SpViolation,
@@ -85,6 +87,9 @@ class _Data:
         self.withdrawn: dict[str, str] = {}  # notice id -> why it is never to be sent
         self.charges: dict[str, Charge] = {}
         self.charges_by_order: dict[str, list[str]] = {}
+        self.refunds: dict[str, Refund] = {}
+        self.refunds_by_order: dict[str, list[str]] = {}
+        self.claims: dict[tuple[str, str], RefundClaim] = {}  # (order id, rule)
         self.violations: list[SpViolation] = []
         self.picks: dict[str, PickSession] = {}
         self.messages: dict[str, pendulum.DateTime] = {}
@@ -111,6 +116,9 @@ class _Data:
         other.withdrawn = dict(self.withdrawn)
         other.charges = dict(self.charges)
         other.charges_by_order = {k: list(v) for k, v in self.charges_by_order.items()}
+        other.refunds = dict(self.refunds)
+        other.refunds_by_order = {k: list(v) for k, v in self.refunds_by_order.items()}
+        other.claims = dict(self.claims)
         other.violations = list(self.violations)
         other.picks = dict(self.picks)
         other.messages = dict(self.messages)
@@ -294,6 +302,10 @@ class _Orders(_Part, OrderRecorder):
                 data.withdrawn.pop(nid, None)
             for key in data.charges_by_order.pop(oid, []):
                 data.charges.pop(key, None)
+            for key in data.refunds_by_order.pop(oid, []):
+                data.refunds.pop(key, None)
+            for claim in [k for k in data.claims if k[0] == oid]:
+                del data.claims[claim]
             for owed in data.feed.values():
                 for eid in [e for e, (event, _box) in owed.items() if event.order_id == oid]:
                     del owed[eid]
@@ -559,17 +571,56 @@ class _Ledger(_Part, ChargeRecorder):
     def all_charges(self) -> Iterator[Charge]:
         yield from list(self._data.charges.values())
 
+    def refunds(self, order_id: str) -> list[Refund]:
+        return [self._data.refunds[k] for k in self._data.refunds_by_order.get(order_id, ())]
+
+    def refund(self, key: str) -> Refund | None:
+        return self._data.refunds.get(key)
+
+    def add_refund(self, refund: Refund) -> None:
+        data = self._data
+        if refund.key in data.refunds:
+            raise ConflictError(refund.order_id, refund.order_version)
+        data.refunds[refund.key] = refund
+        keys = data.refunds_by_order.setdefault(refund.order_id, [])
+        keys.append(refund.key)
+
+        def undo() -> None:
+            data.refunds.pop(refund.key, None)
+            keys.remove(refund.key)
+
+        self._undo.append(undo)
+
+    def add_claim(self, claim: RefundClaim) -> None:
+        claims, key = self._data.claims, (claim.order_id, claim.rule)
+        if key not in claims:
+            claims[key] = claim
+            self._undo.append(functools.partial(_drop, claims, key))
+
+    def claims(self, after: str | None, limit: int) -> list[RefundClaim]:
+        keys = sorted(k for k in self._data.claims if after is None or k[0] > after)
+        return [self._data.claims[k] for k in keys[:limit]]
+
+    def all_refunds(self) -> Iterator[Refund]:
+        yield from list(self._data.refunds.values())
+
 
 class _Spend(_Part, SpendRecorder):
     """The spend ledger, in cents per subscriber, access code and day."""
 
     def add_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        self._add(rows, 1, 1)
+
+    def add_refunded_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        self._add(rows, -1, 0)
+
+    def _add(self, rows: Sequence[tuple[str, str, str, Decimal]], sign: int, each: int) -> None:
         for msisdn, access_code, day, amount in rows:
             ledger = self._data.spend.setdefault(msisdn, {})
             key = (access_code, day)
             before = ledger.get(key)
             cents, count = before if before is not None else (0, 0)
-            ledger[key] = (cents + _cents(amount), count + 1)
+            ledger[key] = (cents + sign * _cents(amount), count + each)
             if before is None:
                 self._undo.append(functools.partial(_drop, ledger, key))
             else:

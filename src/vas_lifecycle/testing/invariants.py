@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from typing import Protocol
 
 import attrs
@@ -21,9 +22,9 @@ from vas_lifecycle.catalog import OfferKind
 from vas_lifecycle.charging import expected_amount
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Event, EventKind, Order, apply
+from vas_lifecycle.order import FACTS, Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
-from vas_lifecycle.records import Charge
+from vas_lifecycle.records import Charge, Refund
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Transaction
 
@@ -41,6 +42,7 @@ __all__ = [
     "invariant_7_time",
     "read_histories",
     "read_history",
+    "rule_in5_refunds",
     "rule_uk3_receipts",
     "rule_uk7_per_charge_cap",
     "rules_c1_c4_notices",
@@ -118,6 +120,7 @@ class History:
     events: dict[str, list[Event]]
     notices: list[Notice]
     charges: list[Charge]
+    refunds: list[Refund]
     #: confirmed orders' confirmation requests that went out (C1a)
     requests_out: frozenset[str]
     #: what the notifier delivered, when the caller said
@@ -193,7 +196,8 @@ def invariant_4_cancellation(h: History) -> Iterable[InvariantViolation]:
     """Cancelled is final and happens once, and is confirmed exactly once (C7)."""
     for order in h.replayable:
         events = h.events[order.id]
-        if order.state is OrderState.CANCELLED and events[-1].kind not in (
+        moves = [e for e in events if e.kind not in FACTS]  # a refund after it moves nothing
+        if order.state is OrderState.CANCELLED and moves[-1].kind not in (
             EventKind.ORDER_CANCELLED,
             EventKind.TRIAL_ENDED,
         ):
@@ -296,6 +300,33 @@ def rule_uk7_per_charge_cap(h: History) -> Iterable[InvariantViolation]:
                 yield _v("UK7", charge.order_id, f"charge {charge.amount} above the cap {cap}")
 
 
+def rule_in5_refunds(h: History) -> Iterable[InvariantViolation]:
+    """Refunds never exceed what was charged: each names a charge of its order, the
+    refunds of a charge add up to no more than it, and each has its order's
+    ``refund_recorded`` event at its version, with its amount (IN5)."""
+    charges = {c.key: c for c in h.charges}
+    given: dict[str, Decimal] = {}
+    for refund in h.refunds:
+        charge = charges.get(refund.charge_key)
+        if charge is None or charge.order_id != refund.order_id:
+            yield _v("IN5", refund.order_id, f"refund {refund.key} names no charge of its order")
+            continue
+        given[charge.key] = given.get(charge.key, Decimal(0)) + refund.amount
+        events = h.events.get(refund.order_id, [])
+        at = events[refund.order_version - 1] if len(events) >= refund.order_version > 0 else None
+        if (
+            at is None
+            or at.kind is not EventKind.REFUND_RECORDED
+            or at.data.get("key") != refund.key
+            or Decimal(at.data.get("amount", "0")) != refund.amount
+        ):
+            yield _v("IN5", refund.order_id, f"refund {refund.key} has no evidence event")
+    for key, amount in given.items():
+        if amount > charges[key].amount:
+            order_id = charges[key].order_id
+            yield _v("IN5", order_id, f"charge {key} refunded {amount} of {charges[key].amount}")
+
+
 #: Every check, one per invariant or rule group, in the order they are reported.
 CHECKS: tuple[Check, ...] = (
     invariant_6_notices,
@@ -308,6 +339,7 @@ CHECKS: tuple[Check, ...] = (
     invariant_1_charges,
     rule_uk3_receipts,
     rule_uk7_per_charge_cap,
+    rule_in5_refunds,
 )
 
 
@@ -365,6 +397,7 @@ def _history(
     events = {o.id: tx.orders.events(o.id) for o in orders}
     by_order = {o.id: tx.outbox.notices(o.id) for o in orders}
     charges = [c for o in orders for c in tx.ledger.charges(o.id)]
+    refunds = [r for o in orders for r in tx.ledger.refunds(o.id)]
     notices = [n for mine in by_order.values() for n in mine] + loose
     named = {o.fee_notice_id for o in orders if o.fee_notice_id is not None}
     fee_notices = frozenset(
@@ -389,6 +422,7 @@ def _history(
         events=events,
         notices=notices,
         charges=charges,
+        refunds=refunds,
         requests_out=requests_out,
         handed_over=handed_over,
         withdrawn=withdrawn,

@@ -50,6 +50,8 @@ from vas_lifecycle.records import (
     FeedEvent,
     FeedKind,
     ReasonCode,
+    Refund,
+    RefundClaim,
     RequestKey,
     SpKey,
     SpViolation,
@@ -852,6 +854,47 @@ class ChargeRecorderContract(_Contract):
             assert tx.ledger.charge("k1") == charge
             assert tx.ledger.charge("k2") is None
 
+    def test_contract_refunds_and_claims(self) -> None:
+        """Refunds are kept by key and by order (oldest first), a key stored twice
+        fails the commit, a second claim under the same rule is ignored, claims are
+        paged by order id, and a failed unit of work leaves none of them behind."""
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        store, now = lc.store, clock.now()
+        first = Refund("r1", order.id, "k1", Decimal("1.00"), "test", now, 9)
+        second = Refund("r2", order.id, "k1", Decimal("2.00"), "test", now.add(seconds=1), 10)
+        with store.transaction() as tx:
+            tx.ledger.add_refund(first)
+            tx.ledger.add_refund(second)
+            tx.ledger.add_claim(RefundClaim(order.id, "IN5", now))
+            tx.ledger.add_claim(RefundClaim(order.id, "IN5", now.add(hours=1)))
+            tx.ledger.add_claim(RefundClaim("zz-other", "IN5", now))
+            assert tx.ledger.refunds(order.id) == [first, second]  # its own writes
+
+        def twice() -> None:
+            with store.transaction() as tx:
+                tx.ledger.add_refund(attrs.evolve(first, amount=Decimal("3.00")))
+
+        _raises(ConflictError, twice)
+
+        def add_then_fail() -> None:
+            with store.transaction() as tx:
+                tx.ledger.add_refund(attrs.evolve(first, key="r3"))
+                tx.ledger.add_claim(RefundClaim("aa-gone", "IN5", now))
+                raise RuntimeError("crash")
+
+        _raises(RuntimeError, add_then_fail)
+        with store.transaction(readonly=True) as tx:
+            assert tx.ledger.refund("r1") == first and tx.ledger.refund("r3") is None
+            assert tx.ledger.refunds(order.id) == [first, second]
+            assert tx.ledger.refunds("nobody") == []
+            assert sorted(r.key for r in tx.ledger.all_refunds()) == ["r1", "r2"]
+            claims = tx.ledger.claims(None, 10)
+            assert claims == sorted(claims, key=lambda c: (c.order_id, c.rule))
+            assert RefundClaim(order.id, "IN5", now) in claims and len(claims) == 2
+            assert tx.ledger.claims(claims[0].order_id, 10) == claims[1:]
+            assert tx.ledger.claims(None, 1) == claims[:1]
+
 
 class SpendRecorderContract(_Contract):
     """The behaviour of a store's :class:`~vas_lifecycle.store.base.SpendRecorder`:
@@ -884,6 +927,12 @@ class SpendRecorderContract(_Contract):
             assert tx.spend.spent(SUB, *december, "10658001") == (Decimal("5.00"), 2)
             assert tx.spend.spent(SUB, *december, None) == (Decimal("5.10"), 3)
             assert tx.spend.spent(SUB, "2026-11-01", "2026-12-01", None) == (Decimal("5.00"), 1)
+        # a refund comes off its charge's day and leaves the count of charges
+        with store.transaction() as tx:
+            tx.spend.add_refunded_spend([(SUB, "10658001", "2026-12-01", Decimal("1.50"))])
+            tx.spend.add_spend([(SUB, "10658001", "2026-12-01", Decimal("0.20"))])
+        with store.transaction(readonly=True) as tx:
+            assert tx.spend.spent(SUB, *december, "10658001") == (Decimal("3.70"), 3)
             assert tx.spend.spent(SUB, "2026-12-02", "2026-12-31", None) == (Decimal(0), 0)
             assert tx.spend.spent(OTHER, *december, "10658002") == (Decimal(0), 0)
 

@@ -33,6 +33,8 @@ from vas_lifecycle.records import (
     FeedEvent,
     FeedKind,
     ReasonCode,
+    Refund,
+    RefundClaim,
     RequestKey,
     SpKey,
     SpViolation,
@@ -53,6 +55,7 @@ __all__ = [
     "SP_KEY_COLUMNS",
     "charge_from_row",
     "charge_row",
+    "claim_from_row",
     "event_from_row",
     "event_row",
     "feed_from_row",
@@ -63,6 +66,8 @@ __all__ = [
     "order_row",
     "parse_time",
     "parse_ts",
+    "refund_from_row",
+    "refund_row",
     "report_from_row",
     "report_row",
     "request_key_from_row",
@@ -424,3 +429,15 @@ def feed_from_row(subscriber: str, row: Sequence[Any]) -> FeedDelivery:
         json.loads(row[10]),
     )
     return FeedDelivery(subscriber, event, row[11], row[12])
+
+
+def refund_row(r: Refund) -> tuple[Any, ...]:
+    return (r.key, r.order_id, r.charge_key, str(r.amount), r.reason, ts(r.at), r.order_version)
+
+
+def refund_from_row(row: Sequence[Any]) -> Refund:
+    return Refund(row[0], row[1], row[2], Decimal(row[3]), row[4], _ts(row[5]), row[6])
+
+
+def claim_from_row(row: Sequence[Any]) -> RefundClaim:
+    return RefundClaim(row[0], row[1], _ts(row[2]))

@@ -239,6 +239,26 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             f"WHERE kind <> 'on_demand' AND state IN {LIVE_STATES_SQL}",
         ),
     ),
+    (
+        10,
+        (
+            # refunds against recorded charges, and the claims that make them due (IN5)
+            """CREATE TABLE vas_refunds (
+                key TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL,
+                charge_key TEXT NOT NULL,
+                amount TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                at TEXT NOT NULL,
+                order_version INTEGER NOT NULL)""",
+            "CREATE INDEX vas_refunds_order ON vas_refunds (order_id)",
+            """CREATE TABLE vas_refund_claims (
+                order_id TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                at TEXT NOT NULL,
+                PRIMARY KEY (order_id, rule))""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -26,6 +26,8 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    Refund,
+    RefundClaim,
     RequestKey,
     SpKey,
     SpViolation,
@@ -59,6 +61,7 @@ from vas_lifecycle.store.sql.codec import (
     SP_KEY_COLUMNS,
     charge_from_row,
     charge_row,
+    claim_from_row,
     event_from_row,
     event_row,
     feed_from_row,
@@ -69,6 +72,8 @@ from vas_lifecycle.store.sql.codec import (
     order_row,
     parse_time,
     parse_ts,
+    refund_from_row,
+    refund_row,
     report_from_row,
     report_row,
     request_key_from_row,
@@ -93,6 +98,7 @@ _ADD_SPEND = (
     "ON CONFLICT (msisdn, day, access_code) DO UPDATE SET "
     "cents = vas_spend.cents + excluded.cents, charges = vas_spend.charges + excluded.charges"
 )
+_REFUNDS = "SELECT key, order_id, charge_key, amount, reason, at, order_version FROM vas_refunds"
 _INSERT_EVENTS = f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: the live states, as SQL: the same list as the partial index vas_orders_live
@@ -547,6 +553,8 @@ class _Orders(_Part, OrderRecorder):
         )
         self._tx.execute_many("DELETE FROM vas_notices WHERE order_id = ?", keys)
         self._tx.execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
+        self._tx.execute_many("DELETE FROM vas_refunds WHERE order_id = ?", keys)
+        self._tx.execute_many("DELETE FROM vas_refund_claims WHERE order_id = ?", keys)
         # through vas_feed_order: one index fewer to write with every event
         self._tx.execute_many(
             "DELETE FROM vas_feed WHERE subscriber IN (SELECT name FROM vas_feed_subscribers) "
@@ -790,7 +798,7 @@ class _Notices(_Part, NoticeRecorder):
 
 
 class _Ledger(_Part, ChargeRecorder):
-    """Charges."""
+    """Charges, and refunds with their claims (written at once: they are rare)."""
 
     def __init__(self, tx: SqlTransaction) -> None:
         super().__init__(tx)
@@ -807,6 +815,45 @@ class _Ledger(_Part, ChargeRecorder):
                 "at, order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [charge_row(c) for c in self._charges],
             )
+
+    def refunds(self, order_id: str) -> list[Refund]:
+        self._tx.flush()
+        rows = self._tx.query(f"{_REFUNDS} WHERE order_id = ? ORDER BY at, key", (order_id,))
+        return [refund_from_row(r) for r in rows]
+
+    def refund(self, key: str) -> Refund | None:
+        self._tx.flush()
+        rows = self._tx.query(f"{_REFUNDS} WHERE key = ?", (key,))
+        return refund_from_row(rows[0]) if rows else None
+
+    def add_refund(self, refund: Refund) -> None:
+        self._tx.flush()
+        self._tx.execute(
+            "INSERT INTO vas_refunds (key, order_id, charge_key, amount, reason, at, "
+            "order_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            refund_row(refund),
+        )
+
+    def add_claim(self, claim: RefundClaim) -> None:
+        self._tx.flush()
+        self._tx.execute(
+            "INSERT INTO vas_refund_claims (order_id, rule, at) VALUES (?, ?, ?) "
+            "ON CONFLICT (order_id, rule) DO NOTHING",
+            (claim.order_id, claim.rule, ts(claim.at)),
+        )
+
+    def claims(self, after: str | None, limit: int) -> list[RefundClaim]:
+        self._tx.flush()
+        rows = self._tx.query(
+            "SELECT order_id, rule, at FROM vas_refund_claims WHERE order_id > ? "
+            "ORDER BY order_id, rule LIMIT ?",
+            (after or "", limit),
+        )
+        return [claim_from_row(r) for r in rows]
+
+    def all_refunds(self) -> Iterator[Refund]:
+        self._tx.flush()
+        yield from (refund_from_row(r) for r in self._pages(_REFUNDS, "key"))
 
     def charges(self, order_id: str) -> list[Charge]:
         rows = self._tx.query(
@@ -940,10 +987,16 @@ class _Spend(_Part, SpendRecorder):
             )
 
     def add_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        self._add(rows, 1, 1)
+
+    def add_refunded_spend(self, rows: Sequence[tuple[str, str, str, Decimal]]) -> None:
+        self._add(rows, -1, 0)
+
+    def _add(self, rows: Sequence[tuple[str, str, str, Decimal]], sign: int, each: int) -> None:
         added = self._added
         for msisdn, access_code, day, amount in rows:
             cents, n = added.get((msisdn, access_code, day), (0, 0))
-            added[msisdn, access_code, day] = (cents + int(amount * 100), n + 1)
+            added[msisdn, access_code, day] = (cents + sign * int(amount * 100), n + each)
 
     def add_settled_spend(self, order_ids: Sequence[str], day: str) -> None:
         self._tx.flush()
