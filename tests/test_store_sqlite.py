@@ -136,8 +136,9 @@ def test_a_later_migration_runs_its_sql_and_python_steps_in_order(
 def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: Path) -> None:
     """Schema 4 (the first release) gains the gateway and SP-key tables of schema 5,
     the event feed's of schema 6, the request keys of schema 7, the spend ledger of
-    schema 8, the live-state indexes with ``paused`` of schema 9 and the refunds of
-    schema 10; what it held is still there, and the store works."""
+    schema 8, the live-state indexes with ``paused`` of schema 9, the refunds of
+    schema 10 and the last uses of schema 11; what it held is still there, and the
+    store works."""
     path = tmp_path / "release.db"
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute("CREATE TABLE vas_schema (version INTEGER NOT NULL)")
@@ -146,7 +147,7 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
         conn.execute("INSERT INTO vas_schema (version) VALUES (4)")
         conn.execute("INSERT INTO vas_pick_sessions VALUES ('+8613800138000', '[]', 'a', 'b')")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 10
+    assert store.schema_version == SCHEMA_VERSION == 11
     clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
     lc = Lifecycle(demo_catalog(), clock=clock, store=store)
     order = lc.request("+8613800138000", "NEWS", channel=Channel.WEB, idempotency_key="k")
@@ -157,6 +158,7 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
     assert lc.feed.subscribe("billing", print) and lc.feed.backlog("billing") == 0
     assert lc.spend("+8613800138000").charges == 0
     assert lc.refunds_due() == [] and lc.refunds(order.id) == []
+    assert lc.record_usage(order.id) == lc.get(order.id)
     store.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM vas_pick_sessions").fetchone() == (1,)

@@ -53,7 +53,8 @@ class Service:
     """One catalog entry.
 
     ``price`` is per ``period`` (monthly by default for subscriptions, per use for
-    on-demand). A trial is free and lasts ``trial_days``.
+    on-demand). A trial is free and lasts ``trial_days``. ``inactivity_exempt``
+    services are never cancelled for lack of use (UK6).
     """
 
     code: str = attrs.field(converter=check_service_code)
@@ -65,6 +66,10 @@ class Service:
     access_code: str = attrs.field(converter=canonical_access_code)
     trial_days: int | None = None
     period: Period | None = attrs.field(default=None, converter=attrs.converters.optional(Period))
+    #: UK6: never cancelled for lack of use (push, seasonal and annual services)
+    inactivity_exempt: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )
     #: the price as every order of this service records it (C12), made once
     price_text: str = attrs.field(init=False, repr=False, eq=False)
 

@@ -41,6 +41,7 @@ __all__ = [
     "ReceiveText",
     "RecordCharge",
     "RecordRefund",
+    "RecordUsage",
     "RefuseSp",
     "ReportDelivery",
     "Request",
@@ -169,6 +170,13 @@ class RecordRefund(NamedTuple):
     charge_key: str | None
     actor: str | None
     channel: Channel | None
+
+
+class RecordUsage(NamedTuple):
+    """A use of a subscription at ``at`` (None: now), for the inactivity rule (UK6)."""
+
+    order_id: str
+    at: pendulum.DateTime | None
 
 
 class ClaimRefund(NamedTuple):

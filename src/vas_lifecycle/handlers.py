@@ -30,6 +30,7 @@ from vas_lifecycle.commands import (
     ReadSpOrder,
     RecordCharge,
     RecordRefund,
+    RecordUsage,
     RefuseSp,
     ReportDelivery,
     Request,
@@ -81,6 +82,7 @@ __all__ = [
     "purge",
     "record_charge",
     "record_refund",
+    "record_usage",
     "refunds_due",
     "request",
     "resume",
@@ -171,6 +173,8 @@ def request(cmd: Request, uow: UnitOfWork) -> Order:
     )
     if refused is not None and refused[0] in FORCED:
         uow.violation(order, refused[0], channel=channel, evidence=refused[1])
+    if refused is None and timers.tracks_use(service, policy):  # UK6
+        tx.usage.track(order.id, now)
     if keyed is not None:
         _remember(uow, keyed, order)
     return order
@@ -266,8 +270,19 @@ def pause(cmd: Pause, uow: UnitOfWork) -> Order:
 
 
 def resume(cmd: Resume, uow: UnitOfWork) -> Order:
-    """Resume a paused subscription; an active one is left as it is."""
-    return _hold(cmd, uow, OrderState.ACTIVE, EventKind.ORDER_RESUMED, NoticeKind.RESUMED)
+    """Resume a paused subscription; an active one is left as it is. Idleness (UK6)
+    counts again from the resume."""
+    order = _hold(cmd, uow, OrderState.ACTIVE, EventKind.ORDER_RESUMED, NoticeKind.RESUMED)
+    uow.tx.usage.touch([order.id], uow.now)
+    return order
+
+
+def record_usage(cmd: RecordUsage, uow: UnitOfWork) -> Order:
+    """A use of a live subscription (UK6): its idleness counts from ``cmd.at``."""
+    order = load(uow.tx.orders, cmd.order_id)
+    if order.is_live:
+        uow.tx.usage.touch([order.id], min(cmd.at or uow.now, uow.now))
+    return order
 
 
 def _hold(
@@ -282,13 +297,36 @@ def _hold(
 
 
 def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
-    """Fire up to ``batch`` due timers (C1 expiry, C6 reminder and end); how many were due."""
+    """Fire up to ``batch`` due timers (C1 expiry, C6 reminder and end), then look at
+    up to ``batch`` subscriptions idle for the policy's window (UK6); how many of
+    either were due."""
     due = uow.tx.orders.due_orders(uow.now, cmd.batch)
     for order in due:
         step = timers.due_step(order, uow.now, uow.policy)
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
-    return len(due)
+    return len(due) + _idle(uow, cmd.batch)
+
+
+def _idle(uow: UnitOfWork, batch: int) -> int:
+    """UK6: cancel the subscriptions unused for the policy's window, look again later
+    at those tracked that are not (yet) idle, stop tracking those that ended."""
+    window, tx, now = uow.policy.cancel_after_inactivity, uow.tx, uow.now
+    if window is None:
+        return 0
+    idle = tx.usage.idle(now - window, batch)
+    for order_id, used_at in idle:
+        order = tx.orders.get_order(order_id)
+        decided = (
+            timers.Idle() if order is None else timers.idle_step(order, used_at, now, uow.policy)
+        )
+        if decided.look_again is not None:
+            tx.usage.touch([order_id], decided.look_again)
+            continue
+        tx.usage.forget(order_id)
+        if order is not None and decided.step is not None:
+            uow.record(order, [decided.step], channel=None, actor=SYSTEM)
+    return len(idle)
 
 
 def may_charge(

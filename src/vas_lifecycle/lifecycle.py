@@ -269,6 +269,20 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
         return self._run(handlers.resume, commands.Resume(order_id, chan, who, evidence))
 
+    def record_usage(self, order_id: str, *, at: dt.datetime | None = None) -> Order:
+        """The subscriber used a subscription at ``at`` (now by default; a later time is
+        taken as now): where the policy cancels idle subscriptions (UK6,
+        ``Policy.cancel_after_inactivity``), the idle time counts from the latest use.
+        Nothing is recorded in the order's history; an order that is not live, or not
+        watched, is left as it is. Returns the order.
+
+        Raises:
+            UnknownOrderError, ClockError: no such order; ``at`` is not an aware
+                instant.
+        """
+        when = None if at is None else arguments.instant(at, "at")
+        return self._run(handlers.record_usage, commands.RecordUsage(order_id, when))
+
     def unsubscribe_all(
         self, msisdn: str, *, channel: Channel | str, actor: str | None = None
     ) -> list[Order]:

@@ -69,6 +69,7 @@ class NoticeKind(enum.StrEnum):
     PAUSED = "paused"  # a subscription paused: nothing charged until it resumes
     RESUMED = "resumed"  # a paused subscription runs, and is charged, again
     REFUNDED = "refunded"  # IN5, CN25c: money given back against a charge
+    INACTIVE_CANCELLED = "inactive_cancelled"  # UK6: cancelled after going unused
 
 
 @attrs.frozen
@@ -117,6 +118,7 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "period": "the period a charge is for (its period key: 2026-12, 2026-W49, 2026-12-06)",
         "complain": "phrase: where to ask or complain about a charge",
         "spent": "what the subscriber spent on the access code in the period so far",
+        "idle_days": "how many days a subscription went unused before it was cancelled",
         "list_word": "the word that lists live orders (0000)",
         "fragment": "a short, sanitised fragment of the text received",
     }
@@ -173,6 +175,9 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         NoticeKind.PAUSED: frozenset({"sp_name", "service_name", "how_to_unsubscribe"}),
         NoticeKind.RESUMED: frozenset({"sp_name", "service_name", "price", "how_to_unsubscribe"}),
         NoticeKind.REFUNDED: frozenset({"sp_name", "service_name", "amount", "complain"}),
+        NoticeKind.INACTIVE_CANCELLED: frozenset(
+            {"sp_name", "service_name", "idle_days", "effective_now"}
+        ),
     }
 )
 
@@ -427,6 +432,10 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "【退费通知】您订购的{sp_name}“{service_name}”已退还{amount}至您的话费账户。"
             "{complain}。"
         ),
+        NoticeKind.INACTIVE_CANCELLED: (
+            "您订购的{sp_name}“{service_name}”已连续{idle_days}天未使用，已为您自动退订，"
+            "{effective_now}。"
+        ),
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -546,6 +555,10 @@ ENGLISH = TemplateSet(
         NoticeKind.REFUNDED: (
             "[Refund] {amount} for {service_name} from {sp_name} has been given back to "
             "your account. {complain}."
+        ),
+        NoticeKind.INACTIVE_CANCELLED: (
+            "{service_name} from {sp_name} was not used for {idle_days} days and has been "
+            "cancelled: {effective_now}."
         ),
     },
     phrases={

@@ -177,6 +177,8 @@ class Step:
     kind: EventKind
     data: Mapping[str, str] = attrs.field(factory=dict)
     notice: NoticeKind | None = None
+    #: what the notice says beyond the order's own fields (none for most)
+    fields: Mapping[str, str] | None = None
 
 
 @attrs.frozen

@@ -207,6 +207,11 @@ class Policy:
     # IN5: an unsubscribe, or a claim (Lifecycle.claim_refund), this soon after the
     # activation makes the order's charges due for a refund (None: never by rule)
     refund_window: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)
+    # UK6: a paid subscription not used for this long is cancelled, with a notice
+    # (None: never); services marked inactivity_exempt are not
+    cancel_after_inactivity: dt.timedelta | None = attrs.field(
+        default=None, validator=_maybe_positive
+    )
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates

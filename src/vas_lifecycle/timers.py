@@ -12,16 +12,26 @@ trial's end) is held until they end. The state change itself is never delayed.
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import pendulum
 
+from vas_lifecycle.catalog import OfferKind, Service
 from vas_lifecycle.clock import later
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.order import EventKind, Order, Step
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.states import OrderState
 
-__all__ = ["before_quiet_hours", "due_step", "held_until", "quiet_period"]
+__all__ = [
+    "Idle",
+    "before_quiet_hours",
+    "due_step",
+    "held_until",
+    "idle_step",
+    "quiet_period",
+    "tracks_use",
+]
 
 #: how far before the quiet hours a reminder that would fall in them is moved
 _MARGIN = dt.timedelta(minutes=1)
@@ -46,6 +56,49 @@ def due_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step | Non
             return Step(EventKind.TRIAL_REMINDED, {"reminder": "skipped: quiet hours"})
         return Step(EventKind.TRIAL_REMINDED, notice=NoticeKind.TRIAL_REMINDER)
     return None  # pragma: no cover - due_at only points at the timers above
+
+
+class Idle(NamedTuple):
+    """What the inactivity sweep does with a tracked order (UK6): cancel it
+    (``step``), look again as if it was last used at ``look_again``, or, with
+    neither, stop tracking it."""
+
+    step: Step | None = None
+    look_again: pendulum.DateTime | None = None
+
+
+def tracks_use(service: Service, policy: Policy) -> bool:
+    """UK6: are orders of ``service`` watched for lack of use (paid subscriptions the
+    policy cancels when idle, unless the service is exempt)?"""
+    return (
+        policy.cancel_after_inactivity is not None
+        and service.kind is OfferKind.SUBSCRIPTION
+        and not service.inactivity_exempt
+    )
+
+
+def idle_step(
+    order: Order, used_at: pendulum.DateTime, now: pendulum.DateTime, policy: Policy
+) -> Idle:
+    """UK6: an active subscription unused for longer than
+    ``policy.cancel_after_inactivity``, counted from its last use or its activation,
+    whichever is later, is cancelled with a notice. One not yet active, or paused, is looked at again later (a pause
+    is not idleness: the clock starts again at ``now``); one no longer live (or a
+    policy without the rule) is not tracked any more."""
+    window = policy.cancel_after_inactivity
+    if window is None or not order.is_live:
+        return Idle()
+    if order.state is not OrderState.ACTIVE or order.activated_at is None:
+        return Idle(look_again=now)
+    since = max(used_at, order.activated_at)
+    if now - since <= window:  # the sweep hands out only what is past the window
+        return Idle(look_again=since)
+    days = str(window.days)
+    facts = {"reason": "inactive", "from_state": order.state.value, "idle_days": days}
+    step = Step(
+        EventKind.ORDER_CANCELLED, facts, NoticeKind.INACTIVE_CANCELLED, {"idle_days": days}
+    )
+    return Idle(step)
 
 
 def quiet_period(

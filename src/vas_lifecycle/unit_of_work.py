@@ -225,6 +225,7 @@ class UnitOfWork:
                     order=order,
                     at=self.now,
                     notice_id=data.get("notice_id"),
+                    extra=step.fields,
                 )
                 text_out = notice.text
                 staged.append(notice)

@@ -55,6 +55,7 @@ __all__ = [
     "SpendRecorder",
     "Store",
     "Transaction",
+    "UsageRecorder",
     "Waiting",
 ]
 
@@ -446,6 +447,31 @@ class SpendRecorder(abc.ABC):
         charges."""
 
 
+class UsageRecorder(abc.ABC):
+    """When each tracked subscription was last used (UK6: a paid subscription unused
+    for the policy's window is cancelled). An order is tracked from its request when
+    the policy cancels idle subscriptions and its service is not exempt; the sweep in
+    ``run_due`` reads the ones idle longest first."""
+
+    @abc.abstractmethod
+    def track(self, order_id: str, at: pendulum.DateTime) -> None:
+        """Start tracking an order, as used at ``at``."""
+
+    @abc.abstractmethod
+    def touch(self, order_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        """A use of each order at ``at``: a tracked order's time moves to ``at`` if that
+        is later; an order not tracked is ignored."""
+
+    @abc.abstractmethod
+    def forget(self, order_id: str) -> None:
+        """Stop tracking an order."""
+
+    @abc.abstractmethod
+    def idle(self, before: pendulum.DateTime, limit: int) -> list[tuple[str, pendulum.DateTime]]:
+        """Up to ``limit`` tracked orders last used before ``before``, with that time,
+        longest idle first."""
+
+
 class EvidenceRecorder(abc.ABC):
     """What others did, kept as evidence: SP violations (C13) and the delivery
     reports gateways send about notices."""
@@ -553,7 +579,7 @@ class FeedRecorder(abc.ABC):
 
 class Transaction(abc.ABC):
     """One unit of work, made of one recorder per subject: ``orders``, ``outbox``,
-    ``ledger``, ``spend``, ``evidence``, ``keys`` and ``feed``. Nothing is visible to others
+    ``ledger``, ``spend``, ``usage``, ``evidence``, ``keys`` and ``feed``. Nothing is visible to others
     until the store commits it; either all of it is stored or none of it. Code that
     needs one subject takes that recorder (the outbox's delivery takes a
     :class:`NoticeRecorder`)."""
@@ -562,6 +588,7 @@ class Transaction(abc.ABC):
     outbox: NoticeRecorder
     ledger: ChargeRecorder
     spend: SpendRecorder
+    usage: UsageRecorder
     evidence: EvidenceRecorder
     keys: KeyRecorder
     feed: FeedRecorder

@@ -50,6 +50,7 @@ from vas_lifecycle.store.base import (
     SpendRecorder,
     Store,
     Transaction,
+    UsageRecorder,
     Waiting,
 )
 
@@ -90,6 +91,7 @@ class _Data:
         self.refunds: dict[str, Refund] = {}
         self.refunds_by_order: dict[str, list[str]] = {}
         self.claims: dict[tuple[str, str], RefundClaim] = {}  # (order id, rule)
+        self.usage: dict[str, pendulum.DateTime] = {}  # tracked order -> last used (UK6)
         self.violations: list[SpViolation] = []
         self.picks: dict[str, PickSession] = {}
         self.messages: dict[str, pendulum.DateTime] = {}
@@ -119,6 +121,7 @@ class _Data:
         other.refunds = dict(self.refunds)
         other.refunds_by_order = {k: list(v) for k, v in self.refunds_by_order.items()}
         other.claims = dict(self.claims)
+        other.usage = dict(self.usage)
         other.violations = list(self.violations)
         other.picks = dict(self.picks)
         other.messages = dict(self.messages)
@@ -306,6 +309,7 @@ class _Orders(_Part, OrderRecorder):
                 data.refunds.pop(key, None)
             for claim in [k for k in data.claims if k[0] == oid]:
                 del data.claims[claim]
+            data.usage.pop(oid, None)
             for owed in data.feed.values():
                 for eid in [e for e, (event, _box) in owed.items() if event.order_id == oid]:
                     del owed[eid]
@@ -642,6 +646,39 @@ class _Spend(_Part, SpendRecorder):
         return Decimal(cents) / 100, count
 
 
+class _Usage(_Part, UsageRecorder):
+    """When each tracked subscription was last used."""
+
+    def track(self, order_id: str, at: pendulum.DateTime) -> None:
+        self._set(order_id, at)
+
+    def touch(self, order_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        usage = self._data.usage
+        for order_id in order_ids:
+            used = usage.get(order_id)
+            if used is not None and used < at:
+                self._set(order_id, at)
+
+    def forget(self, order_id: str) -> None:
+        self._set(order_id, None)
+
+    def _set(self, order_id: str, at: pendulum.DateTime | None) -> None:
+        usage = self._data.usage
+        before = usage.get(order_id)
+        if at is None:
+            usage.pop(order_id, None)
+        else:
+            usage[order_id] = at
+        if before is None:
+            self._undo.append(functools.partial(_drop, usage, order_id))
+        else:
+            self._undo.append(functools.partial(usage.__setitem__, order_id, before))
+
+    def idle(self, before: pendulum.DateTime, limit: int) -> list[tuple[str, pendulum.DateTime]]:
+        found = sorted((at, oid) for oid, at in self._data.usage.items() if at < before)
+        return [(oid, at) for at, oid in found[:limit]]
+
+
 def _cents(amount: Decimal) -> int:
     return int(amount * 100)
 
@@ -844,6 +881,7 @@ class _MemoryTransaction(Transaction):
         self.outbox = _Notices(data, undo)
         self.ledger = _Ledger(data, undo)
         self.spend = _Spend(data, undo)
+        self.usage = _Usage(data, undo)
         self.evidence = _Evidence(data, undo)
         self.keys = _Keys(data, undo)
         self.feed = _Feed(data, undo)

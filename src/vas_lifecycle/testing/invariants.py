@@ -60,6 +60,7 @@ ONE_SHOT = frozenset(
         NoticeKind.TRIAL_REMINDER,
         NoticeKind.TRIAL_ENDED,
         NoticeKind.CANCELLED,
+        NoticeKind.INACTIVE_CANCELLED,
     }
 )
 
@@ -206,7 +207,8 @@ def invariant_4_cancellation(h: History) -> Iterable[InvariantViolation]:
         if cancels > 1:
             yield _v("4", order.id, f"cancelled {cancels} times")
         notices = Counter(n.kind for n in h.notices_of(order.id))
-        if cancels and notices[NoticeKind.CANCELLED] != 1:
+        said = notices[NoticeKind.CANCELLED] + notices[NoticeKind.INACTIVE_CANCELLED]  # UK6
+        if cancels and said != 1:
             yield _v("C7", order.id, "a cancellation was not confirmed exactly once")
 
 

@@ -9,7 +9,8 @@ savepoints and batches, hostile text, random interleavings of the whole lifecycl
 :class:`OrderRecorderContract` (``tx.orders``), :class:`LeasedQueueContract` (the
 shape the outbox and each feed subscriber share), :class:`NoticeRecorderContract`
 (``tx.outbox``), :class:`ChargeRecorderContract` (``tx.ledger``),
-:class:`SpendRecorderContract` (``tx.spend``),
+:class:`SpendRecorderContract` (``tx.spend``), :class:`UsageRecorderContract`
+(``tx.usage``),
 :class:`EvidenceRecorderContract` (``tx.evidence``), :class:`KeyRecorderContract`
 (``tx.keys``) and :class:`FeedRecorderContract` (``tx.feed``).
 The project runs it on ``MemoryStore``, ``SQLiteStore`` and ``PostgresStore``; a
@@ -74,6 +75,7 @@ __all__ = [
     "SpendRecorderContract",
     "StoreContract",
     "TransactionContract",
+    "UsageRecorderContract",
 ]
 
 T = TypeVar("T")
@@ -1238,6 +1240,43 @@ class FeedRecorderContract(_Contract):
         assert lc.feed.backlog("billing") == 0
 
 
+class UsageRecorderContract(_Contract):
+    """The behaviour of a store's :class:`~vas_lifecycle.store.base.UsageRecorder`:
+    ``tx.usage``: when each tracked subscription was last used (UK6)."""
+
+    def test_contract_usage_moves_forward_and_lists_the_idle_first(self) -> None:
+        store = self.make_store()
+        t0 = pendulum.datetime(2026, 12, 1, tz="UTC")
+        with store.transaction() as tx:
+            tx.usage.track("a", t0)
+            tx.usage.track("b", t0.add(days=1))
+            tx.usage.track("c", t0.add(days=2))
+            tx.usage.touch(["a", "untracked"], t0.add(days=3))  # read back in the unit
+            assert tx.usage.idle(t0.add(days=3), 10) == [
+                ("b", t0.add(days=1)),
+                ("c", t0.add(days=2)),
+            ]
+        with store.transaction() as tx:
+            tx.usage.touch(["b"], t0)  # earlier than recorded: nothing moves
+            tx.usage.touch(["c"], t0.add(days=5))
+            tx.usage.forget("a")
+
+        def touch_then_fail() -> None:
+            with store.transaction() as tx:
+                tx.usage.touch(["b"], t0.add(days=9))
+                tx.usage.track("d", t0)
+                raise RuntimeError("crash")
+
+        _raises(RuntimeError, touch_then_fail)
+        with store.transaction(readonly=True) as tx:
+            assert tx.usage.idle(t0.add(days=10), 10) == [
+                ("b", t0.add(days=1)),
+                ("c", t0.add(days=5)),
+            ]
+            assert tx.usage.idle(t0.add(days=10), 1) == [("b", t0.add(days=1))]
+            assert tx.usage.idle(t0.add(days=1), 10) == []
+
+
 class StoreContract(
     TransactionContract,
     OrderRecorderContract,
@@ -1245,6 +1284,7 @@ class StoreContract(
     NoticeRecorderContract,
     ChargeRecorderContract,
     SpendRecorderContract,
+    UsageRecorderContract,
     EvidenceRecorderContract,
     KeyRecorderContract,
     FeedRecorderContract,

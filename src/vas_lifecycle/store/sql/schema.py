@@ -259,6 +259,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 PRIMARY KEY (order_id, rule))""",
         ),
     ),
+    (
+        11,
+        (
+            # when each tracked subscription was last used (UK6: idle ones are cancelled)
+            """CREATE TABLE vas_usage (
+                order_id TEXT PRIMARY KEY,
+                used_at TEXT NOT NULL)""",
+            "CREATE INDEX vas_usage_idle ON vas_usage (used_at)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -46,6 +46,7 @@ from vas_lifecycle.store.base import (
     OrderRecorder,
     SpendRecorder,
     Transaction,
+    UsageRecorder,
     Waiting,
 )
 from vas_lifecycle.store.sql.codec import (
@@ -121,6 +122,7 @@ class SqlTransaction(Transaction):
     outbox: _Notices
     ledger: _Ledger
     spend: _Spend
+    usage: _Usage
     evidence: _Evidence
     keys: _Keys
     feed: _Feed
@@ -134,6 +136,7 @@ class SqlTransaction(Transaction):
         self.outbox = _Notices(self)
         self.ledger = _Ledger(self)
         self.spend = _Spend(self)
+        self.usage = _Usage(self)
         self.evidence = _Evidence(self)
         self.keys = _Keys(self)
         self.feed = _Feed(self)
@@ -144,6 +147,7 @@ class SqlTransaction(Transaction):
             self.outbox,
             self.ledger,
             self.spend,
+            self.usage,
             self.evidence,
             self.feed,
         )
@@ -555,6 +559,7 @@ class _Orders(_Part, OrderRecorder):
         self._tx.execute_many("DELETE FROM vas_charges WHERE order_id = ?", keys)
         self._tx.execute_many("DELETE FROM vas_refunds WHERE order_id = ?", keys)
         self._tx.execute_many("DELETE FROM vas_refund_claims WHERE order_id = ?", keys)
+        self._tx.execute_many("DELETE FROM vas_usage WHERE order_id = ?", keys)
         # through vas_feed_order: one index fewer to write with every event
         self._tx.execute_many(
             "DELETE FROM vas_feed WHERE subscriber IN (SELECT name FROM vas_feed_subscribers) "
@@ -1023,6 +1028,54 @@ class _Spend(_Part, SpendRecorder):
             params,
         )
         return Decimal(int(cents)) / 100, int(count)
+
+
+class _Usage(_Part, UsageRecorder):
+    """When each tracked subscription was last used; a unit of work's uses are sent
+    as one batch (a busy service reports many)."""
+
+    def __init__(self, tx: SqlTransaction) -> None:
+        super().__init__(tx)
+        self._touched: dict[str, pendulum.DateTime] = {}
+
+    def forget_batch(self) -> None:
+        if self._touched:
+            self._touched = {}
+
+    def flush_batch(self) -> None:
+        if self._touched:
+            self._tx.execute_many(
+                "UPDATE vas_usage SET used_at = ? WHERE order_id = ? AND used_at < ?",
+                [(ts(at), oid, ts(at)) for oid, at in sorted(self._touched.items())],
+            )
+
+    def track(self, order_id: str, at: pendulum.DateTime) -> None:
+        self._tx.flush()
+        self._tx.execute(
+            "INSERT INTO vas_usage (order_id, used_at) VALUES (?, ?) "
+            "ON CONFLICT (order_id) DO UPDATE SET used_at = excluded.used_at",
+            (order_id, ts(at)),
+        )
+
+    def touch(self, order_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        touched = self._touched
+        for order_id in order_ids:
+            before = touched.get(order_id)
+            if before is None or before < at:
+                touched[order_id] = at
+
+    def forget(self, order_id: str) -> None:
+        self._tx.flush()
+        self._tx.execute("DELETE FROM vas_usage WHERE order_id = ?", (order_id,))
+
+    def idle(self, before: pendulum.DateTime, limit: int) -> list[tuple[str, pendulum.DateTime]]:
+        self._tx.flush()
+        rows = self._tx.query(
+            "SELECT order_id, used_at FROM vas_usage WHERE used_at < ? "
+            "ORDER BY used_at, order_id LIMIT ?",
+            (ts(before), limit),
+        )
+        return [(r[0], parse_time(r[1])) for r in rows]
 
 
 class _Evidence(_Part, EvidenceRecorder):
