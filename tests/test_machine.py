@@ -77,7 +77,7 @@ def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
     import attrs
     import pendulum
 
-    from vas_lifecycle import Channel, Event, EventKind, Order
+    from vas_lifecycle import Channel, Event, EventKind, Order, OrderState, Pack
     from vas_lifecycle.catalog import OfferKind, Period
     from vas_lifecycle.order import EVENT_TRIGGERS, apply
     from vas_lifecycle.states import TRANSITIONS
@@ -89,6 +89,7 @@ def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
         EventKind.PURCHASE_CONFIRMED: {"activated_at", "consent_channel", "fee_notice_id"},
         EventKind.TRIAL_STARTED: {"trial_ends_at", "remind_at"},
         EventKind.TRIAL_REMINDED: {"reminded_at", "remind_at"},
+        EventKind.RENEWAL_NOTIFIED: {"reminded_at", "remind_at"},
         EventKind.ORDER_COMPLETED: {"fee_notice_id"},
     }
     data = {
@@ -123,3 +124,13 @@ def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
                 assert (after.state, after.version) == (_dest, 4)
                 checked += 1
     assert checked >= len(TRANSITIONS)
+    # a pack's consent and renewal also set its validity and its next notice
+    pack = attrs.evolve(full, state=OrderState.ACTIVE, pack=Pack(28, True, at), remind_at=None)
+    facts = {"valid_until": at.add(days=28).isoformat(), "remind_at": at.add(days=27).isoformat()}
+    for kind in (EventKind.ORDER_RENEWED, EventKind.RENEWAL_NOTIFIED):
+        event = Event("o1", 4, kind, at, None, "system", None, None, facts)
+        after = apply(pack, event)
+        renewed = kind is EventKind.ORDER_RENEWED
+        assert after.pack == (Pack(28, True, at.add(days=28)) if renewed else pack.pack)
+        assert after.remind_at == (at.add(days=27) if renewed else None)
+        assert after.reminded_at == (pack.reminded_at if renewed else at)

@@ -35,7 +35,7 @@ from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.machine import mermaid_diagram
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, Notice, NoticeKind, TemplateSet
 from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, RecordingNotifier
-from vas_lifecycle.order import Event, EventKind, Order
+from vas_lifecycle.order import Event, EventKind, Order, Pack
 from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
 from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.publisher import EventFeed
@@ -116,6 +116,7 @@ __all__ = [
     "OfferKind",
     "Order",
     "OrderState",
+    "Pack",
     "Period",
     "Policy",
     "PolicyError",

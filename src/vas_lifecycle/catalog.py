@@ -32,6 +32,7 @@ class Period(enum.StrEnum):
     WEEK = "week"
     DAY = "day"
     USE = "use"  # on-demand: per use
+    VALIDITY = "validity"  # a pack: per validity period of its own length (validity_days)
 
 
 def _amount(value: object) -> Decimal:
@@ -54,7 +55,9 @@ class Service:
 
     ``price`` is per ``period`` (monthly by default for subscriptions, per use for
     on-demand). A trial is free and lasts ``trial_days``. ``inactivity_exempt``
-    services are never cancelled for lack of use (UK6).
+    services are never cancelled for lack of use (UK6). A pack (``validity_days``)
+    is valid that many days from its activation and renewed at the end when
+    ``auto_renew``, as the policy's renewal rules allow (IN3, IN7).
     """
 
     code: str = attrs.field(converter=check_service_code)
@@ -70,6 +73,10 @@ class Service:
     inactivity_exempt: bool = attrs.field(
         default=False, validator=attrs.validators.instance_of(bool)
     )
+    #: a pack (IN3, IN7): valid this many days from its activation, charged per
+    #: validity period (``Period.VALIDITY``), renewed at its end if ``auto_renew``
+    validity_days: int | None = None
+    auto_renew: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     #: the price as every order of this service records it (C12), made once
     price_text: str = attrs.field(init=False, repr=False, eq=False)
 
@@ -84,6 +91,8 @@ class Service:
             raise PolicyError(f"only a trial has trial_days (service {self.code!r})")
         if self.kind is OfferKind.SUBSCRIPTION and self.price == 0:
             raise PolicyError(f"subscription {self.code!r} has price 0: sell it as a trial")
+        if self.validity_days is not None:
+            self._check_pack()
         if self.period is None:
             default = Period.USE if self.kind is OfferKind.ON_DEMAND else Period.MONTH
             object.__setattr__(self, "period", default)
@@ -91,6 +100,18 @@ class Service:
             raise PolicyError(f"on-demand {self.code!r} is priced per use")
         if self.kind is not OfferKind.ON_DEMAND and self.period is Period.USE:
             raise PolicyError(f"{self.kind.value} {self.code!r} cannot be priced per use")
+        if self.period is Period.VALIDITY and self.validity_days is None:
+            raise PolicyError(f"{self.code!r}: a validity period needs validity_days")
+
+    def _check_pack(self) -> None:
+        days = self.validity_days
+        if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+            raise PolicyError(f"pack {self.code!r} needs validity_days > 0, got {days!r}")
+        if self.kind is not OfferKind.SUBSCRIPTION:
+            raise PolicyError(f"only a subscription is sold as a pack (service {self.code!r})")
+        if self.period not in (None, Period.VALIDITY):
+            raise PolicyError(f"pack {self.code!r} is charged per validity period")
+        object.__setattr__(self, "period", Period.VALIDITY)
 
     @property
     def billing_period(self) -> Period:

@@ -14,9 +14,10 @@ from typing import NamedTuple
 
 import pendulum
 
+from vas_lifecycle import timers
 from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.clock import as_utc, local_time
-from vas_lifecycle.order import Order
+from vas_lifecycle.order import Order, Pack
 from vas_lifecycle.policy import FirstPeriodRule, Policy
 from vas_lifecycle.records import Channel, Charge, ChargeDecision, ReasonCode
 from vas_lifecycle.states import OrderState
@@ -95,7 +96,19 @@ def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -
     """The billing period a charge is for, as a stable key (per order)."""
     if order.kind is OfferKind.ON_DEMAND or period_start is None:
         return "use"
+    if order.pack is not None:
+        return _pack_key(order.pack, as_utc(period_start), policy)
     return _key(order.period, local_time(period_start, policy.timezone))
+
+
+def _pack_key(pack: Pack, start: pendulum.DateTime, policy: Policy) -> str:
+    """The key of a pack's validity period that contains ``start``: the local date it
+    began and its length (``2026-11-24+28d``)."""
+    begin = start
+    if pack.valid_from is not None:
+        periods = int((start - pack.valid_from).total_seconds() // pack.length.total_seconds())
+        begin = pack.valid_from + pack.length * periods
+    return f"{local_time(begin, policy.timezone).date().isoformat()}+{pack.validity_days}d"
 
 
 def _key(period: Period, local: dt.datetime) -> str:
@@ -193,6 +206,44 @@ def _decide_charge(
     return decision
 
 
+def _decide_pack(
+    order: Order,
+    pack: Pack,
+    period_start: dt.datetime | None,
+    now: pendulum.DateTime,
+    charges: Sequence[Charge],
+    policy: Policy,
+) -> ChargeDecision:
+    """A pack is charged once per validity period, only the current one (IN3, IN7):
+    the next one only once it renewed, which needs the renewal notice in time."""
+    state, start = order.state, as_utc(period_start) if period_start else now
+    if state is OrderState.LAPSED and order.end_reason == "renewal_not_notified":
+        return ChargeDecision(False, ReasonCode.RENEWAL_NOT_NOTIFIED)
+    if state is OrderState.PAUSED:
+        return ChargeDecision(False, ReasonCode.PAUSED)
+    if state is OrderState.CANCELLED and order.ended_at is not None and start > order.ended_at:
+        return ChargeDecision(False, ReasonCode.AFTER_CANCELLATION)
+    if state is not OrderState.ACTIVE:
+        return ChargeDecision(False, ReasonCode.NOT_ACTIVE)
+    since, until = pack.valid_from, pack.valid_until
+    if order.consent_channel is None or since is None or until is None:
+        return ChargeDecision(False, ReasonCode.NO_CONSENT)
+    if start >= until:  # the next period: only once the pack renewed
+        if not timers.notified(order, policy):
+            return ChargeDecision(False, ReasonCode.RENEWAL_NOT_NOTIFIED)
+        return ChargeDecision(False, ReasonCode.PERIOD_NOT_STARTED)
+    if start > now:
+        return ChargeDecision(False, ReasonCode.PERIOD_NOT_STARTED)
+    if start < since:
+        return ChargeDecision(False, ReasonCode.PERIOD_BEFORE_ACTIVATION)
+    key = _pack_key(pack, since, policy)
+    if any(c.period_key == key for c in charges):
+        return ChargeDecision(False, ReasonCode.DUPLICATE_PERIOD)
+    if over_cap(order.price, Decimal(0), policy):
+        return ChargeDecision(False, ReasonCode.SPEND_CAP)
+    return ChargeDecision(True, ReasonCode.ALLOWED, order.price)
+
+
 def over_cap(amount: Decimal, spent: Decimal, policy: Policy) -> bool:
     """Would charging ``amount`` break one of the policy's caps (UK7, EU1), the
     subscriber having spent ``spent`` so far in the spend cap's period?"""
@@ -218,6 +269,8 @@ def decide_period(
         return ChargeDecision(False, ReasonCode.IN_TRIAL)
     if state is OrderState.AWAITING_CONFIRMATION:
         return ChargeDecision(False, ReasonCode.AWAITING_CONFIRMATION)
+    if order.pack is not None:
+        return _decide_pack(order, order.pack, period_start, now, charges, policy)
     start = as_utc(period_start) if period_start else now
     if state is OrderState.CANCELLED and order.ended_at is not None and start > order.ended_at:
         return ChargeDecision(False, ReasonCode.AFTER_CANCELLATION)

@@ -34,11 +34,13 @@ PUBLISHED: Final[Mapping[EventKind, FeedKind]] = {
     EventKind.ORDER_PAUSED: FeedKind.PAUSED,
     EventKind.ORDER_RESUMED: FeedKind.RESUMED,
     EventKind.REFUND_RECORDED: FeedKind.REFUND_RECORDED,
+    EventKind.ORDER_RENEWED: FeedKind.RENEWED,
+    EventKind.ORDER_LAPSED: FeedKind.LAPSED,
 }
 
 
 #: The facts of an event that the feed passes on (never a confirmation code).
-_FACTS: Final = ("reason", "from_state", "key", "charge_key", "amount")
+_FACTS: Final = ("reason", "from_state", "key", "charge_key", "amount", "valid_until")
 
 
 def order_event(

@@ -229,7 +229,10 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
             NoticeKind.FEE_NOTICE,
         )
     else:
-        step = Step(EventKind.CONSENT_GRANTED, {"code": code or ""}, NoticeKind.ACTIVATED)
+        facts = {"code": code or ""}
+        if order.pack is not None:  # a pack's validity starts now (IN3, IN7)
+            facts.update(timers.validity(order.pack, uow.now, uow.now, uow.policy))
+        step = Step(EventKind.CONSENT_GRANTED, facts, NoticeKind.ACTIVATED)
     # the actor is the same number (checked)
     return uow.record(order, [step], channel=channel, actor=order.msisdn, text_in=text)
 
@@ -303,9 +306,23 @@ def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
     due = uow.tx.orders.due_orders(uow.now, cmd.batch)
     for order in due:
         step = timers.due_step(order, uow.now, uow.policy)
+        if step is not None and step.kind is EventKind.CONFIRMATION_REQUESTED:
+            step = _renewal_request(uow, order, step)
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
     return len(due) + _idle(uow, cmd.batch)
+
+
+def _renewal_request(uow: UnitOfWork, order: Order, step: Step) -> Step:
+    """A pack's renewal that needs a fresh confirmation (IN7): its request, with a
+    code none of the subscriber's pending orders has (C3, invariant 8), drawn while
+    holding the subscriber."""
+    uow.tx.orders.lock_subscriber(order.msisdn)
+    live = uow.tx.orders.live_orders_of(order.msisdn)
+    taken = {o.code for o in live if o.state is OrderState.AWAITING_CONFIRMATION}
+    code = ordering.draw_code(uow.rng, uow.policy.code_digits, taken)
+    facts = {**step.data, "code": code, "notice_id": uow.new_id()}
+    return Step(step.kind, facts, step.notice)
 
 
 def _idle(uow: UnitOfWork, batch: int) -> int:

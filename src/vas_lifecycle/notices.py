@@ -70,6 +70,8 @@ class NoticeKind(enum.StrEnum):
     RESUMED = "resumed"  # a paused subscription runs, and is charged, again
     REFUNDED = "refunded"  # IN5, CN25c: money given back against a charge
     INACTIVE_CANCELLED = "inactive_cancelled"  # UK6: cancelled after going unused
+    RENEWAL_NOTICE = "renewal_notice"  # IN3, IN7, CN25b: before a pack renews by itself
+    LAPSED = "lapsed"  # a pack's validity ended and it was not renewed
 
 
 @attrs.frozen
@@ -119,6 +121,7 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "complain": "phrase: where to ask or complain about a charge",
         "spent": "what the subscriber spent on the access code in the period so far",
         "idle_days": "how many days a subscription went unused before it was cancelled",
+        "renewal_date": "when a pack renews (the end of its validity period)",
         "list_word": "the word that lists live orders (0000)",
         "fragment": "a short, sanitised fragment of the text received",
     }
@@ -178,6 +181,10 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         NoticeKind.INACTIVE_CANCELLED: frozenset(
             {"sp_name", "service_name", "idle_days", "effective_now"}
         ),
+        NoticeKind.RENEWAL_NOTICE: frozenset(
+            {"sp_name", "service_name", "price", "renewal_date", "how_to_unsubscribe"}
+        ),
+        NoticeKind.LAPSED: frozenset({"sp_name", "service_name"}),
     }
 )
 
@@ -188,6 +195,7 @@ PHRASE_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProx
         "how_to_use": (frozenset(), frozenset({"access_code", "operator_number"})),
         "complain": (frozenset(), frozenset({"access_code", "operator_number"})),
         "amount": (frozenset({"amount"}), frozenset({"amount"})),
+        "period_validity": (frozenset({"days"}), frozenset({"days"})),
         # the lines of the 0000 list name SP, service and price or trial end (C8)
         "list_item": (
             frozenset({"n", "sp_name", "service_name", "price"}),
@@ -221,6 +229,7 @@ REQUIRED_PHRASES = frozenset(
         "period_week",
         "period_day",
         "period_use",
+        "period_validity",
         "hours",
         "datetime",
         "confirm_word",
@@ -333,8 +342,10 @@ class TemplateSet:
         templates[kind] = template
         return TemplateSet(self.language, templates, self.phrases)
 
-    def price_label(self, price: Decimal, period: Period) -> str:
+    def price_label(self, price: Decimal, period: Period, days: int | None = None) -> str:
         unit = self.phrases[f"period_{period}"]  # a StrEnum formats as its value
+        if days is not None:  # a pack: its validity, in days
+            unit = unit.format(days=days)
         return self.phrases["price"].format(amount=format_amount(price), unit=unit)
 
     def amount_label(self, amount: Decimal) -> str:
@@ -436,6 +447,11 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "您订购的{sp_name}“{service_name}”已连续{idle_days}天未使用，已为您自动退订，"
             "{effective_now}。"
         ),
+        NoticeKind.RENEWAL_NOTICE: (
+            "【续订提醒】您订购的{sp_name}“{service_name}”将于{renewal_date}自动续订，"
+            "资费{price}。不再使用请在此前退订：{how_to_unsubscribe}。"
+        ),
+        NoticeKind.LAPSED: "您订购的{sp_name}“{service_name}”有效期已到，未续订，不会再收取费用。",
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -451,6 +467,7 @@ SIMPLIFIED_CHINESE = TemplateSet(
         "period_week": "周",
         "period_day": "天",
         "period_use": "次",
+        "period_validity": "{days}天",
         "hours": "{n}小时",
         "datetime": "{year}年{month}月{day}日{hm}",
         "confirm_word": "是",
@@ -560,6 +577,14 @@ ENGLISH = TemplateSet(
             "{service_name} from {sp_name} was not used for {idle_days} days and has been "
             "cancelled: {effective_now}."
         ),
+        NoticeKind.RENEWAL_NOTICE: (
+            "[Renewal] {service_name} from {sp_name} renews by itself on {renewal_date} at "
+            "{price}. To stop it, before then: {how_to_unsubscribe}."
+        ),
+        NoticeKind.LAPSED: (
+            "{service_name} from {sp_name} has reached the end of its validity and was not "
+            "renewed; nothing more will be charged."
+        ),
     },
     phrases={
         "recurring": "it is a subscription that renews and is charged every period until you cancel",
@@ -575,6 +600,7 @@ ENGLISH = TemplateSet(
         "period_week": "week",
         "period_day": "day",
         "period_use": "use",
+        "period_validity": "{days} days",
         "hours": "{n} hours",
         "datetime": "{year}-{month:02d}-{day:02d} {hm}",
         "confirm_word": "Y",

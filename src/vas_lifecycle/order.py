@@ -7,11 +7,12 @@ order from its history. So the stored order and the rebuilt one cannot disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from itertools import repeat
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 import pendulum
@@ -25,7 +26,17 @@ from vas_lifecycle.privacy import mask_msisdn, masked_repr
 from vas_lifecycle.records import Channel
 from vas_lifecycle.states import LIVE_STATES, OrderState, Trigger
 
-__all__ = ["FACTS", "Event", "EventData", "EventKind", "Order", "Step", "advance", "apply"]
+__all__ = [
+    "FACTS",
+    "Event",
+    "EventData",
+    "EventKind",
+    "Order",
+    "Pack",
+    "Step",
+    "advance",
+    "apply",
+]
 
 
 class EventKind(enum.StrEnum):
@@ -46,6 +57,9 @@ class EventKind(enum.StrEnum):
     ORDER_PAUSED = "order_paused"
     ORDER_RESUMED = "order_resumed"
     # facts: recorded as evidence, they move nothing (see FACTS)
+    RENEWAL_NOTIFIED = "renewal_notified"  # IN3: the notice before a pack renews
+    ORDER_RENEWED = "order_renewed"  # a pack's next validity period began
+    ORDER_LAPSED = "order_lapsed"  # a pack's validity ended without a renewal
     REFUND_CLAIMED = "refund_claimed"
     REFUND_RECORDED = "refund_recorded"
 
@@ -65,6 +79,9 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
     EventKind.ORDER_CANCELLED: Trigger.CANCEL,
     EventKind.ORDER_PAUSED: Trigger.PAUSE,
     EventKind.ORDER_RESUMED: Trigger.RESUME,
+    EventKind.RENEWAL_NOTIFIED: Trigger.NOTIFY_RENEWAL,
+    EventKind.ORDER_RENEWED: Trigger.RENEW,
+    EventKind.ORDER_LAPSED: Trigger.LAPSE,
 }
 
 #: Events that record a fact about an order and move nothing (no trigger, no field
@@ -181,6 +198,25 @@ class Step:
     fields: Mapping[str, str] | None = None
 
 
+class Pack(NamedTuple):
+    """What a pack order keeps of its service (C12: frozen at the request) and where it
+    is: valid ``validity_days`` days at a time, renewed at the end if ``auto_renew``,
+    the current validity period ending at ``valid_until`` (None until activated)."""
+
+    validity_days: int
+    auto_renew: bool
+    valid_until: pendulum.DateTime | None = None
+
+    @property
+    def length(self) -> dt.timedelta:
+        return dt.timedelta(days=self.validity_days)
+
+    @property
+    def valid_from(self) -> pendulum.DateTime | None:
+        """When the current validity period began."""
+        return None if self.valid_until is None else self.valid_until - self.length
+
+
 @attrs.frozen
 class Order:
     """A VAS order with the name and price frozen when it was requested (C12)."""
@@ -212,6 +248,9 @@ class Order:
     end_reason: str | None = None
     #: the confirmation request's notice: a reply counts only once it went out (C1a)
     request_notice_id: str | None = None
+    #: a pack's validity (None for every other order); ``remind_at`` and
+    #: ``reminded_at`` are then the renewal notice's (IN3)
+    pack: Pack | None = None
 
     @property
     def is_live(self) -> bool:
@@ -219,14 +258,20 @@ class Order:
 
     @property
     def due_at(self) -> pendulum.DateTime | None:
-        """When the next timer of this order is due (expiry, reminder, trial end)."""
+        """When the next timer of this order is due (expiry, reminder, trial end, a
+        pack's renewal notice or the end of its validity)."""
         if self.state is OrderState.AWAITING_CONFIRMATION:
             return self.confirm_by
         if self.state is OrderState.TRIAL:
             return self.remind_at if self.remind_at is not None else self.trial_ends_at
         if self.state is OrderState.TRIAL_EXPIRING:
             return self.trial_ends_at
-        return None
+        pack = self.pack
+        if pack is None or pack.valid_until is None or not self.is_live:
+            return None
+        if self.state is OrderState.ACTIVE and self.remind_at is not None:
+            return self.remind_at  # the renewal notice (IN3), before the renewal
+        return pack.valid_until
 
     @classmethod
     def from_events(cls, events: Iterable[Event]) -> Order:
@@ -241,6 +286,12 @@ class Order:
 
 def _time(value: str | None) -> pendulum.DateTime | None:
     return parse_utc(value) if value is not None else None
+
+
+def _pack(d: EventData) -> Pack | None:
+    """The pack a request froze (its service's validity and renewal), if any."""
+    days = d.get("validity_days")
+    return None if days is None else Pack(int(days), d["auto_renew"] == "1")
 
 
 def apply(order: Order | None, event: Event) -> Order:
@@ -279,6 +330,7 @@ def advance(
             language=d["language"],
             requested_at=at,
             request_channel=channel,
+            pack=_pack(d),
         )
     if order_id != order.id or seq != order.version + 1:
         raise ValueError(
@@ -309,7 +361,13 @@ def _next(
     asked = kind is EventKind.CONFIRMATION_REQUESTED
     consented = kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED)
     started = kind is EventKind.TRIAL_STARTED
-    reminded = kind is EventKind.TRIAL_REMINDED
+    reminded = kind is EventKind.TRIAL_REMINDED or kind is EventKind.RENEWAL_NOTIFIED
+    pack = o.pack
+    # a pack's validity starts at its consent, and again at each renewal (IN3, IN7)
+    renewed = pack is not None and (consented or kind is EventKind.ORDER_RENEWED)
+    if renewed:
+        assert pack is not None
+        pack = pack._replace(valid_until=_time(d["valid_until"]))
     fee = kind in (EventKind.ORDER_COMPLETED, EventKind.PURCHASE_CONFIRMED)
     ends = state not in LIVE_STATES
     return Order(
@@ -333,10 +391,17 @@ def _next(
         activated_at=at if consented else o.activated_at,
         consent_channel=channel if consented else o.consent_channel,
         trial_ends_at=_time(d["trial_ends_at"]) if started else o.trial_ends_at,
-        remind_at=_time(d["remind_at"]) if started else None if reminded else o.remind_at,
+        remind_at=_time(d["remind_at"])
+        if started
+        else None
+        if reminded
+        else _time(d.get("remind_at"))
+        if renewed
+        else o.remind_at,
         reminded_at=at if reminded else o.reminded_at,
         fee_notice_id=d["fee_notice_id"] if fee else o.fee_notice_id,
         ended_at=at if ends else o.ended_at,
         end_reason=d.get("reason", kind.value) if ends else o.end_reason,
         request_notice_id=d.get("notice_id") if asked else o.request_notice_id,
+        pack=pack,
     )

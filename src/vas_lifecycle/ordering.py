@@ -38,8 +38,9 @@ Refusal = tuple[ReasonCode, str]
 
 
 def snapshot(service: Service, msisdn: str, language: str) -> dict[str, str]:
-    """What an order keeps of its service, frozen when it is requested (C12)."""
-    return {
+    """What an order keeps of its service, frozen when it is requested (C12): a
+    pack's validity and renewal too."""
+    facts = {
         "msisdn": msisdn,
         "service_code": service.code,
         "sp_id": service.sp_id,
@@ -51,6 +52,10 @@ def snapshot(service: Service, msisdn: str, language: str) -> dict[str, str]:
         "access_code": service.access_code,
         "language": language,
     }
+    if service.validity_days is not None:
+        facts["validity_days"] = str(service.validity_days)
+        facts["auto_renew"] = "1" if service.auto_renew else "0"
+    return facts
 
 
 def counts_toward_limit(channel: Channel) -> bool:

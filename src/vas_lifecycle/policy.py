@@ -161,11 +161,19 @@ class Policy:
     #: done: kept out of the quiet hours (a reminder moved before them, a trial's end
     #: notice held until they end); replies and confirmations of an action never wait
     quiet_kinds: frozenset[NoticeKind] = frozenset(
-        {NoticeKind.TRIAL_REMINDER, NoticeKind.TRIAL_ENDED, NoticeKind.SPEND_REMINDER}
+        {
+            NoticeKind.TRIAL_REMINDER,
+            NoticeKind.TRIAL_ENDED,
+            NoticeKind.SPEND_REMINDER,
+            NoticeKind.RENEWAL_NOTICE,
+            NoticeKind.LAPSED,
+        }
     )
     #: notices about what is still to come: one not yet sent when newer news of its
     #: order is made (the trial was cancelled, or ended) is withdrawn, never sent late
-    stale_kinds: frozenset[NoticeKind] = frozenset({NoticeKind.TRIAL_REMINDER})
+    stale_kinds: frozenset[NoticeKind] = frozenset(
+        {NoticeKind.TRIAL_REMINDER, NoticeKind.RENEWAL_NOTICE}
+    )
     # C8: 0000 to the operator number lists live orders; numbers pick which to cancel
     pick_window: dt.timedelta = attrs.field(default=dt.timedelta(hours=2), validator=_positive)
     list_words: frozenset[str] = attrs.field(default=frozenset({"0000", "00000"}), converter=_words)
@@ -212,6 +220,11 @@ class Policy:
     cancel_after_inactivity: dt.timedelta | None = attrs.field(
         default=None, validator=_maybe_positive
     )
+    # IN3, IN7, CN25b: a notice this long before each renewal of a pack that renews by
+    # itself; a renewal without it lapses the pack (reason renewal_not_notified)
+    renewal_notice_lead: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)
+    # IN7: each renewal of a pack needs a fresh confirmation (it lapses without one)
+    renewal_requires_consent: bool = False
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates
@@ -306,12 +319,25 @@ class Policy:
 
     def check_service(self, service: Service) -> None:
         """Refuse a service this policy cannot serve: a trial too short to be reminded
-        (C6), a price above the per-charge cap (UK7, EU1). Checked when a Lifecycle is
+        (C6), a pack too short for its renewal notice (IN3), a price above the
+        per-charge cap (UK7, EU1). Checked when a Lifecycle is
         built and again for every request, because a catalog may gain services later."""
         cap = self.per_charge_cap
         if cap is not None and service.price > cap:
             raise PolicyError(
                 f"service {service.code!r} costs {service.price}, above the per-charge cap {cap}"
+            )
+        lead = self.renewal_notice_lead
+        days = service.validity_days
+        if (
+            days is not None
+            and service.auto_renew
+            and lead is not None
+            and (dt.timedelta(days=days) <= lead)
+        ):
+            raise PolicyError(
+                f"pack {service.code!r} is valid {service.validity_days} days, not longer "
+                f"than the renewal notice lead {lead}: its renewal could not be notified"
             )
         if service.kind is OfferKind.TRIAL and not self.remind_short_trials_at_midpoint:
             assert service.trial_days is not None

@@ -70,6 +70,7 @@ class ReasonCode(enum.StrEnum):
     PERIOD_BEFORE_ACTIVATION = "period_before_activation"
     SPEND_CAP = "spend_cap"  # UK7, EU1: above what one charge may be
     PAUSED = "paused"  # the subscription is paused: nothing is charged until it resumes
+    RENEWAL_NOT_NOTIFIED = "renewal_not_notified"  # IN3: no renewal notice in time
     # refunds (IN5, CN25c)
     NOTHING_TO_REFUND = "nothing_to_refund"  # no charge, or every charge refunded
     MORE_THAN_CHARGED = "more_than_charged"  # a refund above what is left of the charge
@@ -305,6 +306,8 @@ class FeedKind(enum.StrEnum):
     PAUSED = "paused"  # the subscriber or the operator paused a subscription: no charges
     RESUMED = "resumed"  # a paused subscription runs (and is charged) again
     REFUND_RECORDED = "refund_recorded"  # money given back against a recorded charge
+    RENEWED = "renewed"  # a pack's next validity period began (charge it)
+    LAPSED = "lapsed"  # a pack's validity ended without a renewal: stop the service
 
 
 @attrs.frozen

@@ -152,7 +152,10 @@ _ORDER_FIELDS: Mapping[str, Callable[[Renderer, Order, TemplateSet], str]] = {
     "sp_name": lambda r, o, pack: o.sp_name,
     "service_name": lambda r, o, pack: o.service_name,
     "service_code": lambda r, o, pack: o.service_code,
-    "price": lambda r, o, pack: pack.price_label(o.price, o.period),
+    "price": lambda r, o, pack: pack.price_label(
+        o.price, o.period, None if o.pack is None else o.pack.validity_days
+    ),
+    "renewal_date": lambda r, o, pack: r.when(None if o.pack is None else o.pack.valid_until, pack),
     "code": lambda r, o, pack: o.code or "",
     "deadline": lambda r, o, pack: r.when(o.confirm_by, pack),
     "trial_end": lambda r, o, pack: r.when(o.trial_ends_at, pack),

@@ -29,6 +29,7 @@ class OrderState(enum.StrEnum):
     TRIAL = "trial"
     TRIAL_EXPIRING = "trial_expiring"
     PAUSED = "paused"  # a subscription the subscriber or the operator paused: not charged
+    LAPSED = "lapsed"  # a pack that reached the end of its validity without a renewal
     CANCELLED = "cancelled"
     DECLINED = "declined"
     EXPIRED = "expired"
@@ -51,6 +52,9 @@ class Trigger(enum.StrEnum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
+    NOTIFY_RENEWAL = "notify_renewal"
+    RENEW = "renew"
+    LAPSE = "lapse"
 
 
 Transition = tuple[Trigger, tuple[OrderState, ...], OrderState]
@@ -62,11 +66,14 @@ LIVE_STATES: Final = frozenset(
 #: The live orders a billing pass looks at: charged when active, counted when in a
 #: trial or paused.
 BILLABLE_STATES: Final = frozenset({S.ACTIVE, S.TRIAL, S.TRIAL_EXPIRING, S.PAUSED})
-TERMINAL_STATES: Final = frozenset({S.CANCELLED, S.DECLINED, S.EXPIRED, S.REJECTED, S.COMPLETED})
+TERMINAL_STATES: Final = frozenset(
+    {S.CANCELLED, S.DECLINED, S.EXPIRED, S.REJECTED, S.COMPLETED, S.LAPSED}
+)
 
 #: (trigger, sources, destination): the whole lifecycle of RULES.md.
 TRANSITIONS: Final[tuple[Transition, ...]] = (
-    (Trigger.ASK_CONFIRMATION, (S.REQUESTED,), S.AWAITING_CONFIRMATION),
+    # a pack's renewal that needs a fresh confirmation asks again (IN7, policy)
+    (Trigger.ASK_CONFIRMATION, (S.REQUESTED, S.ACTIVE), S.AWAITING_CONFIRMATION),
     (Trigger.CONFIRM, (S.AWAITING_CONFIRMATION,), S.ACTIVE),
     (Trigger.DECLINE, (S.AWAITING_CONFIRMATION,), S.DECLINED),
     (Trigger.EXPIRE, (S.AWAITING_CONFIRMATION,), S.EXPIRED),
@@ -86,5 +93,11 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     # charge until it is resumed (a trial is free and its clock never stops: not paused)
     (Trigger.PAUSE, (S.ACTIVE,), S.PAUSED),
     (Trigger.RESUME, (S.PAUSED,), S.ACTIVE),
+    # packs (IN3, IN7): the notice before a renewal, the renewal, and the end of a
+    # validity that is not renewed (no auto-renewal, no notice in time, paused, or a
+    # renewal confirmation not given)
+    (Trigger.NOTIFY_RENEWAL, (S.ACTIVE,), S.ACTIVE),
+    (Trigger.RENEW, (S.ACTIVE,), S.ACTIVE),
+    (Trigger.LAPSE, (S.ACTIVE, S.PAUSED, S.AWAITING_CONFIRMATION), S.LAPSED),
 )
 del S

@@ -19,7 +19,7 @@ import pendulum
 from vas_lifecycle.catalog import OfferKind, Service
 from vas_lifecycle.clock import later
 from vas_lifecycle.notices import NoticeKind
-from vas_lifecycle.order import EventKind, Order, Step
+from vas_lifecycle.order import EventKind, Order, Pack, Step
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.states import OrderState
 
@@ -29,8 +29,11 @@ __all__ = [
     "due_step",
     "held_until",
     "idle_step",
+    "notified",
     "quiet_period",
+    "renewal_step",
     "tracks_use",
+    "validity",
 ]
 
 #: how far before the quiet hours a reminder that would fall in them is moved
@@ -47,7 +50,13 @@ def due_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step | Non
     if due is None or due > now:
         return None
     if order.state is OrderState.AWAITING_CONFIRMATION:
+        if order.pack is not None and order.activated_at is not None:  # a renewal
+            return Step(
+                EventKind.ORDER_LAPSED, {"reason": "renewal_not_confirmed"}, NoticeKind.LAPSED
+            )
         return Step(EventKind.CONFIRMATION_EXPIRED, {"reason": "no_reply"})
+    if order.pack is not None:
+        return renewal_step(order, now, policy)
     if order.trial_ends_at is not None and order.trial_ends_at <= now:
         return Step(EventKind.TRIAL_ENDED, {"reason": "trial_ended"}, NoticeKind.TRIAL_ENDED)
     if order.state is OrderState.TRIAL:
@@ -65,6 +74,66 @@ class Idle(NamedTuple):
 
     step: Step | None = None
     look_again: pendulum.DateTime | None = None
+
+
+def validity(
+    pack: Pack, start: pendulum.DateTime, now: pendulum.DateTime, policy: Policy
+) -> dict[str, str]:
+    """A pack's validity period from ``start`` (its consent, or the end of the one
+    before): when it ends, and, for one that renews by itself under a policy with a
+    renewal notice lead (IN3, IN7) and no fresh confirmation, when the notice is due,
+    kept out of the quiet hours (C16) and not before ``now``."""
+    until = later(start, pack.length)
+    facts = {"valid_until": until.isoformat()}
+    lead = policy.renewal_notice_lead
+    if pack.auto_renew and lead is not None and not policy.renewal_requires_consent:
+        notice = before_quiet_hours(later(until, -lead), policy, not_before=now)
+        facts["remind_at"] = notice.isoformat()
+    return facts
+
+
+def notified(order: Order, policy: Policy) -> bool:
+    """IN3: was the renewal notice of the order's current validity period recorded
+    at least the policy's lead before its end? Always, with no lead, or where each
+    renewal asks a fresh confirmation (IN7: the request tells, and asks)."""
+    lead, pack, at = policy.renewal_notice_lead, order.pack, order.reminded_at
+    if lead is None or policy.renewal_requires_consent:
+        return True
+    if pack is None or pack.valid_until is None or pack.valid_from is None or at is None:
+        return False
+    return pack.valid_from <= at <= pack.valid_until - lead
+
+
+def renewal_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step | None:
+    """A pack at its renewal notice or at the end of its validity (IN3, IN7): the
+    notice; or the renewal, when it renews by itself and the notice went out in time;
+    or a fresh confirmation, when the policy asks for one (the handler draws its code);
+    or else it lapses, never renewed silently. None: nothing is due."""
+    pack = order.pack
+    if pack is None or pack.valid_until is None:
+        return None
+    until = pack.valid_until
+    if now < until:
+        if order.state is OrderState.ACTIVE and order.remind_at is not None:
+            return Step(EventKind.RENEWAL_NOTIFIED, notice=NoticeKind.RENEWAL_NOTICE)
+        return None
+    reason = None
+    if order.state is OrderState.PAUSED:
+        reason = "paused"
+    elif not pack.auto_renew:
+        reason = "validity_ended"
+    elif not notified(order, policy):
+        reason = "renewal_not_notified"
+    if reason is not None:
+        return Step(EventKind.ORDER_LAPSED, {"reason": reason}, NoticeKind.LAPSED)
+    if policy.renewal_requires_consent:
+        confirm_by = later(now, policy.confirmation_window).isoformat()
+        return Step(
+            EventKind.CONFIRMATION_REQUESTED,
+            {"confirm_by": confirm_by, "renewal": "1"},
+            NoticeKind.CONFIRMATION_REQUEST,
+        )
+    return Step(EventKind.ORDER_RENEWED, validity(pack, until, now, policy))
 
 
 def tracks_use(service: Service, policy: Policy) -> bool:

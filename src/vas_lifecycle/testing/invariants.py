@@ -27,6 +27,7 @@ from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.records import Charge, Refund
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Transaction
+from vas_lifecycle.timers import notified
 
 __all__ = [
     "CHECKS",
@@ -42,6 +43,7 @@ __all__ = [
     "invariant_7_time",
     "read_histories",
     "read_history",
+    "rule_in3_renewals",
     "rule_in5_refunds",
     "rule_uk3_receipts",
     "rule_uk7_per_charge_cap",
@@ -242,7 +244,7 @@ def invariant_6_notices(h: History) -> Iterable[InvariantViolation]:
     for order in h.replayable:
         mine = h.notices_of(order.id)
         for kind, count in Counter(n.kind for n in mine).items():
-            if kind in ONE_SHOT and count > 1:
+            if kind in ONE_SHOT and count > _once(h, order, kind):
                 yield _v("6", order.id, f"{count} {kind.value} notices")
         texts = {n.text for n in mine}
         for event in h.events[order.id]:
@@ -271,14 +273,33 @@ def rules_c1_c4_notices(h: History) -> Iterable[InvariantViolation]:
         notices = Counter(n.kind for n in h.notices_of(order.id))
         if h.settled and order.due_at is not None and order.due_at <= h.now:
             yield _v("C1/C6", order.id, f"{order.state.value} timer overdue since {order.due_at}")
-        if order.state is OrderState.ACTIVE and notices[NoticeKind.ACTIVATED] != 1:
+        activated = _once(h, order, NoticeKind.ACTIVATED)
+        if order.state is OrderState.ACTIVE and notices[NoticeKind.ACTIVATED] != activated:
             yield _v("C4", order.id, "active without exactly one activation notice")
         if (
             order.kind is OfferKind.SUBSCRIPTION
             and order.state is not OrderState.REJECTED
-            and notices[NoticeKind.CONFIRMATION_REQUEST] != 1
+            and notices[NoticeKind.CONFIRMATION_REQUEST]
+            != _once(h, order, NoticeKind.CONFIRMATION_REQUEST)
         ):
             yield _v("C1", order.id, "subscription without exactly one confirmation request")
+
+
+#: The one-shot notices a pack sends once per validity period, and the event that
+#: sends each (a renewal that needs a fresh confirmation asks, and activates, again).
+_PER_PERIOD = {
+    NoticeKind.CONFIRMATION_REQUEST: EventKind.CONFIRMATION_REQUESTED,
+    NoticeKind.ACTIVATED: EventKind.CONSENT_GRANTED,
+}
+
+
+def _once(h: History, order: Order, kind: NoticeKind) -> int:
+    """How many notices of a one-shot ``kind`` the order may have: one, or, for a
+    pack, one per event that sends it."""
+    sender = _PER_PERIOD.get(kind)
+    if order.pack is None or sender is None:
+        return 1
+    return max(1, sum(1 for e in h.events[order.id] if e.kind is sender))
 
 
 def rule_uk3_receipts(h: History) -> Iterable[InvariantViolation]:
@@ -329,6 +350,28 @@ def rule_in5_refunds(h: History) -> Iterable[InvariantViolation]:
             yield _v("IN5", order_id, f"charge {key} refunded {amount} of {charges[key].amount}")
 
 
+def rule_in3_renewals(h: History) -> Iterable[InvariantViolation]:
+    """A pack renews only at the end of its validity, with its renewal notice
+    recorded at least the policy's lead before it (IN3, IN7), or a fresh confirmation
+    where the policy asks for one; it is charged only for its current validity
+    period; and it never renews when the policy wants a confirmation."""
+    for order in h.replayable:
+        if order.pack is None:
+            continue
+        replay: Order | None = None
+        for event in h.events[order.id]:
+            prior, replay = replay, apply(replay, event)
+            if event.kind is not EventKind.ORDER_RENEWED or prior is None:
+                continue
+            until = prior.pack.valid_until if prior.pack is not None else None
+            if until is None or event.at < until:
+                yield _v("IN3", order.id, "a pack renewed before the end of its validity")
+            elif not notified(prior, h.policy):
+                yield _v("IN3", order.id, "a pack renewed without its renewal notice in time")
+            elif h.policy.renewal_requires_consent:
+                yield _v("IN7", order.id, "a pack renewed without a fresh confirmation")
+
+
 #: Every check, one per invariant or rule group, in the order they are reported.
 CHECKS: tuple[Check, ...] = (
     invariant_6_notices,
@@ -342,6 +385,7 @@ CHECKS: tuple[Check, ...] = (
     rule_uk3_receipts,
     rule_uk7_per_charge_cap,
     rule_in5_refunds,
+    rule_in3_renewals,
 )
 
 
@@ -407,13 +451,16 @@ def _history(
         for nid in named
         if (d := tx.outbox.delivery(nid)) and d.notice.kind is NoticeKind.FEE_NOTICE
     )
-    requests_out = frozenset(
-        o.request_notice_id
+    # a pack that renewed with a fresh confirmation was asked more than once (IN7)
+    asked = [
+        e.data.get("notice_id")
         for o in orders
-        if o.request_notice_id is not None
-        and o.activated_at is not None
-        and tx.outbox.delivered(o.request_notice_id)
-    )
+        if o.activated_at is not None
+        for e in (events[o.id] if o.pack is not None else ())
+        if e.kind is EventKind.CONFIRMATION_REQUESTED
+    ]
+    asked += [o.request_notice_id for o in orders if o.activated_at is not None]
+    requests_out = frozenset(nid for nid in asked if nid is not None and tx.outbox.delivered(nid))
     return History(
         by_order=by_order,
         replayable=[o for o in orders if _replays(events[o.id])],
@@ -534,6 +581,11 @@ def _check_charge(
     if then.state is not OrderState.ACTIVE:
         report("1", then.id, f"charged while {then.state.value}")
         return
+    pack, start = then.pack, charge.period_start or charge.at
+    if pack is not None and not (
+        pack.valid_from is not None and pack.valid_from <= start < (pack.valid_until or start)
+    ):
+        report("IN3", then.id, "a pack charged outside its current validity period")
     if not any(e.kind is EventKind.CONSENT_GRANTED for e in prefix):
         report("1", then.id, "charged without consent evidence")
     start = charge.period_start or charge.at

@@ -23,7 +23,7 @@ import pendulum
 from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Event, EventKind, Order
+from vas_lifecycle.order import Event, EventKind, Order, Pack
 from vas_lifecycle.records import (
     Channel,
     Charge,
@@ -162,6 +162,7 @@ ORDER_FIELDS = (
     "ended_at",
     "end_reason",
     "request_notice_id",
+    "pack",
 )
 #: What a read selects (the fields), and what an insert writes (the fields and due_at).
 ORDER_SELECT = ", ".join(ORDER_FIELDS)
@@ -207,8 +208,22 @@ def _status(o: Order) -> tuple[Any, ...]:
         ts(o.ended_at),
         o.end_reason,
         o.request_notice_id,
+        None if o.pack is None else _pack_text(o.pack),
         ts(o.due_at),
     )
+
+
+def _pack_text(pack: Pack) -> str:
+    """A pack as one column: ``days|auto_renew|valid_until`` (``28|1|2026-12-22T...``)."""
+    until = ts(pack.valid_until) or ""
+    return f"{pack.validity_days}|{int(pack.auto_renew)}|{until}"
+
+
+def _pack(text: str | None) -> Pack | None:
+    if text is None:
+        return None
+    days, auto, until = text.split("|")
+    return Pack(int(days), auto == "1", _ts(until) if until else None)
 
 
 def update_row(o: Order, expected: int) -> tuple[Any, ...]:
@@ -255,6 +270,7 @@ def order_from_row(r: Sequence[Any]) -> Order:
             ended_at=parse_ts(r[23]),
             end_reason=r[24],
             request_notice_id=r[25],
+            pack=_pack(r[26]),
         )
     except (ArithmeticError, ValueError, TypeError, LookupError) as err:
         raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err

@@ -269,6 +269,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX vas_usage_idle ON vas_usage (used_at)",
         ),
     ),
+    (
+        12,
+        (
+            # a pack's validity and renewal (IN3, IN7): days|auto_renew|valid_until
+            "ALTER TABLE vas_orders ADD COLUMN pack TEXT",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]
