@@ -147,3 +147,72 @@ def test_uk2_every_sequence_sends_one_reminder_per_step_passed(kind: str, steps:
     for month in months:
         spent = lc.spend(SUB, at=pendulum.parse(f"{month}-15T12:00:00+08:00")).amount  # type: ignore[arg-type]
         assert by_month.get(month, 0) == int(spent // Decimal("3.00")), month
+
+
+INTERVAL = Policy.china_mobile(
+    spend_reminder_every=Decimal("20.00"), spend_reminder_interval=dt.timedelta(days=30)
+)
+
+
+def _subscribed(lc: Lifecycle, clock: ManualClock, service: str = "NEWS") -> str:
+    order = lc.request(SUB, service, channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=30))
+    lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS)
+    return order.id
+
+
+def test_uk2_a_reminder_at_least_every_interval_while_a_paid_subscription_is_live(
+    make_store: Callable[[], Store],
+) -> None:
+    """UK2's "monthly or every £20, whichever comes first" (AU2: every 30 days when
+    the spend is not reached): under the step, a reminder still goes out each interval
+    after the activation, saying what was spent this month and how to stop; none once
+    nothing paid is live on the access code."""
+    lc, clock, _notifier = _world(make_store(), INTERVAL)
+    news = _subscribed(lc, clock)
+    lc.record_charge(news, Decimal("5.00"), key="nov")
+    clock.advance(dt.timedelta(days=29))
+    lc.run_due()
+    assert _reminders(lc, [news]) == []
+    clock.advance(dt.timedelta(days=1, seconds=1))  # more than the interval
+    lc.run_due()
+    (first,) = _reminders(lc, [news])
+    assert "10658001" in first.text and "TD" in first.text
+    assert "0元" in first.text  # December so far: nothing yet
+    lc.run_due()  # not twice for one interval
+    assert len(_reminders(lc, [news])) == 1
+    clock.advance(dt.timedelta(days=30, seconds=1))
+    lc.run_due()
+    assert len(_reminders(lc, [news])) == 2
+    lc.unsubscribe(news, channel=Channel.SMS)
+    clock.advance(dt.timedelta(days=31))
+    lc.run_due()
+    assert len(_reminders(lc, [news])) == 2
+    assert check_invariants(lc, settled=True) == []
+
+
+def test_uk2_a_step_passed_starts_the_interval_again_whichever_comes_first() -> None:
+    lc, clock, _notifier = _world(MemoryStore(), INTERVAL)
+    news = _subscribed(lc, clock)
+    clock.advance(dt.timedelta(days=10))
+    jokes = _jokes(lc, clock, 20, "a")  # 20.00 on the same access code: the step
+    assert len(_reminders(lc, jokes)) == 1
+    clock.advance(dt.timedelta(days=25))  # 35 days after the activation, 25 after it
+    lc.run_due()
+    assert _reminders(lc, [news]) == []
+    clock.advance(dt.timedelta(days=5, seconds=1))
+    lc.run_due()
+    assert len(_reminders(lc, [news])) == 1
+
+
+def test_uk2_no_interval_reminder_in_the_china_preset_or_on_another_access_code() -> None:
+    lc, clock, _notifier = _world(MemoryStore(), Policy.china_mobile())
+    news = _subscribed(lc, clock)
+    clock.advance(dt.timedelta(days=100))
+    lc.run_due()
+    assert _reminders(lc, [news]) == []
+    other, clock2, _n = _world(MemoryStore(), INTERVAL)
+    trial = other.request(SUB, "MUSIC7", channel=Channel.WEB).id  # free: never reminded
+    clock2.advance(dt.timedelta(days=60))
+    other.run_due()
+    assert _reminders(other, [trial]) == []

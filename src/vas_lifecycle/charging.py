@@ -31,6 +31,7 @@ __all__ = [
     "decide_period",
     "expected_amount",
     "over_cap",
+    "paying_on",
     "period_key",
     "spend_day",
     "spend_days",
@@ -242,6 +243,19 @@ def _decide_pack(
     if over_cap(order.price, Decimal(0), policy):
         return ChargeDecision(False, ReasonCode.SPEND_CAP)
     return ChargeDecision(True, ReasonCode.ALLOWED, order.price)
+
+
+def paying_on(live: Sequence[Order], access_code: str) -> Order | None:
+    """UK2, AU2: the latest paid subscription among ``live`` that is active on
+    ``access_code`` (what an interval's spend reminder is about), or None."""
+    paying = [
+        o
+        for o in live
+        if o.access_code == access_code
+        and o.kind is OfferKind.SUBSCRIPTION
+        and o.state is OrderState.ACTIVE
+    ]
+    return paying[-1] if paying else None
 
 
 def over_cap(amount: Decimal, spent: Decimal, policy: Policy) -> bool:

@@ -54,9 +54,11 @@ def order_event(
     facts = {"price": str(order.price), "period": order.period.value}
     if channel is not None:
         facts["channel"] = channel.value
+    get = data.get  # an event's data answers a miss without raising
     for name in _FACTS:
-        if name in data:
-            facts[name] = data[name]
+        value = get(name)
+        if value is not None:
+            facts[name] = value
     return FeedEvent(
         f"order:{order.id}:{order.version}",
         kind,

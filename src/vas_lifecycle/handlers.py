@@ -17,7 +17,7 @@ from decimal import Decimal
 import pendulum
 
 from vas_lifecycle import charging, consent, ordering, refunds, timers
-from vas_lifecycle.catalog import OfferKind
+from vas_lifecycle.catalog import OfferKind, Period
 from vas_lifecycle.commands import (
     ChargePeriod,
     ClaimRefund,
@@ -233,6 +233,8 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
         if order.pack is not None:  # a pack's validity starts now (IN3, IN7)
             facts.update(timers.validity(order.pack, uow.now, uow.now, uow.policy))
         step = Step(EventKind.CONSENT_GRANTED, facts, NoticeKind.ACTIVATED)
+        if uow.policy.spend_reminder_interval is not None:  # UK2, AU2: from now on
+            uow.tx.spend.watch(order.msisdn, order.access_code, uow.now)
     # the actor is the same number (checked)
     return uow.record(order, [step], channel=channel, actor=order.msisdn, text_in=text)
 
@@ -276,14 +278,15 @@ def resume(cmd: Resume, uow: UnitOfWork) -> Order:
     """Resume a paused subscription; an active one is left as it is. Idleness (UK6)
     counts again from the resume."""
     order = _hold(cmd, uow, OrderState.ACTIVE, EventKind.ORDER_RESUMED, NoticeKind.RESUMED)
-    uow.tx.usage.touch([order.id], uow.now)
+    if uow.policy.cancel_after_inactivity is not None:
+        uow.tx.usage.touch([order.id], uow.now)
     return order
 
 
 def record_usage(cmd: RecordUsage, uow: UnitOfWork) -> Order:
     """A use of a live subscription (UK6): its idleness counts from ``cmd.at``."""
     order = load(uow.tx.orders, cmd.order_id)
-    if order.is_live:
+    if order.is_live and uow.policy.cancel_after_inactivity is not None:
         uow.tx.usage.touch([order.id], min(cmd.at or uow.now, uow.now))
     return order
 
@@ -310,7 +313,25 @@ def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
             step = _renewal_request(uow, order, step)
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
-    return len(due) + _idle(uow, cmd.batch)
+    return len(due) + _idle(uow, cmd.batch) + _spend_reminders(uow, cmd.batch)
+
+
+def _spend_reminders(uow: UnitOfWork, batch: int) -> int:
+    """UK2, AU2: a spend reminder to each subscriber not reminded about an access code
+    for the policy's interval while a paid subscription of theirs is live on it; one
+    with none live any more is not watched any longer."""
+    interval, tx, now = uow.policy.spend_reminder_interval, uow.tx, uow.now
+    if interval is None:
+        return 0
+    due = tx.spend.reminders_due(now - interval, batch)
+    for msisdn, access_code, _last in due:
+        paying = charging.paying_on(tx.orders.live_orders_of(msisdn), access_code)
+        if paying is None:
+            tx.spend.unwatch(msisdn, access_code)
+            continue
+        key, first, end = charging.spend_days(Period.MONTH, now, uow.policy)
+        uow.spend_reminder(paying, tx.spend.spent(msisdn, first, end, access_code)[0], key)
+    return len(due)
 
 
 def _renewal_request(uow: UnitOfWork, order: Order, step: Step) -> Step:

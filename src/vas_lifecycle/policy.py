@@ -212,6 +212,11 @@ class Policy:
     # UK2, AU2: a spend reminder each time a subscriber's spend on one access code in
     # a calendar month passes a multiple of this amount (None: no reminders)
     spend_reminder_every: Decimal | None = attrs.field(default=None, validator=_cap)
+    # UK2, AU2: a spend reminder at least this often to a subscriber with a paid
+    # subscription live on an access code, even under the step (None: none)
+    spend_reminder_interval: dt.timedelta | None = attrs.field(
+        default=None, validator=_maybe_positive
+    )
     # IN5: an unsubscribe, or a claim (Lifecycle.claim_refund), this soon after the
     # activation makes the order's charges due for a refund (None: never by rule)
     refund_window: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)

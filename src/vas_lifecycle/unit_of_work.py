@@ -293,16 +293,24 @@ class UnitOfWork:
         for (msisdn, code), (order, amount) in added.items():
             after = self.tx.spend.spent(msisdn, first, end, code)[0]
             if after // step > (after - amount) // step:
-                self.notices.append(
-                    self.renderer.notice(
-                        NoticeKind.SPEND_REMINDER,
-                        msisdn=msisdn,
-                        order=order,
-                        at=self.now,
-                        spent=after,
-                        extra={"period": key},
-                    )
-                )
+                self.spend_reminder(order, after, key)
+
+    def spend_reminder(self, order: Order, spent: Decimal, period_key: str) -> None:
+        """A spend reminder about ``order``'s access code (UK2, AU2): ``spent`` in the
+        calendar month ``period_key``; where the policy also reminds at least every
+        interval, its interval starts again now."""
+        self.notices.append(
+            self.renderer.notice(
+                NoticeKind.SPEND_REMINDER,
+                msisdn=order.msisdn,
+                order=order,
+                at=self.now,
+                spent=spent,
+                extra={"period": period_key},
+            )
+        )
+        if self.policy.spend_reminder_interval is not None:
+            self.tx.spend.reminded(order.msisdn, order.access_code, self.now)
 
     def _receipt(self, order: Order, charge: Charge) -> None:
         if self.policy.receipt_after_charge:

@@ -446,6 +446,28 @@ class SpendRecorder(abc.ABC):
         (excluded), on ``access_code`` or on all of them (None): the sum and how many
         charges."""
 
+    # --- spend reminders at least every interval (UK2, AU2) ---------------------------
+
+    @abc.abstractmethod
+    def watch(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
+        """Start counting the reminder interval of a subscriber on an access code from
+        ``at``; one already watched is left as it is."""
+
+    @abc.abstractmethod
+    def reminded(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
+        """A spend reminder went to the subscriber about the access code at ``at``
+        (watched from then on)."""
+
+    @abc.abstractmethod
+    def unwatch(self, msisdn: str, access_code: str) -> None: ...
+
+    @abc.abstractmethod
+    def reminders_due(
+        self, before: pendulum.DateTime, limit: int
+    ) -> list[tuple[str, str, pendulum.DateTime]]:
+        """Up to ``limit`` watched (subscriber, access code) last reminded (or watched
+        from) before ``before``, with that time, longest first."""
+
 
 class UsageRecorder(abc.ABC):
     """When each tracked subscription was last used (UK6: a paid subscription unused

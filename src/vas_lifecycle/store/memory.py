@@ -92,6 +92,8 @@ class _Data:
         self.refunds_by_order: dict[str, list[str]] = {}
         self.claims: dict[tuple[str, str], RefundClaim] = {}  # (order id, rule)
         self.usage: dict[str, pendulum.DateTime] = {}  # tracked order -> last used (UK6)
+        # (msisdn, access code) -> last spend reminder, or when watching began (UK2)
+        self.spend_watch: dict[tuple[str, str], pendulum.DateTime] = {}
         self.violations: list[SpViolation] = []
         self.picks: dict[str, PickSession] = {}
         self.messages: dict[str, pendulum.DateTime] = {}
@@ -122,6 +124,7 @@ class _Data:
         other.refunds_by_order = {k: list(v) for k, v in self.refunds_by_order.items()}
         other.claims = dict(self.claims)
         other.usage = dict(self.usage)
+        other.spend_watch = dict(self.spend_watch)
         other.violations = list(self.violations)
         other.picks = dict(self.picks)
         other.messages = dict(self.messages)
@@ -644,6 +647,34 @@ class _Spend(_Part, SpendRecorder):
             if first_day <= day < end_day and access_code in (None, code):
                 cents, count = cents + amount, count + n
         return Decimal(cents) / 100, count
+
+    def watch(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
+        if (msisdn, access_code) not in self._data.spend_watch:
+            self._set_watch((msisdn, access_code), at)
+
+    def reminded(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
+        self._set_watch((msisdn, access_code), at)
+
+    def unwatch(self, msisdn: str, access_code: str) -> None:
+        self._set_watch((msisdn, access_code), None)
+
+    def _set_watch(self, key: tuple[str, str], at: pendulum.DateTime | None) -> None:
+        watch = self._data.spend_watch
+        before = watch.get(key)
+        if at is None:
+            watch.pop(key, None)
+        else:
+            watch[key] = at
+        if before is None:
+            self._undo.append(functools.partial(_drop, watch, key))
+        else:
+            self._undo.append(functools.partial(watch.__setitem__, key, before))
+
+    def reminders_due(
+        self, before: pendulum.DateTime, limit: int
+    ) -> list[tuple[str, str, pendulum.DateTime]]:
+        found = sorted((at, key) for key, at in self._data.spend_watch.items() if at < before)
+        return [(msisdn, code, at) for at, (msisdn, code) in found[:limit]]
 
 
 class _Usage(_Part, UsageRecorder):

@@ -938,6 +938,38 @@ class SpendRecorderContract(_Contract):
             assert tx.spend.spent(SUB, "2026-12-02", "2026-12-31", None) == (Decimal(0), 0)
             assert tx.spend.spent(OTHER, *december, "10658002") == (Decimal(0), 0)
 
+    def test_contract_spend_reminders_are_watched_per_subscriber_and_access_code(
+        self,
+    ) -> None:
+        store = self.make_store()
+        t0 = pendulum.datetime(2026, 12, 1, tz="UTC")
+        with store.transaction() as tx:
+            tx.spend.watch(SUB, "10658001", t0)
+            tx.spend.watch(SUB, "10658001", t0.add(days=5))  # already watched: kept
+            tx.spend.watch(SUB, "10658002", t0.add(days=1))
+            tx.spend.watch(OTHER, "10658001", t0.add(days=2))
+            tx.spend.reminded(OTHER, "10658001", t0.add(days=9))
+            assert tx.spend.reminders_due(t0.add(days=3), 10) == [
+                (SUB, "10658001", t0),
+                (SUB, "10658002", t0.add(days=1)),
+            ]
+
+        def watch_then_fail() -> None:
+            with store.transaction() as tx:
+                tx.spend.reminded(SUB, "10658001", t0.add(days=8))
+                tx.spend.unwatch(SUB, "10658002")
+                raise RuntimeError("crash")
+
+        _raises(RuntimeError, watch_then_fail)
+        with store.transaction() as tx:
+            tx.spend.unwatch(SUB, "10658001")
+        with store.transaction(readonly=True) as tx:
+            assert tx.spend.reminders_due(t0.add(days=10), 10) == [
+                (SUB, "10658002", t0.add(days=1)),
+                (OTHER, "10658001", t0.add(days=9)),
+            ]
+            assert tx.spend.reminders_due(t0.add(days=10), 1) == [(SUB, "10658002", t0.add(days=1))]
+
     def test_contract_settled_spend_adds_each_orders_frozen_price(self) -> None:
         lc, clock = self.lifecycle()
         news = self.active(lc, clock)

@@ -219,9 +219,7 @@ def _pack_text(pack: Pack) -> str:
     return f"{pack.validity_days}|{int(pack.auto_renew)}|{until}"
 
 
-def _pack(text: str | None) -> Pack | None:
-    if text is None:
-        return None
+def _pack(text: str) -> Pack:
     days, auto, until = text.split("|")
     return Pack(int(days), auto == "1", _ts(until) if until else None)
 
@@ -270,7 +268,7 @@ def order_from_row(r: Sequence[Any]) -> Order:
             ended_at=parse_ts(r[23]),
             end_reason=r[24],
             request_notice_id=r[25],
-            pack=_pack(r[26]),
+            pack=None if r[26] is None else _pack(r[26]),
         )
     except (ArithmeticError, ValueError, TypeError, LookupError) as err:
         raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err

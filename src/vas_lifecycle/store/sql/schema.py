@@ -276,6 +276,19 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE vas_orders ADD COLUMN pack TEXT",
         ),
     ),
+    (
+        13,
+        (
+            # subscribers with paid subscriptions on an access code, and their last
+            # spend reminder (UK2, AU2: one at least every interval)
+            """CREATE TABLE vas_spend_watch (
+                msisdn TEXT NOT NULL,
+                access_code TEXT NOT NULL,
+                at TEXT NOT NULL,
+                PRIMARY KEY (msisdn, access_code))""",
+            "CREATE INDEX vas_spend_watch_at ON vas_spend_watch (at)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -141,13 +141,12 @@ class SqlTransaction(Transaction):
         self.keys = _Keys(self)
         self.feed = _Feed(self)
         # the order the batches are sent in: orders before what refers to them
-        # (the keys batch nothing: their writes go straight out)
+        # (the keys and the uses batch nothing: their writes go straight out)
         self._parts: tuple[_Part, ...] = (
             self.orders,
             self.outbox,
             self.ledger,
             self.spend,
-            self.usage,
             self.evidence,
             self.feed,
         )
@@ -1029,25 +1028,45 @@ class _Spend(_Part, SpendRecorder):
         )
         return Decimal(int(cents)) / 100, int(count)
 
+    def watch(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
+        self._tx.flush()
+        self._tx.execute(
+            "INSERT INTO vas_spend_watch (msisdn, access_code, at) VALUES (?, ?, ?) "
+            "ON CONFLICT (msisdn, access_code) DO NOTHING",
+            (msisdn, access_code, ts(at)),
+        )
+
+    def reminded(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
+        self._tx.flush()
+        self._tx.execute(
+            "INSERT INTO vas_spend_watch (msisdn, access_code, at) VALUES (?, ?, ?) "
+            "ON CONFLICT (msisdn, access_code) DO UPDATE SET at = excluded.at",
+            (msisdn, access_code, ts(at)),
+        )
+
+    def unwatch(self, msisdn: str, access_code: str) -> None:
+        self._tx.flush()
+        self._tx.execute(
+            "DELETE FROM vas_spend_watch WHERE msisdn = ? AND access_code = ?",
+            (msisdn, access_code),
+        )
+
+    def reminders_due(
+        self, before: pendulum.DateTime, limit: int
+    ) -> list[tuple[str, str, pendulum.DateTime]]:
+        self._tx.flush()
+        rows = self._tx.query(
+            "SELECT msisdn, access_code, at FROM vas_spend_watch WHERE at < ? "
+            "ORDER BY at, msisdn, access_code LIMIT ?",
+            (ts(before), limit),
+        )
+        return [(r[0], r[1], parse_time(r[2])) for r in rows]
+
 
 class _Usage(_Part, UsageRecorder):
-    """When each tracked subscription was last used; a unit of work's uses are sent
-    as one batch (a busy service reports many)."""
-
-    def __init__(self, tx: SqlTransaction) -> None:
-        super().__init__(tx)
-        self._touched: dict[str, pendulum.DateTime] = {}
-
-    def forget_batch(self) -> None:
-        if self._touched:
-            self._touched = {}
-
-    def flush_batch(self) -> None:
-        if self._touched:
-            self._tx.execute_many(
-                "UPDATE vas_usage SET used_at = ? WHERE order_id = ? AND used_at < ?",
-                [(ts(at), oid, ts(at)) for oid, at in sorted(self._touched.items())],
-            )
+    """When each tracked subscription was last used; its writes go straight out (a
+    use is a unit of work of its own; the sweep's are one statement each), so the
+    transaction's flush has one recorder fewer to ask."""
 
     def track(self, order_id: str, at: pendulum.DateTime) -> None:
         self._tx.flush()
@@ -1058,11 +1077,12 @@ class _Usage(_Part, UsageRecorder):
         )
 
     def touch(self, order_ids: Sequence[str], at: pendulum.DateTime) -> None:
-        touched = self._touched
-        for order_id in order_ids:
-            before = touched.get(order_id)
-            if before is None or before < at:
-                touched[order_id] = at
+        self._tx.flush()
+        when = ts(at)
+        self._tx.execute_many(
+            "UPDATE vas_usage SET used_at = ? WHERE order_id = ? AND used_at < ?",
+            [(when, order_id, when) for order_id in order_ids],
+        )
 
     def forget(self, order_id: str) -> None:
         self._tx.flush()
