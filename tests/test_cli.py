@@ -50,6 +50,22 @@ def test_simulate_reports_outcomes_and_zero_violations() -> None:
         assert part in out, part
 
 
+def test_simulate_under_the_extended_policy_shows_the_lifecycles_breadth() -> None:
+    """The month under the China preset with issue 18's rules on: receipts, spend
+    reminders, pauses, inactivity, packs told of their renewal (or lapsed), refunds
+    paid, and still no invariant broken."""
+    code, out = invoke(
+        "simulate", "--subscribers", "400", "--days", "35", "--memory", "--policy", "extended"
+    )
+    assert code == 0, out
+    assert "policy extended" in out and "Invariant check: 0 violations" in out
+    for kind in ("receipt", "spend_reminder", "paused", "inactive_cancelled", "renewal_notice"):
+        assert re.search(rf"{kind}\s+│\s+[1-9]", out), kind
+    assert re.search(r"refunds paid: [1-9]", out), out
+    code, out = invoke("simulate", "--policy", "india")
+    assert code == 2 and "india" in out
+
+
 def test_simulate_hands_the_answers_of_one_instant_over_as_one_burst(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

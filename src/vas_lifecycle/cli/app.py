@@ -32,7 +32,7 @@ except ImportError as err:  # pragma: no cover - depends on the installation
 import pendulum
 
 from vas_lifecycle.catalog import Catalog
-from vas_lifecycle.cli.simulation import SimulationReport, simulate
+from vas_lifecycle.cli.simulation import POLICIES, SimulationReport, simulate
 from vas_lifecycle.clock import ManualClock, SystemClock
 from vas_lifecycle.errors import VasError
 from vas_lifecycle.lifecycle import Lifecycle
@@ -183,6 +183,16 @@ def main() -> None:
     "other existing schema is refused.",
 )
 @click.option("--memory", is_flag=True, help="Keep the history in memory only.")
+@click.option(
+    "--policy",
+    "policy_name",
+    type=click.Choice(sorted(POLICIES)),
+    default="china",
+    show_default=True,
+    help="china: the China Mobile preset; extended: it with receipts, caps, spend "
+    "reminders, refunds, inactivity and packs with renewal notices on (and subscribers "
+    "who buy packs, pause and use their services).",
+)
 def simulate_(
     subscribers: int,
     days: int,
@@ -191,6 +201,7 @@ def simulate_(
     dsn: str | None,
     schema: str,
     memory: bool,
+    policy_name: str,
 ) -> None:
     """A synthetic month of an operator's life, then the invariant check.
 
@@ -199,7 +210,7 @@ def simulate_(
     with clean_errors(), _simulation_store(db, dsn, schema, memory) as (store, where):
         console.print(
             f"Simulating [bold]{subscribers:,}[/] subscribers for [bold]{days}[/] days "
-            f"(seed {seed}) in {where}"
+            f"(seed {seed}, policy {policy_name}) in {where}"
         )
         with Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -215,7 +226,12 @@ def simulate_(
                 bar.update(task, completed=done, total=total)
 
             report = simulate(
-                subscribers=subscribers, days=days, seed=seed, store=store, progress=progress
+                subscribers=subscribers,
+                days=days,
+                seed=seed,
+                store=store,
+                progress=progress,
+                policy=policy_name,
             )
         show_report(report)
         if not report.ok:
@@ -302,6 +318,8 @@ def show_report(report: SimulationReport) -> None:
     charges = {"charges recorded": report.charges, **report.refusals_by_reason}
     console.print(table("Charges and refusals by reason", charges, "reason"))
     console.print(f"  amount charged: {report.charged_amount} 元")
+    if report.refunds:
+        console.print(f"  refunds paid: {report.refunds:,}, {report.refunded_amount} 元")
     console.print(table("SP violations (C13)", report.violations_by_sp, "SP"))
     console.print(table("SP violations by reason", report.violations_by_reason, "reason"))
     rate = report.commands / report.elapsed if report.elapsed else 0.0

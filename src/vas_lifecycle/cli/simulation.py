@@ -7,6 +7,11 @@ confirm, decline, ignore or answer too late, start trials, order on demand, list
 with ``0000`` and pick, send ``TD``; the billing backend asks before every charge; a
 rogue SP tries forced subscriptions (C13). At the end the test kit's invariant
 checker reads the whole history.
+
+Under the ``extended`` policy (the China preset with the lifecycle's breadth on:
+receipts, caps, spend reminders, refunds, inactivity, packs with renewal notices)
+subscribers also buy packs, pause and resume, and use their services; the billing
+backend charges packs when they renew and pays the refunds the rules make due.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TypeVar
 import attrs
 import pendulum
 
+from vas_lifecycle.catalog import OfferKind, Service
 from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import (
     BatchError,
@@ -34,18 +40,42 @@ from vas_lifecycle.errors import (
 )
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.records import FeedEvent, FeedKind
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.testing.catalogs import simulation_catalog
 from vas_lifecycle.testing.invariants import check_invariants
 
-__all__ = ["Mix", "SimulationReport", "simulate", "simulation_catalog"]
+__all__ = ["POLICIES", "Mix", "SimulationReport", "simulate", "simulation_catalog"]
 
 T = TypeVar("T")
 
 
 SUBSCRIPTIONS = ("NEWS", "WEATHER", "RING", "GAME")
+PACKS = ("PACK28",)
+
+
+def _extended() -> Policy:
+    """The China preset with every rule of the lifecycle's breadth on (numbers from
+    the regimes that name them, inactivity shortened so a month shows it)."""
+    return Policy.china_mobile(
+        receipt_after_charge=True,
+        per_charge_cap=Decimal("30"),
+        spend_cap=Decimal("200"),
+        spend_reminder_every=Decimal("20"),
+        spend_reminder_interval=dt.timedelta(days=30),
+        refund_window=dt.timedelta(hours=24),
+        cancel_after_inactivity=dt.timedelta(days=20),
+        renewal_notice_lead=dt.timedelta(hours=24),
+    )
+
+
+#: The policies ``simulate`` runs under, by name.
+POLICIES: dict[str, Callable[[], Policy]] = {
+    "china": Policy.china_mobile,
+    "extended": _extended,
+}
 TRIALS = ("MUSIC7", "GAME1")
 ON_DEMAND = ("JOKE", "SONG")
 
@@ -65,6 +95,10 @@ class Mix:
     td_rate: float = 0.004
     #: forced-subscription attempts of the rogue SP, per 1 000 subscribers per day
     rogue_per_thousand: float = 2.0
+    # under the extended policy: a pack among the subscriptions, pauses, uses
+    pack_share: float = 0.3
+    pause_rate: float = 0.003
+    use_rate: float = 0.05
 
 
 @attrs.frozen
@@ -84,6 +118,9 @@ class SimulationReport:
     invariant_violations: list[str]
     commands: int
     elapsed: float
+    policy: str = "china"
+    refunds: int = 0
+    refunded_amount: Decimal = Decimal(0)
 
     @property
     def ok(self) -> bool:
@@ -102,13 +139,18 @@ class _Simulation:
         seed: int,
         mix: Mix,
         start: pendulum.DateTime,
+        policy: str = "china",
     ) -> None:
         self.rng = random.Random(seed)
         self.clock = ManualClock(start)
         ids = random.Random(seed + 1)
+        self.extended = policy != "china"
+        catalog = simulation_catalog()
+        if self.extended:
+            catalog.put(_pack())
         self.lc = Lifecycle(
-            simulation_catalog(),
-            policy=Policy.china_mobile(),
+            catalog,
+            policy=POLICIES[policy](),
             clock=self.clock,
             notifier=_Gateway(),
             store=store,
@@ -127,6 +169,12 @@ class _Simulation:
         self.charged = Decimal(0)
         #: the answers that reached the gateway at this instant, handed over together
         self.inbox: list[tuple[str, str, str | None]] = []
+        self.refunds = 0
+        self.refunded = Decimal(0)
+        #: packs that renewed, heard on the event feed: the billing backend charges them
+        self.renewed: list[str] = []
+        if self.extended:
+            self.lc.feed.subscribe("simulated-billing", self.hear)
 
     # --- scheduling --------------------------------------------------------------------
     def at(self, when: pendulum.DateTime, action: _Action) -> None:
@@ -199,6 +247,20 @@ class _Simulation:
         for _ in range(_poisson(rng, count / 1000 * mix.rogue_per_thousand)):
             msisdn = self.number()
             self.at(day.add(seconds=rng.randrange(seconds)), functools.partial(self.rogue, msisdn))
+        if self.extended:
+            self.plan_breadth(day)
+
+    def plan_breadth(self, day: pendulum.DateTime) -> None:
+        """Pauses (resumed a few days later), uses of services, and the billing
+        backend's daily refund run."""
+        rng, mix, count = self.rng, self.mix, self.subscribers
+        for _ in range(_poisson(rng, count * mix.pause_rate)):
+            when = day.add(seconds=rng.randrange(86_400))
+            self.at(when, functools.partial(self.pause, self.number()))
+        for _ in range(_poisson(rng, count * mix.use_rate)):
+            when = day.add(seconds=rng.randrange(86_400))
+            self.at(when, functools.partial(self.use, self.number()))
+        self.at(day.add(hours=12), self.pay_refunds)
 
     # --- behaviours ------------------------------------------------------------------------
     def call(self, action: Callable[[], T]) -> T | None:
@@ -221,6 +283,8 @@ class _Simulation:
                 rng.choice(ON_DEMAND),
                 rng.choice([Channel.WEB, Channel.WAP, Channel.SMS]),
             )
+        elif self.extended and rng.random() < mix.pack_share:
+            code, channel = rng.choice(PACKS), rng.choice([Channel.SP_API, Channel.WEB])
         else:
             code, channel = rng.choice(SUBSCRIPTIONS), rng.choice([Channel.SP_API, Channel.WEB])
         order = self.call(lambda: self.lc.request(msisdn, code, channel=channel))
@@ -334,6 +398,61 @@ class _Simulation:
     def timers(self) -> None:
         self.call(self.lc.run_due)
         self.call(self.lc.dispatch)
+        renewed, self.renewed = self.renewed, []
+        for order_id in renewed:
+            self.charge(order_id, self.clock.now())  # a renewed pack's new period
+
+    # --- the lifecycle's breadth (extended policy) -----------------------------------------
+    def hear(self, event: FeedEvent) -> None:
+        if event.kind is FeedKind.RENEWED:
+            self.renewed.append(event.order_id)
+
+    def pause(self, msisdn: str) -> None:
+        active = [o for o in self.lc.live_orders(msisdn) if o.state is OrderState.ACTIVE]
+        if not active:
+            return
+        order = self.rng.choice(active)
+        if self.call(lambda: self.lc.pause(order.id, channel=Channel.SELF_SERVICE)) is None:
+            return
+        later = self.clock.now() + dt.timedelta(days=self.rng.choice([1, 3, 10]))
+        self.at(later, functools.partial(self.resume, order.id))
+
+    def resume(self, order_id: str) -> None:
+        if self.lc.get(order_id).state is OrderState.PAUSED:
+            self.call(lambda: self.lc.resume(order_id, channel=Channel.SELF_SERVICE))
+
+    def use(self, msisdn: str) -> None:
+        for order in self.lc.live_orders(msisdn):
+            self.call(functools.partial(self.lc.record_usage, order.id))
+
+    def pay_refunds(self) -> None:
+        """The billing backend pays back what the rules say is due (IN5)."""
+        for due in self.call(self.lc.refunds_due) or []:
+            refund = self.call(
+                functools.partial(
+                    self.lc.refund,
+                    due.order_id,
+                    key=f"refund/{due.order_id}/{due.charge_key}",
+                    reason=due.rule,
+                    charge_key=due.charge_key,
+                )
+            )
+            if refund is not None:
+                self.refunds += 1
+                self.refunded += refund.amount
+
+
+def _pack() -> Service:
+    return Service(
+        code="PACK28",
+        sp_id="SP01",
+        sp_name="星辰科技",
+        name="音乐包",
+        kind=OfferKind.SUBSCRIPTION,
+        price=Decimal("10.00"),
+        access_code="10658001",
+        validity_days=28,
+    )
 
 
 class _Gateway:
@@ -368,6 +487,7 @@ def simulate(
     start: pendulum.DateTime | None = None,
     progress: Callable[[int, int], None] | None = None,
     check: bool = True,
+    policy: str = "china",
 ) -> SimulationReport:
     """Run the synthetic operator and report what happened.
 
@@ -376,9 +496,12 @@ def simulate(
         store: where the history goes (a ``MemoryStore`` by default).
         progress: called now and then with (actions done, actions planned).
         check: run the invariant checker over the whole history at the end.
+        policy: a name of :data:`POLICIES`.
     """
     if subscribers < 1 or days < 1:
         raise ValueError("subscribers and days must be at least 1")
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r} (one of {', '.join(POLICIES)})")
     began = time.perf_counter()
     sim = _Simulation(
         store if store is not None else MemoryStore(),
@@ -387,6 +510,7 @@ def simulate(
         seed,
         mix or Mix(),
         start or pendulum.datetime(2026, 11, 10, 0, 0, tz="Asia/Shanghai").in_timezone("UTC"),
+        policy,
     )
     sim.run(progress)
     lc = sim.lc
@@ -410,4 +534,7 @@ def simulate(
         invariant_violations=problems,
         commands=sim.commands,
         elapsed=time.perf_counter() - began,
+        policy=policy,
+        refunds=sim.refunds,
+        refunded_amount=sim.refunded,
     )
