@@ -90,6 +90,13 @@ def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
         EventKind.TRIAL_STARTED: {"trial_ends_at", "remind_at"},
         EventKind.TRIAL_REMINDED: {"reminded_at", "remind_at"},
         EventKind.RENEWAL_NOTIFIED: {"reminded_at", "remind_at"},
+        EventKind.TRIAL_CONVERTED: {
+            "service_code",
+            "service_name",
+            "kind",
+            "activated_at",
+            "consent_channel",
+        },
         EventKind.ORDER_COMPLETED: {"fee_notice_id"},
     }
     data = {
@@ -100,6 +107,8 @@ def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
         "remind_at": at.add(days=5).isoformat(),
         "fee_notice_id": "f9",
         "reason": "why",
+        "service_code": "MUSIC",
+        "service_name": "Music",
     }
     checked = 0
     for trigger, sources, _dest in TRANSITIONS:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pendulum
 
 from vas_lifecycle import charging
-from vas_lifecycle.catalog import Catalog, Period
+from vas_lifecycle.catalog import Catalog, Period, Service
 from vas_lifecycle.charging import BillingPeriod
 from vas_lifecycle.clock import as_utc, zone
 from vas_lifecycle.errors import InvalidAmountError, InvalidArgumentError, InvalidMsisdnError
@@ -137,6 +137,25 @@ def channel(value: object) -> Channel:
     except ValueError as err:
         choices = ", ".join(c.value for c in Channel)
         raise InvalidArgumentError(f"unknown channel {value!r} (one of {choices})") from err
+
+
+def conversion(
+    consent: object, service: Service, channel: Channel, catalog: Catalog, policy: Policy
+) -> Service | None:
+    """CT1: the subscription a trial converts to, when the subscriber consented to the
+    conversion at the request (only where the policy lets trials convert, for a trial
+    sold with one, and never on the SP's word)."""
+    if consent is False or consent is None:
+        return None
+    if consent is not True:
+        raise InvalidArgumentError("conversion_consent must be True or False")
+    if not policy.trial_converts or service.converts_to is None:
+        raise InvalidArgumentError(f"{service.code} does not convert to a paid subscription")
+    if channel is Channel.SP_API:
+        raise InvalidArgumentError(
+            "consent to a conversion is the subscriber's: an SP's platform cannot give it"
+        )
+    return catalog.get(service.converts_to)
 
 
 def subscriber_channel(value: object, action: str) -> Channel:

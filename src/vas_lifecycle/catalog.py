@@ -77,6 +77,9 @@ class Service:
     #: validity period (``Period.VALIDITY``), renewed at its end if ``auto_renew``
     validity_days: int | None = None
     auto_renew: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    #: CT1: the subscription (its code) a trial converts to at its end, where the
+    #: policy lets trials convert and the subscriber consented at the start
+    converts_to: str | None = None
     #: the price as every order of this service records it (C12), made once
     price_text: str = attrs.field(init=False, repr=False, eq=False)
 
@@ -89,6 +92,8 @@ class Service:
                 raise PolicyError(f"trial {self.code!r} needs trial_days > 0")
         elif self.trial_days is not None:
             raise PolicyError(f"only a trial has trial_days (service {self.code!r})")
+        if self.converts_to is not None and self.kind is not OfferKind.TRIAL:
+            raise PolicyError(f"only a trial converts (service {self.code!r})")
         if self.kind is OfferKind.SUBSCRIPTION and self.price == 0:
             raise PolicyError(f"subscription {self.code!r} has price 0: sell it as a trial")
         if self.validity_days is not None:

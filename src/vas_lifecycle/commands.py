@@ -80,6 +80,8 @@ class Request(NamedTuple):
     text: str | None
     language: str
     keyed: KeyedRequest | None = None
+    #: CT1: the subscription a trial converts to, when the subscriber consented to it
+    converts_to: Service | None = None
 
     def __repr__(self) -> str:
         return _masked(self, "msisdn", "actor")

@@ -36,6 +36,7 @@ PUBLISHED: Final[Mapping[EventKind, FeedKind]] = {
     EventKind.REFUND_RECORDED: FeedKind.REFUND_RECORDED,
     EventKind.ORDER_RENEWED: FeedKind.RENEWED,
     EventKind.ORDER_LAPSED: FeedKind.LAPSED,
+    EventKind.TRIAL_CONVERTED: FeedKind.CONVERTED,
 }
 
 

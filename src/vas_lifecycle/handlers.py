@@ -146,7 +146,8 @@ def request(cmd: Request, uow: UnitOfWork) -> Order:
         return _as_it_was(tx, known)
     live = tx.orders.live_orders_of(msisdn)
     order_id = uow.new_id()
-    requested = Step(EventKind.ORDER_REQUESTED, ordering.snapshot(service, msisdn, cmd.language))
+    facts = ordering.snapshot(service, msisdn, cmd.language, cmd.converts_to)
+    requested = Step(EventKind.ORDER_REQUESTED, facts)
     sent_today = 0
     if ordering.counts_toward_limit(channel):
         sent_today = tx.orders.count_sp_requests(msisdn, service.sp_id, *policy.local_day(now))
@@ -166,6 +167,7 @@ def request(cmd: Request, uow: UnitOfWork) -> Order:
             policy=policy,
             rng=uow.rng,
             new_id=uow.new_id,
+            converts=cmd.converts_to is not None,
         )
     steps = [requested, second]
     order = uow.record(
@@ -311,6 +313,8 @@ def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
         step = timers.due_step(order, uow.now, uow.policy)
         if step is not None and step.kind is EventKind.CONFIRMATION_REQUESTED:
             step = _renewal_request(uow, order, step)
+        elif step is not None and step.kind is EventKind.TRIAL_CONVERTED:  # CT1
+            step = timers.conversion(order, uow.tx.orders.events(order.id), uow.policy)
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
     return len(due) + _idle(uow, cmd.batch) + _spend_reminders(uow, cmd.batch)

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from vas_lifecycle import arguments, commands, handlers, timers
 from vas_lifecycle.arguments import ACTOR_LIMIT, InboundText
-from vas_lifecycle.catalog import Catalog, Period
+from vas_lifecycle.catalog import Catalog, Period, Service
 from vas_lifecycle.charging import BillingPeriod
 from vas_lifecycle.clock import Clock, SystemClock
 from vas_lifecycle.deliveries import Deliveries
@@ -128,6 +128,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         language: str | None = None,
         sp_id: str | None = None,
         idempotency_key: str | None = None,
+        conversion_consent: bool = False,
     ) -> Order:
         """Receive an order for a service.
 
@@ -143,8 +144,13 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         ``idempotency_key`` (per ``sp_id``): a retry answers the first request's order as
         it left it, and does nothing again (docs/sp_api.md).
 
+        ``conversion_consent``: the subscriber agreed, through this channel, that the
+        trial becomes its paid subscription at its end (CT1; a policy with
+        ``trial_converts``, a trial sold with ``converts_to``, never the SP's platform).
+
         Raises:
             IdempotencyKeyError: the key was used for a request with other arguments.
+            InvalidArgumentError: a conversion consent the rules do not allow.
         """
         number = self._msisdn(msisdn)
         service = self.catalog.get(service_code)
@@ -152,12 +158,14 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         lang = arguments.language(language, self.policy)
         given = arguments.text(actor, "actor", ACTOR_LIMIT)
         evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
-        facts = (number, service.code, chan, lang, given, evidence)
+        target = arguments.conversion(conversion_consent, service, chan, self.catalog, self.policy)
+        # a consent to convert is a fact of the request (none: the digest as before)
+        facts = (number, service.code, chan, lang, given, evidence, *_converts(target))
         keyed = None if idempotency_key is None else _keyed(idempotency_key, sp_id, *facts)
         if sp_id is not None and sp_id != service.sp_id:
             self._refuse_sp(sp_id, number, service, keyed)
         actor = given or (service.sp_id if chan is Channel.SP_API else number)
-        command = commands.Request(number, service, chan, actor, evidence, lang, keyed)
+        command = commands.Request(number, service, chan, actor, evidence, lang, keyed, target)
         return self._run(handlers.request, command)
 
     def confirm(
@@ -457,6 +465,10 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _converts(target: Service | None) -> tuple[str, ...]:
+    return () if target is None else (target.code,)
 
 
 def _keyed(key: object, sp_id: str | None, *facts: str | None) -> commands.KeyedRequest:

@@ -72,6 +72,8 @@ class NoticeKind(enum.StrEnum):
     INACTIVE_CANCELLED = "inactive_cancelled"  # UK6: cancelled after going unused
     RENEWAL_NOTICE = "renewal_notice"  # IN3, IN7, CN25b: before a pack renews by itself
     LAPSED = "lapsed"  # a pack's validity ended and it was not renewed
+    CONVERTING_TRIAL_STARTED = "converting_trial_started"  # CT1: free, then paid
+    CONVERSION_REMINDER = "conversion_reminder"  # CT1: before the trial turns paid
 
 
 @attrs.frozen
@@ -185,6 +187,12 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
             {"sp_name", "service_name", "price", "renewal_date", "how_to_unsubscribe"}
         ),
         NoticeKind.LAPSED: frozenset({"sp_name", "service_name"}),
+        NoticeKind.CONVERTING_TRIAL_STARTED: frozenset(
+            {"sp_name", "service_name", "trial_end", "price", "how_to_unsubscribe"}
+        ),
+        NoticeKind.CONVERSION_REMINDER: frozenset(
+            {"service_name", "trial_end", "price", "how_to_unsubscribe"}
+        ),
     }
 )
 
@@ -452,6 +460,14 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "资费{price}。不再使用请在此前退订：{how_to_unsubscribe}。"
         ),
         NoticeKind.LAPSED: "您订购的{sp_name}“{service_name}”有效期已到，未续订，不会再收取费用。",
+        NoticeKind.CONVERTING_TRIAL_STARTED: (
+            "您已开通{sp_name}“{service_name}”免费体验，至{trial_end}结束，"
+            "届时按您的同意转为包月，资费{price}。不想转为收费请在此前退订：{how_to_unsubscribe}。"
+        ),
+        NoticeKind.CONVERSION_REMINDER: (
+            "【转收费提醒】“{service_name}”免费体验将于{trial_end}结束并转为收费，资费{price}。"
+            "不想继续请在此前退订：{how_to_unsubscribe}。"
+        ),
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -584,6 +600,15 @@ ENGLISH = TemplateSet(
         NoticeKind.LAPSED: (
             "{service_name} from {sp_name} has reached the end of its validity and was not "
             "renewed; nothing more will be charged."
+        ),
+        NoticeKind.CONVERTING_TRIAL_STARTED: (
+            "Your free trial of {service_name} from {sp_name} runs until {trial_end}; then, "
+            "as you agreed, it becomes a subscription at {price}. To stop it before then: "
+            "{how_to_unsubscribe}."
+        ),
+        NoticeKind.CONVERSION_REMINDER: (
+            "[Reminder] Your free trial of {service_name} ends on {trial_end} and becomes "
+            "a subscription at {price}. To stop it before then: {how_to_unsubscribe}."
         ),
     },
     phrases={

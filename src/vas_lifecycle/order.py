@@ -60,6 +60,7 @@ class EventKind(enum.StrEnum):
     RENEWAL_NOTIFIED = "renewal_notified"  # IN3: the notice before a pack renews
     ORDER_RENEWED = "order_renewed"  # a pack's next validity period began
     ORDER_LAPSED = "order_lapsed"  # a pack's validity ended without a renewal
+    TRIAL_CONVERTED = "trial_converted"  # CT1: a trial became the paid subscription
     REFUND_CLAIMED = "refund_claimed"
     REFUND_RECORDED = "refund_recorded"
 
@@ -82,6 +83,7 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
     EventKind.RENEWAL_NOTIFIED: Trigger.NOTIFY_RENEWAL,
     EventKind.ORDER_RENEWED: Trigger.RENEW,
     EventKind.ORDER_LAPSED: Trigger.LAPSE,
+    EventKind.TRIAL_CONVERTED: Trigger.CONVERT,
 }
 
 #: Events that record a fact about an order and move nothing (no trigger, no field
@@ -359,7 +361,8 @@ def _next(
     the event's facts where the event sets them, the order's own elsewhere (what the
     request froze, C12, never changes)."""
     asked = kind is EventKind.CONFIRMATION_REQUESTED
-    consented = kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED)
+    converted = kind is EventKind.TRIAL_CONVERTED  # CT1: consented at the trial's start
+    consented = converted or kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED)
     started = kind is EventKind.TRIAL_STARTED
     reminded = kind is EventKind.TRIAL_REMINDED or kind is EventKind.RENEWAL_NOTIFIED
     pack = o.pack
@@ -368,16 +371,18 @@ def _next(
     if renewed:
         assert pack is not None
         pack = pack._replace(valid_until=_time(d["valid_until"]))
+    remind = _time(d.get("remind_at")) if started or renewed else None if reminded else o.remind_at
+    via = o.request_channel if converted else channel  # CT1: consent given at the request
     fee = kind in (EventKind.ORDER_COMPLETED, EventKind.PURCHASE_CONFIRMED)
     ends = state not in LIVE_STATES
     return Order(
         id=o.id,
         msisdn=o.msisdn,
-        service_code=o.service_code,
+        service_code=d["service_code"] if converted else o.service_code,
         sp_id=o.sp_id,
         sp_name=o.sp_name,
-        service_name=o.service_name,
-        kind=o.kind,
+        service_name=d["service_name"] if converted else o.service_name,
+        kind=OfferKind.SUBSCRIPTION if converted else o.kind,
         price=o.price,
         period=o.period,
         access_code=o.access_code,
@@ -389,15 +394,9 @@ def _next(
         code=d["code"] if asked else o.code,
         confirm_by=_time(d["confirm_by"]) if asked else o.confirm_by,
         activated_at=at if consented else o.activated_at,
-        consent_channel=channel if consented else o.consent_channel,
+        consent_channel=via if consented else o.consent_channel,
         trial_ends_at=_time(d["trial_ends_at"]) if started else o.trial_ends_at,
-        remind_at=_time(d["remind_at"])
-        if started
-        else None
-        if reminded
-        else _time(d.get("remind_at"))
-        if renewed
-        else o.remind_at,
+        remind_at=remind,
         reminded_at=at if reminded else o.reminded_at,
         fee_notice_id=d["fee_notice_id"] if fee else o.fee_notice_id,
         ended_at=at if ends else o.ended_at,

@@ -37,9 +37,12 @@ __all__ = [
 Refusal = tuple[ReasonCode, str]
 
 
-def snapshot(service: Service, msisdn: str, language: str) -> dict[str, str]:
+def snapshot(
+    service: Service, msisdn: str, language: str, converts_to: Service | None = None
+) -> dict[str, str]:
     """What an order keeps of its service, frozen when it is requested (C12): a
-    pack's validity and renewal too."""
+    pack's validity and renewal too; and for a trial the subscriber agreed to convert
+    (CT1), the subscription it becomes, whose price and period the order carries."""
     facts = {
         "msisdn": msisdn,
         "service_code": service.code,
@@ -55,6 +58,12 @@ def snapshot(service: Service, msisdn: str, language: str) -> dict[str, str]:
     if service.validity_days is not None:
         facts["validity_days"] = str(service.validity_days)
         facts["auto_renew"] = "1" if service.auto_renew else "0"
+    if converts_to is not None:
+        facts["price"] = converts_to.price_text
+        facts["period"] = converts_to.billing_period.value
+        facts["converts_to"] = converts_to.code
+        facts["convert_name"] = converts_to.name
+        facts["conversion_consent"] = "1"
     return facts
 
 
@@ -101,9 +110,11 @@ def first_step(
     policy: Policy,
     rng: random.Random,
     new_id: Callable[[], str],
+    converts: bool = False,
 ) -> Step:
     """The step an accepted request takes: ask for confirmation (a subscription, or an
-    SP's own on-demand order, C1 and C5a), start the trial (C6), or complete the
+    SP's own on-demand order, C1 and C5a), start the trial (C6; one that converts,
+    CT1, is reminded at least the conversion lead before its end), or complete the
     on-demand order with its fee notice, or with the day's earlier one (C5)."""
     if service.kind is OfferKind.SUBSCRIPTION or (
         service.kind is OfferKind.ON_DEMAND and channel is Channel.SP_API
@@ -124,12 +135,12 @@ def first_step(
         assert service.trial_days is not None
         length = dt.timedelta(days=service.trial_days)
         ends = later(now, length)
-        remind = later(ends, -policy.reminder_lead_for(length))
-        remind = timers.before_quiet_hours(remind, policy, not_before=now)  # C16
+        lead = policy.conversion_lead_for(length) if converts else policy.reminder_lead_for(length)
+        remind = timers.before_quiet_hours(later(ends, -lead), policy, not_before=now)  # C16
         return Step(
             EventKind.TRIAL_STARTED,
             {"trial_ends_at": ends.isoformat(), "remind_at": remind.isoformat()},
-            NoticeKind.TRIAL_STARTED,
+            NoticeKind.CONVERTING_TRIAL_STARTED if converts else NoticeKind.TRIAL_STARTED,
         )
     if earlier_fee_notice is not None:
         return Step(

@@ -230,6 +230,13 @@ class Policy:
     renewal_notice_lead: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)
     # IN7: each renewal of a pack needs a fresh confirmation (it lapses without one)
     renewal_requires_consent: bool = False
+    # CT1: a trial may convert to its paid subscription (never in China: C6), only
+    # with the subscriber's consent at its start and a reminder this long before its
+    # end (a trial not longer than that is reminded at its midpoint)
+    trial_converts: bool = False
+    conversion_reminder_lead: dt.timedelta = attrs.field(
+        default=dt.timedelta(days=7), validator=_positive
+    )
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates
@@ -317,10 +324,28 @@ class Policy:
             return self.trial_reminder_lead
         return trial / 2
 
+    def conversion_lead_for(self, trial: dt.timedelta) -> dt.timedelta:
+        """How long before a converting trial's end its reminder is due (CT1): at
+        least the conversion lead, and never less than C6's."""
+        lead = max(self.conversion_reminder_lead, self.trial_reminder_lead)
+        return lead if trial > lead else trial / 2
+
     def check_catalog(self, catalog: Catalog) -> None:
-        """Refuse a catalog this policy cannot serve (run when a Lifecycle is built)."""
+        """Refuse a catalog this policy cannot serve (run when a Lifecycle is built):
+        each service (:meth:`check_service`), and a trial that converts to anything
+        but a subscription of the catalog (CT1)."""
         for service in catalog:
             self.check_service(service)
+            target = service.converts_to
+            if target is not None and (
+                target not in catalog
+                or catalog.get(target).kind is not OfferKind.SUBSCRIPTION
+                or catalog.get(target).validity_days is not None
+            ):
+                raise PolicyError(
+                    f"trial {service.code!r} converts to {target!r}, not a subscription "
+                    "of the catalog (a pack is not one a trial converts to)"
+                )
 
     def check_service(self, service: Service) -> None:
         """Refuse a service this policy cannot serve: a trial too short to be reminded

@@ -308,6 +308,7 @@ class FeedKind(enum.StrEnum):
     REFUND_RECORDED = "refund_recorded"  # money given back against a recorded charge
     RENEWED = "renewed"  # a pack's next validity period began (charge it)
     LAPSED = "lapsed"  # a pack's validity ended without a renewal: stop the service
+    CONVERTED = "converted"  # CT1: a trial became a paid subscription (charge it)
 
 
 @attrs.frozen

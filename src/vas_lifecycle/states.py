@@ -55,6 +55,7 @@ class Trigger(enum.StrEnum):
     NOTIFY_RENEWAL = "notify_renewal"
     RENEW = "renew"
     LAPSE = "lapse"
+    CONVERT = "convert"
 
 
 Transition = tuple[Trigger, tuple[OrderState, ...], OrderState]
@@ -99,5 +100,8 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     (Trigger.NOTIFY_RENEWAL, (S.ACTIVE,), S.ACTIVE),
     (Trigger.RENEW, (S.ACTIVE,), S.ACTIVE),
     (Trigger.LAPSE, (S.ACTIVE, S.PAUSED, S.AWAITING_CONFIRMATION), S.LAPSED),
+    # CT1: a trial whose subscriber consented to the conversion at its start, and was
+    # reminded in time, becomes the paid subscription it was sold with (never in China)
+    (Trigger.CONVERT, (S.TRIAL, S.TRIAL_EXPIRING), S.ACTIVE),
 )
 del S

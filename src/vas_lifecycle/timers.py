@@ -12,6 +12,7 @@ trial's end) is held until they end. The state change itself is never delayed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import pendulum
@@ -19,13 +20,16 @@ import pendulum
 from vas_lifecycle.catalog import OfferKind, Service
 from vas_lifecycle.clock import later
 from vas_lifecycle.notices import NoticeKind
-from vas_lifecycle.order import EventKind, Order, Pack, Step
+from vas_lifecycle.order import Event, EventKind, Order, Pack, Step
 from vas_lifecycle.policy import Policy
+from vas_lifecycle.records import Channel
 from vas_lifecycle.states import OrderState
 
 __all__ = [
     "Idle",
     "before_quiet_hours",
+    "conversion",
+    "converting",
     "due_step",
     "held_until",
     "idle_step",
@@ -58,12 +62,15 @@ def due_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step | Non
     if order.pack is not None:
         return renewal_step(order, now, policy)
     if order.trial_ends_at is not None and order.trial_ends_at <= now:
+        if converting(order, policy):  # the handler reads the consent and the reminder
+            return Step(EventKind.TRIAL_CONVERTED, notice=NoticeKind.ACTIVATED)
         return Step(EventKind.TRIAL_ENDED, {"reason": "trial_ended"}, NoticeKind.TRIAL_ENDED)
     if order.state is OrderState.TRIAL:
-        held = held_until(NoticeKind.TRIAL_REMINDER, now, policy)
+        kind = NoticeKind.CONVERSION_REMINDER if converting(order, policy) else None
+        held = held_until(kind or NoticeKind.TRIAL_REMINDER, now, policy)
         if held is not None and order.trial_ends_at is not None and held >= order.trial_ends_at:
             return Step(EventKind.TRIAL_REMINDED, {"reminder": "skipped: quiet hours"})
-        return Step(EventKind.TRIAL_REMINDED, notice=NoticeKind.TRIAL_REMINDER)
+        return Step(EventKind.TRIAL_REMINDED, notice=kind or NoticeKind.TRIAL_REMINDER)
     return None  # pragma: no cover - due_at only points at the timers above
 
 
@@ -134,6 +141,42 @@ def renewal_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step |
             NoticeKind.CONFIRMATION_REQUEST,
         )
     return Step(EventKind.ORDER_RENEWED, validity(pack, until, now, policy))
+
+
+def converting(order: Order, policy: Policy) -> bool:
+    """CT1: is this a trial sold to convert (it carries its subscription's price,
+    frozen when the subscriber consented), under a policy that lets trials convert?"""
+    return order.kind is OfferKind.TRIAL and order.price > 0 and policy.trial_converts
+
+
+def conversion(order: Order, events: Sequence[Event], policy: Policy) -> Step:
+    """CT1, at a converting trial's end: it becomes its paid subscription only with the
+    subscriber's consent recorded at its start (not from the SP's platform) and its
+    conversion reminder sent at least the lead before its end; else it ends like any
+    trial (C6), never charged."""
+    ends, consent = order.trial_ends_at, events[0].data if events else {}
+    length = None if ends is None else ends - order.requested_at
+    reminded = [
+        e.at
+        for e in events
+        if e.kind is EventKind.TRIAL_REMINDED and "reminder" not in e.data  # sent
+    ]
+    in_time = (
+        ends is not None
+        and length is not None
+        and bool(reminded)
+        and reminded[0] <= ends - policy.conversion_lead_for(length)
+    )
+    if (
+        converting(order, policy)
+        and consent.get("conversion_consent") == "1"
+        and order.request_channel is not Channel.SP_API
+        and in_time
+    ):
+        facts = {"service_code": consent["converts_to"], "service_name": consent["convert_name"]}
+        return Step(EventKind.TRIAL_CONVERTED, facts, NoticeKind.ACTIVATED)
+    reason = "trial_ended" if not converting(order, policy) else "not_converted"
+    return Step(EventKind.TRIAL_ENDED, {"reason": reason}, NoticeKind.TRIAL_ENDED)
 
 
 def tracks_use(service: Service, policy: Policy) -> bool:

@@ -513,16 +513,22 @@ def simulate(
         policy,
     )
     sim.run(progress)
-    lc = sim.lc
+    return _report(sim, seed, policy, began, check)
 
+
+def _report(
+    sim: _Simulation, seed: int, policy: str, began: float, check: bool
+) -> SimulationReport:
+    """What the simulation did, read from its store (and checked, with ``check``)."""
+    lc = sim.lc
     problems = [str(p) for p in check_invariants(lc, settled=True)] if check else []
     with lc.store.transaction(readonly=True) as tx:
         states = Counter(o.state.value for o in tx.orders.all_orders())
         kinds = Counter(n.kind.value for n in tx.outbox.all_notices())
         violations = tx.evidence.violations(None)
     return SimulationReport(
-        subscribers=subscribers,
-        days=days,
+        subscribers=sim.subscribers,
+        days=sim.days,
         seed=seed,
         orders_by_state=dict(states.most_common()),
         notices_by_kind=dict(kinds.most_common()),

@@ -27,7 +27,7 @@ from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.records import Charge, Refund
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Transaction
-from vas_lifecycle.timers import notified
+from vas_lifecycle.timers import conversion, notified
 
 __all__ = [
     "CHECKS",
@@ -43,6 +43,7 @@ __all__ = [
     "invariant_7_time",
     "read_histories",
     "read_history",
+    "rule_ct1_conversions",
     "rule_in3_renewals",
     "rule_in5_refunds",
     "rule_uk3_receipts",
@@ -297,6 +298,10 @@ def _once(h: History, order: Order, kind: NoticeKind) -> int:
     """How many notices of a one-shot ``kind`` the order may have: one, or, for a
     pack, one per event that sends it."""
     sender = _PER_PERIOD.get(kind)
+    if kind is NoticeKind.CONFIRMATION_REQUEST and any(
+        e.kind is EventKind.TRIAL_CONVERTED for e in h.events[order.id]
+    ):
+        return 0  # CT1: consented at the trial's start, never asked
     if order.pack is None or sender is None:
         return 1
     return max(1, sum(1 for e in h.events[order.id] if e.kind is sender))
@@ -372,6 +377,21 @@ def rule_in3_renewals(h: History) -> Iterable[InvariantViolation]:
                 yield _v("IN7", order.id, "a pack renewed without a fresh confirmation")
 
 
+def rule_ct1_conversions(h: History) -> Iterable[InvariantViolation]:
+    """A trial converts to a paid subscription only under a policy that lets it, with
+    the subscriber's consent recorded at its start (not from the SP's platform) and
+    its conversion reminder sent at least the lead before its end (CT1; invariant 3's
+    exception)."""
+    for order in h.replayable:
+        events = h.events[order.id]
+        for n, event in enumerate(events):
+            if event.kind is not EventKind.TRIAL_CONVERTED:
+                continue
+            prior = Order.from_events(events[:n])
+            if conversion(prior, events[:n], h.policy).kind is not EventKind.TRIAL_CONVERTED:
+                yield _v("CT1", order.id, "a trial converted without the consent and reminder")
+
+
 #: Every check, one per invariant or rule group, in the order they are reported.
 CHECKS: tuple[Check, ...] = (
     invariant_6_notices,
@@ -386,6 +406,7 @@ CHECKS: tuple[Check, ...] = (
     rule_uk7_per_charge_cap,
     rule_in5_refunds,
     rule_in3_renewals,
+    rule_ct1_conversions,
 )
 
 
@@ -522,15 +543,19 @@ def _collect(problems: list[InvariantViolation]) -> _Report:
     return report
 
 
+_TRIAL_STARTS = frozenset({NoticeKind.TRIAL_STARTED, NoticeKind.CONVERTING_TRIAL_STARTED})
+_TRIAL_REMINDERS = frozenset({NoticeKind.TRIAL_REMINDER, NoticeKind.CONVERSION_REMINDER})
+
+
 def _check_trial(order: Order, events: list[Event], mine: list[Notice], report: _Report) -> None:
-    starts = [n for n in mine if n.kind is NoticeKind.TRIAL_STARTED]
+    starts = [n for n in mine if n.kind in _TRIAL_STARTS]
     started = [e for e in events if e.kind is EventKind.TRIAL_STARTED]
     if order.state is not OrderState.REJECTED:
         if len(starts) != 1 or len(started) != 1:
             report("3", order.id, f"{len(starts)} start notices for one trial")
         elif starts[0].at > started[0].at:
             report("3", order.id, "the start notice came after the trial started")
-    reminders = [n for n in mine if n.kind is NoticeKind.TRIAL_REMINDER]
+    reminders = [n for n in mine if n.kind in _TRIAL_REMINDERS]
     if len(reminders) > 1:
         report("3", order.id, f"{len(reminders)} reminders for one trial")
     if order.trial_ends_at is not None:
@@ -586,7 +611,7 @@ def _check_charge(
         pack.valid_from is not None and pack.valid_from <= start < (pack.valid_until or start)
     ):
         report("IN3", then.id, "a pack charged outside its current validity period")
-    if not any(e.kind is EventKind.CONSENT_GRANTED for e in prefix):
+    if not any(e.kind in (EventKind.CONSENT_GRANTED, EventKind.TRIAL_CONVERTED) for e in prefix):
         report("1", then.id, "charged without consent evidence")
     start = charge.period_start or charge.at
     if charge.amount != expected_amount(then, start, policy):

@@ -32,6 +32,7 @@ from vas_lifecycle.errors import (
     IdempotencyKeyError,
     InvalidArgumentError,
     InvalidStateError,
+    RefundRefusedError,
 )
 from vas_lifecycle.feed import PUBLISHED
 from vas_lifecycle.lifecycle import Lifecycle
@@ -324,6 +325,36 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert after.state is wanted
             assert before.state is wanted or before.state in (OrderState.ACTIVE, OrderState.PAUSED)
             event("paused" if pause else "resumed")
+
+    @rule(order_id=orders, part=st.sampled_from(["all", "half", "too_much"]))
+    def refund(self, order_id: str, part: str) -> None:
+        """The billing backend gives money back (IN5): never more than was charged;
+        the same key again answers the same refund."""
+        charged = sum((c.amount for c in self.lifecycle.charges(order_id)), Decimal(0))
+        given = sum((r.amount for r in self.lifecycle.refunds(order_id)), Decimal(0))
+        amount = {"all": None, "half": Decimal("0.50"), "too_much": charged + 1}[part]
+        self.charge_keys += 1
+        key = f"refund-{self.charge_keys}"
+        try:
+            refund = self.lifecycle.refund(order_id, key=key, reason="test", amount=amount)
+        except RefundRefusedError as err:
+            assert part == "too_much" or given == charged or part == "half", err
+            event(f"refund refused: {err.reason}")
+        else:
+            assert refund.amount <= charged - given
+            again = self.lifecycle.refund(order_id, key=key, reason="test", amount=amount)
+            assert again == refund
+            event("refunded")
+
+    @rule(order_id=orders, claim=st.booleans())
+    def use_or_claim(self, order_id: str, claim: bool) -> None:
+        """The subscriber uses a service (UK6), or claims a wrongful activation (IN5)."""
+        before = self.lifecycle.get(order_id)
+        if claim:
+            after = self.lifecycle.claim_refund(order_id, channel=Channel.HOTLINE)
+            assert after.state is before.state and after.version == before.version + 1
+        else:
+            assert self.lifecycle.record_usage(order_id) == before
 
     @rule(seconds=st.sampled_from(STEPS))
     def advance(self, seconds: int) -> None:

@@ -18,7 +18,7 @@ import pendulum
 
 from vas_lifecycle.catalog import Period
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Event, Order
+from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.records import (
     Channel,
     Charge,
@@ -313,6 +313,9 @@ class _Orders(_Part, OrderRecorder):
         self._updates: list[tuple[Order, int]] = []
         self._events: list[Event] = []
         self._picks: dict[str, PickSession] = {}
+        # trials that became their subscription (CT1): the one update that changes
+        # what a request froze, written beside the status
+        self._converted: list[Order] = []
 
     def release(self) -> None:
         """The transaction ended: the subscribers it held are free."""
@@ -324,7 +327,7 @@ class _Orders(_Part, OrderRecorder):
         if self._orders or self._seen or self._of or self._ahead or self._picks:
             self._orders, self._seen, self._of, self._ahead, self._picks = {}, {}, {}, {}, {}
         if self._inserts or self._updates or self._events:
-            self._inserts, self._updates, self._events = [], [], []
+            self._inserts, self._updates, self._events, self._converted = [], [], [], []
 
     def flush_batch(self) -> None:
         if self._inserts or self._updates:
@@ -535,6 +538,8 @@ class _Orders(_Part, OrderRecorder):
             self._updates.append((order, expected_version))
         self._orders[order.id] = order
         self._events.extend(events)
+        if events and events[-1].kind is EventKind.TRIAL_CONVERTED:
+            self._converted.append(order)
 
     def finished_before(self, cutoff: pendulum.DateTime) -> list[str]:
         self._tx.flush()
@@ -583,6 +588,11 @@ class _Orders(_Part, OrderRecorder):
         rows = [update_row(o, expected) for o, expected in self._updates]
         if self._tx.execute_many(ORDER_UPDATE, rows) != len(rows):
             raise self._conflict(rows)
+        if self._converted:
+            self._tx.execute_many(
+                "UPDATE vas_orders SET kind = ?, service_code = ?, service_name = ? WHERE id = ?",
+                [(str(o.kind), o.service_code, o.service_name, o.id) for o in self._converted],
+            )
 
     def _conflict(self, rows: list[tuple[Any, ...]]) -> ConflictError:
         """Which of the updates found its order moved: the row that does not hold what
