@@ -21,6 +21,7 @@ from tests.test_store_postgres import store_factories
 from vas_lifecycle import (
     Catalog,
     Channel,
+    Charge,
     ChargeRefusedError,
     Lifecycle,
     ManualClock,
@@ -237,3 +238,19 @@ def test_uk7_no_sequence_of_charges_passes_the_cap(kind: str, steps: list[tuple[
             at = pendulum.parse(f"{month}-15T12:00:00+08:00")
             assert lc.spend(msisdn, at=at).amount <= Decimal("7.00")  # type: ignore[arg-type]
     assert check_invariants(lc) == []
+
+
+def test_uk7_the_checker_reports_a_month_charged_past_the_cap_refunds_taken_off() -> None:
+    """An integration that records charges past the guard is caught: the checker adds
+    up each subscriber's charges per calendar month, less their refunds."""
+    clock = ManualClock(pendulum.datetime(2026, 11, 10, 9, tz=ZONE))
+    lc = Lifecycle(make_catalog(), clock=clock, policy=MONTHLY, notifier=RecordingNotifier())
+    news, weather = _both(lc, SUB)
+    first = lc.record_charge(news, Decimal("5.00"), key="news")
+    rogue = Charge("rogue", weather, Decimal("3.00"), "2026-11", None, clock.now(), 3)
+    with lc.store.transaction() as tx:
+        tx.ledger.add_charge(attrs.evolve(rogue, order_version=lc.get(weather).version))
+    problems = [p for p in check_invariants(lc) if p.invariant == "UK7"]
+    assert [p.message for p in problems] == ["+86138****8000 charged 8.00 in 2026-11"]
+    lc.refund(news, key="back", reason="over the cap", amount="1.00", charge_key=first.key)
+    assert [p for p in check_invariants(lc) if p.invariant == "UK7"] == []

@@ -19,11 +19,12 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind
-from vas_lifecycle.charging import expected_amount
+from vas_lifecycle.charging import expected_amount, spend_days
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import FACTS, Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
+from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.records import Charge, Refund
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Transaction
@@ -320,12 +321,29 @@ def rule_uk3_receipts(h: History) -> Iterable[InvariantViolation]:
 
 
 def rule_uk7_per_charge_cap(h: History) -> Iterable[InvariantViolation]:
-    """No charge above the policy's per-charge cap (UK7, EU1)."""
+    """No charge above the policy's per-charge cap (UK7, EU1), and no subscriber
+    charged past the spend cap in a calendar week or month of the policy's time zone,
+    refunds taken off (read a page of orders at a time, a subscriber's charges on
+    another page are not added in: a page can only under-count)."""
     cap = h.policy.per_charge_cap
     if cap is not None:
         for charge in h.charges:
             if charge.amount > cap:
                 yield _v("UK7", charge.order_id, f"charge {charge.amount} above the cap {cap}")
+    total = h.policy.spend_cap
+    if total is None:
+        return
+    owner = {o.id: o.msisdn for o in h.orders}
+    charged_at = {c.key: c.at for c in h.charges}
+    spent: dict[tuple[str, str], Decimal] = {}
+    moves = [(c.order_id, c.at, c.amount) for c in h.charges]
+    moves += [(r.order_id, charged_at.get(r.charge_key, r.at), -r.amount) for r in h.refunds]
+    for order_id, at, amount in moves:
+        key = (owner[order_id], spend_days(h.policy.spend_cap_period, at, h.policy)[0])
+        spent[key] = spent.get(key, Decimal(0)) + amount
+    for (msisdn, period), amount in sorted(spent.items()):
+        if amount > total:
+            yield _v("UK7", None, f"{mask_msisdn(msisdn)} charged {amount} in {period}")
 
 
 def rule_in5_refunds(h: History) -> Iterable[InvariantViolation]:
