@@ -236,3 +236,18 @@ def test_ct1_every_sequence_converts_only_with_the_consent_and_the_reminder(
         assert consent and NoticeKind.CONVERSION_REMINDER in _kinds(lc, trial.id)
     assert check_invariants(lc) == []
     lc.close()
+
+
+def test_ct1_a_short_trial_converts_without_a_reminder_where_the_policy_says_so() -> None:
+    """Visa asks for the reminder only for trials longer than 7 days: a policy may
+    let a shorter one convert without it; a longer one never does."""
+    lax = Policy.china_mobile(trial_converts=True, short_conversions_need_reminder=False)
+    for code, converts in (("MUSIC3", True), ("MUSIC14", False)):
+        lc, clock = _world(MemoryStore(), lax)
+        trial = lc.request(SUB, code, channel=Channel.WEB, conversion_consent=True)
+        assert trial.trial_ends_at is not None
+        clock.set(trial.trial_ends_at)  # the worker slept through the reminder
+        lc.run_due()
+        state = lc.get(trial.id).state
+        assert state is (OrderState.ACTIVE if converts else OrderState.CANCELLED), code
+        assert check_invariants(lc, settled=True) == []

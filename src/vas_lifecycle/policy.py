@@ -237,6 +237,10 @@ class Policy:
     conversion_reminder_lead: dt.timedelta = attrs.field(
         default=dt.timedelta(days=7), validator=_positive
     )
+    #: a converting trial not longer than the lead still needs its (midpoint)
+    #: reminder to convert; False: it converts without one (Visa asks for the reminder
+    #: only for trials longer than 7 days)
+    short_conversions_need_reminder: bool = True
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates

@@ -152,8 +152,9 @@ def converting(order: Order, policy: Policy) -> bool:
 def conversion(order: Order, events: Sequence[Event], policy: Policy) -> Step:
     """CT1, at a converting trial's end: it becomes its paid subscription only with the
     subscriber's consent recorded at its start (not from the SP's platform) and its
-    conversion reminder sent at least the lead before its end; else it ends like any
-    trial (C6), never charged."""
+    conversion reminder sent at least the lead before its end (a trial not longer
+    than the lead: at its midpoint, or none where the policy says so); else it ends
+    like any trial (C6), never charged."""
     ends, consent = order.trial_ends_at, events[0].data if events else {}
     length = None if ends is None else ends - order.requested_at
     reminded = [
@@ -161,11 +162,17 @@ def conversion(order: Order, events: Sequence[Event], policy: Policy) -> Step:
         for e in events
         if e.kind is EventKind.TRIAL_REMINDED and "reminder" not in e.data  # sent
     ]
+    lead = None if length is None else policy.conversion_lead_for(length)
     in_time = (
         ends is not None
-        and length is not None
-        and bool(reminded)
-        and reminded[0] <= ends - policy.conversion_lead_for(length)
+        and lead is not None
+        and (
+            (bool(reminded) and reminded[0] <= ends - lead)
+            or (
+                not policy.short_conversions_need_reminder
+                and lead < policy.conversion_reminder_lead
+            )
+        )
     )
     if (
         converting(order, policy)
