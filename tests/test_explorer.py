@@ -48,3 +48,12 @@ def test_the_explorer_reports_a_shortest_sequence_to_a_broken_rule() -> None:
     assert path[0].startswith("SP01 requests") and path[1].startswith("billing charges")
     assert any(p.invariant == "1" for p in problems)
     assert "VIOLATION after 2 actions" in found.report()
+
+
+def test_every_sequence_of_three_actions_under_the_breadth_policy_keeps_every_rule() -> None:
+    """Issue 18's world (a pack, a trial that converts, claims, refunds, receipts and a
+    spend cap) explored exhaustively to depth 3; deeper by hand:
+    python -m vas_lifecycle.testing.explorer --breadth --depth 5."""
+    found = explore(3, breadth=True)
+    assert found.violation is None, found.report()
+    assert found.depth == 3 and found.states < found.sequences

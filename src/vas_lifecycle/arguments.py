@@ -189,6 +189,14 @@ def text(value: object, name: str, limit: int) -> str | None:
     return clean_text(value, limit)
 
 
+def said(
+    actor: object, received: object, actor_limit: int, text_limit: int
+) -> tuple[str | None, str | None]:
+    """Who acts (an agent, a system) and the text received with a command, each
+    cleaned and cut as evidence."""
+    return text(actor, "actor", actor_limit), text(received, "text", text_limit)
+
+
 def charge_key(value: object, what: str = "charge") -> str:
     """A charge's (or a refund's) idempotency key, which must not change when stored."""
     if not isinstance(value, str) or not value.strip():

@@ -232,8 +232,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         notice is sent. Never refused for the state the order is in.
         """
         chan = arguments.channel(channel)
-        who = arguments.text(actor, "actor", ACTOR_LIMIT)
-        evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        who, evidence = arguments.said(actor, text, ACTOR_LIMIT, EVIDENCE_LIMIT)
         return self._run(handlers.unsubscribe, commands.Unsubscribe(order_id, chan, who, evidence))
 
     def pause(
@@ -254,8 +253,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
             UnknownOrderError, InvalidStateError: no such order, or not active or paused.
         """
         chan = arguments.subscriber_channel(channel, "pause")
-        who = arguments.text(actor, "actor", ACTOR_LIMIT)
-        evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        who, evidence = arguments.said(actor, text, ACTOR_LIMIT, EVIDENCE_LIMIT)
         return self._run(handlers.pause, commands.Pause(order_id, chan, who, evidence))
 
     def resume(
@@ -273,8 +271,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
             InvalidArgumentError, UnknownOrderError, InvalidStateError: as :meth:`pause`.
         """
         chan = arguments.subscriber_channel(channel, "resume")
-        who = arguments.text(actor, "actor", ACTOR_LIMIT)
-        evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        who, evidence = arguments.said(actor, text, ACTOR_LIMIT, EVIDENCE_LIMIT)
         return self._run(handlers.resume, commands.Resume(order_id, chan, who, evidence))
 
     def record_usage(self, order_id: str, *, at: dt.datetime | None = None) -> Order:
@@ -417,8 +414,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform):
         The order's state is unchanged: unsubscribing is a command of its own (and
         inside the window counts as a claim by itself)."""
         chan = arguments.channel(channel)
-        who = arguments.text(actor, "actor", ACTOR_LIMIT)
-        evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
+        who, evidence = arguments.said(actor, text, ACTOR_LIMIT, EVIDENCE_LIMIT)
         return self._run(handlers.claim_refund, commands.ClaimRefund(order_id, chan, who, evidence))
 
     def billing_run(

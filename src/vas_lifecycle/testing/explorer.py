@@ -29,12 +29,13 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import attrs
 import pendulum
 
-from vas_lifecycle.catalog import OfferKind
+from vas_lifecycle.catalog import Catalog, OfferKind
 from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import VasError
 from vas_lifecycle.lifecycle import Lifecycle
@@ -47,7 +48,14 @@ from vas_lifecycle.store.memory import MemoryStore
 from vas_lifecycle.testing.catalogs import small_catalog
 from vas_lifecycle.testing.invariants import InvariantViolation, check_invariants
 
-__all__ = ["Exploration", "explore", "small_catalog", "small_policy"]
+__all__ = [
+    "Exploration",
+    "breadth_catalog",
+    "breadth_policy",
+    "explore",
+    "small_catalog",
+    "small_policy",
+]
 
 A, B = "+8613800000001", "+8613800000002"
 NAMES = {A: "A", B: "B"}
@@ -79,14 +87,39 @@ class _Gateway(RecordingNotifier):
         super().send(notice)
 
 
+def breadth_policy() -> Policy:
+    """The small policy with the lifecycle's breadth on (issue 18): receipts, a spend
+    cap, refunds claimed within an hour, a renewal notice six hours before a pack
+    renews, and trials that convert."""
+    return attrs.evolve(
+        small_policy(),
+        receipt_after_charge=True,
+        spend_cap=Decimal("7.00"),
+        refund_window=dt.timedelta(hours=1),
+        renewal_notice_lead=dt.timedelta(hours=6),
+        trial_converts=True,
+    )
+
+
+def breadth_catalog() -> Catalog:
+    """The small catalog with a one-day pack (PACK) and a one-day trial that converts
+    to NEWS (TRYNEWS)."""
+    pack = attrs.evolve(small_catalog().get("NEWS"), code="PACK", price=Decimal("2.00"))
+    pack = attrs.evolve(pack, validity_days=1, period=None)
+    trial = attrs.evolve(small_catalog().get("GAME"), code="TRYNEWS", converts_to="NEWS")
+    return Catalog([*small_catalog(), pack, trial])
+
+
 @attrs.frozen
 class _World:
-    """One explored state: the store, the time, the next id and the gateway."""
+    """One explored state: the store, the time, the next id and the gateway; with
+    ``breadth``, under :func:`breadth_policy` and :func:`breadth_catalog`."""
 
     store: MemoryStore
     now: pendulum.DateTime
     next_id: int
     gateway_down: bool
+    breadth: bool = False
 
 
 @attrs.define
@@ -101,7 +134,8 @@ class _Run:
     def world(self) -> _World:
         store = self.lc.store
         assert isinstance(store, MemoryStore)
-        return _World(store, self.clock.now(), self.ids[0], self.gateway.down)
+        breadth = self.lc.policy.trial_converts
+        return _World(store, self.clock.now(), self.ids[0], self.gateway.down, breadth)
 
 
 Action = tuple[str, Callable[[_Run], object]]
@@ -118,8 +152,8 @@ def _start(world: _World, make: LifecycleFactory) -> _Run:
         return f"x{ids[0]}"
 
     lc = make(
-        small_catalog(),
-        policy=small_policy(),
+        breadth_catalog() if world.breadth else small_catalog(),
+        policy=breadth_policy() if world.breadth else small_policy(),
         clock=clock,
         notifier=gateway,
         store=world.store.copy(),
@@ -184,7 +218,37 @@ def actions(run: _Run) -> list[Action]:
     out.append(("dispatch", lambda r: r.lc.dispatch()))
     flip = "up" if run.gateway.down else "down"
     out.append((f"gateway goes {flip}", _flip))
+    if run.lc.policy.trial_converts:
+        out += _breadth_actions(run)
     return out
+
+
+def _breadth_actions(run: _Run) -> list[Action]:
+    """What the parties do beside under the breadth policy: order a pack, start a
+    trial that converts with consent, claim a wrongful activation, give money back."""
+    out: list[Action] = []
+    for who in (A, B):
+        name = NAMES[who]
+        out.append((f"{name} orders PACK on the web", _request(who, "PACK", Channel.WEB)))
+        out.append((f"{name} starts TRYNEWS, agreeing to pay after", _convert(who)))
+    for order in _orders(run):
+        if order.activated_at is not None:
+            out.append((f"{NAMES[order.msisdn]} claims {_label(order)}", _claim(order.id)))
+        if run.lc.charges(order.id):
+            out.append((f"billing refunds {_label(order)}", _refund(order.id)))
+    return out
+
+
+def _convert(who: str) -> Callable[[_Run], object]:
+    return lambda r: r.lc.request(who, "TRYNEWS", channel=Channel.WEB, conversion_consent=True)
+
+
+def _claim(order_id: str) -> Callable[[_Run], object]:
+    return lambda r: r.lc.claim_refund(order_id, channel=Channel.HOTLINE)
+
+
+def _refund(order_id: str) -> Callable[[_Run], object]:
+    return lambda r: r.lc.refund(order_id, key=f"r-{r.ids[0]}", reason="explored")
 
 
 def _request(who: str, code: str, channel: Channel) -> Callable[[_Run], object]:
@@ -276,6 +340,10 @@ def _order(data: Any, o: Order, rel: _Rel) -> tuple[object, ...]:
         )
     )
     charges = tuple(sorted(data.charges[k].period_key for k in data.charges_by_order.get(o.id, ())))
+    refunds = tuple(
+        sorted(str(data.refunds[k].amount) for k in data.refunds_by_order.get(o.id, ()))
+    )
+    claimed = tuple(sorted(rule for oid, rule in data.claims if oid == o.id))
     return (
         o.service_code,
         o.state.value,
@@ -289,6 +357,10 @@ def _order(data: Any, o: Order, rel: _Rel) -> tuple[object, ...]:
         o.consent_channel,
         charges,
         notices,
+        refunds,
+        claimed,
+        o.kind,
+        None if o.pack is None else rel(o.pack.valid_until),
     )
 
 
@@ -320,6 +392,7 @@ def explore(
     *,
     make_lifecycle: LifecycleFactory = Lifecycle,
     progress: Callable[[int, int, int], None] | None = None,
+    breadth: bool = False,
 ) -> Exploration:
     """Every sequence of up to ``depth`` actions in the small world, breadth first.
 
@@ -328,12 +401,14 @@ def explore(
         make_lifecycle: builds the lifecycle under test (the keyword arguments of
             :class:`Lifecycle`); a subclass shows what the explorer finds in it.
         progress: called with (depth reached, actions run, states) after each level.
+        breadth: explore under :func:`breadth_policy`, with a pack and a trial that
+            converts, and the actions they add (claims, refunds).
 
     Returns:
         The coverage, and the shortest sequence that breaks an invariant, if any.
     """
     began = time.perf_counter()
-    root = _World(MemoryStore(), START, 0, False)
+    root = _World(MemoryStore(), START, 0, False, breadth)
     first = _start(root, make_lifecycle)
     seen: dict[object, tuple[object, str] | None] = {_key(first): None}
     frontier: list[tuple[object, _World]] = [(_key(first), root)]
@@ -391,13 +466,14 @@ def _found(
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - command line only
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--breadth", action="store_true", help="the issue-18 world")
     args = parser.parse_args(argv)
     logging.getLogger("vas_lifecycle").setLevel(logging.ERROR)  # the gateway goes down often
 
     def show(level: int, runs: int, states: int) -> None:
         print(f"  depth {level}: {runs:,} actions, {states:,} states", flush=True)
 
-    found = explore(args.depth, progress=show)
+    found = explore(args.depth, progress=show, breadth=args.breadth)
     print(found.report())
     return 1 if found.violation is not None else 0
 
