@@ -238,3 +238,25 @@ def test_an_order_is_stored_as_one_named_column_per_field(tmp_path: Path) -> Non
     assert (row["state"], row["msisdn"]) == ("cancelled", "+8613800138001")
     assert row["price"] == str(full.price)
     assert row["consent_channel"] == "sms" and row["fee_notice_id"] == "n1"
+
+
+def test_nulls_bind_without_the_adapter_search_and_an_applications_own_adapter_stays() -> None:
+    """The store registers a NoneType adapter for sqlite3 (binding NULL without the
+    failing ``__adapt__``/``__conform__`` search), unless the application has its own,
+    which it leaves in place; NULLs stay NULLs either way."""
+    import sqlite3 as sq
+
+    assert sq.adapters[(type(None), sq.PrepareProtocol)](None) is None
+    code = (
+        "import sqlite3\n"
+        "mine = lambda value: None\n"
+        "sqlite3.register_adapter(type(None), mine)\n"
+        "import vas_lifecycle.store.sqlite\n"
+        "assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is mine\n"
+        "c = sqlite3.connect(':memory:')\n"
+        "assert c.execute('select ? is null', (None,)).fetchone() == (1,)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    conn = sq.connect(":memory:")
+    assert conn.execute("select ? is null, typeof(?)", (None, None)).fetchone() == (1, "null")
