@@ -526,13 +526,12 @@ def refunds_due(tx: Transaction, limit: int) -> list[RefundDue]:
     """Up to ``limit`` refunds the rules say are due and are not yet recorded, by
     order id (claims are few: each is read with its order's charges and refunds)."""
     found: list[RefundDue] = []
-    after = None
+    ledger, after = tx.ledger, None
     while len(found) < limit:
-        claims = tx.ledger.claims(after, limit)
+        claims = ledger.claims(after, limit)
         for claim in claims:
             order = tx.orders.get_order(claim.order_id)
             if order is not None:
-                ledger = tx.ledger
                 found += refunds.due(
                     claim, order.msisdn, ledger.charges(order.id), ledger.refunds(order.id)
                 )

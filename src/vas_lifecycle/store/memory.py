@@ -151,6 +151,18 @@ class _Part:
         self._data = data
         self._undo = undo
 
+    def _put(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
+        """Set ``mapping[key]`` (None: drop it), logging how to undo it."""
+        before = mapping.get(key)
+        if value is None:
+            mapping.pop(key, None)
+        else:
+            mapping[key] = value
+        if before is None:
+            self._undo.append(functools.partial(_drop, mapping, key))
+        else:
+            self._undo.append(functools.partial(mapping.__setitem__, key, before))
+
 
 class _Orders(_Part, OrderRecorder):
     """Orders, their events and indexes, and the pick lists."""
@@ -599,10 +611,8 @@ class _Ledger(_Part, ChargeRecorder):
         self._undo.append(undo)
 
     def add_claim(self, claim: RefundClaim) -> None:
-        claims, key = self._data.claims, (claim.order_id, claim.rule)
-        if key not in claims:
-            claims[key] = claim
-            self._undo.append(functools.partial(_drop, claims, key))
+        if (claim.order_id, claim.rule) not in self._data.claims:
+            self._put(self._data.claims, (claim.order_id, claim.rule), claim)
 
     def claims(self, after: str | None, limit: int) -> list[RefundClaim]:
         keys = sorted(k for k in self._data.claims if after is None or k[0] > after)
@@ -624,14 +634,8 @@ class _Spend(_Part, SpendRecorder):
     def _add(self, rows: Sequence[tuple[str, str, str, Decimal]], sign: int, each: int) -> None:
         for msisdn, access_code, day, amount in rows:
             ledger = self._data.spend.setdefault(msisdn, {})
-            key = (access_code, day)
-            before = ledger.get(key)
-            cents, count = before if before is not None else (0, 0)
-            ledger[key] = (cents + sign * _cents(amount), count + each)
-            if before is None:
-                self._undo.append(functools.partial(_drop, ledger, key))
-            else:
-                self._undo.append(functools.partial(ledger.__setitem__, key, before))
+            cents, count = ledger.get((access_code, day), (0, 0))
+            self._put(ledger, (access_code, day), (cents + sign * _cents(amount), count + each))
 
     def add_settled_spend(self, order_ids: Sequence[str], day: str) -> None:
         orders = self._data.orders
@@ -650,25 +654,13 @@ class _Spend(_Part, SpendRecorder):
 
     def watch(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
         if (msisdn, access_code) not in self._data.spend_watch:
-            self._set_watch((msisdn, access_code), at)
+            self._put(self._data.spend_watch, (msisdn, access_code), at)
 
     def reminded(self, msisdn: str, access_code: str, at: pendulum.DateTime) -> None:
-        self._set_watch((msisdn, access_code), at)
+        self._put(self._data.spend_watch, (msisdn, access_code), at)
 
     def unwatch(self, msisdn: str, access_code: str) -> None:
-        self._set_watch((msisdn, access_code), None)
-
-    def _set_watch(self, key: tuple[str, str], at: pendulum.DateTime | None) -> None:
-        watch = self._data.spend_watch
-        before = watch.get(key)
-        if at is None:
-            watch.pop(key, None)
-        else:
-            watch[key] = at
-        if before is None:
-            self._undo.append(functools.partial(_drop, watch, key))
-        else:
-            self._undo.append(functools.partial(watch.__setitem__, key, before))
+        self._put(self._data.spend_watch, (msisdn, access_code), None)
 
     def reminders_due(
         self, before: pendulum.DateTime, limit: int
@@ -681,29 +673,17 @@ class _Usage(_Part, UsageRecorder):
     """When each tracked subscription was last used."""
 
     def track(self, order_id: str, at: pendulum.DateTime) -> None:
-        self._set(order_id, at)
+        self._put(self._data.usage, order_id, at)
 
     def touch(self, order_ids: Sequence[str], at: pendulum.DateTime) -> None:
         usage = self._data.usage
         for order_id in order_ids:
             used = usage.get(order_id)
             if used is not None and used < at:
-                self._set(order_id, at)
+                self._put(usage, order_id, at)
 
     def forget(self, order_id: str) -> None:
-        self._set(order_id, None)
-
-    def _set(self, order_id: str, at: pendulum.DateTime | None) -> None:
-        usage = self._data.usage
-        before = usage.get(order_id)
-        if at is None:
-            usage.pop(order_id, None)
-        else:
-            usage[order_id] = at
-        if before is None:
-            self._undo.append(functools.partial(_drop, usage, order_id))
-        else:
-            self._undo.append(functools.partial(usage.__setitem__, order_id, before))
+        self._put(self._data.usage, order_id, None)
 
     def idle(self, before: pendulum.DateTime, limit: int) -> list[tuple[str, pendulum.DateTime]]:
         found = sorted((at, oid) for oid, at in self._data.usage.items() if at < before)
