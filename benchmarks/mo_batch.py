@@ -25,11 +25,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vas_lifecycle import Lifecycle, ManualClock, SQLiteStore, Store
 from vas_lifecycle.testing import demo_catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from by_hand import link
 from mo_http import START, _Discard, prepared
 
 
@@ -46,6 +48,22 @@ def in_bursts(lc: Lifecycle, numbers: list[str], size: int) -> float:
     for start in range(0, len(texts), size):
         lc.handle_sms_many(texts[start : start + size])
     return len(numbers) / (time.perf_counter() - began)
+
+
+def _chained(rows: list[Any], now: str) -> list[tuple[Any, ...]]:
+    """Each order row (id, msisdn, version, notice id, head) with its new event's
+    links: the head before it, and its hash (C18)."""
+    return [
+        (
+            oid,
+            msisdn,
+            v,
+            r,
+            head,
+            link(head, [oid, v + 1, "consent_granted", now, "sms", msisdn, "是", "activated", {}]),
+        )
+        for oid, msisdn, v, r, head in rows
+    ]
 
 
 def seeded(path: Path, orders: int) -> tuple[Lifecycle, list[str]]:
@@ -105,7 +123,7 @@ def by_hand(path: Path, numbers: list[str], size: int) -> float:
             [(f"hand-{start + n}", now) for n in range(len(burst))],
         )
         rows = conn.execute(
-            "SELECT id, msisdn, version, request_notice_id FROM vas_orders WHERE msisdn IN "
+            "SELECT id, msisdn, version, request_notice_id, head FROM vas_orders WHERE msisdn IN "
             f"(SELECT value FROM json_each(?)) AND state IN {live}",
             (json.dumps(burst),),
         ).fetchall()
@@ -115,16 +133,17 @@ def by_hand(path: Path, numbers: list[str], size: int) -> float:
             (json.dumps([r[3] for r in rows]),),
         ).fetchall()
         assert len(sent) == len(rows) == len(burst)
-        notices = [(os.urandom(16).hex(), oid, msisdn) for oid, msisdn, _v, _r in rows]
+        notices = [(os.urandom(16).hex(), oid, msisdn) for oid, msisdn, _v, _r, _h in rows]
+        chained = _chained(rows, now)
         conn.executemany(
             "UPDATE vas_orders SET state = 'active', version = ?, activated_at = ?, "
-            "consent_channel = 'sms', due_at = NULL WHERE id = ? AND version = ?",
-            [(v + 1, now, oid, v) for oid, _m, v, _r in rows],
+            "consent_channel = 'sms', due_at = NULL, head = ? WHERE id = ? AND version = ?",
+            [(v + 1, now, h, oid, v) for oid, _m, v, _r, _p, h in chained],
         )
         conn.executemany(
             "INSERT INTO vas_events VALUES (?, ?, 'consent_granted', ?, 'sms', ?, '是', "
-            "'activated', '{}')",
-            [(oid, v + 1, now, msisdn) for oid, msisdn, v, _r in rows],
+            "'activated', '{}', ?, ?)",
+            [(oid, v + 1, now, msisdn, p, h) for oid, msisdn, v, _r, p, h in chained],
         )
         conn.executemany(
             "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, language, "
@@ -168,7 +187,7 @@ def by_hand_postgres(dsn: str, schema: str, numbers: list[str], size: int) -> fl
                 [(f"hand-{start + n}", now) for n in range(len(burst))],
             )
             rows = cur.execute(
-                "SELECT id, msisdn, version, request_notice_id FROM vas_orders "
+                "SELECT id, msisdn, version, request_notice_id, head FROM vas_orders "
                 "WHERE msisdn = ANY(%s) AND state = ANY(%s)",
                 (burst, live),
             ).fetchall()
@@ -177,16 +196,17 @@ def by_hand_postgres(dsn: str, schema: str, numbers: list[str], size: int) -> fl
                 ([r[3] for r in rows],),
             ).fetchall()
             assert len(sent) == len(rows) == len(burst)
-            notices = [(os.urandom(16).hex(), oid, msisdn) for oid, msisdn, _v, _r in rows]
+            notices = [(os.urandom(16).hex(), oid, msisdn) for oid, msisdn, _v, _r, _h in rows]
+            chained = _chained(rows, now)
             cur.executemany(
                 "UPDATE vas_orders SET state = 'active', version = %s, activated_at = %s, "
-                "consent_channel = 'sms', due_at = NULL WHERE id = %s AND version = %s",
-                [(v + 1, now, oid, v) for oid, _m, v, _r in rows],
+                "consent_channel = 'sms', due_at = NULL, head = %s WHERE id = %s AND version = %s",
+                [(v + 1, now, h, oid, v) for oid, _m, v, _r, _p, h in chained],
             )
             cur.executemany(
                 "INSERT INTO vas_events VALUES (%s, %s, 'consent_granted', %s, 'sms', %s, '是', "
-                "'activated', '{}')",
-                [(oid, v + 1, now, msisdn) for oid, msisdn, v, _r in rows],
+                "'activated', '{}', %s, %s)",
+                [(oid, v + 1, now, msisdn, p, h) for oid, msisdn, v, _r, p, h in chained],
             )
             cur.executemany(
                 "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, "

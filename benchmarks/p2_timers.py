@@ -1,8 +1,9 @@
 """P2 timers: ``run_due()`` over many due trials in SQLite, against raw sqlite3.
 
 The reference does the same row work by hand with the stdlib: select the due rows
-through an index, update each order, insert its event and its notice, in batches of
-1 000, one transaction per batch. Goal: the library at least half raw SQLite's rate.
+through an index, update each order (and its evidence head), insert its event
+chained to the one before it (C18: a SHA-256 over the event's JSON) and its notice,
+in batches of 1 000, one transaction per batch. Goal: the library at least half raw SQLite's rate.
 
 Seeding writes the trials straight into the store's tables (a copy of one real trial
 with fresh ids), so a million orders are ready in seconds; only ``run_due()`` is
@@ -14,6 +15,8 @@ Run: .venv/bin/python benchmarks/p2_timers.py [--orders 100000]
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sqlite3
 import tempfile
@@ -31,6 +34,7 @@ from vas_lifecycle import (
     RecordingNotifier,
     SQLiteStore,
 )
+from vas_lifecycle.evidence import GENESIS, link
 from vas_lifecycle.store.sql.codec import (
     ORDER_COLUMNS,
     event_row,
@@ -60,8 +64,12 @@ def seed(path: Path, orders: int) -> None:
             oid = f"{n:012d}"
             msisdn = f"+86139{n:08d}"
             order = attrs.evolve(template, id=oid, msisdn=msisdn)
-            rows_o.append(order_row(order))
-            rows_e += [event_row(attrs.evolve(e, order_id=oid)) for e in events]
+            head = GENESIS  # each event chained to the one before it (C18)
+            for event in events:
+                row = event_row(attrs.evolve(event, order_id=oid))
+                prev, head = head, link(head, (*row[:8], dict(event.data)))
+                rows_e.append((*row, prev, head))
+            rows_o.append(order_row(order, head))
             rows_n.append(
                 (
                     *notice_row(attrs.evolve(notice, id=f"n{oid}", order_id=oid, msisdn=msisdn)),
@@ -75,7 +83,9 @@ def seed(path: Path, orders: int) -> None:
                 f"VALUES ({', '.join('?' * len(rows_o[0]))})",
                 rows_o,
             )
-            conn.executemany("INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows_e)
+            conn.executemany(
+                "INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows_e
+            )
             conn.executemany(
                 "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, "
                 "language, delivered_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -113,7 +123,8 @@ def raw(folder: Path, orders: int) -> float:
     while True:
         conn.execute("BEGIN IMMEDIATE")
         rows = conn.execute(
-            "SELECT id, version, msisdn FROM vas_orders WHERE due_at IS NOT NULL AND due_at <= ? "
+            "SELECT id, version, msisdn, head FROM vas_orders WHERE due_at IS NOT NULL "
+            "AND due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             (now, BATCH),
         ).fetchall()
@@ -121,11 +132,14 @@ def raw(folder: Path, orders: int) -> float:
             conn.execute("COMMIT")
             break
         updates, events, notices = [], [], []
-        for oid, version, msisdn in rows:
-            updates.append(("cancelled", version + 1, now, oid, version))
-            events.append(
-                (oid, version + 1, "trial_ended", now, None, "system", None, "trial ended", "{}")
+        for oid, version, msisdn, head in rows:
+            event = [oid, version + 1, "trial_ended", now, None, "system", None, "trial ended", {}]
+            text = json.dumps(
+                ["vas-evidence/1", head, *event], ensure_ascii=False, separators=(",", ":")
             )
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            updates.append(("cancelled", version + 1, now, digest, oid, version))
+            events.append((*event[:8], "{}", head, digest))
             notices.append(
                 (
                     os.urandom(16).hex(),
@@ -141,10 +155,10 @@ def raw(folder: Path, orders: int) -> float:
             )
         conn.executemany(
             "UPDATE vas_orders SET state = ?, version = ?, due_at = NULL, ended_at = ?, "
-            "end_reason = 'trial_ended' WHERE id = ? AND version = ?",
+            "end_reason = 'trial_ended', head = ? WHERE id = ? AND version = ?",
             updates,
         )
-        conn.executemany("INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+        conn.executemany("INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
         conn.executemany(
             "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, language, "
             "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
+from by_hand import link  # a sibling script
 from pg_schemas import drop_schema, fresh_store  # a sibling script
 
 from vas_lifecycle import (
@@ -104,15 +105,19 @@ def _by_hand(run: Callable[..., list[Any]], begin: str, numbers: list[str]) -> f
     began = time.perf_counter()
     for msisdn in numbers:
         run(begin)
-        ((oid, old),) = run("SELECT id, version FROM vas_orders WHERE msisdn = ?", (msisdn,))
+        ((oid, old, head),) = run(
+            "SELECT id, version, head FROM vas_orders WHERE msisdn = ?", (msisdn,)
+        )
+        event = [oid, old + 1, "consent_granted", now, "sms", msisdn, "是", text, {"code": ""}]
+        digest = link(head, event)  # C18: chained to the event before it
         run(
             "UPDATE vas_orders SET version = ?, state = ?, due_at = NULL, activated_at = ?, "
-            "consent_channel = 'sms' WHERE id = ? AND version = ?",
-            (old + 1, "active", now, oid, old),
+            "consent_channel = 'sms', head = ? WHERE id = ? AND version = ?",
+            (old + 1, "active", now, digest, oid, old),
         )
         run(
-            "INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (oid, old + 1, "consent_granted", now, "sms", msisdn, "是", text, '{"code":""}'),
+            "INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*event[:8], '{"code":""}', head, digest),
         )
         nid = os.urandom(16).hex()
         run(

@@ -15,7 +15,10 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "vas_lifecycle"
 LAYERS: list[tuple[str, set[str]]] = [
     ("basics", {"errors", "privacy", "values", "states", "records"}),
     ("model", {"catalog", "clock", "machine", "notices", "policy", "sms", "order", "commands"}),
-    ("decisions", {"consent", "charging", "refunds", "ordering", "timers", "rendering", "feed"}),
+    (
+        "decisions",
+        {"consent", "charging", "refunds", "ordering", "timers", "rendering", "feed", "evidence"},
+    ),
     ("ports", {"store.base", "notify"}),
     (
         "application",
@@ -30,6 +33,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "deliveries",
             "sp_platform",
             "sp_keys",
+            "verification",
         },
     ),
     (
@@ -95,6 +99,7 @@ DOMAIN = {
     "sms",
     "states",
     "machine",
+    "evidence",
 }
 
 

@@ -185,11 +185,13 @@ def test_help_lists_each_command_once() -> None:
         "demo",
         "diagram",
         "refunds-due",
+        "seal",
         "serve",
         "simulate",
         "sms",
         "sp-key",
         "sp-report",
+        "verify",
         "worker",
     ]
     assert sorted(main.commands) == commands

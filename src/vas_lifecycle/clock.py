@@ -10,6 +10,8 @@ import pendulum
 
 from vas_lifecycle.errors import ClockError
 
+_ZERO = dt.timedelta(0)
+
 __all__ = [
     "Clock",
     "ManualClock",
@@ -18,6 +20,7 @@ __all__ = [
     "later",
     "local_time",
     "parse_utc",
+    "utc_text",
     "zone",
 ]
 
@@ -50,6 +53,17 @@ def as_utc(value: dt.datetime) -> pendulum.DateTime:
         utc.microsecond,
         tzinfo=pendulum.UTC,
         fold=utc.fold,
+    )
+
+
+def utc_text(value: dt.datetime) -> str:
+    """An aware time as canonical UTC text, ``2026-11-24T01:00:00.000000Z``: what the
+    SQL stores keep and the evidence chain hashes (it sorts chronologically)."""
+    if value.utcoffset() != _ZERO:
+        value = value.astimezone(dt.UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
     )
 
 

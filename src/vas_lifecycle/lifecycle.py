@@ -45,6 +45,7 @@ from vas_lifecycle.unit_of_work import (
     UnitOfWork,
 )
 from vas_lifecycle.values import to_amount
+from vas_lifecycle.verification import Verification
 
 __all__ = ["Lifecycle"]
 
@@ -52,7 +53,7 @@ T = TypeVar("T")
 C = TypeVar("C")
 
 
-class Lifecycle(Queries, Deliveries, SpPlatform):
+class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
     """Runs the life of every VAS order under a :class:`Policy`.
 
     Args:

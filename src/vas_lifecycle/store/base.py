@@ -24,6 +24,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import Period
+from vas_lifecycle.evidence import Chain
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import (
@@ -510,6 +511,31 @@ class EvidenceRecorder(abc.ABC):
     @abc.abstractmethod
     def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
         """A notice's delivery reports, oldest first (by the time each was received)."""
+
+    @abc.abstractmethod
+    def chain(self, order_id: str) -> Chain | None:
+        """The order's evidence chain as stored (C18): its row's version and head and
+        every event row with its links; None if neither the order nor any event of
+        it is stored. Events whose order row is gone come with version None."""
+
+    @abc.abstractmethod
+    def chains(self, after: str | None, limit: int) -> list[Chain]:
+        """The chains of at most ``limit`` orders, by id, after ``after`` (the first
+        when None): a whole store is checked a page at a time, in constant memory."""
+
+    @abc.abstractmethod
+    def orphans(self, limit: int) -> list[Chain]:
+        """Chains of events whose order row is gone (at most ``limit`` orders)."""
+
+    @abc.abstractmethod
+    def unsealed(self, limit: int) -> list[str]:
+        """Ids of orders stored before the store kept chains and not sealed yet."""
+
+    @abc.abstractmethod
+    def seal(self, order_ids: Sequence[str], at: pendulum.DateTime) -> int:
+        """Chain the stored events of these unsealed orders from their first, noting
+        that the chain was written as it happened only from their next event and that
+        the earlier ones were sealed ``at``; returns how many orders it sealed."""
 
 
 class KeyRecorder(abc.ABC):

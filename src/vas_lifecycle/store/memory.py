@@ -20,6 +20,7 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
+from vas_lifecycle.evidence import GENESIS, Chain, StoredEvent, digest, event_values
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import (
@@ -75,6 +76,9 @@ class _Data:
         # per-order and per-subscriber indexes hold tuples: a few items each, and a
         # tuple is smaller than a list (millions of them live in memory)
         self.events: dict[str, tuple[Event, ...]] = {}
+        # each order's evidence chain (C18): its events' hashes, 32 bytes each, in one
+        # bytes object (the last is the order's head)
+        self.chains: dict[str, bytes] = {}
         # per subscriber: every order id, sorted by (requested_at, id), and the live ones
         # (a few each: tuples, the smallest container)
         self.by_msisdn: dict[str, list[str]] = {}
@@ -110,6 +114,7 @@ class _Data:
         other = _Data()
         other.orders = dict(self.orders)
         other.events = dict(self.events)
+        other.chains = dict(self.chains)
         other.by_msisdn = {k: list(v) for k, v in self.by_msisdn.items()}
         other.live = dict(self.live)
         other.due = list(self.due)
@@ -243,6 +248,13 @@ class _Orders(_Part, OrderRecorder):
             raise ConflictError(order.id, expected_version, found)
         data.orders[order.id] = order
         self._set_live(order, current is not None and current.is_live)
+        chain = data.chains.get(order.id, b"")
+        prev = chain[-32:].hex() if chain else GENESIS
+        links = [chain]
+        for event in events:
+            links.append(digest(prev, event_values(event)))
+            prev = links[-1].hex()
+        data.chains[order.id] = b"".join(links)
         if current is None:
             data.events[order.id] = tuple(events)
             bisect.insort(data.by_msisdn.setdefault(order.msisdn, []), order.id, key=data.when)
@@ -252,6 +264,7 @@ class _Orders(_Part, OrderRecorder):
             data.events[order.id] = (*history, *events)
             self._undo.append(lambda: data.orders.__setitem__(order.id, current))
             self._undo.append(functools.partial(data.events.__setitem__, order.id, history))
+            self._undo.append(functools.partial(data.chains.__setitem__, order.id, chain))
         self._move_due(order.id, current.due_at if current else None, order.due_at)
 
     def _set_live(self, order: Order, was_live: bool) -> None:
@@ -269,6 +282,7 @@ class _Orders(_Part, OrderRecorder):
     def _forget_order(self, order: Order) -> None:
         self._data.orders.pop(order.id, None)
         self._data.events.pop(order.id, None)
+        self._data.chains.pop(order.id, None)
         live = self._data.live
         left = tuple(oid for oid in live.get(order.msisdn, ()) if oid != order.id)
         if left:
@@ -695,7 +709,33 @@ def _cents(amount: Decimal) -> int:
 
 
 class _Evidence(_Part, EvidenceRecorder):
-    """SP violations and delivery reports."""
+    """SP violations and delivery reports, and the orders' evidence chains."""
+
+    def chain(self, order_id: str) -> Chain | None:
+        data = self._data
+        events = data.events.get(order_id)
+        if events is None:
+            return None
+        chain = data.chains.get(order_id, b"")
+        hashes = [chain[at : at + 32].hex() for at in range(0, len(chain), 32)]
+        links = zip(events, [GENESIS, *hashes], hashes, strict=False)
+        stored = tuple(StoredEvent(e.seq, event_values(e), p, h) for e, p, h in links)
+        order = data.orders.get(order_id)
+        version = order.version if order is not None else None
+        return Chain(order_id, version, hashes[-1] if hashes else None, stored)
+
+    def chains(self, after: str | None, limit: int) -> list[Chain]:
+        ids = sorted(oid for oid in self._data.orders if after is None or oid > after)
+        return [c for c in map(self.chain, ids[:limit]) if c is not None]
+
+    def orphans(self, limit: int) -> list[Chain]:
+        return []  # an order and its events are kept and dropped together
+
+    def unsealed(self, limit: int) -> list[str]:
+        return []  # a memory store is chained from its first event
+
+    def seal(self, order_ids: Sequence[str], at: pendulum.DateTime) -> int:
+        return 0
 
     def violations(self, sp_id: str | None) -> list[SpViolation]:
         return [v for v in self._data.violations if sp_id is None or v.sp_id == sp_id]

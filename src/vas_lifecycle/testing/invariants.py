@@ -35,6 +35,7 @@ __all__ = [
     "History",
     "InvariantViolation",
     "check_invariants",
+    "evidence_chains",
     "invariant_1_charges",
     "invariant_2_consent",
     "invariant_3_trials",
@@ -538,12 +539,23 @@ def check_invariants(
     Returns:
         The violations, empty when every invariant holds.
     """
-    return [
+    found = [
         violation
         for history in read_histories(lifecycle, settled=settled, delivered=delivered)
         for check in CHECKS
         for violation in check(history)
     ]
+    return found + evidence_chains(lifecycle)
+
+
+def evidence_chains(lifecycle: Lifecycle) -> list[InvariantViolation]:
+    """C18: every order's hash chain is whole (the store check's first problems, and a
+    count of the rest)."""
+    result = lifecycle.verify_store()
+    found = [_v("C18", p.order_id, str(p)) for p in result.examples]
+    if result.bad_orders > len({p.order_id for p in result.examples}):
+        found.append(_v("C18", None, result.summary()))
+    return found
 
 
 def _replays(events: list[Event]) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
+from vas_lifecycle.clock import utc_text
 from vas_lifecycle.errors import StoreError
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, Pack
@@ -42,8 +43,10 @@ from vas_lifecycle.records import (
 from vas_lifecycle.states import OrderState
 
 __all__ = [
+    "EVENT_CHAIN_COLUMNS",
     "EVENT_COLUMNS",
     "FEED_COLUMNS",
+    "HEAD",
     "NOTICE_COLUMNS",
     "ORDER_COLUMNS",
     "ORDER_FIELDS",
@@ -80,8 +83,6 @@ __all__ = [
     "violation_row",
 ]
 
-_ZERO = dt.timedelta(0)
-
 
 def ts(value: dt.datetime | None) -> str | None:
     """A time as canonical UTC text (sorts chronologically)."""
@@ -90,15 +91,8 @@ def ts(value: dt.datetime | None) -> str | None:
     return _ts_text(value)
 
 
-@functools.lru_cache(maxsize=8192)
-def _ts_text(value: dt.datetime) -> str:
-    # a unit of work writes the same few instants many times (now, deadlines)
-    if value.utcoffset() != _ZERO:
-        value = value.astimezone(dt.UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
-    )
+#: a unit of work writes the same few instants many times (now, deadlines)
+_ts_text = functools.lru_cache(maxsize=8192)(utc_text)
 
 
 def parse_ts(value: str | None) -> pendulum.DateTime | None:
@@ -165,15 +159,18 @@ ORDER_FIELDS = (
     "pack",
 )
 #: What a read selects (the fields), and what an insert writes (the fields and due_at).
-ORDER_SELECT = ", ".join(ORDER_FIELDS)
-ORDER_COLUMNS = ORDER_SELECT + ", due_at"
+#: the order's fields, then its evidence head (C18), which the recorder keeps beside
+#: the order it reads (the Order itself does not carry it)
+ORDER_SELECT = ", ".join(ORDER_FIELDS) + ", head"
+HEAD = len(ORDER_FIELDS)
+ORDER_COLUMNS = ", ".join(ORDER_FIELDS) + ", due_at, head"
 #: The fields an event may change (what a request froze never changes, C12), and
 #: due_at: what an update writes.
 ORDER_STATUS = (*ORDER_FIELDS[ORDER_FIELDS.index("state") :], "due_at")
 
 
-def order_row(o: Order) -> tuple[Any, ...]:
-    """The values of :data:`ORDER_COLUMNS` for an order."""
+def order_row(o: Order, head: str | None) -> tuple[Any, ...]:
+    """The values of :data:`ORDER_COLUMNS` for an order with this evidence head."""
     return (
         o.id,
         o.msisdn,
@@ -189,6 +186,7 @@ def order_row(o: Order) -> tuple[Any, ...]:
         ts(o.requested_at),
         str(o.request_channel),
         *_status(o),
+        head,
     )
 
 
@@ -224,16 +222,16 @@ def _pack(text: str) -> Pack:
     return Pack(int(days), auto == "1", _ts(until) if until else None)
 
 
-def update_row(o: Order, expected: int) -> tuple[Any, ...]:
-    """The parameters of :data:`ORDER_UPDATE`: the new status, then the id and the
-    version the order must still have."""
-    return (*_status(o), o.id, expected)
+def update_row(o: Order, expected: int, head: str | None) -> tuple[Any, ...]:
+    """The parameters of :data:`ORDER_UPDATE`: the new status and evidence head, then
+    the id and the version the order must still have."""
+    return (*_status(o), head, o.id, expected)
 
 
 ORDER_UPDATE = (
     "UPDATE vas_orders SET "
     + ", ".join(f"{name} = ?" for name in ORDER_STATUS)
-    + " WHERE id = ? AND version = ?"
+    + ", head = coalesce(?, head) WHERE id = ? AND version = ?"
 )
 
 
@@ -275,6 +273,8 @@ def order_from_row(r: Sequence[Any]) -> Order:
 
 
 EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
+#: an event's columns with its links (C18): the hash before it, and its own
+EVENT_CHAIN_COLUMNS = EVENT_COLUMNS + ", prev, hash"
 NOTICE_COLUMNS = "id, kind, msisdn, order_id, text, at, sender, language"
 
 

@@ -289,6 +289,22 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX vas_spend_watch_at ON vas_spend_watch (at)",
         ),
     ),
+    (
+        14,
+        (
+            # C18: each event's hash and the hash of the event before it, and each
+            # order's head (its last event's hash); orders stored before this version
+            # have none until sealed (Lifecycle.seal_evidence, resumable), which notes
+            # from which event the chain was written as it happened, and when the
+            # events before it were sealed
+            "ALTER TABLE vas_events ADD COLUMN prev TEXT",
+            "ALTER TABLE vas_events ADD COLUMN hash TEXT",
+            "ALTER TABLE vas_orders ADD COLUMN head TEXT",
+            "ALTER TABLE vas_orders ADD COLUMN chained_from INTEGER",
+            "ALTER TABLE vas_orders ADD COLUMN sealed_at TEXT",
+            "CREATE INDEX vas_orders_unsealed ON vas_orders (id) WHERE head IS NULL",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

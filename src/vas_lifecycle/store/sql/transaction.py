@@ -17,6 +17,8 @@ from typing import Any
 import pendulum
 
 from vas_lifecycle.catalog import Period
+from vas_lifecycle.errors import StoreError
+from vas_lifecycle.evidence import GENESIS, Chain, StoredEvent, link
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.records import (
@@ -50,8 +52,10 @@ from vas_lifecycle.store.base import (
     Waiting,
 )
 from vas_lifecycle.store.sql.codec import (
+    EVENT_CHAIN_COLUMNS,
     EVENT_COLUMNS,
     FEED_COLUMNS,
+    HEAD,
     NOTICE_COLUMNS,
     ORDER_COLUMNS,
     ORDER_SELECT,
@@ -100,7 +104,9 @@ _ADD_SPEND = (
     "cents = vas_spend.cents + excluded.cents, charges = vas_spend.charges + excluded.charges"
 )
 _REFUNDS = "SELECT key, order_id, charge_key, amount, reason, at, order_version FROM vas_refunds"
-_INSERT_EVENTS = f"INSERT INTO vas_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_EVENTS = (
+    f"INSERT INTO vas_events ({EVENT_CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 #: the live states, as SQL: the same list as the partial index vas_orders_live
 _LIVE = "(" + ", ".join(f"'{state}'" for state in sorted(LIVE_STATES)) + ")"
@@ -312,6 +318,9 @@ class _Orders(_Part, OrderRecorder):
         self._inserts: list[Order] = []
         self._updates: list[tuple[Order, int]] = []
         self._events: list[Event] = []
+        # the evidence head (C18) of each order read or written in this transaction:
+        # the hash its next event links to
+        self._heads: dict[str, str | None] = {}
         self._picks: dict[str, PickSession] = {}
         # trials that became their subscription (CT1): the one update that changes
         # what a request froze, written beside the status
@@ -326,14 +335,17 @@ class _Orders(_Part, OrderRecorder):
         # new containers, not cleared ones: a reader may still hold the old
         if self._orders or self._seen or self._of or self._ahead or self._picks:
             self._orders, self._seen, self._of, self._ahead, self._picks = {}, {}, {}, {}, {}
+        if self._heads:
+            self._heads = {}
         if self._inserts or self._updates or self._events:
             self._inserts, self._updates, self._events, self._converted = [], [], [], []
 
     def flush_batch(self) -> None:
+        rows = self._linked() if self._events else []
         if self._inserts or self._updates:
             self._flush_orders()
-        if self._events:
-            self._tx.execute_many(_INSERT_EVENTS, [event_row(e) for e in self._events])
+        if rows:
+            self._tx.execute_many(_INSERT_EVENTS, rows)
         if self._picks:
             self._tx.execute_many(
                 "INSERT INTO vas_pick_sessions (msisdn, order_ids, sent_at, expires_at) "
@@ -351,7 +363,7 @@ class _Orders(_Part, OrderRecorder):
         commands; returns them."""
         d = self._d
         orders = [
-            order_from_row(row)
+            self._read(row)
             for row in self._tx.query(
                 f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn {d.in_values} "
                 f"AND state IN {_LIVE}",
@@ -371,8 +383,43 @@ class _Orders(_Part, OrderRecorder):
         rows = self._tx.query(f"SELECT {ORDER_SELECT} FROM vas_orders WHERE id = ?", (order_id,))
         if not rows:
             return None
-        order = self._seen[order_id] = order_from_row(rows[0])
+        order = self._seen[order_id] = self._read(rows[0])
         return order
+
+    def _read(self, row: Sequence[Any]) -> Order:
+        """The order a row holds; its evidence head is kept for the next event."""
+        order = order_from_row(row)
+        self._heads[order.id] = row[HEAD]
+        return order
+
+    def _linked(self) -> list[tuple[Any, ...]]:
+        """The rows of this transaction's events, each with the hash of the event
+        before it and its own (C18), in the order they were appended; the orders'
+        new heads are kept for their rows."""
+        heads = self._heads
+        first: dict[str, Event] = {}
+        for event in self._events:
+            first.setdefault(event.order_id, event)
+        later = [e for e in first.values() if e.seq > 1]
+        unknown = [e.order_id for e in later if e.order_id not in heads]
+        if unknown:
+            d = self._d
+            heads.update(
+                self._tx.query(
+                    f"SELECT id, head FROM vas_orders WHERE id {d.in_values}", (d.values(unknown),)
+                )
+            )
+        unsealed = [e for e in later if heads.get(e.order_id) is None]
+        if unsealed:  # stored before the store kept chains: sealed now, then linked
+            heads.update(seal(self, [e.order_id for e in unsealed], ts(unsealed[0].at) or "")[0])
+        rows = []
+        for event in self._events:
+            row = event_row(event)
+            prev = GENESIS if event.seq == 1 else heads[event.order_id]
+            assert prev is not None
+            digest = heads[event.order_id] = link(prev, (*row[:8], dict(event.data)))
+            rows.append((*row, prev, digest))
+        return rows
 
     def events(self, order_id: str) -> list[Event]:
         rows = self._tx.query(
@@ -389,7 +436,7 @@ class _Orders(_Part, OrderRecorder):
             )
             ids = []
             for row in rows:
-                order = order_from_row(row)
+                order = self._read(row)
                 self._seen.setdefault(order.id, order)
                 ids.append(order.id)
             self._of[msisdn] = ids
@@ -409,7 +456,7 @@ class _Orders(_Part, OrderRecorder):
         read ahead), with this unit of work's own writes laid over them (``keep``
         applies the same filter to those)."""
         if stored is None:
-            stored = [order_from_row(row) for row in self._tx.query(statement, params)]
+            stored = [self._read(row) for row in self._tx.query(statement, params)]
         found: dict[str, Order] = {}
         for order in stored:
             self._seen.setdefault(order.id, order)
@@ -499,7 +546,7 @@ class _Orders(_Part, OrderRecorder):
             "ORDER BY due_at LIMIT ?" + self._d.claim,
             (ts(now), limit),
         )
-        return [order_from_row(r) for r in rows]
+        return [self._read(r) for r in rows]
 
     def next_due(self) -> pendulum.DateTime | None:
         self._tx.flush()
@@ -581,11 +628,14 @@ class _Orders(_Part, OrderRecorder):
     def _flush_orders(self) -> None:
         """Insert the new orders and update the changed ones, each only if its version
         is still the one it was loaded at."""
+        heads = self._heads
         if self._inserts:
-            self._tx.execute_many(_INSERT_ORDERS, [order_row(o) for o in self._inserts])
+            self._tx.execute_many(
+                _INSERT_ORDERS, [order_row(o, heads.get(o.id)) for o in self._inserts]
+            )
         if not self._updates:
             return
-        rows = [update_row(o, expected) for o, expected in self._updates]
+        rows = [update_row(o, expected, heads.get(o.id)) for o, expected in self._updates]
         if self._tx.execute_many(ORDER_UPDATE, rows) != len(rows):
             raise self._conflict(rows)
         if self._converted:
@@ -600,13 +650,13 @@ class _Orders(_Part, OrderRecorder):
         width = len(ORDER_STATUS)
         version = ORDER_STATUS.index("version")
         for row in rows:
-            wrote, (order_id, expected) = tuple(row[:width]), row[width:]
+            wrote, (order_id, expected) = tuple(row[:width]), row[width + 1 :]
             found = self._tx.query(
                 f"SELECT {', '.join(ORDER_STATUS)} FROM vas_orders WHERE id = ?", (order_id,)
             )
             if not found or tuple(found[0]) != wrote:
                 return ConflictError(order_id, expected, found[0][version] if found else None)
-        return ConflictError(rows[0][width], rows[0][width + 1])  # pragma: no cover
+        return ConflictError(rows[0][width + 1], rows[0][width + 2])  # pragma: no cover
 
 
 class _Notices(_Part, NoticeRecorder):
@@ -1108,8 +1158,119 @@ class _Usage(_Part, UsageRecorder):
         return [(r[0], parse_time(r[1])) for r in rows]
 
 
+def _stored(row: Sequence[Any]) -> StoredEvent:
+    """An event row with its links, as the evidence check reads it: a row whose facts
+    are not JSON is read as it is (its hash will not match)."""
+    try:
+        data = json.loads(row[8])
+    except (TypeError, ValueError):
+        return StoredEvent(row[1], None, row[9], row[10])
+    return StoredEvent(row[1], (*row[:8], data), row[9], row[10])
+
+
+def _chains(part: _Part, orders: Sequence[Sequence[Any]]) -> list[Chain]:
+    """The chains of these order rows (id, version, head, chained_from, sealed_at),
+    with their events read in one query."""
+    if not orders:
+        return []
+    d = part._d
+    events: dict[str, list[StoredEvent]] = {r[0]: [] for r in orders}
+    for row in part._tx.query(
+        f"SELECT {EVENT_CHAIN_COLUMNS} FROM vas_events WHERE order_id {d.in_values} "
+        "ORDER BY order_id, seq",
+        (d.values(list(events)),),
+    ):
+        events[row[0]].append(_stored(row))
+    return [
+        Chain(oid, version, head, tuple(events[oid]), chained_from or 1, sealed_at)
+        for oid, version, head, chained_from, sealed_at in orders
+    ]
+
+
+_CHAIN_ORDERS = "SELECT id, version, head, chained_from, sealed_at FROM vas_orders"
+
+
+def seal(part: _Part, order_ids: Sequence[str], at: str) -> tuple[dict[str, str | None], int]:
+    """Chain the events of orders stored before the store kept chains (C18), from
+    their first event, noting that the chain was written from their next event on and
+    sealed at ``at``; returns each order's head, and how many it sealed. An order
+    whose events are chained already keeps them (its last hash is its head)."""
+    d = part._d
+    rows = part._tx.query(
+        f"SELECT {EVENT_CHAIN_COLUMNS} FROM vas_events WHERE order_id {d.in_values} "
+        "ORDER BY order_id, seq",
+        (d.values(list(order_ids)),),
+    )
+    grouped: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    heads: dict[str, str | None] = {}
+    links, marks = [], []
+    for oid, events in grouped.items():
+        if any(row[10] is not None for row in events):
+            heads[oid] = events[-1][10]
+            continue
+        prev = GENESIS
+        for row in events:
+            stored = _stored(row)
+            if stored.values is None:
+                raise StoreError(f"event {row[1]} of order {oid} cannot be read to seal it")
+            digest = link(prev, stored.values)
+            links.append((prev, digest, oid, row[1]))
+            prev = digest
+        heads[oid] = prev
+        marks.append((prev, events[-1][1] + 1, at, oid))
+    part._tx.execute_many(
+        "UPDATE vas_events SET prev = ?, hash = ? WHERE order_id = ? AND seq = ?", links
+    )
+    part._tx.execute_many(
+        "UPDATE vas_orders SET head = ?, chained_from = ?, sealed_at = ? "
+        "WHERE id = ? AND head IS NULL",
+        marks,
+    )
+    return heads, len(marks)
+
+
 class _Evidence(_Part, EvidenceRecorder):
-    """SP violations and delivery reports."""
+    """SP violations and delivery reports, and the orders' evidence chains."""
+
+    def chain(self, order_id: str) -> Chain | None:
+        self._tx.flush()
+        orders = self._tx.query(f"{_CHAIN_ORDERS} WHERE id = ?", (order_id,))
+        if orders:
+            return _chains(self, orders)[0]
+        found = _chains(self, [(order_id, None, None, None, None)])[0]
+        return found if found.events else None
+
+    def chains(self, after: str | None, limit: int) -> list[Chain]:
+        self._tx.flush()
+        if after is None:
+            orders = self._tx.query(f"{_CHAIN_ORDERS} ORDER BY id LIMIT ?", (limit,))
+        else:
+            orders = self._tx.query(
+                f"{_CHAIN_ORDERS} WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+            )
+        return _chains(self, orders)
+
+    def orphans(self, limit: int) -> list[Chain]:
+        self._tx.flush()
+        ids = self._tx.query(
+            "SELECT DISTINCT order_id FROM vas_events e WHERE NOT EXISTS "
+            "(SELECT 1 FROM vas_orders o WHERE o.id = e.order_id) ORDER BY order_id LIMIT ?",
+            (limit,),
+        )
+        return _chains(self, [(r[0], None, None, None, None) for r in ids])
+
+    def unsealed(self, limit: int) -> list[str]:
+        self._tx.flush()
+        rows = self._tx.query(
+            "SELECT id FROM vas_orders WHERE head IS NULL ORDER BY id LIMIT ?", (limit,)
+        )
+        return [r[0] for r in rows]
+
+    def seal(self, order_ids: Sequence[str], at: pendulum.DateTime) -> int:
+        self._tx.flush()
+        return seal(self, order_ids, ts(at) or "")[1] if order_ids else 0
 
     def __init__(self, tx: SqlTransaction) -> None:
         super().__init__(tx)

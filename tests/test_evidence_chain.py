@@ -1,0 +1,397 @@
+"""C18: every event of an order is chained to the one before it, and a check finds any
+event changed, removed, inserted or re-ordered, on plain values and on real stores
+whose rows are edited behind the library's back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pendulum
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import SUB, make_catalog
+from tests.test_store_postgres import DSN, drop_schema, require_postgres
+from vas_lifecycle import (
+    Channel,
+    Lifecycle,
+    ManualClock,
+    MemoryStore,
+    RecordingNotifier,
+    SQLiteStore,
+    Store,
+)
+from vas_lifecycle.cli.app import main
+from vas_lifecycle.errors import UnknownOrderError
+from vas_lifecycle.evidence import (
+    GENESIS,
+    Chain,
+    ProblemKind,
+    StoredEvent,
+    canonical,
+    check,
+    event_values,
+    link,
+)
+from vas_lifecycle.order import Event, EventKind
+
+START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
+
+
+# --- the chain on plain values ---------------------------------------------------------
+
+
+def _event(seq: int, kind: EventKind = EventKind.CONSENT_GRANTED, **data: str) -> Event:
+    return Event(
+        "o1", seq, kind, START.add(minutes=seq), Channel.SMS, SUB, "Y", "好的", data or {"k": "v"}
+    )
+
+
+def _chain(count: int = 4) -> Chain:
+    """A well-formed chain of ``count`` events, as a store would hold it."""
+    stored, prev = [], GENESIS
+    for seq in range(1, count + 1):
+        values = event_values(_event(seq, code=str(seq)))
+        digest = link(prev, values)
+        stored.append(StoredEvent(seq, values, prev, digest))
+        prev = digest
+    return Chain("o1", count, prev, tuple(stored))
+
+
+def _moved(event: StoredEvent, seq: int) -> StoredEvent:
+    """``event`` stored under position ``seq`` (a row's seq column changed)."""
+    assert event.values is not None
+    return event._replace(seq=seq, values=(event.values[0], seq, *event.values[2:]))
+
+
+def _kinds(chain: Chain) -> set[ProblemKind]:
+    return {p.kind for p in check(chain).problems}
+
+
+def test_c18_the_canonical_encoding_is_the_documented_json_array() -> None:
+    """The hash covers exactly the documented array, byte for byte, so anyone can
+    recompute it without this library."""
+    event = Event(
+        "o1",
+        1,
+        EventKind.ORDER_REQUESTED,
+        pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"),
+        Channel.WEB,
+        "+8613800138000",
+        None,
+        '回复"是"',
+        {"price": "5", "code": "123"},
+    )
+    expected = (
+        '["vas-evidence/1","' + GENESIS + '","o1",1,"order_requested",'
+        '"2026-11-24T01:00:00.000000Z","web","+8613800138000",null,"回复\\"是\\"",'
+        '{"code":"123","price":"5"}]'
+    ).encode()
+    assert canonical(GENESIS, event_values(event)) == expected
+    assert link(GENESIS, event_values(event)) == hashlib.sha256(expected).hexdigest()
+
+
+def test_c18_an_intact_chain_checks_clean() -> None:
+    result = check(_chain())
+    assert result.ok and result.events == 4 and result.problems == ()
+
+
+def test_c18_a_changed_event_is_found_where_it_was_changed() -> None:
+    chain = _chain()
+    e = chain.events[1]
+    assert e.values is not None
+    forged = e._replace(values=(*e.values[:7], "我没有同意", e.values[8]))
+    result = check(attrs.evolve(chain, events=(chain.events[0], forged, *chain.events[2:])))
+    assert [(p.kind, p.seq) for p in result.problems] == [(ProblemKind.CHANGED, 2)]
+
+
+def test_c18_a_removed_event_is_found_in_the_middle_and_at_the_end() -> None:
+    chain = _chain()
+    middle = attrs.evolve(chain, events=(chain.events[0], *chain.events[2:]))
+    assert [(p.kind, p.seq) for p in check(middle).problems] == [(ProblemKind.REMOVED, 2)]
+    tail = attrs.evolve(chain, events=chain.events[:3])
+    assert [(p.kind, p.seq) for p in check(tail).problems] == [(ProblemKind.REMOVED, 4)]
+
+
+def test_c18_an_inserted_event_is_found_even_with_a_correct_hash() -> None:
+    chain = _chain()
+    values = event_values(_event(5, EventKind.ORDER_CANCELLED))
+    extra = StoredEvent(5, values, chain.head, link(str(chain.head), values))
+    assert _kinds(attrs.evolve(chain, events=(*chain.events, extra))) == {ProblemKind.INSERTED}
+
+
+def test_c18_an_event_inserted_in_the_middle_and_the_rest_renumbered_is_found() -> None:
+    chain = _chain(3)
+    first = chain.events[0]
+    values = event_values(_event(2, EventKind.CONSENT_GRANTED, forged="yes"))
+    forged = StoredEvent(2, values, first.hash, link(str(first.hash), values))
+    shifted = tuple(_moved(e, e.seq + 1) for e in chain.events[1:])
+    kinds = _kinds(attrs.evolve(chain, events=(first, forged, *shifted)))
+    assert ProblemKind.INSERTED in kinds and ProblemKind.REORDERED in kinds
+
+
+def test_c18_reordered_events_are_found_with_where_they_were_hashed() -> None:
+    chain = _chain()
+    a, b = chain.events[1], chain.events[2]
+    swapped = (chain.events[0], _moved(b, 2), _moved(a, 3), chain.events[3])
+    problems = check(attrs.evolve(chain, events=swapped)).problems
+    assert {(p.kind, p.seq, p.detail) for p in problems} >= {
+        (ProblemKind.REORDERED, 2, "hashed as event 3"),
+        (ProblemKind.REORDERED, 3, "hashed as event 2"),
+    }
+
+
+def test_c18_a_broken_link_and_a_wrong_head_are_found() -> None:
+    chain = _chain()
+    e = chain.events[2]
+    assert e.values is not None
+    relinked = e._replace(prev="1" * 64, hash=link("1" * 64, e.values))
+    broken = attrs.evolve(chain, events=(*chain.events[:2], relinked, chain.events[3]))
+    # event 3 no longer follows event 2, and event 4 no longer follows event 3
+    assert [(p.kind, p.seq) for p in check(broken).problems] == [
+        (ProblemKind.BROKEN_LINK, 3),
+        (ProblemKind.BROKEN_LINK, 4),
+    ]
+    headless = attrs.evolve(chain, head="2" * 64)
+    assert [(p.kind, p.seq) for p in check(headless).problems] == [(ProblemKind.BROKEN_LINK, None)]
+
+
+def test_c18_unsealed_orphaned_and_unreadable_events_are_problems() -> None:
+    chain = _chain(2)
+    unsealed = attrs.evolve(
+        chain, head=None, events=tuple(e._replace(prev=None, hash=None) for e in chain.events)
+    )
+    assert _kinds(unsealed) == {ProblemKind.UNSEALED}
+    assert _kinds(attrs.evolve(chain, version=None)) == {ProblemKind.ORPHANED}
+    unreadable = attrs.evolve(
+        chain, events=(chain.events[0]._replace(values=None), chain.events[1])
+    )
+    assert _kinds(unreadable) == {ProblemKind.CHANGED}
+
+
+# --- the chain in real stores, edited behind the library's back ------------------------
+
+
+@attrs.define
+class Tampered:
+    """A store with a few orders, and a raw connection to edit its rows."""
+
+    lc: Lifecycle
+    execute: Callable[[str, tuple[Any, ...]], None]
+    orders: list[str]
+    reopen: Callable[[], Store]
+    where: list[str]
+
+
+def _populate(lc: Lifecycle, clock: ManualClock) -> list[str]:
+    ids = []
+    for n in range(3):
+        order = lc.request(f"+86138001380{n:02d}", "NEWS", channel=Channel.WEB)
+        clock.advance(pendulum.duration(seconds=20))
+        lc.confirm(order.id, msisdn=order.msisdn, channel=Channel.SMS)
+        clock.advance(pendulum.duration(minutes=1))
+        if n < 2:  # the last stays active
+            lc.unsubscribe(order.id, channel=Channel.SMS, text="TD")
+        ids.append(order.id)
+    return ids
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def tampered(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tampered]:
+    clock = ManualClock(START)
+    if request.param == "sqlite":
+        path = tmp_path / "vas.db"
+
+        def execute_sqlite(sql: str, params: tuple[Any, ...]) -> None:
+            with sqlite3.connect(path) as conn:
+                conn.execute(sql.replace("%s", "?"), params)
+
+        lc = Lifecycle(
+            make_catalog(), clock=clock, notifier=RecordingNotifier(), store=SQLiteStore(path)
+        )
+        yield Tampered(
+            lc, execute_sqlite, _populate(lc, clock), lambda: SQLiteStore(path), ["--db", str(path)]
+        )
+        lc.close()
+        return
+    import psycopg
+
+    from vas_lifecycle import PostgresStore
+
+    require_postgres()
+    schema = "vas_test_tamper"
+    drop_schema(schema)
+
+    def execute_pg(sql: str, params: tuple[Any, ...]) -> None:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{schema}"')
+            conn.execute(sql, params)
+
+    lc = Lifecycle(
+        make_catalog(),
+        clock=clock,
+        notifier=RecordingNotifier(),
+        store=PostgresStore(DSN, schema=schema),
+    )
+    yield Tampered(
+        lc,
+        execute_pg,
+        _populate(lc, clock),
+        lambda: PostgresStore(DSN, schema=schema),
+        ["--dsn", DSN, "--schema", schema],
+    )
+    lc.close()
+    drop_schema(schema)
+
+
+def _verify_cli(t: Tampered) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["verify", *t.where])
+    return result.exit_code, result.output
+
+
+def test_c18_an_untouched_store_verifies_clean(tampered: Tampered) -> None:
+    t = tampered
+    assert all(t.lc.verify_evidence(oid).ok for oid in t.orders)
+    summary = t.lc.verify_store(page=2)  # pages of two: the paging is crossed
+    assert summary.ok and summary.orders == 3 and summary.events == 11
+    code, out = _verify_cli(t)
+    assert code == 0 and out.startswith("evidence intact: 3 orders, 11 events checked")
+
+
+EDITS = {
+    # what was done to the rows -> the problem the check must report
+    "edit": (
+        "UPDATE vas_events SET text_in = %s WHERE order_id = %s AND seq = 3",
+        ("N",),
+        ProblemKind.CHANGED,
+    ),
+    "edit_time": (
+        "UPDATE vas_events SET at = %s WHERE order_id = %s AND seq = 2",
+        ("2026-11-25T01:00:00.000000Z",),
+        ProblemKind.CHANGED,
+    ),
+    "delete": (
+        "DELETE FROM vas_events WHERE seq = 2 AND order_id = %s",
+        (),
+        ProblemKind.REMOVED,
+    ),
+    "delete_last": (
+        "DELETE FROM vas_events WHERE seq = 4 AND order_id = %s",
+        (),
+        ProblemKind.REMOVED,
+    ),
+    "insert": (
+        "INSERT INTO vas_events (order_id, seq, kind, at, channel, actor, data, prev, hash) "
+        "SELECT order_id, 5, kind, at, channel, actor, data, hash, hash FROM vas_events "
+        "WHERE order_id = %s AND seq = 4",
+        (),
+        ProblemKind.INSERTED,
+    ),
+    "reorder": (
+        "UPDATE vas_events SET seq = CASE seq WHEN 2 THEN 3 ELSE 2 END + 100 "
+        "WHERE order_id = %s AND seq IN (2, 3); "
+        "UPDATE vas_events SET seq = seq - 100 WHERE seq > 100",
+        (),
+        ProblemKind.REORDERED,
+    ),
+    "relink": (
+        "UPDATE vas_events SET prev = %s WHERE order_id = %s AND seq = 3",
+        ("0" * 64,),
+        ProblemKind.CHANGED,
+    ),
+    "orphan": ("DELETE FROM vas_orders WHERE id = %s", (), ProblemKind.ORPHANED),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_c18_every_edit_of_the_rows_is_found(tampered: Tampered, edit: str) -> None:
+    t = tampered
+    sql, params, kind = EDITS[edit]
+    victim = t.orders[1]
+    first, _, then = sql.partition("; ")
+    t.execute(first, (*params, victim))
+    if then:
+        t.execute(then, ())
+    result = t.lc.verify_evidence(victim)
+    assert not result.ok and kind in {p.kind for p in result.problems}, result
+    assert all(t.lc.verify_evidence(oid).ok for oid in t.orders if oid != victim)
+    summary = t.lc.verify_store()
+    assert not summary.ok and summary.bad_orders == 1 and summary.problems[kind] >= 1
+    assert all(p.order_id == victim for p in summary.examples)
+    code, out = _verify_cli(t)
+    assert code == 1 and "evidence NOT intact" in out and victim in out and str(kind) in out
+
+
+def test_c18_the_cli_checks_one_order(tampered: Tampered) -> None:
+    t = tampered
+    t.execute(
+        "UPDATE vas_events SET actor = %s WHERE order_id = %s AND seq = 1", ("x", t.orders[0])
+    )
+    ok = CliRunner().invoke(main, ["verify", *t.where, "--order", t.orders[2]])
+    assert ok.exit_code == 0 and "evidence intact (3 events checked)" in ok.output
+    bad = CliRunner().invoke(main, ["verify", *t.where, "--order", t.orders[0]])
+    assert bad.exit_code == 1 and "event 1: changed" in bad.output
+
+
+def test_c18_a_store_from_before_the_chain_is_sealed_resumably(tampered: Tampered) -> None:
+    """Orders stored before schema 14 have no chain: verify says so; a new event seals
+    its order in the same unit of work; seal_evidence seals the rest a batch at a
+    time (stopped and taken up again), noting where the chain was written from."""
+    t = tampered
+    t.execute("UPDATE vas_events SET prev = NULL, hash = NULL WHERE order_id <> %s", ("",))
+    t.execute("UPDATE vas_orders SET head = NULL WHERE id <> %s", ("",))
+    summary = t.lc.verify_store()
+    assert summary.bad_orders == 3 and set(summary.problems) == {ProblemKind.UNSEALED}
+    # an order that gets an event is sealed by that unit of work, then chained on
+    active = t.orders[2]
+    t.lc.unsubscribe(active, channel=Channel.SMS, text="TD")
+    result = t.lc.verify_evidence(active)
+    assert result.ok and result.events == 4 and result.chained_from == 4 and result.sealed_at
+    assert t.lc.seal_evidence(batch=1, max_batches=1) == 1  # stopped after one batch
+    assert t.lc.verify_store().problems == {ProblemKind.UNSEALED: 4}  # one order left
+    assert t.lc.seal_evidence(batch=1) == 1  # taken up again, to the end
+    assert t.lc.seal_evidence() == 0
+    summary = t.lc.verify_store()
+    assert summary.ok and summary.sealed_later == 3, summary
+    sealed = t.lc.verify_evidence(t.orders[0])
+    assert sealed.chained_from == 5 and sealed.sealed_at is not None
+    # and the sealed chains catch edits like any other
+    t.execute("UPDATE vas_events SET text_out = %s WHERE order_id = %s AND seq = 2", ("", active))
+    assert not t.lc.verify_evidence(active).ok
+
+
+def test_c18_verifying_an_unknown_order_is_an_unknown_order_error() -> None:
+    lc = Lifecycle(make_catalog(), clock=ManualClock(START), store=MemoryStore())
+    with pytest.raises(UnknownOrderError):
+        lc.verify_evidence("nope")
+
+
+def test_c18_the_memory_store_keeps_the_same_chain_as_sqlite(tmp_path: Path) -> None:
+    """Both stores hash the same events to the same chain: the encoding is the
+    store's business only in where it keeps the hashes."""
+    heads = []
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "same.db")):
+        clock = ManualClock(START)
+        ids = iter(f"{n:032x}" for n in range(100))
+        lc = Lifecycle(
+            make_catalog(),
+            clock=clock,
+            notifier=RecordingNotifier(),
+            store=store,
+            ids=lambda: next(ids),  # noqa: B023 - used within the iteration
+            rng=random.Random(7),
+        )
+        order_id = _populate(lc, clock)[0]
+        with lc.store.transaction(readonly=True) as tx:
+            found = tx.evidence.chain(order_id)
+        assert found is not None and check(found).ok
+        heads.append([e.hash for e in found.events])
+    assert heads[0] == heads[1]
+    assert json.dumps(heads[0])  # plain hex strings
