@@ -153,3 +153,13 @@ def test_billing_compares_the_pass_with_set_based_sql() -> None:
         assert figure(out, f"{name} billing_run, 1 worker(s):") > 0
     assert figure(out, "Postgres billing_run, 2 worker(s):") > 0
     assert "10 million subscriptions in 10 minutes need 16,667 orders/s" in out
+
+
+def test_evidence_prints_the_chains_cost_and_the_monthly_rates_per_store() -> None:
+    env = {**os.environ, "VAS_BENCH_POSTGRES_DSN": require_postgres()}
+    out = run("evidence.py", "--orders", "30", "--batch", "10", "--repeat", "1", env=env)
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines() if ":" in line}
+    for store in ("memory", "sqlite", "postgres"):
+        assert "us per command with the chain" in lines[store]
+        assert re.search(r"monthly reminders\s+[\d,]+ subscribers/s", lines[store])
+        assert re.search(r"verify_store\s+[\d,]+ events/s", lines[store])

@@ -75,6 +75,9 @@ def test_four_workers_one_outcome_each() -> None:
             pass
         problems = check_invariants(lc, settled=True)
         assert problems == [], "\n".join(map(str, problems[:20]))
+        # C18: four workers racing on the same orders leave every chain whole
+        evidence = lc.verify_store()
+        assert evidence.ok and evidence.orders == 420, evidence.summary()
         for order in subs:
             events = Counter(e.kind for e in lc.history(order.id))
             notices = Counter(n.kind for n in lc.notices(order.id))

@@ -68,6 +68,10 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         lc = Lifecycle(demo_catalog(), clock=clock, store=SQLiteStore(db), auto_dispatch=False)
         problems = check_invariants(lc)
         assert problems == [], "\n".join(map(str, problems))
+        # C18: every order's hash chain is whole after the kill (events and links are
+        # written in the unit of work that writes the event, or not at all)
+        evidence = lc.verify_store()
+        assert evidence.ok and evidence.events > 0, evidence.summary()
         with lc.store.transaction() as tx:
             versions = {o.id: o.version for o in tx.orders.all_orders()}
             recorded = [n.id for n in tx.outbox.all_notices()]

@@ -4,10 +4,13 @@ whose rows are edited behind the library's back."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import random
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ import attrs
 import pendulum
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import SUB, make_catalog
 from tests.test_store_postgres import DSN, drop_schema, require_postgres
@@ -24,6 +29,7 @@ from vas_lifecycle import (
     Lifecycle,
     ManualClock,
     MemoryStore,
+    Policy,
     RecordingNotifier,
     SQLiteStore,
     Store,
@@ -35,10 +41,17 @@ from vas_lifecycle.evidence import (
     Chain,
     ProblemKind,
     StoredEvent,
+    _content,
+    bundle_bytes,
     canonical,
     check,
+    data_text,
     event_values,
+    key_id,
     link,
+    link_text,
+    new_signing_key,
+    verify_bundle,
 )
 from vas_lifecycle.order import Event, EventKind
 
@@ -96,6 +109,31 @@ def test_c18_the_canonical_encoding_is_the_documented_json_array() -> None:
     ).encode()
     assert canonical(GENESIS, event_values(event)) == expected
     assert link(GENESIS, event_values(event)) == hashlib.sha256(expected).hexdigest()
+
+
+@given(
+    texts=st.lists(st.text(), min_size=3, max_size=3),
+    data=st.dictionaries(st.text(), st.text(), max_size=5),
+    seq=st.integers(1, 10**6),
+)
+def test_c18_the_writers_encoding_is_the_reference_encoding_for_every_text(
+    texts: list[str], data: dict[str, str], seq: int
+) -> None:
+    """Commands build the encoding field by field (fast); checks read it back through
+    json (any values): both give the same bytes for every text, escapes included."""
+    actor, text_in, text_out = texts
+    event = Event(
+        "o1", seq, EventKind.ORDER_CANCELLED, START, Channel.SMS, actor, text_in, text_out, data
+    )
+    values = event_values(event)
+    fast = link_text("f" * 64, *values[:8], data_text(event.data))
+    assert fast.hex() == link("f" * 64, values)
+    none = link_text(
+        "f" * 64, "o1", seq, "order_cancelled", values[3], None, actor, None, None, "{}"
+    )
+    assert none.hex() == link(
+        "f" * 64, ("o1", seq, "order_cancelled", values[3], None, actor, None, None, {})
+    )
 
 
 def test_c18_an_intact_chain_checks_clean() -> None:
@@ -395,3 +433,156 @@ def test_c18_the_memory_store_keeps_the_same_chain_as_sqlite(tmp_path: Path) -> 
         heads.append([e.hash for e in found.events])
     assert heads[0] == heads[1]
     assert json.dumps(heads[0])  # plain hex strings
+
+
+# --- the exported bundle ----------------------------------------------------------------
+
+
+def _billed_order(tmp_path: Path) -> tuple[Lifecycle, str]:
+    """An order with everything a bundle holds: events, notices with a delivery
+    report, a charge and a refund."""
+    clock = ManualClock(START)
+    lc = Lifecycle(
+        make_catalog(),
+        clock=clock,
+        notifier=RecordingNotifier(),
+        store=SQLiteStore(tmp_path / "bundle.db"),
+        policy=Policy.china_mobile(refund_window=dt.timedelta(hours=24)),
+    )
+    order = lc.request(SUB, "NEWS", channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=20))
+    lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS)
+    (request, *_) = lc.notices(order.id)
+    lc.record_delivery_report(request.id, "delivered", detail="DLR 1")
+    charge = lc.record_charge(order.id, "5.00", key="bill-1")
+    lc.refund(order.id, key="refund-1", reason="goodwill", amount="1.00", charge_key=charge.key)
+    return lc, order.id
+
+
+def test_c18_a_bundle_holds_the_whole_evidence_and_verifies_without_a_store(
+    tmp_path: Path,
+) -> None:
+    lc, order_id = _billed_order(tmp_path)
+    bundle = lc.evidence_bundle(order_id)
+    assert bundle["format"] == "vas-evidence-bundle/1" and bundle["order"]["id"] == order_id
+    assert [e["kind"] for e in bundle["events"]] == [
+        "order_requested",
+        "confirmation_requested",
+        "consent_granted",
+        "refund_recorded",
+    ]
+    assert bundle["events"][0]["prev"] == GENESIS
+    assert bundle["chain"]["head"] == bundle["events"][-1]["hash"]
+    assert bundle["chain"]["chained_from"] == 1 and bundle["chain"]["sealed_at"] is None
+    notices = {n["kind"]: n for n in bundle["notices"]}
+    assert set(notices) == {"confirmation_request", "activated", "refunded"}
+    assert notices["confirmation_request"]["reports"][0]["detail"] == "DLR 1"
+    assert "二次确认" in notices["confirmation_request"]["text"]
+    assert [c["amount"] for c in bundle["charges"]] == ["5.00"]
+    assert [r["amount"] for r in bundle["refunds"]] == ["1.00"]
+    path = tmp_path / "evidence.json"
+    path.write_bytes(bundle_bytes(bundle))
+    assert verify_bundle(path.read_bytes()).ok and verify_bundle(bundle).ok
+    # on its own: a fresh interpreter in another folder, with the file and the package
+    script = (
+        "import sys; from vas_lifecycle.evidence import verify_bundle; "
+        "r = verify_bundle(open(sys.argv[1], 'rb').read()); print(r.ok, r.problems)"
+    )
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script, str(path)],
+        cwd=alone,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "True ()"
+
+
+@given(data=st.data())
+def test_c18_a_changed_byte_anywhere_fails_the_bundle(data: st.DataObject) -> None:
+    raw = _BUNDLE_BYTES
+    at = data.draw(st.integers(0, len(raw) - 1))
+    byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[at]))
+    changed = raw[:at] + bytes([byte]) + raw[at + 1 :]
+    assert not verify_bundle(changed).ok
+
+
+def _one_bundle() -> bytes:
+    lc = Lifecycle(make_catalog(), clock=ManualClock(START), notifier=RecordingNotifier())
+    order = lc.request(SUB, "NEWS", channel=Channel.WEB)
+    lc.clock.advance(dt.timedelta(seconds=20))  # type: ignore[attr-defined]
+    lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS)
+    return bundle_bytes(lc.evidence_bundle(order.id))
+
+
+_BUNDLE_BYTES = _one_bundle()
+
+
+def test_c18_a_forged_bundle_fails_even_with_its_digest_recomputed() -> None:
+    """Someone who edits an event and recomputes the digest (not the chain) is found
+    by the chain; one who recomputes both is found by the signature."""
+    bundle = json.loads(_BUNDLE_BYTES)
+    bundle["events"][2]["text_in"] = "否"
+    bundle["digest"] = hashlib.sha256(_content(bundle)).hexdigest()
+    result = verify_bundle(bundle)
+    assert not result.ok and any("event 3: changed" in p for p in result.problems)
+
+
+def test_c18_a_signed_bundle_verifies_with_the_operators_key_only(tmp_path: Path) -> None:
+    lc, order_id = _billed_order(tmp_path)
+    private, public = new_signing_key()
+    bundle = lc.evidence_bundle(order_id, signing_key=private)
+    result = verify_bundle(bundle_bytes(bundle), public_key=public)
+    assert result.ok and result.signature_verified and result.signed_by == key_id(public)
+    # no key given: intact, but the signature not checked
+    unchecked = verify_bundle(bundle)
+    assert unchecked.ok and not unchecked.signature_verified and unchecked.signed_by
+    _, other = new_signing_key()
+    assert not verify_bundle(bundle, public_key=other).ok
+    # a forger who rewrites the chain and the digest cannot re-sign with the key
+    forged = json.loads(bundle_bytes(bundle))
+    forged["charges"][0]["amount"] = "50.00"
+    forged["digest"] = hashlib.sha256(_content(forged)).hexdigest()
+    assert verify_bundle(forged).ok  # consistent without the key...
+    assert not verify_bundle(forged, public_key=public).ok  # ...but not signed by it
+    assert (
+        "it is not signed"
+        in verify_bundle(lc.evidence_bundle(order_id), public_key=public).problems
+    )
+
+
+def test_c18_the_cli_exports_a_signed_bundle_and_verifies_it(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    lc, order_id = _billed_order(tmp_path)
+    lc.close()
+    key = Ed25519PrivateKey.generate()
+    secret, public = tmp_path / "operator.pem", tmp_path / "operator.pub.pem"
+    secret.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    out = tmp_path / "order.json"
+    db = str(tmp_path / "bundle.db")
+    runner = CliRunner()
+    exported = runner.invoke(
+        main, ["audit", order_id, "--db", db, "--export", str(out), "--signing-key", str(secret)]
+    )
+    assert exported.exit_code == 0 and "signed by key" in exported.output, exported.output
+    checked = runner.invoke(main, ["verify", "--bundle", str(out), "--public-key", str(public)])
+    assert checked.exit_code == 0 and "evidence intact, signed by key" in checked.output
+    raw = out.read_bytes()
+    out.write_bytes(raw.replace(b'"5.00"', b'"0.50"', 1))
+    broken = runner.invoke(main, ["verify", "--bundle", str(out), "--public-key", str(public)])
+    assert broken.exit_code == 1 and "NOT intact" in broken.output

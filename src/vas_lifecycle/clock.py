@@ -11,6 +11,7 @@ import pendulum
 from vas_lifecycle.errors import ClockError
 
 _ZERO = dt.timedelta(0)
+_UTC_TEXT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 __all__ = [
     "Clock",
@@ -59,11 +60,16 @@ def as_utc(value: dt.datetime) -> pendulum.DateTime:
 def utc_text(value: dt.datetime) -> str:
     """An aware time as canonical UTC text, ``2026-11-24T01:00:00.000000Z``: what the
     SQL stores keep and the evidence chain hashes (it sorts chronologically)."""
-    if value.utcoffset() != _ZERO:
+    if value.tzinfo is not pendulum.UTC and value.utcoffset() != _ZERO:
         value = value.astimezone(dt.UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+    return _UTC_TEXT % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
     )
 
 

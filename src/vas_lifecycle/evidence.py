@@ -34,21 +34,27 @@ the heads of a store can be copied elsewhere; either anchors the chain.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from json.encoder import encode_basestring as _quote  # the C escaper json.dumps uses
 from typing import Any, NamedTuple
 
 import attrs
 
 from vas_lifecycle.clock import utc_text
-from vas_lifecycle.order import Event
+from vas_lifecycle.errors import InvalidArgumentError
+from vas_lifecycle.order import Event, EventData
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "ENCODING",
     "GENESIS",
+    "BundleCheck",
     "Chain",
     "EvidenceCheck",
     "EvidenceProblem",
@@ -56,11 +62,18 @@ __all__ = [
     "StoreCheck",
     "StoreTally",
     "StoredEvent",
+    "bundle_bytes",
     "canonical",
     "check",
-    "digest",
+    "data_text",
     "event_values",
+    "key_id",
     "link",
+    "link_text",
+    "make_bundle",
+    "new_signing_key",
+    "plain",
+    "verify_bundle",
 ]
 
 #: the name and version of the canonical encoding, the first element of every array
@@ -93,7 +106,8 @@ def event_values(event: Event) -> Values:
 
 
 def canonical(prev: str, values: Sequence[Any]) -> bytes:
-    """The canonical encoding of an event with these fields, after ``prev``."""
+    """The canonical encoding of an event with these fields, after ``prev`` (the
+    reference: any JSON values, as a check reads them back from a store)."""
     return _ENCODE([ENCODING, prev, *values]).encode()
 
 
@@ -103,9 +117,49 @@ def link(prev: str, values: Sequence[Any]) -> str:
     return hashlib.sha256(canonical(prev, values)).hexdigest()
 
 
-def digest(prev: str, values: Sequence[Any]) -> bytes:
-    """:func:`link` as its 32 bytes."""
-    return hashlib.sha256(canonical(prev, values)).digest()
+def data_text(data: Mapping[str, str]) -> str:
+    """An event's facts as the encoding writes them: keys sorted (an event's data
+    keeps them sorted already)."""
+    if isinstance(data, EventData):
+        flat = data.flat()
+    else:
+        flat = tuple(text for pair in sorted(data.items()) for text in pair)
+    count = len(flat) // 2
+    shape = _OBJECTS[count] if count < len(_OBJECTS) else _object(count)
+    return shape % tuple(map(_quote, flat))
+
+
+def _object(count: int) -> str:
+    """The shape of a JSON object of ``count`` quoted keys and values."""
+    return "{" + ",".join(["%s:%s"] * count) + "}"
+
+
+#: the shapes of the objects most events' facts make
+_OBJECTS = tuple(_object(count) for count in range(32))
+
+
+def link_text(
+    prev: str,
+    order_id: str,
+    seq: int,
+    kind: str,
+    at: str,
+    channel: str | None,
+    actor: str,
+    text_in: str | None,
+    text_out: str | None,
+    data: str,
+) -> bytes:
+    """:func:`link` on an event about to be written, as its 32 bytes: the same
+    encoding built field by field (``at`` already as UTC text, ``data`` as
+    :func:`data_text`), the path every command takes."""
+    text = (
+        f'["{ENCODING}","{prev}",{_quote(order_id)},{seq},"{kind}","{at}",'
+        f"{'null' if channel is None else _quote(channel)},{_quote(actor)},"
+        f"{'null' if text_in is None else _quote(text_in)},"
+        f"{'null' if text_out is None else _quote(text_out)},{data}]"
+    )
+    return hashlib.sha256(text.encode()).digest()
 
 
 class ProblemKind(enum.StrEnum):
@@ -314,3 +368,295 @@ class StoreTally:
             tuple(self.examples),
             self.sealed_later,
         )
+
+
+# --- the exported bundle --------------------------------------------------------------
+
+#: the name and version of an exported bundle's layout
+BUNDLE_FORMAT = "vas-evidence-bundle/1"
+#: the signature scheme of a signed bundle
+SIGNATURE = "ed25519"
+
+
+def plain(value: object) -> Any:
+    """A record's field as JSON: text for amounts and times (UTC), values for enums."""
+    if value is None or (isinstance(value, bool | int | str) and not isinstance(value, enum.Enum)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return utc_text(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple (a pack)
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        names = [f.name for f in attrs.fields(type(value))]  # type: ignore[arg-type]
+        return {name: plain(getattr(value, name)) for name in names}
+    raise TypeError(f"cannot export {type(value).__name__}")
+
+
+def bundle_bytes(bundle: Mapping[str, Any]) -> bytes:
+    """A bundle as its file holds it: JSON, keys sorted, two-space indents, characters
+    outside ASCII as themselves, and a final newline (one text for one bundle, so a
+    changed byte anywhere is found)."""
+    return (json.dumps(bundle, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _content(bundle: Mapping[str, Any]) -> bytes:
+    """What the digest and the signature cover: everything but themselves, in the
+    canonical encoding's JSON (keys sorted, no whitespace)."""
+    body = {k: v for k, v in bundle.items() if k not in ("digest", "signature")}
+    return _ENCODE(body).encode()
+
+
+def make_bundle(
+    chain: Chain,
+    order: Mapping[str, Any],
+    notices: Sequence[Mapping[str, Any]],
+    charges: Sequence[Mapping[str, Any]],
+    refunds: Sequence[Mapping[str, Any]],
+    exported_at: str,
+    signing_key: bytes | None = None,
+) -> dict[str, Any]:
+    """One order's evidence as a self-contained bundle: the order, every event with
+    its links, every notice as sent (with its delivery reports), the charges and the
+    refunds; a digest over all of it, and an Ed25519 signature when a key is given."""
+    bundle: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "encoding": ENCODING,
+        "order_id": chain.order_id,
+        "exported_at": exported_at,
+        "order": dict(order),
+        # where the chain begins: events before chained_from were written before the
+        # store kept chains and were sealed at sealed_at
+        "chain": {
+            "algorithm": "sha256",
+            "genesis": GENESIS,
+            "head": chain.head,
+            "version": chain.version,
+            "chained_from": chain.chained_from,
+            "sealed_at": chain.sealed_at,
+        },
+        "events": _bundle_events(chain),
+        "notices": list(notices),
+        "charges": list(charges),
+        "refunds": list(refunds),
+    }
+    content = _content(bundle)
+    bundle["digest"] = hashlib.sha256(content).hexdigest()
+    if signing_key is not None:
+        private = _private_key(signing_key)
+        public = _raw_public(private.public_key())
+        bundle["signature"] = {
+            "algorithm": SIGNATURE,
+            "key_id": key_id(public),
+            "public_key": public.hex(),
+            "value": private.sign(content).hex(),
+        }
+    return bundle
+
+
+def _bundle_events(chain: Chain) -> list[dict[str, Any]]:
+    """The chain's events as a bundle lists them, each with its links."""
+    events = []
+    for stored in chain.events:
+        assert stored.values is not None, "a store check would have found this event"
+        _oid, seq, kind, at, channel, actor, text_in, text_out, data = stored.values
+        events.append(
+            {
+                "seq": seq,
+                "kind": kind,
+                "at": at,
+                "channel": channel,
+                "actor": actor,
+                "text_in": text_in,
+                "text_out": text_out,
+                "data": data,
+                "prev": stored.prev,
+                "hash": stored.hash,
+            }
+        )
+    return events
+
+
+@attrs.frozen
+class BundleCheck:
+    """What :func:`verify_bundle` found: ``ok`` when the bundle is intact (its bytes,
+    its digest, its events' chain) and, when a key was given, signed with it."""
+
+    order_id: str | None
+    problems: tuple[str, ...]
+    chain: EvidenceCheck | None = None
+    #: the key id of the signature, if the bundle is signed
+    signed_by: str | None = None
+    #: True when the signature was checked against the key given, and holds
+    signature_verified: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_bundle(
+    bundle: Mapping[str, Any] | str | bytes, *, public_key: bytes | None = None
+) -> BundleCheck:
+    """Check an exported bundle with nothing but this module: its text (when given as
+    the file's bytes or text, every byte), its digest, its events' hash chain against
+    its order, and, with ``public_key`` (the operator's Ed25519 public key, raw or
+    PEM), its signature. Never raises for a damaged bundle: the problems say what is
+    wrong."""
+    if isinstance(bundle, str | bytes):
+        raw = bundle.encode() if isinstance(bundle, str) else bundle
+        try:
+            parsed = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as err:
+            return BundleCheck(None, (f"not a bundle: {err}",))
+        if not isinstance(parsed, dict):
+            return BundleCheck(None, ("not a bundle: not a JSON object",))
+        if bundle_bytes(parsed) != raw:
+            return _verify(parsed, public_key, ("its text was changed (not as exported)",))
+        return _verify(parsed, public_key, ())
+    return _verify(bundle, public_key, ())
+
+
+def _verify(
+    bundle: Mapping[str, Any], public_key: bytes | None, found: tuple[str, ...]
+) -> BundleCheck:
+    problems = list(found)
+    order_id = bundle.get("order_id") if isinstance(bundle.get("order_id"), str) else None
+    if bundle.get("format") != BUNDLE_FORMAT:
+        return BundleCheck(order_id, (*problems, f"not a {BUNDLE_FORMAT} bundle"))
+    content = _content(bundle)
+    if bundle.get("digest") != hashlib.sha256(content).hexdigest():
+        problems.append("its content does not match its digest")
+    chain = _bundle_chain(bundle)
+    result = check(chain) if chain is not None else None
+    if result is None:
+        problems.append("its events cannot be read")
+    else:
+        problems += [str(p) for p in result.problems]
+    signed_by, verified = _check_signature(bundle, content, public_key, problems)
+    return BundleCheck(order_id, tuple(problems), result, signed_by, verified)
+
+
+def _bundle_chain(bundle: Mapping[str, Any]) -> Chain | None:
+    try:
+        order_id, head = bundle["order_id"], bundle["chain"]["head"]
+        version = bundle["chain"]["version"]
+        events = tuple(
+            StoredEvent(
+                e["seq"],
+                (
+                    order_id,
+                    e["seq"],
+                    e["kind"],
+                    e["at"],
+                    e["channel"],
+                    e["actor"],
+                    e["text_in"],
+                    e["text_out"],
+                    e["data"],
+                ),
+                e["prev"],
+                e["hash"],
+            )
+            for e in bundle["events"]
+        )
+        chained_from = bundle["chain"].get("chained_from") or 1
+        return Chain(
+            order_id, version, head, events, chained_from, bundle["chain"].get("sealed_at")
+        )
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def _check_signature(
+    bundle: Mapping[str, Any], content: bytes, public_key: bytes | None, problems: list[str]
+) -> tuple[str | None, bool]:
+    signature = bundle.get("signature")
+    if signature is None:
+        if public_key is not None:
+            problems.append("it is not signed")
+        return None, False
+    if not isinstance(signature, Mapping) or signature.get("algorithm") != SIGNATURE:
+        problems.append("its signature is not an Ed25519 signature")
+        return None, False
+    signed_by = signature.get("key_id")
+    if public_key is None:
+        return signed_by if isinstance(signed_by, str) else None, False
+    from cryptography.exceptions import InvalidSignature
+
+    key = _public_key(public_key)
+    try:
+        key.verify(bytes.fromhex(str(signature.get("value"))), content)
+    except (InvalidSignature, ValueError):
+        problems.append(f"its signature does not hold for key {key_id(_raw_public(key))}")
+        return signed_by if isinstance(signed_by, str) else None, False
+    return key_id(_raw_public(key)), True
+
+
+def key_id(public: bytes) -> str:
+    """A public key's short name: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(public).hexdigest()[:16]
+
+
+def new_signing_key() -> tuple[bytes, bytes]:
+    """A new Ed25519 key pair for signing bundles: (private, public), raw 32 bytes
+    each. Keep the private key where the store is not; give the public key to whoever
+    verifies."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    return _raw_private(private), _raw_public(private.public_key())
+
+
+def _private_key(key: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        if len(key) == 32:
+            return Ed25519PrivateKey.from_private_bytes(key)
+        loaded = serialization.load_pem_private_key(key, password=None)
+    except ValueError as err:
+        raise InvalidArgumentError(f"not an Ed25519 private key: {err}") from None
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise InvalidArgumentError("the signing key must be an Ed25519 key")
+    return loaded
+
+
+def _public_key(key: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        if len(key) == 32:
+            return Ed25519PublicKey.from_public_bytes(key)
+        loaded = serialization.load_pem_public_key(key)
+    except ValueError as err:
+        raise InvalidArgumentError(f"not an Ed25519 public key: {err}") from None
+    if not isinstance(loaded, Ed25519PublicKey):
+        raise InvalidArgumentError("the public key must be an Ed25519 key")
+    return loaded
+
+
+def _raw_public(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    raw = serialization.Encoding.Raw
+    return bytes(key.public_bytes(raw, serialization.PublicFormat.Raw))
+
+
+def _raw_private(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return bytes(
+        key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+    )

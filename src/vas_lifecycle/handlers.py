@@ -317,7 +317,37 @@ def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
             step = timers.conversion(order, uow.tx.orders.events(order.id), uow.policy)
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
-    return len(due) + _idle(uow, cmd.batch) + _spend_reminders(uow, cmd.batch)
+    batch = cmd.batch
+    return len(due) + _idle(uow, batch) + _spend_reminders(uow, batch) + _monthly(uow, batch)
+
+
+#: the monthly reminder's sweep (C17), and the last key of a month swept to its end
+MONTHLY_SWEEP, SWEPT = "monthly_reminder", "~"
+
+
+def _monthly(uow: UnitOfWork, batch: int) -> int:
+    """C17: the free monthly reminder to the next ``batch`` subscribers with active
+    paid subscriptions activated before this calendar month began, once a month,
+    never in the quiet hours (C16); how many subscribers it looked at."""
+    policy, tx, now = uow.policy, uow.tx, uow.now
+    if not policy.monthly_reminder or timers.quiet_period(now, policy) is not None:
+        return 0
+    month, start = timers.calendar_month(now, policy)
+    period, last = tx.orders.sweep(MONTHLY_SWEEP) or ("", "")
+    after = last if period == month else ""
+    if after == SWEPT:
+        return 0
+    paying = tx.orders.paying_subscribers(after, start, batch)
+    by_number: dict[str, list[Order]] = {}
+    for order in paying:
+        by_number.setdefault(order.msisdn, []).append(order)
+    for msisdn, orders in by_number.items():
+        paid = [o for o in orders if o.price > 0]
+        if paid:
+            uow.monthly_reminder(msisdn, paid)
+    done = len(by_number) < batch
+    tx.orders.put_sweep(MONTHLY_SWEEP, month, SWEPT if done else max(by_number))
+    return len(by_number)
 
 
 def _spend_reminders(uow: UnitOfWork, batch: int) -> int:

@@ -74,6 +74,7 @@ class NoticeKind(enum.StrEnum):
     LAPSED = "lapsed"  # a pack's validity ended and it was not renewed
     CONVERTING_TRIAL_STARTED = "converting_trial_started"  # CT1: free, then paid
     CONVERSION_REMINDER = "conversion_reminder"  # CT1: before the trial turns paid
+    MONTHLY_REMINDER = "monthly_reminder"  # C17: the free reminder of paid subscriptions
 
 
 @attrs.frozen
@@ -193,6 +194,9 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         NoticeKind.CONVERSION_REMINDER: frozenset(
             {"service_name", "trial_end", "price", "how_to_unsubscribe"}
         ),
+        # C17: each paid subscription (its line names SP, service, price and access
+        # code), and how to cancel: 0000 to the operator number, TD to the access code
+        NoticeKind.MONTHLY_REMINDER: frozenset({"items", "list_word", "operator_number"}),
     }
 )
 
@@ -212,6 +216,11 @@ PHRASE_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProx
         "list_item_trial": (
             frozenset({"n", "sp_name", "service_name", "trial_end"}),
             frozenset({"n", "sp_name", "service_name", "trial_end", "service_code"}),
+        ),
+        # the lines of the monthly reminder: SP, service, price, and where TD goes (C17)
+        "reminder_item": (
+            frozenset({"sp_name", "service_name", "price", "access_code"}),
+            frozenset({"n", "sp_name", "service_name", "price", "access_code", "service_code"}),
         ),
         # the lines of the pending list carry each request's code (C3)
         "pending_item": (
@@ -245,6 +254,7 @@ REQUIRED_PHRASES = frozenset(
         "list_item",
         "list_item_trial",
         "pending_item",
+        "reminder_item",
         "item_separator",
     }
 )
@@ -468,6 +478,10 @@ SIMPLIFIED_CHINESE = TemplateSet(
             "【转收费提醒】“{service_name}”免费体验将于{trial_end}结束并转为收费，资费{price}。"
             "不想继续请在此前退订：{how_to_unsubscribe}。"
         ),
+        NoticeKind.MONTHLY_REMINDER: (
+            "【免费提醒】您当前订购的收费增值业务：{items}。退订请发送{list_word}至"
+            "{operator_number}查询后选择，或发送TD至相应业务端口。本短信免费。"
+        ),
     },
     phrases={
         "recurring": "为包月业务，按月自动续订扣费，可随时退订",
@@ -491,6 +505,7 @@ SIMPLIFIED_CHINESE = TemplateSet(
         "list_item": "{n}.{sp_name}“{service_name}”{price}",
         "list_item_trial": "{n}.{sp_name}“{service_name}”免费体验至{trial_end}",
         "pending_item": "{code}：{sp_name}“{service_name}”{price}",
+        "reminder_item": "{n}.{sp_name}“{service_name}”{price}（退订发TD至{access_code}）",
         "item_separator": "；",
     },
 )
@@ -610,6 +625,11 @@ ENGLISH = TemplateSet(
             "[Reminder] Your free trial of {service_name} ends on {trial_end} and becomes "
             "a subscription at {price}. To stop it before then: {how_to_unsubscribe}."
         ),
+        NoticeKind.MONTHLY_REMINDER: (
+            "[Free monthly reminder] Your paid value-added services: {items}. To cancel, send "
+            "{list_word} to {operator_number} and pick from the list, or TD to the service's "
+            "number. This text is free."
+        ),
     },
     phrases={
         "recurring": "it is a subscription that renews and is charged every period until you cancel",
@@ -633,6 +653,7 @@ ENGLISH = TemplateSet(
         "list_item": "{n}. {service_name} from {sp_name}, {price}",
         "list_item_trial": "{n}. {service_name} from {sp_name}, free trial until {trial_end}",
         "pending_item": "{code}: {service_name} from {sp_name}, {price}",
+        "reminder_item": "{n}. {service_name} from {sp_name}, {price} (send TD to {access_code} to stop)",
         "item_separator": "; ",
     },
 )

@@ -146,6 +146,11 @@ class EventData(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._items) // 2
 
+    def flat(self) -> tuple[str, ...]:
+        """Key, value, key, value, ...: keys sorted (what ``items()`` gives, flat and
+        without a lookup per key)."""
+        return self._items
+
     def __repr__(self) -> str:
         return f"EventData({ {k: mask_msisdn(v) for k, v in self.items()}!r})"
 

@@ -167,6 +167,7 @@ class Policy:
             NoticeKind.SPEND_REMINDER,
             NoticeKind.RENEWAL_NOTICE,
             NoticeKind.LAPSED,
+            NoticeKind.MONTHLY_REMINDER,
         }
     )
     #: notices about what is still to come: one not yet sent when newer news of its
@@ -194,6 +195,9 @@ class Policy:
     sp_daily_request_limit: int = 3
     # C14
     retention_months: int = 5
+    # C17: once each calendar month (of the time zone), a free reminder to every
+    # subscriber with live paid subscriptions activated before the month began
+    monthly_reminder: bool = True
     # C15
     first_period: FirstPeriodRule = attrs.field(
         default=FirstPeriodRule.FULL, converter=FirstPeriodRule

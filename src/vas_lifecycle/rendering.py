@@ -82,19 +82,24 @@ class Renderer:
             language=pack.language,
         )
 
-    def items(self, orders: Iterable[Order], language: str | None, *, numbered: bool) -> str:
-        """The lines of a list: numbered live orders (C8) or pending orders with codes (C3)."""
+    def items(
+        self, orders: Iterable[Order], language: str | None, *, numbered: bool, phrase: str = ""
+    ) -> str:
+        """The lines of a list: numbered live orders (C8), pending orders with codes
+        (C3), or each line in ``phrase`` (the monthly reminder's, C17)."""
         pack = self.policy.pack(language)
         lines = []
         for n, order in enumerate(orders, start=1):
-            if not numbered:
-                phrase = "pending_item"
+            if phrase:
+                line = phrase
+            elif not numbered:
+                line = "pending_item"
             elif order.kind is OfferKind.TRIAL and order.trial_ends_at is not None:
-                phrase = "list_item_trial"
+                line = "list_item_trial"
             else:
-                phrase = "list_item"
+                line = "list_item"
             fields = _Fields(self, pack, order, {"n": str(n)})
-            lines.append(pack.phrases[phrase].format_map(fields))
+            lines.append(pack.phrases[line].format_map(fields))
         return pack.phrases["item_separator"].join(lines)
 
     def label(self, pack: TemplateSet, name: str, access_code: str) -> str:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Service
-from vas_lifecycle.clock import later
+from vas_lifecycle.clock import later, local_time
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, Pack, Step
 from vas_lifecycle.policy import Policy
@@ -28,6 +28,7 @@ from vas_lifecycle.states import OrderState
 __all__ = [
     "Idle",
     "before_quiet_hours",
+    "calendar_month",
     "conversion",
     "converting",
     "due_step",
@@ -218,6 +219,14 @@ def idle_step(
         EventKind.ORDER_CANCELLED, facts, NoticeKind.INACTIVE_CANCELLED, {"idle_days": days}
     )
     return Idle(step)
+
+
+def calendar_month(when: dt.datetime, policy: Policy) -> tuple[str, pendulum.DateTime]:
+    """The calendar month of the policy's time zone that ``when`` falls in: its key
+    (``2026-12``) and the instant it began, in UTC."""
+    local = local_time(when, policy.timezone)
+    start = pendulum.datetime(local.year, local.month, 1, tz=policy.timezone)
+    return f"{local.year:04d}-{local.month:02d}", start.in_timezone("UTC")
 
 
 def quiet_period(

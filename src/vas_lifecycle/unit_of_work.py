@@ -312,6 +312,21 @@ class UnitOfWork:
         if self.policy.spend_reminder_interval is not None:
             self.tx.spend.reminded(order.msisdn, order.access_code, self.now)
 
+    def monthly_reminder(self, msisdn: str, orders: Sequence[Order]) -> None:
+        """C17: the free reminder of ``orders``, the subscriber's paid subscriptions,
+        in the language of the latest of them."""
+        language = max(orders, key=lambda o: (o.requested_at, o.id)).language
+        items = self.renderer.items(orders, language, numbered=True, phrase="reminder_item")
+        self.notices.append(
+            self.renderer.notice(
+                NoticeKind.MONTHLY_REMINDER,
+                msisdn=msisdn,
+                at=self.now,
+                language=language,
+                extra={"items": items},
+            )
+        )
+
     def _receipt(self, order: Order, charge: Charge) -> None:
         if self.policy.receipt_after_charge:
             self.notices.append(

@@ -9,12 +9,22 @@ A base class of :class:`~vas_lifecycle.lifecycle.Lifecycle`, like
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pendulum
 
 from vas_lifecycle import arguments
+from vas_lifecycle.clock import utc_text
 from vas_lifecycle.errors import UnknownOrderError
-from vas_lifecycle.evidence import Chain, EvidenceCheck, StoreCheck, StoreTally, check
+from vas_lifecycle.evidence import (
+    Chain,
+    EvidenceCheck,
+    StoreCheck,
+    StoreTally,
+    check,
+    make_bundle,
+    plain,
+)
 from vas_lifecycle.store.base import Transaction
 from vas_lifecycle.unit_of_work import ClockReader, Runner
 
@@ -56,6 +66,20 @@ class Verification:
             tally.add(check(chain))
         return tally.result()
 
+    def evidence_bundle(self, order_id: str, *, signing_key: bytes | None = None) -> dict[str, Any]:
+        """One order's consent evidence as a self-contained JSON document (a dict of
+        JSON values): the order, every event with its hash and the hash before it,
+        every notice as sent with its delivery reports, the charges and the refunds,
+        a digest over all of it, and, with ``signing_key`` (an Ed25519 private key,
+        raw or PEM; the ``signing`` extra), a signature. Anyone can check it with
+        :func:`vas_lifecycle.evidence.verify_bundle`, no store needed; write it with
+        :func:`~vas_lifecycle.evidence.bundle_bytes`. Raises UnknownOrderError."""
+        at = utc_text(self._now.now())
+        parts = self._runner.call(
+            functools.partial(_bundle_parts, order_id=order_id), readonly=True
+        )
+        return make_bundle(*parts, exported_at=at, signing_key=signing_key)
+
     def seal_evidence(self, *, batch: int = 1000, max_batches: int | None = None) -> int:
         """Chain the orders a store held before it kept chains (the migration of schema
         14), ``batch`` orders per transaction; returns how many it sealed. Resumable:
@@ -79,3 +103,30 @@ def _page(tx: Transaction, *, after: str | None, size: int) -> list[Chain]:
 
 def _seal(tx: Transaction, *, at: pendulum.DateTime, size: int) -> int:
     return tx.evidence.seal(tx.evidence.unsealed(size), at)
+
+
+Json = dict[str, Any]
+
+
+def _bundle_parts(
+    tx: Transaction, *, order_id: str
+) -> tuple[Chain, Json, list[Json], list[Json], list[Json]]:
+    """What a bundle holds, read in one transaction."""
+    chain, order = tx.evidence.chain(order_id), tx.orders.get_order(order_id)
+    if chain is None or order is None:
+        raise UnknownOrderError(order_id)
+    notices = []
+    for notice in tx.outbox.notices(order_id):
+        delivery = tx.outbox.delivery(notice.id)
+        reports = tx.evidence.delivery_reports(notice.id)
+        notices.append(
+            {
+                **plain(notice),
+                "attempts": delivery.attempts if delivery is not None else None,
+                "last_error": delivery.last_error if delivery is not None else None,
+                "reports": [plain(r) for r in reports],
+            }
+        )
+    charges = [plain(c) for c in tx.ledger.charges(order_id)]
+    refunds = [plain(r) for r in tx.ledger.refunds(order_id)]
+    return chain, plain(order), notices, charges, refunds

@@ -35,6 +35,7 @@ from vas_lifecycle.catalog import Catalog
 from vas_lifecycle.cli.simulation import POLICIES, SimulationReport, simulate
 from vas_lifecycle.clock import ManualClock, SystemClock
 from vas_lifecycle.errors import VasError
+from vas_lifecycle.evidence import bundle_bytes, verify_bundle
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.machine import mermaid_diagram
 from vas_lifecycle.notices import Notice
@@ -451,11 +452,38 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str, show_numbers:
 @click.argument("order_id")
 @store_options
 @show_numbers_option
-def audit(order_id: str, db: str | None, dsn: str | None, schema: str, show_numbers: bool) -> None:
-    """The consent evidence of one order, as a readable timeline."""
+@click.option(
+    "--export",
+    "export",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the order's evidence bundle (JSON, C18) to this file instead.",
+)
+@click.option(
+    "--signing-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Sign the exported bundle with this Ed25519 private key (PEM).",
+)
+def audit(
+    order_id: str,
+    db: str | None,
+    dsn: str | None,
+    schema: str,
+    show_numbers: bool,
+    export: str | None,
+    signing_key: str | None,
+) -> None:
+    """The consent evidence of one order, as a readable timeline (or, with --export,
+    as a bundle anyone can verify)."""
     shown = Shown(show_numbers)
     with clean_errors():
         lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
+        if export is not None:
+            key = Path(signing_key).read_bytes() if signing_key else None
+            bundle = lc.evidence_bundle(order_id, signing_key=key)
+            Path(export).write_bytes(bundle_bytes(bundle))
+            signed = f", signed by key {bundle['signature']['key_id']}" if key else ""
+            click.echo(f"wrote the evidence of order {order_id} to {export}{signed}")
+            return
         order = lc.get(order_id)
         console.print(
             f"[bold]Order {escape(order.id)}[/]: {shown.number(order.msisdn)}, "
@@ -571,10 +599,38 @@ def refunds_due(db: str | None, dsn: str | None, schema: str, show_numbers: bool
 @main.command()
 @store_options
 @click.option("--order", "order_id", help="Check this order only.")
-def verify(db: str | None, dsn: str | None, schema: str, order_id: str | None) -> None:
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Check an exported evidence bundle instead (no store needed).",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The operator's Ed25519 public key (PEM) the bundle must be signed with.",
+)
+def verify(
+    db: str | None,
+    dsn: str | None,
+    schema: str,
+    order_id: str | None,
+    bundle: str | None,
+    public_key: str | None,
+) -> None:
     """Check the consent evidence's hash chains (C18): one line, and a non-zero exit
     code (1) when anything was changed, removed, inserted or re-ordered."""
     with clean_errors():
+        if bundle is not None:
+            key = Path(public_key).read_bytes() if public_key else None
+            checked = verify_bundle(Path(bundle).read_bytes(), public_key=key)
+            signed = f", signed by key {checked.signed_by}" if checked.signature_verified else ""
+            word = "intact" if checked.ok else "NOT intact"
+            click.echo(f"bundle of order {checked.order_id}: evidence {word}{signed}")
+            for line in checked.problems:
+                click.echo(f"  {line}")
+            if not checked.ok:
+                raise SystemExit(1)
+            return
         lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
         if order_id is not None:
             result = lc.verify_evidence(order_id)

@@ -168,6 +168,23 @@ class OrderRecorder(abc.ABC):
     def due_orders(self, now: pendulum.DateTime, limit: int) -> list[Order]:
         """Live orders whose next timer is due at or before ``now``, earliest first."""
 
+    @abc.abstractmethod
+    def paying_subscribers(
+        self, after: str, activated_before: pendulum.DateTime, limit: int
+    ) -> list[Order]:
+        """The active subscriptions activated before ``activated_before`` of the first
+        ``limit`` subscribers that have any, numbers above ``after`` in order: by
+        number, then oldest first (C17's monthly sweep reads a batch at a time)."""
+
+    @abc.abstractmethod
+    def sweep(self, name: str) -> tuple[str, str] | None:
+        """Where the sweep ``name`` stands: its period and the last key it did, held
+        until this unit of work ends (two workers never do the same batch)."""
+
+    @abc.abstractmethod
+    def put_sweep(self, name: str, period: str, last_key: str) -> None:
+        """Record where the sweep ``name`` stands."""
+
     def next_due(self) -> pendulum.DateTime | None:
         """When the earliest timer of a live order is due (a worker sleeps until then).
         This default reads every order; the stores answer it from their due index."""

@@ -20,7 +20,15 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Period
-from vas_lifecycle.evidence import GENESIS, Chain, StoredEvent, digest, event_values
+from vas_lifecycle.clock import utc_text
+from vas_lifecycle.evidence import (
+    GENESIS,
+    Chain,
+    StoredEvent,
+    data_text,
+    event_values,
+    link_text,
+)
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.records import (
@@ -100,6 +108,7 @@ class _Data:
         self.spend_watch: dict[tuple[str, str], pendulum.DateTime] = {}
         self.violations: list[SpViolation] = []
         self.picks: dict[str, PickSession] = {}
+        self.sweeps: dict[str, tuple[str, str]] = {}  # name -> (period, last key)
         self.messages: dict[str, pendulum.DateTime] = {}
         self.reports: dict[str, tuple[DeliveryReport, ...]] = {}
         self.sp_keys: dict[str, SpKey] = {}
@@ -132,6 +141,7 @@ class _Data:
         other.spend_watch = dict(self.spend_watch)
         other.violations = list(self.violations)
         other.picks = dict(self.picks)
+        other.sweeps = dict(self.sweeps)
         other.messages = dict(self.messages)
         other.reports = dict(self.reports)
         other.sp_keys = dict(self.sp_keys)
@@ -228,6 +238,33 @@ class _Orders(_Part, OrderRecorder):
         due = self._data.due
         return due[0][0] if due else None
 
+    def paying_subscribers(
+        self, after: str, activated_before: pendulum.DateTime, limit: int
+    ) -> list[Order]:
+        found: list[Order] = []
+        numbers = 0
+        for msisdn in sorted(m for m in self._data.live if m > after):
+            paying = [
+                o
+                for o in self.live_orders_of(msisdn)
+                if o.state is OrderState.ACTIVE
+                and o.kind is OfferKind.SUBSCRIPTION
+                and o.activated_at is not None
+                and o.activated_at < activated_before
+            ]
+            if paying:
+                found += paying
+                numbers += 1
+                if numbers == limit:
+                    break
+        return found
+
+    def sweep(self, name: str) -> tuple[str, str] | None:
+        return self._data.sweeps.get(name)
+
+    def put_sweep(self, name: str, period: str, last_key: str) -> None:
+        self._put(self._data.sweeps, name, (period, last_key))
+
     def pick_session(self, msisdn: str) -> PickSession | None:
         return self._data.picks.get(msisdn)
 
@@ -251,8 +288,15 @@ class _Orders(_Part, OrderRecorder):
         chain = data.chains.get(order.id, b"")
         prev = chain[-32:].hex() if chain else GENESIS
         links = [chain]
-        for event in events:
-            links.append(digest(prev, event_values(event)))
+        at = None
+        for e in events:  # a unit of work's events share its instant: one text for it
+            if at is None or e.at is not at:
+                at, when = e.at, utc_text(e.at)
+            channel = None if e.channel is None else e.channel.value
+            text = (e.text_in, e.text_out, data_text(e.data))
+            links.append(
+                link_text(prev, e.order_id, e.seq, e.kind.value, when, channel, e.actor, *text)
+            )
             prev = links[-1].hex()
         data.chains[order.id] = b"".join(links)
         if current is None:

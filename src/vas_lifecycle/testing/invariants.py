@@ -20,6 +20,7 @@ import pendulum
 
 from vas_lifecycle.catalog import OfferKind
 from vas_lifecycle.charging import expected_amount, spend_days
+from vas_lifecycle.clock import as_utc
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import FACTS, Event, EventKind, Order, apply
@@ -28,7 +29,7 @@ from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.records import Charge, Refund
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Transaction
-from vas_lifecycle.timers import conversion, notified
+from vas_lifecycle.timers import calendar_month, conversion, notified, quiet_period
 
 __all__ = [
     "CHECKS",
@@ -45,6 +46,7 @@ __all__ = [
     "invariant_7_time",
     "read_histories",
     "read_history",
+    "rule_c17_monthly_reminders",
     "rule_ct1_conversions",
     "rule_in3_renewals",
     "rule_in5_refunds",
@@ -545,7 +547,88 @@ def check_invariants(
         for check in CHECKS
         for violation in check(history)
     ]
-    return found + evidence_chains(lifecycle)
+    return found + evidence_chains(lifecycle) + rule_c17_monthly_reminders(lifecycle, settled)
+
+
+def rule_c17_monthly_reminders(lifecycle: Lifecycle, settled: bool) -> list[InvariantViolation]:
+    """C17: at most one monthly reminder per subscriber and calendar month, never in
+    the quiet hours, only to a subscriber whose active paid subscriptions (activated
+    before the month began) it names; none where the policy sends none. When
+    ``settled`` outside the quiet hours, every subscriber with such a subscription,
+    unchanged since before this month, has had this month's."""
+    policy, found = lifecycle.policy, []
+    with lifecycle.store.transaction(readonly=True) as tx:
+        sent: Counter[tuple[str, str]] = Counter()
+        for notice in tx.outbox.all_notices():
+            if notice.kind is not NoticeKind.MONTHLY_REMINDER:
+                continue
+            month, start = calendar_month(notice.at, policy)
+            sent[notice.msisdn, month] += 1
+            found += _check_reminder(tx, notice, start, policy)
+            if sent[notice.msisdn, month] == 2:
+                found.append(_v("C17", None, f"two reminders in {month} to {_who(notice)}"))
+        now = as_utc(lifecycle.clock.now())
+        if settled and policy.monthly_reminder and quiet_period(now, policy) is None:
+            month, start = calendar_month(now, policy)
+            for order in tx.orders.all_orders():
+                owed = _paying(order, start) and order.version == _version_at(tx, order, start)
+                if owed and not sent[order.msisdn, month]:
+                    found.append(_v("C17", order.id, f"no reminder in {month} of a paid order"))
+                    sent[order.msisdn, month] = 1  # one finding per subscriber
+    return found
+
+
+def _who(notice: Notice) -> str:
+    return mask_msisdn(notice.msisdn)
+
+
+def _paying(order: Order, start: pendulum.DateTime) -> bool:
+    """An active paid subscription activated before ``start`` (what C17 lists)."""
+    return (
+        order.state is OrderState.ACTIVE
+        and order.kind is OfferKind.SUBSCRIPTION
+        and order.price > 0
+        and order.activated_at is not None
+        and order.activated_at < start
+    )
+
+
+def _version_at(tx: Transaction, order: Order, when: pendulum.DateTime) -> int:
+    """The order's version at ``when`` (its last event at or before it)."""
+    return max((e.seq for e in tx.orders.events(order.id) if e.at <= when), default=0)
+
+
+def _check_reminder(
+    tx: Transaction, notice: Notice, start: pendulum.DateTime, policy: Policy
+) -> list[InvariantViolation]:
+    """One monthly reminder: out of the quiet hours, to a subscriber who had active
+    paid subscriptions activated before the month, each of them named."""
+    found = []
+    if not policy.monthly_reminder:
+        found.append(
+            _v("C17", None, f"a monthly reminder to {_who(notice)} the policy never sends")
+        )
+    if quiet_period(notice.at, policy) is not None:
+        found.append(_v("C17", None, f"a monthly reminder to {_who(notice)} in the quiet hours"))
+    # a command at the reminder's very instant may have come before it or after it:
+    # an order counts as paid if it was just before or at that instant, and must be
+    # named if it was both
+    some, each = [], []
+    for order in tx.orders.orders_of(notice.msisdn):
+        events = tx.orders.events(order.id)
+        before = [e for e in events if e.at < notice.at]
+        at = [e for e in events if e.at <= notice.at]
+        paid = [bool(e) and _paying(Order.from_events(e), start) for e in (before, at)]
+        if any(paid):
+            some.append(order)
+        if all(paid):
+            each.append(order)
+    if not some:
+        found.append(_v("C17", None, f"a monthly reminder to {_who(notice)}, who paid nothing"))
+    for order in each:
+        if order.service_name not in notice.text or order.access_code not in notice.text:
+            found.append(_v("C17", order.id, "a paid subscription the monthly reminder leaves out"))
+    return found
 
 
 def evidence_chains(lifecycle: Lifecycle) -> list[InvariantViolation]:

@@ -305,6 +305,17 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX vas_orders_unsealed ON vas_orders (id) WHERE head IS NULL",
         ),
     ),
+    (
+        15,
+        (
+            # where a sweep over all subscribers stands in its period (C17's monthly
+            # reminder: the month, and the last subscriber reminded in it)
+            """CREATE TABLE vas_sweeps (
+                name TEXT PRIMARY KEY,
+                period TEXT NOT NULL,
+                last_key TEXT NOT NULL)""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -18,7 +18,7 @@ import pendulum
 
 from vas_lifecycle.catalog import Period
 from vas_lifecycle.errors import StoreError
-from vas_lifecycle.evidence import GENESIS, Chain, StoredEvent, link
+from vas_lifecycle.evidence import GENESIS, Chain, StoredEvent, link, link_text
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order
 from vas_lifecycle.records import (
@@ -414,10 +414,10 @@ class _Orders(_Part, OrderRecorder):
             heads.update(seal(self, [e.order_id for e in unsealed], ts(unsealed[0].at) or "")[0])
         rows = []
         for event in self._events:
-            row = event_row(event)
+            row = event_row(event)  # its data as the encoding writes it (data_text)
             prev = GENESIS if event.seq == 1 else heads[event.order_id]
             assert prev is not None
-            digest = heads[event.order_id] = link(prev, (*row[:8], dict(event.data)))
+            digest = heads[event.order_id] = link_text(prev, *row).hex()
             rows.append((*row, prev, digest))
         return rows
 
@@ -547,6 +547,37 @@ class _Orders(_Part, OrderRecorder):
             (ts(now), limit),
         )
         return [self._read(r) for r in rows]
+
+    def paying_subscribers(
+        self, after: str, activated_before: pendulum.DateTime, limit: int
+    ) -> list[Order]:
+        # through the live index (its state list, as written): a batch of subscribers
+        # costs its own rows, wherever the sweep stands
+        paying = (
+            f"state IN {_LIVE} AND state = 'active' AND kind = 'subscription' AND activated_at < ?"
+        )
+        before = ts(activated_before)
+        return [
+            self._read(row)
+            for row in self._tx.query(
+                f"SELECT {ORDER_SELECT} FROM vas_orders WHERE msisdn IN (SELECT DISTINCT msisdn "
+                f"FROM vas_orders WHERE msisdn > ? AND {paying} ORDER BY msisdn LIMIT ?) "
+                f"AND {paying} ORDER BY msisdn, requested_at, id",
+                (after, before, limit, before),
+            )
+        ]
+
+    def sweep(self, name: str) -> tuple[str, str] | None:
+        self.lock_subscriber(f"sweep:{name}")  # held to the end: one worker at a time
+        rows = self._tx.query("SELECT period, last_key FROM vas_sweeps WHERE name = ?", (name,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def put_sweep(self, name: str, period: str, last_key: str) -> None:
+        self._tx.execute(
+            "INSERT INTO vas_sweeps (name, period, last_key) VALUES (?, ?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET period = excluded.period, last_key = excluded.last_key",
+            (name, period, last_key),
+        )
 
     def next_due(self) -> pendulum.DateTime | None:
         self._tx.flush()
