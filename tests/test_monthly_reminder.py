@@ -33,6 +33,8 @@ from vas_lifecycle import (
     SQLiteStore,
     Store,
 )
+from vas_lifecycle.errors import TemplateError
+from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
 from vas_lifecycle.testing import check_invariants
 from vas_lifecycle.timers import calendar_month
 
@@ -312,3 +314,14 @@ def test_c17_four_postgres_workers_send_one_reminder_per_subscriber() -> None:
         lc.close()
     finally:
         drop_schema(schema)
+
+
+def test_c17_every_language_pack_must_say_what_the_reminder_must_say() -> None:
+    """The reminder's template must list the items and how to cancel, and its line
+    must name the access code TD goes to: checked when a pack is built."""
+    for pack in (SIMPLIFIED_CHINESE, ENGLISH):
+        with pytest.raises(TemplateError, match="operator_number"):
+            pack.with_template(NoticeKind.MONTHLY_REMINDER, "{items}, send {list_word}")
+        phrases = {**pack.phrases, "reminder_item": "{n}. {service_name} {price}"}
+        with pytest.raises(TemplateError, match="reminder_item"):
+            TemplateSet(pack.language, pack.templates, phrases)

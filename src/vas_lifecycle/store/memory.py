@@ -285,20 +285,24 @@ class _Orders(_Part, OrderRecorder):
             raise ConflictError(order.id, expected_version, found)
         data.orders[order.id] = order
         self._set_live(order, current is not None and current.is_live)
-        chain = data.chains.get(order.id, b"")
+        chain = before = data.chains.get(order.id, b"")
         prev = chain[-32:].hex() if chain else GENESIS
-        links = [chain]
-        at = None
-        for e in events:  # a unit of work's events share its instant: one text for it
-            if at is None or e.at is not at:
-                at, when = e.at, utc_text(e.at)
-            channel = None if e.channel is None else e.channel.value
-            text = (e.text_in, e.text_out, data_text(e.data))
-            links.append(
-                link_text(prev, e.order_id, e.seq, e.kind.value, when, channel, e.actor, *text)
+        for e in events:  # kind and channel are str enums: their text is their value
+            digest = link_text(
+                prev,
+                e.order_id,
+                e.seq,
+                e.kind,
+                utc_text(e.at),
+                e.channel,
+                e.actor,
+                e.text_in,
+                e.text_out,
+                data_text(e.data),
             )
-            prev = links[-1].hex()
-        data.chains[order.id] = b"".join(links)
+            chain += digest
+            prev = digest.hex()
+        data.chains[order.id] = chain
         if current is None:
             data.events[order.id] = tuple(events)
             bisect.insort(data.by_msisdn.setdefault(order.msisdn, []), order.id, key=data.when)
@@ -308,7 +312,7 @@ class _Orders(_Part, OrderRecorder):
             data.events[order.id] = (*history, *events)
             self._undo.append(lambda: data.orders.__setitem__(order.id, current))
             self._undo.append(functools.partial(data.events.__setitem__, order.id, history))
-            self._undo.append(functools.partial(data.chains.__setitem__, order.id, chain))
+            self._undo.append(functools.partial(data.chains.__setitem__, order.id, before))
         self._move_due(order.id, current.due_at if current else None, order.due_at)
 
     def _set_live(self, order: Order, was_live: bool) -> None:

@@ -41,6 +41,7 @@ from hypothesis import settings
 
 from vas_lifecycle.clock import ManualClock
 from vas_lifecycle.errors import BatchError, ForcedSubscriptionError
+from vas_lifecycle.evidence import GENESIS
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, apply
@@ -88,6 +89,10 @@ OTHER = "+8613900139000"
 def _add_key(store: Store, key: SpKey) -> None:
     with store.transaction() as tx:
         tx.keys.add_sp_key(key)
+
+
+class _Undo(Exception):
+    """Raised inside a unit of work to have it rolled back."""
 
 
 def _cancel(order: Order, at: Any, actor: str = "agent") -> Event:
@@ -482,6 +487,34 @@ class OrderRecorderContract(_Contract):
     """The behaviour of a store's :class:`~vas_lifecycle.store.base.OrderRecorder`:
     ``tx.orders``: orders and events, what commands read to decide, timers, pick
     lists, purging."""
+
+    def test_contract_c17_paying_subscribers_a_batch_at_a_time(self) -> None:
+        lc, clock = self.lifecycle()
+        paying = self.active(lc, clock)
+        lc.request(OTHER, "MUSIC7", channel=Channel.WEB)  # a trial: not a paid subscription
+        third = "+8613700137000"
+        late = lc.request(third, "WEATHER", channel=Channel.WEB)
+        clock.advance(dt.timedelta(seconds=10))
+        lc.confirm(late.id, msisdn=third, channel=Channel.SMS)
+        clock.advance(dt.timedelta(seconds=1))
+        cut = clock.now()  # activated strictly before it: both above
+        clock.advance(dt.timedelta(hours=1))
+        news = lc.request(third, "NEWS", channel=Channel.WEB)  # activated after the cut
+        clock.advance(dt.timedelta(seconds=10))
+        lc.confirm(news.id, msisdn=third, channel=Channel.SMS)
+        with lc.store.transaction() as tx:
+            first = tx.orders.paying_subscribers("", cut, 1)
+            assert [o.id for o in first] == [late.id]  # +86137... sorts before +86138...
+            rest = tx.orders.paying_subscribers(first[-1].msisdn, cut, 10)
+            assert [o.id for o in rest] == [paying.id]
+            assert tx.orders.paying_subscribers(SUB, cut, 10) == []
+            assert tx.orders.sweep("monthly") is None
+            tx.orders.put_sweep("monthly", "2026-12", third)
+        with lc.store.transaction() as tx:
+            assert tx.orders.sweep("monthly") == ("2026-12", third)
+            tx.orders.put_sweep("monthly", "2026-12", "~")
+        with lc.store.transaction() as tx:
+            assert tx.orders.sweep("monthly") == ("2026-12", "~")
 
     def test_contract_orders_and_events_round_trip(self) -> None:
         lc, clock = self.lifecycle()
@@ -991,7 +1024,49 @@ class SpendRecorderContract(_Contract):
 class EvidenceRecorderContract(_Contract):
     """The behaviour of a store's
     :class:`~vas_lifecycle.store.base.EvidenceRecorder`: ``tx.evidence``: SP
-    violations and gateways' delivery reports."""
+    violations, gateways' delivery reports, and the orders' hash chains (C18)."""
+
+    def test_contract_c18_each_event_is_chained_in_its_unit_of_work(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        other = lc.request(OTHER, "NEWS", channel=Channel.WEB)
+        with lc.store.transaction() as tx:  # a unit of work written by hand
+            current = tx.orders.get_order(order.id)
+            assert current is not None
+            cancel = _cancel(current, clock.now())
+            tx.orders.append(apply(current, cancel), [cancel], current.version)
+        with lc.store.transaction(readonly=True) as tx:
+            chain = tx.evidence.chain(order.id)
+            assert chain is not None and [e.seq for e in chain.events] == [1, 2, 3, 4]
+            assert chain.events[0].prev == GENESIS and chain.version == 4
+            for before, event in zip(chain.events, chain.events[1:], strict=False):
+                assert event.prev == before.hash
+            assert chain.head == chain.events[-1].hash
+            assert tx.evidence.chain("no-such-order") is None
+            page = tx.evidence.chains(None, 1)
+            rest = tx.evidence.chains(page[0].order_id, 10)
+            assert sorted(c.order_id for c in page + rest) == sorted([order.id, other.id])
+            assert tx.evidence.orphans(10) == [] and tx.evidence.unsealed(10) == []
+        assert lc.verify_store().ok and lc.verify_evidence(order.id).ok
+
+    def test_contract_c18_an_undone_unit_of_work_leaves_the_chain_as_it_was(self) -> None:
+        lc, clock = self.lifecycle()
+        order = self.active(lc, clock)
+        with lc.store.transaction(readonly=True) as tx:
+            before = tx.evidence.chain(order.id)
+        try:
+            with lc.store.transaction() as tx:
+                current = tx.orders.get_order(order.id)
+                assert current is not None
+                cancel = _cancel(current, clock.now())
+                tx.orders.append(apply(current, cancel), [cancel], current.version)
+                raise _Undo
+        except _Undo:
+            pass
+        with lc.store.transaction(readonly=True) as tx:
+            assert tx.evidence.chain(order.id) == before
+        lc.unsubscribe(order.id, channel=Channel.SMS)  # the next event links to the head
+        assert lc.verify_evidence(order.id).ok
 
     def test_contract_violations_by_sp(self) -> None:
         lc, clock = self.lifecycle()
