@@ -35,7 +35,7 @@ from vas_lifecycle import (
     Store,
 )
 from vas_lifecycle.cli.app import main
-from vas_lifecycle.errors import UnknownOrderError
+from vas_lifecycle.errors import InvalidArgumentError, UnknownOrderError
 from vas_lifecycle.evidence import (
     GENESIS,
     Chain,
@@ -586,3 +586,12 @@ def test_c18_the_cli_exports_a_signed_bundle_and_verifies_it(tmp_path: Path) -> 
     out.write_bytes(raw.replace(b'"5.00"', b'"0.50"', 1))
     broken = runner.invoke(main, ["verify", "--bundle", str(out), "--public-key", str(public)])
     assert broken.exit_code == 1 and "NOT intact" in broken.output
+
+
+def test_c18_a_key_that_is_not_an_ed25519_key_is_a_clear_error(tmp_path: Path) -> None:
+    lc, order_id = _billed_order(tmp_path)
+    with pytest.raises(InvalidArgumentError, match="Ed25519 private key"):
+        lc.evidence_bundle(order_id, signing_key=b"not a key at all")
+    with pytest.raises(InvalidArgumentError, match="Ed25519 public key"):
+        verify_bundle(lc.evidence_bundle(order_id), public_key=b"-----BEGIN nonsense")
+    assert lc.verify_store().ok  # nothing was written by the refused export

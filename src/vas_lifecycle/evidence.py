@@ -576,6 +576,7 @@ def _bundle_chain(bundle: Mapping[str, Any]) -> Chain | None:
 def _check_signature(
     bundle: Mapping[str, Any], content: bytes, public_key: bytes | None, problems: list[str]
 ) -> tuple[str | None, bool]:
+    key = _public_key(public_key) if public_key is not None else None  # a bad key: an error
     signature = bundle.get("signature")
     if signature is None:
         if public_key is not None:
@@ -585,11 +586,10 @@ def _check_signature(
         problems.append("its signature is not an Ed25519 signature")
         return None, False
     signed_by = signature.get("key_id")
-    if public_key is None:
+    if key is None:
         return signed_by if isinstance(signed_by, str) else None, False
     from cryptography.exceptions import InvalidSignature
 
-    key = _public_key(public_key)
     try:
         key.verify(bytes.fromhex(str(signature.get("value"))), content)
     except (InvalidSignature, ValueError):
@@ -614,32 +614,37 @@ def new_signing_key() -> tuple[bytes, bytes]:
 
 
 def _private_key(key: bytes) -> Any:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    try:
-        if len(key) == 32:
-            return Ed25519PrivateKey.from_private_bytes(key)
-        loaded = serialization.load_pem_private_key(key, password=None)
-    except ValueError as err:
-        raise InvalidArgumentError(f"not an Ed25519 private key: {err}") from None
-    if not isinstance(loaded, Ed25519PrivateKey):
-        raise InvalidArgumentError("the signing key must be an Ed25519 key")
-    return loaded
+    return _load_key(key, private=True)
 
 
 def _public_key(key: bytes) -> Any:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    return _load_key(key, private=False)
 
+
+def _load_key(key: bytes, *, private: bool) -> Any:
+    """An Ed25519 key from its 32 raw bytes or its PEM text; InvalidArgumentError for
+    anything else, or when the ``signing`` extra is not installed."""
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError:
+        raise InvalidArgumentError(
+            "signing and checking signatures needs the 'signing' extra: "
+            "pip install 'vas-lifecycle[signing]'"
+        ) from None
+    kind: Any = ed25519.Ed25519PrivateKey if private else ed25519.Ed25519PublicKey
+    what = "private" if private else "public"
     try:
         if len(key) == 32:
-            return Ed25519PublicKey.from_public_bytes(key)
-        loaded = serialization.load_pem_public_key(key)
-    except ValueError as err:
-        raise InvalidArgumentError(f"not an Ed25519 public key: {err}") from None
-    if not isinstance(loaded, Ed25519PublicKey):
-        raise InvalidArgumentError("the public key must be an Ed25519 key")
+            return kind.from_private_bytes(key) if private else kind.from_public_bytes(key)
+        if private:
+            loaded: Any = serialization.load_pem_private_key(key, password=None)
+        else:
+            loaded = serialization.load_pem_public_key(key)
+    except (ValueError, TypeError) as err:
+        raise InvalidArgumentError(f"not an Ed25519 {what} key: {err}") from None
+    if not isinstance(loaded, kind):
+        raise InvalidArgumentError(f"the {what} key must be an Ed25519 key")
     return loaded
 
 
