@@ -248,6 +248,8 @@ REQUIRED_PHRASES = frozenset(
         "period_use",
         "period_validity",
         "hours",
+        "minutes",
+        "seconds",
         "datetime",
         "confirm_word",
         "decline_word",
@@ -368,6 +370,15 @@ class TemplateSet:
 
     def amount_label(self, amount: Decimal) -> str:
         return self.phrases["amount"].format(amount=format_amount(amount))
+
+    def duration_label(self, duration: dt.timedelta) -> str:
+        """A duration in its largest whole unit: hours, minutes or seconds (a USSD
+        window of 10 s reads "10秒", not a fraction of an hour)."""
+        seconds = duration.total_seconds()
+        if seconds % 3600 == 0:
+            return self.hours_label(duration)
+        unit, count = ("minutes", seconds / 60) if seconds % 60 == 0 else ("seconds", seconds)
+        return self.phrases[unit].format(n=f"{count:g}")
 
     def hours_label(self, duration: dt.timedelta) -> str:
         hours = duration.total_seconds() / 3600
@@ -499,6 +510,8 @@ SIMPLIFIED_CHINESE = TemplateSet(
         "period_use": "次",
         "period_validity": "{days}天",
         "hours": "{n}小时",
+        "minutes": "{n}分钟",
+        "seconds": "{n}秒",
         "datetime": "{year}年{month}月{day}日{hm}",
         "confirm_word": "是",
         "decline_word": "否",
@@ -647,6 +660,8 @@ ENGLISH = TemplateSet(
         "period_use": "use",
         "period_validity": "{days} days",
         "hours": "{n} hours",
+        "minutes": "{n} minutes",
+        "seconds": "{n} seconds",
         "datetime": "{year}-{month:02d}-{day:02d} {hm}",
         "confirm_word": "Y",
         "decline_word": "N",

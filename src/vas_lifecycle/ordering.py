@@ -124,7 +124,7 @@ def first_step(
             EventKind.CONFIRMATION_REQUESTED,
             {
                 "code": draw_code(rng, policy.code_digits, taken),
-                "confirm_by": later(now, policy.confirmation_window).isoformat(),
+                "confirm_by": later(now, policy.window_for(channel)).isoformat(),
                 "notice_id": new_id(),
             },
             NoticeKind.CONFIRMATION_REQUEST

@@ -102,6 +102,22 @@ def _templates(
     return MappingProxyType(packs)
 
 
+def _windows(value: object) -> Mapping[Channel, dt.timedelta]:
+    """Reply windows by channel: each a channel and a positive duration."""
+    if not isinstance(value, Mapping):
+        raise PolicyError("confirmation_windows maps channels to durations")
+    windows = {}
+    for channel, window in value.items():
+        try:
+            key = Channel(channel)
+        except ValueError:
+            raise PolicyError(f"confirmation_windows: {channel!r} is not a channel") from None
+        if not isinstance(window, dt.timedelta) or window <= dt.timedelta(0):
+            raise PolicyError(f"confirmation_windows[{key}] must be a positive duration")
+        windows[key] = window
+    return MappingProxyType(windows)
+
+
 def _quiet_hours(instance: object, attribute: object, value: object) -> None:
     if value is None:
         return
@@ -125,6 +141,11 @@ class Policy:
     # C1
     confirmation_window: dt.timedelta = attrs.field(
         default=dt.timedelta(hours=24), validator=_positive
+    )
+    #: IN1: the reply window of a request made on a channel (a USSD session is short),
+    #: by channel; a channel not named has ``confirmation_window``
+    confirmation_windows: Mapping[Channel, dt.timedelta] = attrs.field(
+        factory=dict, converter=_windows
     )
     confirm_words: frozenset[str] = attrs.field(
         default=frozenset({"是", "Y", "YES"}), converter=_words
@@ -290,8 +311,10 @@ class Policy:
             self.fastest_human_reply < dt.timedelta(0)
         ):
             raise PolicyError("fastest_human_reply must be a non-negative duration")
-        if self.fastest_human_reply >= self.confirmation_window:
-            raise PolicyError("fastest_human_reply must be shorter than the confirmation window")
+        if self.fastest_human_reply >= min(
+            [self.confirmation_window, *self.confirmation_windows.values()]
+        ):
+            raise PolicyError("fastest_human_reply must be shorter than every confirmation window")
         if self.sp_daily_request_limit < 1:
             raise PolicyError("sp_daily_request_limit must be at least 1")
         if self.retention_months < 1:
@@ -325,6 +348,13 @@ class Policy:
         if language is not None and language in self.templates:
             return self.templates[language]
         return self.templates[self.language]
+
+    def window_for(self, channel: Channel | None) -> dt.timedelta:
+        """How long a confirmation request made on ``channel`` waits for the reply
+        (IN1: by channel where the policy says, else ``confirmation_window``)."""
+        if channel is None:
+            return self.confirmation_window
+        return self.confirmation_windows.get(channel, self.confirmation_window)
 
     def reminder_lead_for(self, trial: dt.timedelta) -> dt.timedelta:
         """How long before a trial's end its reminder is due (C6)."""

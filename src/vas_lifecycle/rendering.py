@@ -39,7 +39,6 @@ class Renderer:
         fields = {
             **pack.phrases,
             "operator_number": policy.operator_number,
-            "valid_for": pack.hours_label(policy.confirmation_window),
             "pick_window": pack.hours_label(policy.pick_window),
             "list_word": self.list_word,
         }
@@ -163,6 +162,8 @@ _ORDER_FIELDS: Mapping[str, Callable[[Renderer, Order, TemplateSet], str]] = {
     "renewal_date": lambda r, o, pack: r.when(None if o.pack is None else o.pack.valid_until, pack),
     "code": lambda r, o, pack: o.code or "",
     "deadline": lambda r, o, pack: r.when(o.confirm_by, pack),
+    # IN1: the reply window of the channel the order was requested on
+    "valid_for": lambda r, o, pack: pack.duration_label(r.policy.window_for(o.request_channel)),
     "trial_end": lambda r, o, pack: r.when(o.trial_ends_at, pack),
     "access_code": lambda r, o, pack: o.access_code,
 }

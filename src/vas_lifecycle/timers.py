@@ -135,7 +135,7 @@ def renewal_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step |
     if reason is not None:
         return Step(EventKind.ORDER_LAPSED, {"reason": reason}, NoticeKind.LAPSED)
     if policy.renewal_requires_consent:
-        confirm_by = later(now, policy.confirmation_window).isoformat()
+        confirm_by = later(now, policy.window_for(order.request_channel)).isoformat()
         return Step(
             EventKind.CONFIRMATION_REQUESTED,
             {"confirm_by": confirm_by, "renewal": "1"},

@@ -127,6 +127,14 @@ def policies(draw: st.DrawFn) -> Policy:
     """China-preset policies with their [practice] parameters varied."""
     return Policy.china_mobile(
         confirmation_window=dt.timedelta(hours=draw(st.integers(1, 72))),
+        # IN1: a short window for USSD or SMS requests now and then
+        confirmation_windows=draw(
+            st.dictionaries(
+                st.sampled_from([Channel.USSD, Channel.SMS]),
+                st.integers(10, 7200).map(lambda s: dt.timedelta(seconds=s)),
+                max_size=2,
+            )
+        ),
         trial_reminder_lead=dt.timedelta(hours=draw(st.integers(1, 96))),
         first_period=draw(st.sampled_from(list(FirstPeriodRule))),
         sp_daily_request_limit=draw(st.integers(1, 5)),

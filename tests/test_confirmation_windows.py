@@ -1,0 +1,104 @@
+"""IN1's reply windows by channel: a confirmation request made in a USSD session waits
+seconds for the answer, one made by SMS an hour (TRAI); a channel the policy does not
+name keeps the policy's window. The request's text says the window it has."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+import pytest
+from hypothesis import given
+
+from tests.conftest import SUB, make_catalog
+from vas_lifecycle import (
+    Channel,
+    ConfirmationRefusedError,
+    Lifecycle,
+    ManualClock,
+    NoticeKind,
+    OrderState,
+    Policy,
+    PolicyError,
+    RecordingNotifier,
+)
+from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE
+from vas_lifecycle.testing.strategies import policies
+
+START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
+WINDOWS = {Channel.USSD: dt.timedelta(seconds=10), Channel.SMS: dt.timedelta(minutes=60)}
+
+
+def _lifecycle() -> tuple[Lifecycle, ManualClock, RecordingNotifier]:
+    clock, sent = ManualClock(START), RecordingNotifier()
+    policy = Policy.china_mobile(confirmation_windows=WINDOWS)
+    return Lifecycle(make_catalog(), policy=policy, clock=clock, notifier=sent), clock, sent
+
+
+def _request_text(sent: RecordingNotifier, order_id: str) -> str:
+    (request,) = [
+        n for n in sent.sent if n.order_id == order_id and n.kind is NoticeKind.CONFIRMATION_REQUEST
+    ]
+    return request.text
+
+
+def test_in1_durations_read_in_their_largest_whole_unit() -> None:
+    for pack, labels in (
+        (SIMPLIFIED_CHINESE, ["10秒", "1.5秒", "90分钟", "1小时", "24小时"]),
+        (ENGLISH, ["10 seconds", "1.5 seconds", "90 minutes", "1 hours", "24 hours"]),
+    ):
+        durations = [
+            dt.timedelta(seconds=10),
+            dt.timedelta(seconds=1.5),
+            dt.timedelta(minutes=90),
+            dt.timedelta(hours=1),
+            dt.timedelta(hours=24),
+        ]
+        assert [pack.duration_label(d) for d in durations] == labels
+
+
+def test_in1_a_ussd_request_waits_ten_seconds_and_an_sms_one_an_hour() -> None:
+    lc, clock, sent = _lifecycle()
+    ussd = lc.request(SUB, "NEWS", channel=Channel.USSD)
+    sms = lc.request("+8613900139000", "NEWS", channel=Channel.SMS)
+    web = lc.request("+8613700137000", "NEWS", channel=Channel.WEB)
+    assert ussd.confirm_by == clock.now().add(seconds=10)
+    assert sms.confirm_by == clock.now().add(hours=1)
+    assert web.confirm_by == clock.now().add(hours=24)  # not named: the policy's window
+    assert "本短信10秒内有效" in _request_text(sent, ussd.id)
+    assert "本短信1小时内有效" in _request_text(sent, sms.id)
+    assert "本短信24小时内有效" in _request_text(sent, web.id)
+    clock.advance(dt.timedelta(seconds=11))
+    with pytest.raises(ConfirmationRefusedError, match="window_closed"):
+        lc.confirm(ussd.id, msisdn=SUB, channel=Channel.SMS, code=ussd.code)
+    assert lc.confirm(sms.id, msisdn=sms.msisdn, channel=Channel.SMS).state is OrderState.ACTIVE
+    assert lc.run_due() == 1  # the USSD request expires; the web one still waits
+    assert lc.get(ussd.id).state is OrderState.EXPIRED
+    assert lc.get(web.id).state is OrderState.AWAITING_CONFIRMATION
+
+
+def test_in1_an_answer_inside_a_short_window_is_taken() -> None:
+    lc, clock, _ = _lifecycle()
+    ussd = lc.request(SUB, "NEWS", channel=Channel.USSD)
+    clock.advance(dt.timedelta(seconds=5))
+    assert lc.confirm(ussd.id, msisdn=SUB, channel=Channel.USSD).state is OrderState.ACTIVE
+
+
+def test_in1_windows_by_channel_are_checked_when_the_policy_is_built() -> None:
+    with pytest.raises(PolicyError, match="not a channel"):
+        Policy.china_mobile(confirmation_windows={"pigeon": dt.timedelta(hours=1)})
+    with pytest.raises(PolicyError, match="positive"):
+        Policy.china_mobile(confirmation_windows={Channel.USSD: dt.timedelta(0)})
+    with pytest.raises(PolicyError, match="fastest_human_reply"):
+        Policy.china_mobile(confirmation_windows={Channel.USSD: dt.timedelta(seconds=1)})
+    policy = Policy.china_mobile(confirmation_windows={"ussd": dt.timedelta(seconds=10)})
+    assert policy.window_for(Channel.USSD) == dt.timedelta(seconds=10)
+    assert policy.window_for(Channel.WEB) == policy.confirmation_window
+    assert Policy.china_mobile().confirmation_windows == {}  # China: one window for all
+
+
+@given(policy=policies())
+def test_in1_the_test_kits_policies_vary_the_windows_by_channel(policy: Policy) -> None:
+    for channel in Channel:
+        assert policy.window_for(channel) > policy.fastest_human_reply
+    assert set(policy.confirmation_windows) <= {Channel.USSD, Channel.SMS}
