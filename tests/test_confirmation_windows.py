@@ -14,6 +14,8 @@ from tests.conftest import SUB, make_catalog
 from vas_lifecycle import (
     Channel,
     ConfirmationRefusedError,
+    EventKind,
+    InvalidArgumentError,
     Lifecycle,
     ManualClock,
     NoticeKind,
@@ -23,6 +25,7 @@ from vas_lifecycle import (
     RecordingNotifier,
 )
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE
+from vas_lifecycle.testing import check_invariants
 from vas_lifecycle.testing.strategies import policies
 
 START = pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai")
@@ -102,3 +105,63 @@ def test_in1_the_test_kits_policies_vary_the_windows_by_channel(policy: Policy) 
     for channel in Channel:
         assert policy.window_for(channel) > policy.fastest_human_reply
     assert set(policy.confirmation_windows) <= {Channel.USSD, Channel.SMS}
+
+
+# --- the independent consent gateway ------------------------------------------------
+
+
+def _gateway_policy() -> Policy:
+    """TRAI's shape: only the third party's consent gateway takes the second consent."""
+    return Policy.china_mobile(
+        operator_channels={Channel.CONSENT_GATEWAY}, confirmation_windows=WINDOWS
+    )
+
+
+def test_in1_only_the_consent_gateway_confirms_and_its_attestation_is_evidence() -> None:
+    clock = ManualClock(START)
+    lc = Lifecycle(
+        make_catalog(), policy=_gateway_policy(), clock=clock, notifier=RecordingNotifier()
+    )
+    order = lc.request(SUB, "NEWS", channel=Channel.SMS)
+    clock.advance(dt.timedelta(seconds=20))
+    with pytest.raises(ConfirmationRefusedError, match="not_operator_channel"):
+        lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS)
+    lc.handle_sms(SUB, "是", to="10086")  # a yes by SMS is not the gateway's consent
+    assert lc.get(order.id).state is OrderState.AWAITING_CONFIRMATION
+    with pytest.raises(ConfirmationRefusedError, match="no_attestation"):
+        lc.confirm(order.id, msisdn=SUB, channel=Channel.CONSENT_GATEWAY)
+    active = lc.confirm(
+        order.id, msisdn=SUB, channel=Channel.CONSENT_GATEWAY, attestation=" CCG-2026-000123 "
+    )
+    assert active.state is OrderState.ACTIVE and active.consent_channel is Channel.CONSENT_GATEWAY
+    granted = lc.history(order.id)[-1]
+    assert granted.kind is EventKind.CONSENT_GRANTED
+    assert granted.data["attestation"] == "CCG-2026-000123"
+    bundle = lc.evidence_bundle(order.id)
+    assert bundle["events"][-1]["data"]["attestation"] == "CCG-2026-000123"
+    assert check_invariants(lc) == []
+
+
+def test_in1_the_china_preset_takes_no_consent_from_a_gateway() -> None:
+    clock = ManualClock(START)
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=RecordingNotifier())
+    order = lc.request(SUB, "NEWS", channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=20))
+    with pytest.raises(ConfirmationRefusedError, match="not_operator_channel"):
+        lc.confirm(order.id, msisdn=SUB, channel=Channel.CONSENT_GATEWAY, attestation="A1")
+    assert lc.get(order.id).state is OrderState.AWAITING_CONFIRMATION
+
+
+def test_in1_an_attestation_is_only_the_gateways_and_is_cleaned() -> None:
+    clock = ManualClock(START)
+    lc = Lifecycle(
+        make_catalog(), policy=_gateway_policy(), clock=clock, notifier=RecordingNotifier()
+    )
+    order = lc.request(SUB, "NEWS", channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=20))
+    with pytest.raises(InvalidArgumentError, match="only comes with the consent gateway"):
+        lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS, attestation="A1")
+    hostile = "A\x00" + "9" * 500
+    active = lc.confirm(order.id, msisdn=SUB, channel=Channel.CONSENT_GATEWAY, attestation=hostile)
+    kept = lc.history(active.id)[-1].data["attestation"]
+    assert "\x00" not in kept and len(kept) <= 128

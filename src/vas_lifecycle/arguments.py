@@ -189,6 +189,20 @@ def text(value: object, name: str, limit: int) -> str | None:
     return clean_text(value, limit)
 
 
+#: how long a consent gateway's attestation id may be
+ATTESTATION_LIMIT = 128
+
+
+def attestation(value: object, channel: Channel) -> str | None:
+    """A consent gateway's attestation id (IN1), cleaned; meaningless (and refused)
+    with any other channel. Its absence on a gateway's confirmation is the consent
+    rules' to refuse (``no_attestation``)."""
+    if channel is not Channel.CONSENT_GATEWAY and value is not None:
+        raise InvalidArgumentError("an attestation only comes with the consent gateway")
+    cleaned = text(value, "attestation", ATTESTATION_LIMIT)
+    return (cleaned.strip() or None) if cleaned is not None else None
+
+
 def said(
     actor: object, received: object, actor_limit: int, text_limit: int
 ) -> tuple[str | None, str | None]:

@@ -98,6 +98,8 @@ class _Answer(NamedTuple):
     code: str | None
     text: str | None
     answerable: Sequence[Order] | None = None
+    #: the consent gateway's id of this consent (IN1), when it came through one
+    attestation: str | None = None
 
     def __repr__(self) -> str:
         return _masked(self, "msisdn")

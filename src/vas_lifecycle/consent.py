@@ -76,13 +76,15 @@ def check_confirmation(
     pending_count: int,
     policy: Policy,
     informed: bool = True,
+    attestation: str | None = None,
 ) -> ConfirmationCheck:
-    """Is this a valid second confirmation of ``order`` (C1, C1a, C3, C13)?
+    """Is this a valid second confirmation of ``order`` (C1, C1a, C3, C13, IN1)?
 
     ``order`` must be awaiting confirmation; ``pending_count`` is how many orders of
     the same subscriber are awaiting confirmation (C3: more than one needs the code);
     ``informed`` says whether the order's confirmation request was handed to the
-    gateway (C1a: a yes before that is not consent).
+    gateway (C1a: a yes before that is not consent); ``attestation`` is a consent
+    gateway's id of the consent, which a confirmation through one must carry (IN1).
     """
     if channel is Channel.SP_API:
         return ConfirmationCheck(
@@ -95,6 +97,10 @@ def check_confirmation(
     if channel not in policy.operator_channels:
         return ConfirmationCheck(
             ReasonCode.NOT_OPERATOR_CHANNEL, f"{channel.value} is not operator-controlled"
+        )
+    if channel is Channel.CONSENT_GATEWAY and not attestation:
+        return ConfirmationCheck(
+            ReasonCode.NO_ATTESTATION, "the consent gateway gave no attestation id"
         )
     if not informed:
         return ConfirmationCheck(

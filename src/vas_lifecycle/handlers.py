@@ -213,6 +213,7 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
         policy=uow.policy,
         # an answerable order was found informed in this transaction: not asked again
         informed=order in answerable or informed(uow.tx.outbox, order),
+        attestation=cmd.attestation,
     )
     if check.reason is not None:
         if check.forced:
@@ -223,15 +224,14 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
                 ForcedSubscriptionError(order.id, check.reason, check.detail, sp_id=order.sp_id)
             )
         return Refused(ConfirmationRefusedError(order.id, check.reason, check.detail))
+    facts = {"code": code or ""}
+    if cmd.attestation is not None:  # IN1: the consent gateway's id of this consent
+        facts["attestation"] = cmd.attestation
     if order.kind is OfferKind.ON_DEMAND:  # C5a: the purchase, with its fee notice
         notice_id = uow.new_id()
-        step = Step(
-            EventKind.PURCHASE_CONFIRMED,
-            {"code": code or "", "fee_notice_id": notice_id, "notice_id": notice_id},
-            NoticeKind.FEE_NOTICE,
-        )
+        facts.update(fee_notice_id=notice_id, notice_id=notice_id)
+        step = Step(EventKind.PURCHASE_CONFIRMED, facts, NoticeKind.FEE_NOTICE)
     else:
-        facts = {"code": code or ""}
         if order.pack is not None:  # a pack's validity starts now (IN3, IN7)
             facts.update(timers.validity(order.pack, uow.now, uow.now, uow.policy))
         step = Step(EventKind.CONSENT_GRANTED, facts, NoticeKind.ACTIVATED)

@@ -177,13 +177,16 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         channel: Channel | str,
         code: str | None = None,
         text: str | None = None,
+        attestation: str | None = None,
     ) -> Order:
         """The subscriber's second confirmation (二次确认, C1).
 
         Only the subscriber's own number, through an operator-controlled channel,
         after the request went out and inside the window, with the request's code when
         several orders are pending (C3), activates the order and sends the activation
-        notice (C4).
+        notice (C4). A confirmation through a consent gateway
+        (``Channel.CONSENT_GATEWAY``, IN1) carries the gateway's ``attestation`` id,
+        kept with the consent event.
 
         Raises:
             UnknownOrderError: no such order.
@@ -194,9 +197,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         """
         number, chan = self._msisdn(msisdn), arguments.channel(channel)
         quoted, evidence = arguments.code(code), arguments.text(text, "text", EVIDENCE_LIMIT)
-        return self._run(
-            handlers.confirm, commands.Confirm(order_id, number, chan, quoted, evidence)
-        )
+        attested = arguments.attestation(attestation, chan)
+        confirmed = commands.Confirm(order_id, number, chan, quoted, evidence, None, attested)
+        return self._run(handlers.confirm, confirmed)
 
     def decline(
         self,

@@ -311,9 +311,7 @@ class Policy:
             self.fastest_human_reply < dt.timedelta(0)
         ):
             raise PolicyError("fastest_human_reply must be a non-negative duration")
-        if self.fastest_human_reply >= min(
-            [self.confirmation_window, *self.confirmation_windows.values()]
-        ):
+        if self.fastest_human_reply >= min(self.window_for(c) for c in Channel):
             raise PolicyError("fastest_human_reply must be shorter than every confirmation window")
         if self.sp_daily_request_limit < 1:
             raise PolicyError("sp_daily_request_limit must be at least 1")

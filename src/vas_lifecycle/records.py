@@ -50,6 +50,9 @@ class Channel(enum.StrEnum):
     HOTLINE = "hotline"  # the operator's 10086 agents
     SP_API = "sp_api"  # the SP's own platform: never operator-controlled
     SELF_SERVICE = "self_service"  # operator kiosk or app
+    #: IN1: a consent gateway run by a third party, independent of the operator and the
+    #: SP (India's CCG); its confirmations carry the gateway's attestation id
+    CONSENT_GATEWAY = "consent_gateway"
 
 
 class ReasonCode(enum.StrEnum):
@@ -80,6 +83,7 @@ class ReasonCode(enum.StrEnum):
     WRONG_CODE = "wrong_code"
     CODE_REQUIRED = "code_required"
     REQUEST_NOT_SENT = "request_not_sent"  # C1a: the confirmation request never went out
+    NO_ATTESTATION = "no_attestation"  # IN1: the consent gateway's id of the consent missing
     # forced subscription (C13): booked against the SP
     SP_CONFIRMATION = "sp_confirmation"
     FOREIGN_NUMBER = "foreign_number"

@@ -105,6 +105,8 @@ def _consent_problem(
         return f"confirmed by {event.actor}, not by the subscriber {order.msisdn}"
     if event.channel is None or event.channel not in policy.operator_channels:
         return f"confirmed through {event.channel}, not an operator-controlled channel"
+    if event.channel is Channel.CONSENT_GATEWAY and not event.data.get("attestation"):
+        return "confirmed through the consent gateway without its attestation (IN1)"
     if event.at - order.requested_at < policy.fastest_human_reply:
         return "confirmed faster than a human can answer"
     if order.confirm_by is None or event.at >= order.confirm_by:
