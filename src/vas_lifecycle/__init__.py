@@ -4,6 +4,8 @@ Nobody is charged for a service they did not confirm, every trial ends by itself
 after a reminder, and leaving always works.
 """
 
+import logging
+
 from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
 from vas_lifecycle.clock import Clock, ManualClock, SystemClock
 from vas_lifecycle.errors import (
@@ -68,7 +70,11 @@ from vas_lifecycle.store import (
 )
 from vas_lifecycle.values import normalize_msisdn
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place it is written (pyproject.toml reads it)
+
+# a library logs and the application decides where to: without logging configured,
+# nothing of ours reaches stderr through Python's last-resort handler
+logging.getLogger("vas_lifecycle").addHandler(logging.NullHandler())
 
 __all__ = [
     "ENGLISH",
