@@ -396,30 +396,26 @@ class _Orders(_Part, OrderRecorder):
         """The rows of this transaction's events, each with the hash of the event
         before it and its own (C18), in the order they were appended; the orders'
         new heads are kept for their rows."""
-        heads = self._heads
-        first: dict[str, Event] = {}
-        for event in self._events:
-            first.setdefault(event.order_id, event)
-        later = [e for e in first.values() if e.seq > 1]
-        unknown = [e.order_id for e in later if e.order_id not in heads]
-        if unknown:
-            d = self._d
-            heads.update(
-                self._tx.query(
-                    f"SELECT id, head FROM vas_orders WHERE id {d.in_values}", (d.values(unknown),)
-                )
-            )
-        unsealed = [e for e in later if heads.get(e.order_id) is None]
-        if unsealed:  # stored before the store kept chains: sealed now, then linked
-            heads.update(seal(self, [e.order_id for e in unsealed], ts(unsealed[0].at) or "")[0])
-        rows = []
+        heads, rows = self._heads, []
         for event in self._events:
             row = event_row(event)  # its data as the encoding writes it (data_text)
-            prev = GENESIS if event.seq == 1 else heads[event.order_id]
-            assert prev is not None
-            digest = heads[event.order_id] = link_text(prev, *row).hex()
+            oid = event.order_id
+            prev = GENESIS if event.seq == 1 else heads.get(oid) or self._head(event)
+            digest = heads[oid] = link_text(prev, *row).hex()
             rows.append((*row, prev, digest))
         return rows
+
+    def _head(self, event: Event) -> str:
+        """The head of an order not read through this transaction (one query), sealed
+        first when it was stored before the store kept chains."""
+        oid = event.order_id
+        found = self._tx.query("SELECT head FROM vas_orders WHERE id = ?", (oid,))
+        head = found[0][0] if found else None
+        if head is None:  # stored before the store kept chains: sealed now, then linked
+            head = seal(self, [oid], ts(event.at) or "")[0].get(oid)
+        if head is None:
+            raise StoreError(f"order {oid} has no stored events to link event {event.seq} to")
+        return str(head)
 
     def events(self, order_id: str) -> list[Event]:
         rows = self._tx.query(
