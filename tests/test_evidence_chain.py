@@ -595,3 +595,47 @@ def test_c18_a_key_that_is_not_an_ed25519_key_is_a_clear_error(tmp_path: Path) -
     with pytest.raises(InvalidArgumentError, match="Ed25519 public key"):
         verify_bundle(lc.evidence_bundle(order_id), public_key=b"-----BEGIN nonsense")
     assert lc.verify_store().ok  # nothing was written by the refused export
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(data=st.data(), value=_JSON)
+def test_c18_a_bundle_with_any_field_replaced_is_refused_never_raises(
+    data: st.DataObject, value: object
+) -> None:
+    """A bundle comes from outside: whatever a field is replaced with, the check
+    answers (not intact) and never raises."""
+    bundle = json.loads(_BUNDLE_BYTES)
+    event = data.draw(st.integers(0, len(bundle["events"]) - 1))
+    where = data.draw(
+        st.sampled_from(
+            [("top", k) for k in sorted(bundle)]
+            + [("chain", k) for k in sorted(bundle["chain"])]
+            + [("event", k) for k in sorted(bundle["events"][event])]
+        )
+    )
+    place = {"top": bundle, "chain": bundle["chain"], "event": bundle["events"][event]}[where[0]]
+    if place[where[1]] == value:
+        return
+    place[where[1]] = value
+    for form in (bundle, json.dumps(bundle).encode(), bundle_bytes(bundle)):
+        result = verify_bundle(form)
+        assert not result.ok and result.problems
+
+
+def test_c18_a_bundle_nested_too_deeply_is_refused() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert verify_bundle(deep).problems[0].startswith("not a bundle")
+    bundle = json.loads(_BUNDLE_BYTES)
+    nested: object = "x"
+    for _ in range(5000):
+        nested = [nested]
+    bundle["order"]["note"] = nested
+    assert not verify_bundle(bundle).ok

@@ -245,7 +245,9 @@ def check(chain: Chain) -> EvidenceCheck:
     if chain.version is None:
         found.add(ProblemKind.ORPHANED, None, "events whose order row is gone")
     events = sorted(chain.events, key=lambda e: e.seq)
-    top = max([chain.version or 0, *(e.seq for e in events)])
+    # a moved event is looked for among the positions there are (never a loop as long
+    # as a forged version or position says)
+    top = len(events) + 1
     before: str | None = GENESIS  # what the next event's prev must be
     hashes: dict[int, str] = {}
     expected = 1
@@ -508,11 +510,18 @@ def verify_bundle(
     its order, and, with ``public_key`` (the operator's Ed25519 public key, raw or
     PEM), its signature. Never raises for a damaged bundle: the problems say what is
     wrong."""
+    try:
+        return _verify_any(bundle, public_key)
+    except RecursionError:  # hostile input: nested deeper than anything we export
+        return BundleCheck(None, ("not a bundle: nested too deeply",))
+
+
+def _verify_any(bundle: Mapping[str, Any] | str | bytes, public_key: bytes | None) -> BundleCheck:
     if isinstance(bundle, str | bytes):
         raw = bundle.encode() if isinstance(bundle, str) else bundle
         try:
             parsed = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as err:
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
             return BundleCheck(None, (f"not a bundle: {err}",))
         if not isinstance(parsed, dict):
             return BundleCheck(None, ("not a bundle: not a JSON object",))
@@ -543,34 +552,51 @@ def _verify(
 
 
 def _bundle_chain(bundle: Mapping[str, Any]) -> Chain | None:
+    """The chain a bundle states, or None when its shape is not a bundle's (a bundle
+    is hostile input: every field is checked for its type before it is used)."""
     try:
-        order_id, head = bundle["order_id"], bundle["chain"]["head"]
-        version = bundle["chain"]["version"]
-        events = tuple(
-            StoredEvent(
-                e["seq"],
-                (
-                    order_id,
-                    e["seq"],
-                    e["kind"],
-                    e["at"],
-                    e["channel"],
-                    e["actor"],
-                    e["text_in"],
-                    e["text_out"],
-                    e["data"],
-                ),
-                e["prev"],
-                e["hash"],
-            )
-            for e in bundle["events"]
-        )
-        chained_from = bundle["chain"].get("chained_from") or 1
-        return Chain(
-            order_id, version, head, events, chained_from, bundle["chain"].get("sealed_at")
-        )
+        order_id, chain, events = bundle["order_id"], bundle["chain"], bundle["events"]
+        head, version = chain["head"], chain["version"]
+        chained_from, sealed_at = chain.get("chained_from") or 1, chain.get("sealed_at")
+        if not (
+            isinstance(order_id, str)
+            and _optional(head, str)
+            and _optional(version, int)
+            and isinstance(chained_from, int)
+            and _optional(sealed_at, str)
+            and isinstance(events, list)
+        ):
+            return None
+        stored = tuple(map(_bundle_event, events, [order_id] * len(events)))
     except (KeyError, TypeError, AttributeError):
         return None
+    if any(e is None for e in stored):
+        return None
+    return Chain(order_id, version, head, stored, chained_from, sealed_at)  # type: ignore[arg-type]
+
+
+def _bundle_event(e: Any, order_id: str) -> StoredEvent | None:
+    """One event of a bundle, as a store would hold it; None when a field has the
+    wrong type (its facts not all strings: read as unreadable, so found changed)."""
+    if not isinstance(e, Mapping):
+        return None
+    seq, prev, digest = e.get("seq"), e.get("prev"), e.get("hash")
+    if not (isinstance(seq, int) and not isinstance(seq, bool)):
+        return None
+    if not (_optional(prev, str) and _optional(digest, str)):
+        return None
+    texts = [e.get(k) for k in ("kind", "at", "channel", "actor", "text_in", "text_out")]
+    data = e.get("data")
+    readable = all(_optional(t, str) for t in texts) and (
+        isinstance(data, dict) and all(isinstance(v, str) for v in data.values())
+    )
+    kind, at, channel, actor, text_in, text_out = texts
+    values = (order_id, seq, kind, at, channel, actor, text_in, text_out, data)
+    return StoredEvent(seq, values if readable else None, prev, digest)  # type: ignore[arg-type]
+
+
+def _optional(value: object, kind: type) -> bool:
+    return value is None or (isinstance(value, kind) and not isinstance(value, bool))
 
 
 def _check_signature(
