@@ -345,6 +345,16 @@ EDITS = {
         ProblemKind.CHANGED,
     ),
     "orphan": ("DELETE FROM vas_orders WHERE id = %s", (), ProblemKind.ORPHANED),
+    "data_not_an_object": (
+        "UPDATE vas_events SET data = %s WHERE order_id = %s AND seq = 2",
+        ('["not", "an", "object"]',),
+        ProblemKind.CHANGED,
+    ),
+    "data_not_json": (
+        "UPDATE vas_events SET data = %s WHERE order_id = %s AND seq = 2",
+        ("{broken",),
+        ProblemKind.CHANGED,
+    ),
 }
 
 
@@ -639,3 +649,21 @@ def test_c18_a_bundle_nested_too_deeply_is_refused() -> None:
         nested = [nested]
     bundle["order"]["note"] = nested
     assert not verify_bundle(bundle).ok
+
+
+def test_c18_a_value_of_another_type_in_a_sqlite_text_column_is_found(tmp_path: Path) -> None:
+    """SQLite keeps whatever is written into a column: a blob where a text was is an
+    edit like any other, found and never a crash of the check."""
+    path = tmp_path / "typed.db"
+    clock = ManualClock(START)
+    lc = Lifecycle(
+        make_catalog(), clock=clock, notifier=RecordingNotifier(), store=SQLiteStore(path)
+    )
+    order_id = _populate(lc, clock)[0]
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE vas_events SET text_out = X'00ff', prev = 7 WHERE order_id = ? AND seq = 2",
+            (order_id,),
+        )
+    result = lc.verify_evidence(order_id)
+    assert not result.ok and lc.verify_store().bad_orders == 1

@@ -1186,13 +1186,25 @@ class _Usage(_Part, UsageRecorder):
 
 
 def _stored(row: Sequence[Any]) -> StoredEvent:
-    """An event row with its links, as the evidence check reads it: a row whose facts
-    are not JSON is read as it is (its hash will not match)."""
+    """An event row with its links, as the evidence check reads it. A row edited into
+    something no event is (facts that are not a JSON object of strings, a value of
+    another type in a text column, links that are not text) is read as unreadable, so
+    the check finds it changed rather than failing on it."""
+    seq, prev, digest = row[1], row[9], row[10]
+    links = [link if isinstance(link, str) else None for link in (prev, digest)]
+    if not isinstance(seq, int):
+        return StoredEvent(0, None, *links)
     try:
         data = json.loads(row[8])
-    except (TypeError, ValueError):
-        return StoredEvent(row[1], None, row[9], row[10])
-    return StoredEvent(row[1], (*row[:8], data), row[9], row[10])
+    except (TypeError, ValueError, RecursionError):
+        data = None
+    texts = row[2:8]
+    readable = (
+        isinstance(data, dict)
+        and all(isinstance(v, str) for v in data.values())
+        and all(t is None or isinstance(t, str) for t in texts)
+    )
+    return StoredEvent(seq, (row[0], seq, *texts, data) if readable else None, *links)
 
 
 def _chains(part: _Part, orders: Sequence[Sequence[Any]]) -> list[Chain]:
