@@ -92,18 +92,18 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
 FACTS: Final = frozenset({EventKind.REFUND_CLAIMED, EventKind.REFUND_RECORDED})
 
 
-class EventData(tuple[str, ...], Mapping[str, str]):
+class EventData(Mapping[str, str]):
     """An event's facts: an immutable mapping of strings.
 
-    It *is* one flat tuple ``(key, value, key, value, ...)`` sorted by key, read as a
-    mapping: an event is never changed once made, has a handful of facts, and a store
-    may hold millions of events (a dict costs several times the memory, and a wrapper
-    around the tuple one object more per event). As a mapping it iterates its keys,
-    its length is the number of keys and ``in`` tests a key; the tuple's own methods
-    are reached through ``tuple`` (:meth:`flat`).
+    Kept as one flat tuple ``(key, value, key, value, ...)`` sorted by key rather than
+    as a dict: an event is never changed once made, has a handful of facts, and a
+    store may hold millions of events (a dict costs several times the memory).
     """
 
-    __slots__ = ()
+    __slots__ = ("_items",)
+
+    def __init__(self, items: tuple[str, ...]) -> None:
+        self._items = items
 
     @classmethod
     def of(cls, data: Mapping[str, str] | None) -> EventData:
@@ -117,69 +117,55 @@ class EventData(tuple[str, ...], Mapping[str, str]):
         if not all(map(isinstance, items, repeat(str))):  # checked in C, every command
             raise TypeError(f"event data must map str to str, got {dict(data)!r}")
         items[0::2], items[1::2] = keys, values
-        return tuple.__new__(cls, items)
+        return cls(tuple(items))
 
-    def __getitem__(self, key: str) -> str:  # type: ignore[override]
+    def __getitem__(self, key: str) -> str:
+        items = self._items
         at = 0
         try:
             while True:
-                at = tuple.index(self, key, at)
+                at = items.index(key, at)
                 if at % 2 == 0:  # a key, not a value that reads the same
-                    return tuple.__getitem__(self, at + 1)
+                    return items[at + 1]
                 at += 1
         except ValueError:
             raise KeyError(key) from None
 
     def get(self, key: str, default: Any = None) -> Any:
         # most events lack most keys: a miss is answered without raising
-        if not tuple.__contains__(self, key):
+        if key not in self._items:
             return default
         try:
             return self[key]
         except KeyError:  # only a value read the same as the key
             return default
 
-    def __contains__(self, key: object) -> bool:
-        return self.get(key) is not None if isinstance(key, str) else False
-
     def __iter__(self) -> Iterator[str]:
-        return iter(tuple.__getitem__(self, slice(0, None, 2)))
+        return iter(self._items[0::2])
 
     def __len__(self) -> int:
-        return tuple.__len__(self) // 2
+        return len(self._items) // 2
 
     def flat(self) -> tuple[str, ...]:
         """Key, value, key, value, ...: keys sorted (what ``items()`` gives, flat and
-        without a lookup per key), as a plain tuple."""
-        return tuple.__getitem__(self, slice(None))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_from_flat, (self.flat(),))
+        without a lookup per key)."""
+        return self._items
 
     def __repr__(self) -> str:
         return f"EventData({ {k: mask_msisdn(v) for k, v in self.items()}!r})"
 
     def __hash__(self) -> int:
-        return tuple.__hash__(self)
+        return hash(self._items)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, EventData):
-            return tuple.__eq__(self, other)
+            return self._items == other._items
         if isinstance(other, Mapping):
             return dict(self) == dict(other)
         return NotImplemented
 
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
 
-
-def _from_flat(items: tuple[str, ...]) -> EventData:
-    """An EventData from its flat tuple (how a pickled one is made again)."""
-    return tuple.__new__(EventData, items)
-
-
-_EMPTY = _from_flat(())
+_EMPTY = EventData(())
 
 
 def _event_data(data: Mapping[str, str] | None) -> EventData:
