@@ -19,6 +19,7 @@ from vas_lifecycle import (
     Lifecycle,
     ManualClock,
     NoticeKind,
+    Order,
     OrderState,
     Policy,
     PolicyError,
@@ -110,20 +111,24 @@ def test_in1_the_test_kits_policies_vary_the_windows_by_channel(policy: Policy) 
 # --- the independent consent gateway ------------------------------------------------
 
 
-def _gateway_policy() -> Policy:
-    """TRAI's shape: only the third party's consent gateway takes the second consent."""
-    return Policy.china_mobile(
-        operator_channels={Channel.CONSENT_GATEWAY}, confirmation_windows=WINDOWS
-    )
+def _pending(policy: Policy, channel: Channel) -> tuple[Lifecycle, Order]:
+    """A Lifecycle under ``policy`` with one order requested on ``channel``, awaiting
+    its confirmation 20 seconds later."""
+    clock = ManualClock(START)
+    lc = Lifecycle(make_catalog(), policy=policy, clock=clock, notifier=RecordingNotifier())
+    order = lc.request(SUB, "NEWS", channel=channel)
+    clock.advance(dt.timedelta(seconds=20))
+    return lc, order
+
+
+#: TRAI's shape: only the third party's consent gateway takes the second consent
+GATEWAY_ONLY = Policy.china_mobile(
+    operator_channels={Channel.CONSENT_GATEWAY}, confirmation_windows=WINDOWS
+)
 
 
 def test_in1_only_the_consent_gateway_confirms_and_its_attestation_is_evidence() -> None:
-    clock = ManualClock(START)
-    lc = Lifecycle(
-        make_catalog(), policy=_gateway_policy(), clock=clock, notifier=RecordingNotifier()
-    )
-    order = lc.request(SUB, "NEWS", channel=Channel.SMS)
-    clock.advance(dt.timedelta(seconds=20))
+    lc, order = _pending(GATEWAY_ONLY, Channel.SMS)
     with pytest.raises(ConfirmationRefusedError, match="not_operator_channel"):
         lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS)
     lc.handle_sms(SUB, "是", to="10086")  # a yes by SMS is not the gateway's consent
@@ -143,22 +148,14 @@ def test_in1_only_the_consent_gateway_confirms_and_its_attestation_is_evidence()
 
 
 def test_in1_the_china_preset_takes_no_consent_from_a_gateway() -> None:
-    clock = ManualClock(START)
-    lc = Lifecycle(make_catalog(), clock=clock, notifier=RecordingNotifier())
-    order = lc.request(SUB, "NEWS", channel=Channel.WEB)
-    clock.advance(dt.timedelta(seconds=20))
+    lc, order = _pending(Policy.china_mobile(), Channel.WEB)
     with pytest.raises(ConfirmationRefusedError, match="not_operator_channel"):
         lc.confirm(order.id, msisdn=SUB, channel=Channel.CONSENT_GATEWAY, attestation="A1")
     assert lc.get(order.id).state is OrderState.AWAITING_CONFIRMATION
 
 
 def test_in1_an_attestation_is_only_the_gateways_and_is_cleaned() -> None:
-    clock = ManualClock(START)
-    lc = Lifecycle(
-        make_catalog(), policy=_gateway_policy(), clock=clock, notifier=RecordingNotifier()
-    )
-    order = lc.request(SUB, "NEWS", channel=Channel.WEB)
-    clock.advance(dt.timedelta(seconds=20))
+    lc, order = _pending(GATEWAY_ONLY, Channel.WEB)
     with pytest.raises(InvalidArgumentError, match="only comes with the consent gateway"):
         lc.confirm(order.id, msisdn=SUB, channel=Channel.SMS, attestation="A1")
     hostile = "A\x00" + "9" * 500
