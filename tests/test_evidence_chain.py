@@ -667,3 +667,16 @@ def test_c18_a_value_of_another_type_in_a_sqlite_text_column_is_found(tmp_path: 
         )
     result = lc.verify_evidence(order_id)
     assert not result.ok and lc.verify_store().bad_orders == 1
+
+
+def test_in6_consent_logs_cannot_be_edited_unnoticed(tampered: Tampered) -> None:
+    """TRAI's consent logs that cannot be edited: the consent event of an order (who
+    said yes, when, through which channel) edited in the store is found (C18)."""
+    t = tampered
+    victim = t.orders[2]
+    t.execute(
+        "UPDATE vas_events SET channel = %s WHERE order_id = %s AND kind = 'consent_granted'",
+        ("hotline", victim),
+    )
+    result = t.lc.verify_evidence(victim)
+    assert [(p.kind, p.seq) for p in result.problems] == [(ProblemKind.CHANGED, 3)]

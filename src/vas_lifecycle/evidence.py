@@ -450,7 +450,7 @@ def make_bundle(
     content = _content(bundle)
     bundle["digest"] = hashlib.sha256(content).hexdigest()
     if signing_key is not None:
-        private = _private_key(signing_key)
+        private = _load_key(signing_key, private=True)
         public = _raw_public(private.public_key())
         bundle["signature"] = {
             "algorithm": SIGNATURE,
@@ -567,7 +567,7 @@ def _bundle_chain(bundle: Mapping[str, Any]) -> Chain | None:
             and isinstance(events, list)
         ):
             return None
-        stored = tuple(map(_bundle_event, events, [order_id] * len(events)))
+        stored = tuple(_bundle_event(e, order_id) for e in events)
     except (KeyError, TypeError, AttributeError):
         return None
     if any(e is None for e in stored):
@@ -602,7 +602,7 @@ def _optional(value: object, kind: type) -> bool:
 def _check_signature(
     bundle: Mapping[str, Any], content: bytes, public_key: bytes | None, problems: list[str]
 ) -> tuple[str | None, bool]:
-    key = _public_key(public_key) if public_key is not None else None  # a bad key: an error
+    key = _load_key(public_key, private=False) if public_key is not None else None
     signature = bundle.get("signature")
     if signature is None:
         if public_key is not None:
@@ -637,14 +637,6 @@ def new_signing_key() -> tuple[bytes, bytes]:
 
     private = Ed25519PrivateKey.generate()
     return _raw_private(private), _raw_public(private.public_key())
-
-
-def _private_key(key: bytes) -> Any:
-    return _load_key(key, private=True)
-
-
-def _public_key(key: bytes) -> Any:
-    return _load_key(key, private=False)
 
 
 def _load_key(key: bytes, *, private: bool) -> Any:
