@@ -14,7 +14,10 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "vas_lifecycle"
 #: may import from its own layer and the ones before it, never from a later one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("basics", {"errors", "privacy", "values", "states", "records"}),
-    ("model", {"catalog", "clock", "machine", "notices", "policy", "sms", "order", "commands"}),
+    (
+        "model",
+        {"catalog", "clock", "machine", "notices", "policy", "regimes", "sms", "order", "commands"},
+    ),
     (
         "decisions",
         {"consent", "charging", "refunds", "ordering", "timers", "rendering", "feed", "evidence"},
@@ -100,6 +103,7 @@ DOMAIN = {
     "states",
     "machine",
     "evidence",
+    "regimes",
 }
 
 

@@ -36,7 +36,7 @@ from vas_lifecycle import (
 from vas_lifecycle.errors import TemplateError
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, TemplateSet
 from vas_lifecycle.testing import check_invariants
-from vas_lifecycle.timers import calendar_month
+from vas_lifecycle.timers import reminder_period
 
 SHANGHAI = "Asia/Shanghai"
 NEW_YORK = "America/New_York"
@@ -90,17 +90,17 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return STORES[request.param](tmp_path)
 
 
-def test_c17_calendar_months_on_plain_values() -> None:
+def test_c17_reminder_periods_on_plain_values() -> None:
     policy = Policy.china_mobile()
-    month, start = calendar_month(pendulum.datetime(2026, 11, 30, 17, tz="UTC"), policy)
+    month, start = reminder_period(pendulum.datetime(2026, 11, 30, 17, tz="UTC"), policy)
     assert (month, start) == ("2026-12", pendulum.datetime(2026, 11, 30, 16, tz="UTC"))
     eastern = Policy.china_mobile(timezone=NEW_YORK)
     # 1 Nov 2026 is the day New York leaves summer time: the month began at 04:00 UTC
-    assert calendar_month(pendulum.datetime(2026, 11, 1, 3, 59, 59, tz="UTC"), eastern) == (
+    assert reminder_period(pendulum.datetime(2026, 11, 1, 3, 59, 59, tz="UTC"), eastern) == (
         "2026-10",
         pendulum.datetime(2026, 10, 1, 4, tz="UTC"),
     )
-    assert calendar_month(pendulum.datetime(2026, 11, 1, 4, tz="UTC"), eastern) == (
+    assert reminder_period(pendulum.datetime(2026, 11, 1, 4, tz="UTC"), eastern) == (
         "2026-11",
         pendulum.datetime(2026, 11, 1, 4, tz="UTC"),
     )

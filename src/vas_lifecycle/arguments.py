@@ -19,6 +19,7 @@ from vas_lifecycle.errors import InvalidAmountError, InvalidArgumentError, Inval
 from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import Channel, DeliveryStatus
+from vas_lifecycle.regimes import Regime
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.values import clean_text, to_amount
 
@@ -59,8 +60,11 @@ def check_ports(
     """The facade's collaborators have the types and methods it needs."""
     if not isinstance(catalog, Catalog):
         raise InvalidArgumentError(f"catalog must be a Catalog, got {type(catalog).__name__}")
+    if policy is not None and not isinstance(policy, Policy | Regime):
+        raise InvalidArgumentError(
+            f"policy must be a Policy or a Regime, got {type(policy).__name__}"
+        )
     for name, value, needs in (
-        ("policy", policy, Policy),
         ("store", store, Store),
         ("rng", rng, random.Random),
         ("delivery", delivery, DeliveryRules),
@@ -74,6 +78,18 @@ def check_ports(
             raise InvalidArgumentError(f"{name} needs a {method}() method")
     if ids is not None and not callable(ids):
         raise InvalidArgumentError("ids must be a function that returns a new id")
+
+
+def regime(policy: Policy | Regime | None, catalog: Catalog) -> Regime:
+    """The regime a Lifecycle runs under (a policy is one in force at every instant;
+    the China preset by default), each version checked against the catalog."""
+    if isinstance(policy, Regime):
+        found = policy
+    else:
+        found = Regime.fixed(policy if policy is not None else Policy.china_mobile())
+    for _, _, version in found.dated:
+        version.check_catalog(catalog)
+    return found
 
 
 def count(value: object, name: str) -> int:

@@ -332,7 +332,7 @@ def _monthly(uow: UnitOfWork, batch: int) -> int:
     policy, tx, now = uow.policy, uow.tx, uow.now
     if not policy.monthly_reminder or timers.quiet_period(now, policy) is not None:
         return 0
-    month, start = timers.calendar_month(now, policy)
+    month, start = timers.reminder_period(now, policy)
     period, last = tx.orders.sweep(MONTHLY_SWEEP) or ("", "")
     after = last if period == month else ""
     if after == SWEPT:

@@ -30,6 +30,7 @@ from vas_lifecycle.policy import Policy
 from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.queries import Queries
 from vas_lifecycle.records import BillingSummary, Channel, Charge, Refund
+from vas_lifecycle.regimes import Regime
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, inbound, receive, receive_all
 from vas_lifecycle.sp_platform import SpPlatform
@@ -88,7 +89,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         self,
         catalog: Catalog,
         *,
-        policy: Policy | None = None,
+        policy: Policy | Regime | None = None,
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         store: Store | None = None,
@@ -101,8 +102,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
     ) -> None:
         arguments.check_ports(catalog, policy, store, rng, delivery, clock, notifier, ids)
         self.catalog = catalog
-        self.policy = policy if policy is not None else Policy.china_mobile()
-        self.policy.check_catalog(catalog)
+        self.regime = arguments.regime(policy, catalog)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.notifier: Notifier | None = notifier
         self.store: Store = store if store is not None else MemoryStore()
@@ -112,6 +112,12 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         self._outbox = _outbox(self, arguments.whole(senders, "senders"))
         self.feed = EventFeed(self.store, self.delivery, self._now, auto=auto_dispatch)
         self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force now (by the clock); ``regime`` has every version."""
+        only = self.regime.only
+        return only if only is not None else self.regime.policy_at(self._now.now())
 
     def _run(self, handler: Callable[[C, UnitOfWork], T | Refused], command: C) -> T:
         return self._runner.run(handler, command)[0]
@@ -502,14 +508,14 @@ def _billing_pass(
 def _outbox(lc: Lifecycle, senders: int) -> Outbox:
     """The outbox of ``lc``: its notifier and retry rules, the quiet hours (C16), and
     ``senders`` background threads to hand commands' notices over."""
-    policy = lc.policy
+    dated = lc.regime.dated
     return Outbox(
         lc.store,
         lc.notifier,
         lc.delivery,
         lc._now,
-        hold=lambda notice, now: timers.held_until(notice.kind, now, policy),
-        unordered=policy.quiet_kinds,
+        hold=lambda notice, now: timers.held_until(notice.kind, now, _nearest(dated, now)),
+        unordered=frozenset().union(*(policy.quiet_kinds for _, _, policy in dated)),
         senders=senders,
     )
 
@@ -519,14 +525,28 @@ def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: 
     it, ids and randomness, notices delivered right after the commit unless
     ``auto_dispatch`` is off or there is no notifier to deliver them."""
     deliver = auto_dispatch and lc.notifier is not None
-    context = Context(lc.policy, Renderer(lc.policy, new_id), new_id, lc._rng, lc.delivery)
+    policies = tuple((at, p, Renderer(p, new_id)) for _, at, p in lc.regime.dated)
+    context = Context(policies, new_id, lc._rng, lc.delivery)
+    every = [policy for _, _, policy in lc.regime.dated]
     return Runner(
         lc.store,
         lc._now,
         context,
         max_retries=arguments.count(max_retries, "max_retries"),
         claim_for=lc.delivery.lease if deliver else None,
-        notice_order=NoticeOrder(lc.policy.stale_kinds, lc.policy.quiet_kinds),
+        notice_order=NoticeOrder(
+            frozenset().union(*(p.stale_kinds for p in every)),
+            frozenset().union(*(p.quiet_kinds for p in every)),
+        ),
         after_commit=lc._outbox.hand_over() if deliver else None,
         after_feed=lc.feed.after_commit,
     )
+
+
+def _nearest(dated: tuple[tuple[dt.date, dt.datetime, Policy], ...], now: dt.datetime) -> Policy:
+    """The policy in force at ``now``, or the first one before the regime begins
+    (what holds a notice back for the quiet hours asks no refusal)."""
+    for _, first, policy in reversed(dated):
+        if now >= first:
+            return policy
+    return dated[0][2]

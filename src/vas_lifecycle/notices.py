@@ -639,7 +639,7 @@ ENGLISH = TemplateSet(
             "a subscription at {price}. To stop it before then: {how_to_unsubscribe}."
         ),
         NoticeKind.MONTHLY_REMINDER: (
-            "[Free monthly reminder] Your paid value-added services: {items}. To cancel, send "
+            "[Free reminder] Your paid value-added services: {items}. To cancel, send "
             "{list_word} to {operator_number} and pick from the list, or TD to the service's "
             "number. This text is free."
         ),

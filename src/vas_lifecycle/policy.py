@@ -70,6 +70,13 @@ def _maybe_positive(
         _positive(instance, attribute, value)  # type: ignore[arg-type]
 
 
+def _divides_year(instance: object, attribute: object, value: object) -> None:
+    if value not in (1, 2, 3, 4, 6, 12) or isinstance(value, bool):
+        raise PolicyError(
+            f"reminder_months must divide the year (1, 2, 3, 4, 6 or 12), got {value!r}"
+        )
+
+
 def _words(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         raise PolicyError("a keyword set must be a collection of words, not one string")
@@ -219,6 +226,9 @@ class Policy:
     # C17: once each calendar month (of the time zone), a free reminder to every
     # subscriber with live paid subscriptions activated before the month began
     monthly_reminder: bool = True
+    #: C17, UK4: how many calendar months one reminder period is (1: each month; 12:
+    #: each calendar year), counted from January; must divide 12
+    reminder_months: int = attrs.field(default=1, validator=_divides_year)
     # C15
     first_period: FirstPeriodRule = attrs.field(
         default=FirstPeriodRule.FULL, converter=FirstPeriodRule

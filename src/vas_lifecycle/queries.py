@@ -18,8 +18,8 @@ from vas_lifecycle.errors import InvalidArgumentError
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.outbox import Outbox
-from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import Charge, ChargeDecision, Refund, RefundDue, Spend, SpViolation
+from vas_lifecycle.regimes import Regime
 from vas_lifecycle.store.base import Delivery, Transaction
 from vas_lifecycle.unit_of_work import ClockReader, Runner
 from vas_lifecycle.values import normalize_msisdn, to_amount
@@ -33,7 +33,7 @@ class Queries:
     """What a Lifecycle answers without changing anything: C11's answer to a charge,
     and the stored orders, evidence and outbox."""
 
-    policy: Policy
+    regime: Regime
     _runner: Runner
     _outbox: Outbox
     _now: ClockReader
@@ -48,9 +48,10 @@ class Queries:
         """
         value, start = to_amount(amount), arguments.period_start(period_start)
         now = self._now.now()
+        policy = self.regime.policy_at(now)
         return self._read(
             lambda tx: handlers.may_charge(
-                tx, now, policy=self.policy, order_id=order_id, amount=value, period_start=start
+                tx, now, policy=policy, order_id=order_id, amount=value, period_start=start
             )
         )
 
@@ -58,7 +59,7 @@ class Queries:
         return self._runner.call(work, readonly=True)
 
     def _msisdn(self, value: object) -> str:
-        return normalize_msisdn(value, self.policy.country_code)
+        return normalize_msisdn(value, self.regime.country_code)
 
     def spend(
         self,
@@ -80,7 +81,7 @@ class Queries:
         code = None if access_code is None else arguments.identifier(access_code, "access_code")
         every = arguments.calendar_period(period)
         when = self._now.now() if at is None else arguments.instant(at, "at")
-        key, first, end = charging.spend_days(every, when, self.policy)
+        key, first, end = charging.spend_days(every, when, self.regime.policy_at(when))
         amount, count = self._read(lambda tx: tx.spend.spent(number, first, end, code))
         return Spend(number, code, key, first, end, amount, count)
 

@@ -28,7 +28,6 @@ from vas_lifecycle.states import OrderState
 __all__ = [
     "Idle",
     "before_quiet_hours",
-    "calendar_month",
     "conversion",
     "converting",
     "due_step",
@@ -36,6 +35,7 @@ __all__ = [
     "idle_step",
     "notified",
     "quiet_period",
+    "reminder_period",
     "renewal_step",
     "tracks_use",
     "validity",
@@ -221,12 +221,16 @@ def idle_step(
     return Idle(step)
 
 
-def calendar_month(when: dt.datetime, policy: Policy) -> tuple[str, pendulum.DateTime]:
-    """The calendar month of the policy's time zone that ``when`` falls in: its key
-    (``2026-12``) and the instant it began, in UTC."""
+def reminder_period(when: dt.datetime, policy: Policy) -> tuple[str, pendulum.DateTime]:
+    """The reminder period (C17, UK4) of the policy's time zone that ``when`` falls in:
+    ``policy.reminder_months`` calendar months counted from January, as its key
+    (``2026-12`` for a month, ``2026-01/12`` for a year) and the instant it began, in UTC."""
     local = local_time(when, policy.timezone)
-    start = pendulum.datetime(local.year, local.month, 1, tz=policy.timezone)
-    return f"{local.year:04d}-{local.month:02d}", start.in_timezone("UTC")
+    months = policy.reminder_months
+    first = (local.month - 1) // months * months + 1
+    start = pendulum.datetime(local.year, first, 1, tz=policy.timezone)
+    key = f"{local.year:04d}-{first:02d}" + ("" if months == 1 else f"/{months}")
+    return key, start.in_timezone("UTC")
 
 
 def quiet_period(

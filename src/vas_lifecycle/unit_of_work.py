@@ -39,6 +39,7 @@ from vas_lifecycle.errors import (
     ClockError,
     ConcurrencyError,
     InvalidArgumentError,
+    PolicyError,
     StoreError,
     VasError,
 )
@@ -146,14 +147,24 @@ class NoticeOrder:
 @attrs.frozen
 class Context:
     """What every unit of work of one Lifecycle is given besides its transaction and
-    instant: the policy in force, the renderer for it, ids, randomness (C3's codes) and
-    the outbox's retry rules."""
+    instant: the policies of its regime, each from its first instant with the renderer
+    for it (oldest first), ids, randomness (C3's codes) and the outbox's retry rules."""
 
-    policy: Policy
-    renderer: Renderer
+    policies: tuple[tuple[pendulum.DateTime, Policy, Renderer], ...]
     new_id: Callable[[], str]
     rng: random.Random
     delivery: DeliveryRules
+
+    def in_force(self, now: pendulum.DateTime) -> tuple[Policy, Renderer]:
+        """The policy in force at ``now``, with its renderer; PolicyError before the
+        regime's first version."""
+        for first, policy, renderer in reversed(self.policies):
+            if now >= first:
+                return policy, renderer
+        raise PolicyError(
+            f"{self.policies[0][1].name!r} has no rules before "
+            f"{self.policies[0][0].isoformat()} (now is {now.isoformat()})"
+        )
 
 
 class UnitOfWork:
@@ -176,8 +187,7 @@ class UnitOfWork:
     ) -> None:
         self.tx = tx
         self.now = now
-        self.policy = context.policy
-        self.renderer = context.renderer
+        self.policy, self.renderer = context.in_force(now)
         self.rng = context.rng
         self.delivery = context.delivery
         self.new_id = context.new_id

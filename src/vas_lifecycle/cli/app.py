@@ -423,7 +423,7 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str, show_numbers:
             store=store,
             notifier=CallbackNotifier(heard.append),
         )
-        number = normalize_msisdn(msisdn, lc.policy.country_code)  # bad number: exit 2
+        number = normalize_msisdn(msisdn, lc.regime.country_code)  # bad number: exit 2
         codes = ", ".join(s.code for s in lc.catalog)
         console.print(
             f"Handset {shown.number(number)}. Services: {escape(codes)}. Type `quit` to leave."

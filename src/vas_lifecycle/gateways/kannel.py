@@ -183,7 +183,7 @@ def kannel_endpoints(lifecycle: Lifecycle, token: str, *, burst: int = 100) -> R
             log.info(
                 "MO %s from %s to %s: %d repl%s",
                 message_id,
-                mask_msisdn(normalize_msisdn(sender, lifecycle.policy.country_code)),
+                mask_msisdn(normalize_msisdn(sender, lifecycle.regime.country_code)),
                 to,
                 len(replies),
                 "y" if len(replies) == 1 else "ies",

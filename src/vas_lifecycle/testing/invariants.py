@@ -9,6 +9,7 @@ grow with the number of orders. It imports no test library.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -27,9 +28,10 @@ from vas_lifecycle.order import FACTS, Event, EventKind, Order, apply
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.records import Charge, Refund
+from vas_lifecycle.regimes import Regime
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Transaction
-from vas_lifecycle.timers import calendar_month, conversion, notified, quiet_period
+from vas_lifecycle.timers import conversion, notified, quiet_period, reminder_period
 
 __all__ = [
     "CHECKS",
@@ -123,7 +125,7 @@ class History:
     it), taken from the store in one transaction: the orders with their events,
     their notices and their charges."""
 
-    policy: Policy
+    regime: Regime
     now: pendulum.DateTime
     settled: bool
     orders: list[Order]
@@ -148,6 +150,19 @@ class History:
     def notices_of(self, order_id: str) -> list[Notice]:
         return self.by_order.get(order_id, [])
 
+    def policy_at(self, when: dt.datetime) -> Policy:
+        """The regime's policy in force at ``when`` (its first before it begins)."""
+        return policy_at(self.regime, when)
+
+
+def policy_at(regime: Regime, when: dt.datetime) -> Policy:
+    """``regime``'s policy in force at ``when``, or its first one before it begins
+    (what happened then is checked by the first rules the regime has)."""
+    for _, first, policy in reversed(regime.dated):
+        if when >= first:
+            return policy
+    return regime.dated[0][2]
+
 
 Check = Callable[[History], Iterable[InvariantViolation]]
 
@@ -167,7 +182,13 @@ def invariant_1_charges(h: History) -> Iterable[InvariantViolation]:
         if charge.order_id not in known:
             problems.append(_v("1", charge.order_id, f"charge {charge.key} on an unknown order"))
             continue
-        _check_charge(charge, h.events[charge.order_id], fee_notices, h.policy, _collect(problems))
+        _check_charge(
+            charge,
+            h.events[charge.order_id],
+            fee_notices,
+            h.policy_at(charge.at),
+            _collect(problems),
+        )
     problems += [
         _v("C11", None, f"charge key {k} recorded {n} times") for k, n in keys.items() if n > 1
     ]
@@ -188,7 +209,9 @@ def invariant_2_consent(h: History) -> Iterable[InvariantViolation]:
             prior, replay = replay, apply(replay, event)
             if event.kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED):
                 assert prior is not None
-                problem = _consent_problem(prior, event, h.policy, h.requests_out.__contains__)
+                problem = _consent_problem(
+                    prior, event, h.policy_at(event.at), h.requests_out.__contains__
+                )
                 if problem:
                     yield _v("2", order.id, problem)
 
@@ -317,10 +340,10 @@ def rule_uk3_receipts(h: History) -> Iterable[InvariantViolation]:
     """Where the policy sends receipts, one receipt per recorded charge of an order
     (UK3); where it does not, none."""
     charges = Counter(c.order_id for c in h.charges)
-    wanted = h.policy.receipt_after_charge
+    wanted = Counter(c.order_id for c in h.charges if h.policy_at(c.at).receipt_after_charge)
     for order in h.orders:
         receipts = sum(1 for n in h.notices_of(order.id) if n.kind is NoticeKind.RECEIPT)
-        expected = charges[order.id] if wanted else 0
+        expected = wanted[order.id]
         if receipts != expected:
             yield _v("UK3", order.id, f"{receipts} receipt(s) for {charges[order.id]} charge(s)")
 
@@ -330,24 +353,25 @@ def rule_uk7_per_charge_cap(h: History) -> Iterable[InvariantViolation]:
     charged past the spend cap in a calendar week or month of the policy's time zone,
     refunds taken off (read a page of orders at a time, a subscriber's charges on
     another page are not added in: a page can only under-count)."""
-    cap = h.policy.per_charge_cap
-    if cap is not None:
-        for charge in h.charges:
-            if charge.amount > cap:
-                yield _v("UK7", charge.order_id, f"charge {charge.amount} above the cap {cap}")
-    total = h.policy.spend_cap
-    if total is None:
-        return
+    for charge in h.charges:
+        cap = h.policy_at(charge.at).per_charge_cap
+        if cap is not None and charge.amount > cap:
+            yield _v("UK7", charge.order_id, f"charge {charge.amount} above the cap {cap}")
     owner = {o.id: o.msisdn for o in h.orders}
     charged_at = {c.key: c.at for c in h.charges}
     spent: dict[tuple[str, str], Decimal] = {}
+    caps: dict[tuple[str, str], Decimal] = {}
     moves = [(c.order_id, c.at, c.amount) for c in h.charges]
     moves += [(r.order_id, charged_at.get(r.charge_key, r.at), -r.amount) for r in h.refunds]
     for order_id, at, amount in moves:
-        key = (owner[order_id], spend_days(h.policy.spend_cap_period, at, h.policy)[0])
+        policy = h.policy_at(at)
+        if policy.spend_cap is None:
+            continue
+        key = (owner[order_id], spend_days(policy.spend_cap_period, at, policy)[0])
         spent[key] = spent.get(key, Decimal(0)) + amount
+        caps[key] = policy.spend_cap
     for (msisdn, period), amount in sorted(spent.items()):
-        if amount > total:
+        if amount > caps[msisdn, period]:
             yield _v("UK7", None, f"{mask_msisdn(msisdn)} charged {amount} in {period}")
 
 
@@ -394,9 +418,9 @@ def rule_in3_renewals(h: History) -> Iterable[InvariantViolation]:
             until = prior.pack.valid_until if prior.pack is not None else None
             if until is None or event.at < until:
                 yield _v("IN3", order.id, "a pack renewed before the end of its validity")
-            elif not notified(prior, h.policy):
+            elif not notified(prior, h.policy_at(event.at)):
                 yield _v("IN3", order.id, "a pack renewed without its renewal notice in time")
-            elif h.policy.renewal_requires_consent:
+            elif h.policy_at(event.at).renewal_requires_consent:
                 yield _v("IN7", order.id, "a pack renewed without a fresh confirmation")
 
 
@@ -411,7 +435,10 @@ def rule_ct1_conversions(h: History) -> Iterable[InvariantViolation]:
             if event.kind is not EventKind.TRIAL_CONVERTED:
                 continue
             prior = Order.from_events(events[:n])
-            if conversion(prior, events[:n], h.policy).kind is not EventKind.TRIAL_CONVERTED:
+            if (
+                conversion(prior, events[:n], h.policy_at(event.at)).kind
+                is not EventKind.TRIAL_CONVERTED
+            ):
                 yield _v("CT1", order.id, "a trial converted without the consent and reminder")
 
 
@@ -467,7 +494,7 @@ def read_histories(
                 loose = [n for n in tx.outbox.all_notices() if n.order_id is None]
             if chunk or loose or page is None:  # the whole history is one, even empty
                 yield _history(
-                    tx, chunk, loose, lifecycle.policy, now, settled, handed_over, withdrawn
+                    tx, chunk, loose, lifecycle.regime, now, settled, handed_over, withdrawn
                 )
             if last:
                 return
@@ -477,7 +504,7 @@ def _history(
     tx: Transaction,
     orders: list[Order],
     loose: list[Notice],
-    policy: Policy,
+    regime: Regime,
     now: pendulum.DateTime,
     settled: bool,
     handed_over: frozenset[str] | None,
@@ -508,7 +535,7 @@ def _history(
     return History(
         by_order=by_order,
         replayable=[o for o in orders if _replays(events[o.id])],
-        policy=policy,
+        regime=regime,
         now=now,
         settled=settled,
         orders=orders,
@@ -558,20 +585,22 @@ def rule_c17_monthly_reminders(lifecycle: Lifecycle, settled: bool) -> list[Inva
     before the month began) it names; none where the policy sends none. When
     ``settled`` outside the quiet hours, every subscriber with such a subscription,
     unchanged since before this month, has had this month's."""
-    policy, found = lifecycle.policy, []
+    regime, found = lifecycle.regime, []
     with lifecycle.store.transaction(readonly=True) as tx:
         sent: Counter[tuple[str, str]] = Counter()
         for notice in tx.outbox.all_notices():
             if notice.kind is not NoticeKind.MONTHLY_REMINDER:
                 continue
-            month, start = calendar_month(notice.at, policy)
+            policy = policy_at(regime, notice.at)
+            month, start = reminder_period(notice.at, policy)
             sent[notice.msisdn, month] += 1
             found += _check_reminder(tx, notice, start, policy)
             if sent[notice.msisdn, month] == 2:
                 found.append(_v("C17", None, f"two reminders in {month} to {_who(notice)}"))
         now = as_utc(lifecycle.clock.now())
+        policy = policy_at(regime, now)
         if settled and policy.monthly_reminder and quiet_period(now, policy) is None:
-            month, start = calendar_month(now, policy)
+            month, start = reminder_period(now, policy)
             for order in tx.orders.all_orders():
                 owed = _paying(order, start) and order.version == _version_at(tx, order, start)
                 if owed and not sent[order.msisdn, month]:
