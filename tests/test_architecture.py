@@ -16,7 +16,18 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("basics", {"errors", "privacy", "values", "states", "records"}),
     (
         "model",
-        {"catalog", "clock", "machine", "notices", "policy", "regimes", "sms", "order", "commands"},
+        {
+            "catalog",
+            "clock",
+            "machine",
+            "notices",
+            "policy",
+            "regimes",
+            "presets",
+            "sms",
+            "order",
+            "commands",
+        },
     ),
     (
         "decisions",
@@ -104,6 +115,7 @@ DOMAIN = {
     "machine",
     "evidence",
     "regimes",
+    "presets",
 }
 
 

@@ -38,7 +38,7 @@ from vas_lifecycle.machine import mermaid_diagram
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, Notice, NoticeKind, TemplateSet
 from vas_lifecycle.notify import CallbackNotifier, DeliveryRules, Notifier, RecordingNotifier
 from vas_lifecycle.order import Event, EventKind, Order, Pack
-from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy
+from vas_lifecycle.policy import Channel, FirstPeriodRule, Policy, UnsubscribeScope
 from vas_lifecycle.privacy import mask_msisdn
 from vas_lifecycle.publisher import EventFeed
 from vas_lifecycle.records import (
@@ -58,6 +58,7 @@ from vas_lifecycle.records import (
     SpKey,
     SpViolation,
 )
+from vas_lifecycle.regimes import Regime, Version
 from vas_lifecycle.states import LIVE_STATES, TERMINAL_STATES, OrderState, Trigger
 from vas_lifecycle.store import (
     ConflictError,
@@ -133,6 +134,7 @@ __all__ = [
     "RefundClaim",
     "RefundDue",
     "RefundRefusedError",
+    "Regime",
     "RetentionError",
     "SQLiteStore",
     "Service",
@@ -150,7 +152,9 @@ __all__ = [
     "UnknownNoticeError",
     "UnknownOrderError",
     "UnknownServiceError",
+    "UnsubscribeScope",
     "VasError",
+    "Version",
     "__version__",
     "mask_msisdn",
     "mermaid_diagram",

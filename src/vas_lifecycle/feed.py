@@ -37,6 +37,7 @@ PUBLISHED: Final[Mapping[EventKind, FeedKind]] = {
     EventKind.ORDER_RENEWED: FeedKind.RENEWED,
     EventKind.ORDER_LAPSED: FeedKind.LAPSED,
     EventKind.TRIAL_CONVERTED: FeedKind.CONVERTED,
+    EventKind.OPT_OUT_FLAGGED: FeedKind.OPT_OUT_FLAGGED,
 }
 
 

@@ -63,6 +63,8 @@ class EventKind(enum.StrEnum):
     TRIAL_CONVERTED = "trial_converted"  # CT1: a trial became the paid subscription
     REFUND_CLAIMED = "refund_claimed"
     REFUND_RECORDED = "refund_recorded"
+    #: a text that looked like a wish to leave but matched no keyword, kept for review
+    OPT_OUT_FLAGGED = "opt_out_flagged"
 
 
 #: The trigger each event applies to the machine (the first event creates the order).
@@ -87,9 +89,11 @@ EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
 }
 
 #: Events that record a fact about an order and move nothing (no trigger, no field
-#: but the version changes): a refund claimed or recorded. They take the next version
+#: but the version changes): a refund claimed or recorded, an opt-out flagged. They take the next version
 #: like any event, so they sit in the order's evidence in their place.
-FACTS: Final = frozenset({EventKind.REFUND_CLAIMED, EventKind.REFUND_RECORDED})
+FACTS: Final = frozenset(
+    {EventKind.REFUND_CLAIMED, EventKind.REFUND_RECORDED, EventKind.OPT_OUT_FLAGGED}
+)
 
 
 class EventData(Mapping[str, str]):

@@ -13,19 +13,22 @@ import enum
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pendulum
 
 from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
-from vas_lifecycle.clock import as_utc, local_time, zone
+from vas_lifecycle.clock import SystemClock, as_utc, local_time, zone
 from vas_lifecycle.errors import PolicyError
 from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, NoticeKind, TemplateSet
 from vas_lifecycle.records import Channel
 from vas_lifecycle.values import fold_width, upper_ascii
 
-__all__ = ["Channel", "FirstPeriodRule", "Policy"]
+if TYPE_CHECKING:
+    from vas_lifecycle.regimes import Regime
+
+__all__ = ["Channel", "FirstPeriodRule", "Policy", "UnsubscribeScope"]
 
 
 class FirstPeriodRule(enum.StrEnum):
@@ -34,6 +37,16 @@ class FirstPeriodRule(enum.StrEnum):
     FULL = "full"
     #: China Mobile package rule: 15 days or more left in the month = full, fewer = half.
     HALF_IF_LATE = "half_if_late"
+
+
+class UnsubscribeScope(enum.StrEnum):
+    """What a bare unsubscribe word sent to a service's access code ends."""
+
+    #: every live order of the sender on that access code (C9 ``TD``; US, Australia)
+    ACCESS_CODE = "access_code"
+    #: the sender's latest live order on that access code (UK1: ``STOP`` ends that
+    #: service; ``all_here_words`` end the rest)
+    LATEST = "latest"
 
 
 def _cap(instance: object, attribute: attrs.Attribute[Decimal | None], value: object) -> None:
@@ -214,6 +227,19 @@ class Policy:
     unsubscribe_words: frozenset[str] = attrs.field(
         default=frozenset({"TD", "QX", "退订"}), converter=_words
     )
+    #: UK1, C9: what a bare unsubscribe word to an access code ends
+    unsubscribe_scope: UnsubscribeScope = attrs.field(
+        default=UnsubscribeScope.ACCESS_CODE, converter=UnsubscribeScope
+    )
+    #: UK1: words that end every live order of the sender on the access code they are
+    #: sent to (``STOP ALL``), never those of other numbers (none in China)
+    all_here_words: frozenset[str] = attrs.field(default=frozenset(), converter=_optional_words)
+    #: IN4: an empty text to the operator number lists the live orders (as a list word)
+    blank_lists: bool = False
+    #: words that, found inside a text no keyword matches, make it look like a wish to
+    #: leave: the text is flagged for review on the live orders it may concern (an
+    #: ``opt_out_flagged`` event), never ignored silently (none in China)
+    revocation_hints: frozenset[str] = attrs.field(default=frozenset(), converter=_optional_words)
     # C10
     help_words: frozenset[str] = attrs.field(
         default=frozenset({"帮助", "HELP", "?", "？"}), converter=_words
@@ -288,24 +314,7 @@ class Policy:
             pendulum.timezone(self.timezone)
         except Exception as err:
             raise PolicyError(f"unknown time zone {self.timezone!r}") from err
-        keyword_sets = {
-            "confirm_words": self.confirm_words,
-            "decline_words": self.decline_words,
-            "list_words": self.list_words,
-            "unsubscribe_words": self.unsubscribe_words,
-            "help_words": self.help_words,
-            "cancel_all_words": self.cancel_all_words,
-        }
-        names = sorted(keyword_sets)
-        for i, first in enumerate(names):
-            for second in names[i + 1 :]:
-                shared = keyword_sets[first] & keyword_sets[second]
-                if shared:
-                    raise PolicyError(
-                        f"{first} and {second} share "
-                        + ", ".join(sorted(shared))
-                        + ": a reply must mean one thing"
-                    )
+        _one_meaning(self)
         for word in self.list_words:
             if word.isdigit() and len(word) < 3:
                 raise PolicyError(f"{word!r} would be read as a pick number")
@@ -346,8 +355,47 @@ class Policy:
 
     @classmethod
     def china_mobile(cls, **overrides: object) -> Policy:
-        """The default preset: the seed's rules (C1–C15) with their [practice] defaults."""
+        """The default preset: the seed's rules (C1–C18) with their [practice] defaults."""
         return cls(name="china_mobile", **overrides)  # type: ignore[arg-type]
+
+    @staticmethod
+    def presets() -> tuple[str, ...]:
+        """The names of the regime presets, for :meth:`preset` and :meth:`regime`."""
+        from vas_lifecycle.presets import PRESETS
+
+        return tuple(PRESETS)
+
+    @staticmethod
+    def regime(name: str) -> Regime:
+        """Every dated version of the preset ``name``, for ``Lifecycle(policy=...)`` to
+        follow by date; ``"us_ctia+card_trials"`` lays an overlay over a preset.
+        Raises PolicyError for a name that is not a preset."""
+        from vas_lifecycle.presets import OVERLAYS, PRESETS
+
+        if not isinstance(name, str):
+            raise PolicyError(f"a preset name is a text, got {type(name).__name__}")
+        first, *overlays = name.split("+")
+        for part in (first, *overlays):
+            if part not in PRESETS:
+                raise PolicyError(f"no preset {part!r} (presets: {', '.join(PRESETS)})")
+        regime = PRESETS[first]
+        for part in overlays:
+            if part not in OVERLAYS:
+                raise PolicyError(f"{part!r} is a preset, not an overlay to lay over one")
+            regime = PRESETS[part].over(regime)
+        return regime
+
+    @staticmethod
+    def preset(name: str, on: dt.date | None = None) -> Policy:
+        """The preset ``name`` as in force on the local day ``on`` (today, by the system
+        clock in the preset's time zone, when None). Raises PolicyError for an unknown
+        name, or a day before the first rules the library has of that regime."""
+        regime = Policy.regime(name)
+        if on is None:
+            on = local_time(SystemClock().now(), regime.timezone).date()
+        elif not isinstance(on, dt.date) or isinstance(on, dt.datetime):
+            raise PolicyError(f"on must be a date, got {type(on).__name__}")
+        return regime.policy_on(on)
 
     # --- derived values ----------------------------------------------------------------
 
@@ -431,3 +479,26 @@ class Policy:
         end = start + dt.timedelta(days=1)
         end = dt.datetime(end.year, end.month, end.day, tzinfo=here)  # a day may not be 24 h
         return as_utc(start), as_utc(end)
+
+
+def _one_meaning(policy: Policy) -> None:
+    """No word is in two keyword sets: a reply must mean one thing."""
+    keyword_sets = {
+        "confirm_words": policy.confirm_words,
+        "decline_words": policy.decline_words,
+        "list_words": policy.list_words,
+        "unsubscribe_words": policy.unsubscribe_words,
+        "help_words": policy.help_words,
+        "cancel_all_words": policy.cancel_all_words,
+        "all_here_words": policy.all_here_words,
+    }
+    names = sorted(keyword_sets)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            shared = keyword_sets[first] & keyword_sets[second]
+            if shared:
+                raise PolicyError(
+                    f"{first} and {second} share "
+                    + ", ".join(sorted(shared))
+                    + ": a reply must mean one thing"
+                )

@@ -313,6 +313,8 @@ class FeedKind(enum.StrEnum):
     RENEWED = "renewed"  # a pack's next validity period began (charge it)
     LAPSED = "lapsed"  # a pack's validity ended without a renewal: stop the service
     CONVERTED = "converted"  # CT1: a trial became a paid subscription (charge it)
+    #: a text that looked like a wish to leave matched no keyword: review it (US2)
+    OPT_OUT_FLAGGED = "opt_out_flagged"
 
 
 @attrs.frozen

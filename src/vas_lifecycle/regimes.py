@@ -63,6 +63,10 @@ GROUPS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "cancel_all_words",
                 "pick_separators",
                 "unsubscribe_words",
+                "unsubscribe_scope",
+                "all_here_words",
+                "blank_lists",
+                "revocation_hints",
                 "help_words",
             }
         ),

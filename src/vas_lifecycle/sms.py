@@ -35,6 +35,7 @@ class CommandKind(enum.StrEnum):
     PICK = "pick"
     CANCEL_ALL = "cancel_all"
     UNSUBSCRIBE = "unsubscribe"
+    UNSUBSCRIBE_ALL = "unsubscribe_all"  # UK1 STOP ALL: every service on that number
     HELP = "help"
     UNKNOWN = "unknown"
 
@@ -47,6 +48,8 @@ class Command:
     code: str | None = None  # the confirmation code quoted (C3)
     numbers: tuple[int, ...] = ()  # the picked numbers (C8)
     service_code: str | None = None  # TD <code> (C9), as its code_key
+    #: an unreadable text that looks like a wish to leave (the policy's revocation hints)
+    flagged: bool = False
 
 
 def _is_edge(ch: str) -> bool:
@@ -117,12 +120,14 @@ def parse(text: object, policy: Policy, *, to_operator: bool) -> Command:
     if not isinstance(text, str):
         return Command(CommandKind.UNKNOWN)
     if len(text) > MAX_COMMAND_LENGTH * 4:
-        return Command(CommandKind.UNKNOWN)
+        return _unknown(text, policy)
     word = normalize_text(text)
     if word in policy.help_words or _cleaned(text) in policy.help_words:  # "?" is punctuation
         return Command(CommandKind.HELP)
+    if not word and policy.blank_lists and to_operator:
+        return Command(CommandKind.LIST)  # IN4: an empty text to the deactivation number
     if not word or len(word) > MAX_COMMAND_LENGTH:
-        return Command(CommandKind.UNKNOWN)
+        return _unknown(text, policy)
     for kind, words in (
         (CommandKind.CONFIRM, policy.confirm_words),
         (CommandKind.DECLINE, policy.decline_words),
@@ -134,6 +139,8 @@ def parse(text: object, policy: Policy, *, to_operator: bool) -> Command:
         return Command(CommandKind.LIST)
     if word in policy.cancel_all_words:
         return Command(CommandKind.CANCEL_ALL)
+    if word in policy.all_here_words:
+        return Command(CommandKind.UNSUBSCRIBE_ALL)
     for unsubscribe in sorted(policy.unsubscribe_words, key=len, reverse=True):
         if word.startswith(unsubscribe):
             rest = word[len(unsubscribe) :].strip(" -:#,.")
@@ -146,4 +153,24 @@ def parse(text: object, policy: Policy, *, to_operator: bool) -> Command:
     if re.fullmatch(_pick_pattern(policy.pick_separators), word):
         numbers = tuple(int(n) for n in re.findall(r"[0-9]+", word))
         return Command(CommandKind.PICK, numbers=numbers)
+    return _unknown(text, policy)
+
+
+#: How much of a text is searched for revocation hints.
+HINT_SEARCH_LIMIT = 640
+
+
+def _unknown(text: str, policy: Policy) -> Command:
+    """An unreadable text, flagged when one of the policy's revocation hints is in it:
+    an ASCII hint as a whole word (``stop`` in "please stop texting", not in
+    "nonstop"), any other as it stands (``退订``)."""
+    if not policy.revocation_hints:
+        return Command(CommandKind.UNKNOWN)
+    folded = upper_ascii(fold_width(text[:HINT_SEARCH_LIMIT]))
+    for hint in policy.revocation_hints:
+        if hint.isascii():
+            if re.search(rf"(?<![A-Z0-9]){re.escape(hint)}(?![A-Z0-9])", folded):
+                return Command(CommandKind.UNKNOWN, flagged=True)
+        elif hint in folded:
+            return Command(CommandKind.UNKNOWN, flagged=True)
     return Command(CommandKind.UNKNOWN)

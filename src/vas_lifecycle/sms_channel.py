@@ -16,7 +16,8 @@ from vas_lifecycle.clock import later
 from vas_lifecycle.commands import Confirm, Decline, ReceiveText, Unsubscribe
 from vas_lifecycle.errors import BatchError, PolicyError
 from vas_lifecycle.notices import Notice, NoticeKind
-from vas_lifecycle.order import Order
+from vas_lifecycle.order import EventKind, Order, Step
+from vas_lifecycle.policy import UnsubscribeScope
 from vas_lifecycle.records import Channel, PickSession
 from vas_lifecycle.sms import Command, CommandKind, fragment, parse
 from vas_lifecycle.unit_of_work import Refused, Runner, UnitOfWork
@@ -97,13 +98,17 @@ class SmsSession:
         if kind is CommandKind.HELP:
             self.reply(NoticeKind.HELP)
         elif kind is CommandKind.UNKNOWN:
+            if command.flagged:
+                self.flag(to_operator)
             self.reply(NoticeKind.UNRECOGNISED, extra={"fragment": fragment(self.body)})
         elif kind in (CommandKind.CONFIRM, CommandKind.DECLINE):
             if to_operator:
                 self.answer(command)
             else:
                 self.reply(NoticeKind.CONFIRM_AT_OPERATOR)
-        elif kind is CommandKind.LIST or (kind is CommandKind.UNSUBSCRIBE and to_operator):
+        elif kind is CommandKind.LIST or (
+            kind in (CommandKind.UNSUBSCRIBE, CommandKind.UNSUBSCRIBE_ALL) and to_operator
+        ):
             if to_operator:
                 self.list_live()
             else:
@@ -116,7 +121,8 @@ class SmsSession:
         elif kind is CommandKind.CANCEL_ALL:
             self.cancel(o for o in self.orders if o.is_live)
         else:
-            self.unsubscribe_here(command.service_code)
+            everything = kind is CommandKind.UNSUBSCRIBE_ALL
+            self.unsubscribe_here(command.service_code, everything=everything)
 
     def reply(
         self,
@@ -200,8 +206,9 @@ class SmsSession:
                 NoticeKind.PICK_INVALID, extra={"numbers": "、".join(str(n) for n in outside)}
             )
 
-    def unsubscribe_here(self, service_code: str | None) -> None:
-        """``TD`` / ``QX`` to an access code (C9): that service, or all of that number."""
+    def unsubscribe_here(self, service_code: str | None, *, everything: bool = False) -> None:
+        """``TD`` / ``QX`` to an access code (C9): that service, or all of that number;
+        UK1: ``STOP`` the latest service there, ``STOP ALL`` all of them."""
         targets = [
             o
             for o in self.orders
@@ -210,9 +217,29 @@ class SmsSession:
             and (service_code is None or code_key(o.service_code) == service_code)
         ]
         if not targets:
+            here = any(o.is_live and o.access_code == self.to for o in self.orders)
+            if here and self.policy.revocation_hints:
+                # a wish to leave in words no service code matches: a person reviews it
+                self.flag(to_operator=False)
+                self.reply(NoticeKind.UNRECOGNISED, extra={"fragment": fragment(self.body)})
+                return
             self.reply(NoticeKind.NOTHING_TO_CANCEL, extra={"access_code": self.to})
             return
+        latest = self.policy.unsubscribe_scope is UnsubscribeScope.LATEST
+        if latest and service_code is None and not everything:
+            targets = [max(targets, key=lambda o: (o.requested_at, o.id))]
         self.cancel(targets)
+
+    def flag(self, to_operator: bool) -> None:
+        """A text that looks like a wish to leave but matched no keyword: recorded on
+        each live order it may concern (all of them when sent to the operator number,
+        else those of the number it was sent to) for a person to review."""
+        step = Step(EventKind.OPT_OUT_FLAGGED, {"to": self.to})
+        for order in self.orders:
+            if order.is_live and (to_operator or order.access_code == self.to):
+                self.uow.record(
+                    order, [step], channel=Channel.SMS, actor=self.msisdn, text_in=self.evidence
+                )
 
     def cancel(self, orders: Iterable[Order]) -> None:
         """Unsubscribe each order (C7); one no longer live gets a polite reply instead."""
