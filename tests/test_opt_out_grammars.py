@@ -112,8 +112,14 @@ def test_us2_each_opt_out_word_alone_revokes_on_that_shortcode(text: str) -> Non
     lc.handle_sms(sub, text, to=SUBSCRIPTIONS)
     assert _states(lc, news, weather) == [GONE, GONE]
     assert lc.get(trial).state is OrderState.TRIAL
-    assert {n.kind for n in notifier.sent[before:]} == {NoticeKind.CANCELLED}
-    assert check_invariants(lc) == []
+    # one confirmation text, nothing more, naming both services
+    (confirmation,) = notifier.sent[before:]
+    assert confirmation.kind is NoticeKind.OPTED_OUT and confirmation.sender == SUBSCRIPTIONS
+    assert confirmation.text.count("$") == 2 and "nothing more will be charged" in confirmation.text
+    for order_id in (news, weather):
+        (cancel,) = [e for e in lc.history(order_id) if e.kind is EventKind.ORDER_CANCELLED]
+        assert cancel.data["confirmed_by"] == confirmation.id
+    assert check_invariants(lc, delivered=notifier.sent) == []
 
 
 @pytest.mark.parametrize(
@@ -165,8 +171,12 @@ def test_in4_stop_or_an_empty_text_to_155223_lists_live_services_and_a_number_pi
     for text in ("STOP", "", "  "):
         (listing,) = lc.handle_sms(sub, text, to="155223")
         assert listing.kind is NoticeKind.LIVE_LIST
-    lc.handle_sms(sub, "2", to="155223")
+    received, done = lc.handle_sms(sub, "2", to="155223")  # two texts: received, then done
     assert _states(lc, news, weather) == [LIVE, GONE]
+    assert received.kind is NoticeKind.OPT_OUT_RECEIVED and "₹3" in received.text
+    assert done.kind is NoticeKind.CANCELLED and done.order_id == weather
+    received, done = lc.handle_sms(sub, "STOP", to=SUBSCRIPTIONS)[-2:]  # the rest, at the SP
+    assert (received.kind, done.kind) == (NoticeKind.OPT_OUT_RECEIVED, NoticeKind.CANCELLED)
     # an empty text to an SP's number is not a request to list (it is unreadable)
     (reply,) = lc.handle_sms(sub, "", to=SUBSCRIPTIONS)
     assert reply.kind is NoticeKind.UNRECOGNISED

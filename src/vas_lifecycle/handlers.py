@@ -255,8 +255,10 @@ def decline(cmd: Decline, uow: UnitOfWork) -> Order | Refused:
     return uow.record(order, [step], channel=cmd.channel, actor=order.msisdn, text_in=cmd.text)
 
 
-def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork) -> Order:
-    """Cancel now from any live state (C7); an order no longer live is left as it is."""
+def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork, *, confirmed_by: str = "") -> Order:
+    """Cancel now from any live state (C7); an order no longer live is left as it is.
+    ``confirmed_by``: the id of the one text that confirms this and other cancellations
+    together (US2), instead of a confirmation of its own."""
     order = load(uow.tx.orders, cmd.order_id)
     if not order.is_live:
         return order
@@ -264,7 +266,9 @@ def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork) -> Order:
     if refunds.claim_in_time(order, uow.now, uow.policy):  # IN5: leaving counts as a claim
         facts["refund_claim"] = refunds.IN5
         uow.tx.ledger.add_claim(RefundClaim(order.id, refunds.IN5, uow.now))
-    step = Step(EventKind.ORDER_CANCELLED, facts, NoticeKind.CANCELLED)
+    if confirmed_by:
+        facts["confirmed_by"] = confirmed_by
+    step = Step(EventKind.ORDER_CANCELLED, facts, None if confirmed_by else NoticeKind.CANCELLED)
     actor = cmd.actor or order.msisdn
     return uow.record(order, [step], channel=cmd.channel, actor=actor, text_in=cmd.text)
 

@@ -75,6 +75,8 @@ class NoticeKind(enum.StrEnum):
     CONVERTING_TRIAL_STARTED = "converting_trial_started"  # CT1: free, then paid
     CONVERSION_REMINDER = "conversion_reminder"  # CT1: before the trial turns paid
     MONTHLY_REMINDER = "monthly_reminder"  # C17: the free reminder of paid subscriptions
+    OPTED_OUT = "opted_out"  # US2: one text confirms every service one opt-out ended
+    OPT_OUT_RECEIVED = "opt_out_received"  # IN4: the opt-out was received (then: done)
 
 
 @attrs.frozen
@@ -197,6 +199,8 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         # C17: each paid subscription (its line names SP, service, price and access
         # code), and how to cancel: 0000 to the operator number, TD to the access code
         NoticeKind.MONTHLY_REMINDER: frozenset({"items", "list_word", "operator_number"}),
+        NoticeKind.OPTED_OUT: frozenset({"items", "effective_now"}),
+        NoticeKind.OPT_OUT_RECEIVED: frozenset({"items"}),
     }
 )
 
@@ -453,6 +457,8 @@ SIMPLIFIED_CHINESE = TemplateSet(
         ),
         NoticeKind.ALREADY_CANCELLED: "“{service_name}”已不在订购中，无需重复退订，不会再收取费用。",
         NoticeKind.NOTHING_TO_CANCEL: "您在端口{access_code}上没有可退订的业务。",
+        NoticeKind.OPTED_OUT: "您已退订：{items}。{effective_now}。",
+        NoticeKind.OPT_OUT_RECEIVED: "已收到您的退订请求：{items}。办理完成后将另行通知您。",
         NoticeKind.RECEIPT: (
             "【扣费凭证】您订购的{sp_name}“{service_name}”已扣费{amount}（{period}）。"
             "{how_to_unsubscribe}。{complain}。"
@@ -597,6 +603,10 @@ ENGLISH = TemplateSet(
             "{service_name} is no longer subscribed; nothing more will be charged."
         ),
         NoticeKind.NOTHING_TO_CANCEL: "You have no service to cancel on {access_code}.",
+        NoticeKind.OPTED_OUT: "You have unsubscribed from: {items}. {effective_now}.",
+        NoticeKind.OPT_OUT_RECEIVED: (
+            "We have your request to stop: {items}. We will text you again when it is done."
+        ),
         NoticeKind.RECEIPT: (
             "[Receipt] You were charged {amount} for {service_name} from {sp_name} "
             "({period}). {how_to_unsubscribe}. {complain}."

@@ -236,6 +236,12 @@ class Policy:
     all_here_words: frozenset[str] = attrs.field(default=frozenset(), converter=_optional_words)
     #: IN4: an empty text to the operator number lists the live orders (as a list word)
     blank_lists: bool = False
+    #: US2: when one text ends several services, one text confirms them all (else one
+    #: confirmation per service)
+    one_opt_out_text: bool = False
+    #: IN4: a text that ends services is first acknowledged (received), then its
+    #: confirmation follows (done)
+    acknowledge_opt_out: bool = False
     #: words that, found inside a text no keyword matches, make it look like a wish to
     #: leave: the text is flagged for review on the live orders it may concern (an
     #: ``opt_out_flagged`` event), never ignored silently (none in China)

@@ -178,6 +178,7 @@ US_CTIA = Regime(
                         "OPT OUT",
                     },
                     "help_words": {"HELP", "INFO", "?"},
+                    "one_opt_out_text": True,
                     "revocation_hints": {"STOP", "UNSUBSCRIBE", "OPT", "REMOVE", "DON'T TEXT"},
                 },
                 "spend": {"monthly_reminder": False},
@@ -222,6 +223,7 @@ AUSTRALIA_ACMA = Regime(
                 "quiet_hours": {"quiet_hours": None},
                 "words": {
                     "unsubscribe_words": {"STOP"},
+                    "one_opt_out_text": True,
                     "revocation_hints": {"STOP", "UNSUBSCRIBE", "CANCEL"},
                 },
                 "spend": {
@@ -294,6 +296,8 @@ INDIA_TRAI = Regime(
                 "words": {
                     "unsubscribe_words": {"STOP"},
                     "blank_lists": True,
+                    "acknowledge_opt_out": True,
+                    "one_opt_out_text": True,
                     "revocation_hints": {"STOP", "UNSUBSCRIBE", "CANCEL", "DEACTIVATE"},
                 },
                 "renewals": {"renewal_notice_lead": dt.timedelta(hours=24)},

@@ -66,6 +66,8 @@ GROUPS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "unsubscribe_scope",
                 "all_here_words",
                 "blank_lists",
+                "one_opt_out_text",
+                "acknowledge_opt_out",
                 "revocation_hints",
                 "help_words",
             }

@@ -242,10 +242,27 @@ class SmsSession:
                 )
 
     def cancel(self, orders: Iterable[Order]) -> None:
-        """Unsubscribe each order (C7); one no longer live gets a polite reply instead."""
+        """Unsubscribe each order (C7); one no longer live gets a polite reply instead.
+        Where the policy says, the request is first acknowledged (IN4), and several
+        services ended by one text are confirmed by one text (US2)."""
+        orders = list(orders)
+        live = [o for o in orders if o.is_live]
+        items = self.uow.renderer.items(live, self.language, numbered=True) if live else ""
+        if live and self.policy.acknowledge_opt_out:
+            self.reply(NoticeKind.OPT_OUT_RECEIVED, extra={"items": items})
+        together = self.uow.new_id() if len(live) > 1 and self.policy.one_opt_out_text else ""
         for order in orders:
             if order.is_live:
                 command = Unsubscribe(order.id, Channel.SMS, None, self.evidence)
-                handlers.unsubscribe(command, self.uow)
+                handlers.unsubscribe(command, self.uow, confirmed_by=together)
             else:
                 self.reply(NoticeKind.ALREADY_CANCELLED, order=order)
+        if together:
+            self.uow.reply(
+                NoticeKind.OPTED_OUT,
+                msisdn=self.msisdn,
+                sender=self.to,
+                language=self.language,
+                extra={"items": items},
+                notice_id=together,
+            )

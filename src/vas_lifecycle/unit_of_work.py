@@ -354,6 +354,7 @@ class UnitOfWork:
         language: str,
         order: Order | None = None,
         extra: Mapping[str, str] | None = None,
+        notice_id: str | None = None,
     ) -> Notice:
         """Stage a reply to a subscriber's text that changes no order."""
         notice = self.renderer.notice(
@@ -364,6 +365,7 @@ class UnitOfWork:
             language=language,
             sender=sender,
             extra=extra,
+            notice_id=notice_id,
         )
         self.notices.append(notice)
         return notice

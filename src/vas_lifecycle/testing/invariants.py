@@ -240,7 +240,14 @@ def invariant_4_cancellation(h: History) -> Iterable[InvariantViolation]:
             yield _v("4", order.id, f"cancelled {cancels} times")
         notices = Counter(n.kind for n in h.notices_of(order.id))
         said = notices[NoticeKind.CANCELLED] + notices[NoticeKind.INACTIVE_CANCELLED]  # UK6
-        if cancels and said != 1:
+        together = {
+            e.data.get("confirmed_by", "") for e in events if e.kind is EventKind.ORDER_CANCELLED
+        } - {""}
+        if together:  # US2: one text confirmed this and the others the same text ended
+            kinds = {n.kind for n in h.notices if n.id in together}
+            if said or kinds - {NoticeKind.OPTED_OUT}:
+                yield _v("C7", order.id, "a cancellation confirmed together and alone")
+        elif cancels and said != 1:
             yield _v("C7", order.id, "a cancellation was not confirmed exactly once")
 
 
