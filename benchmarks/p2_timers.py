@@ -88,7 +88,7 @@ def seed(path: Path, orders: int) -> None:
             )
             conn.executemany(
                 "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, "
-                "language, delivered_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "language, rule, delivered_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows_n,
             )
     conn.close()
@@ -150,6 +150,7 @@ def raw(folder: Path, orders: int) -> float:
                     now,
                     "10086",
                     "zh-CN",
+                    "C6",
                     now,
                 )
             )
@@ -161,7 +162,7 @@ def raw(folder: Path, orders: int) -> float:
         conn.executemany("INSERT INTO vas_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
         conn.executemany(
             "INSERT INTO vas_notices (id, kind, msisdn, order_id, text, at, sender, language, "
-            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "rule, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             notices,
         )
         conn.execute("COMMIT")

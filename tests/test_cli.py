@@ -297,6 +297,7 @@ def test_audit_shows_each_notice_with_its_delivery_reports(tmp_path: Path) -> No
     lines = out.splitlines()
     at = lines.index("Notices and delivery reports")
     assert "confirmation_request" in lines[at + 1] and asked.id in lines[at + 2]
+    assert lines[at + 1].endswith("[rule C2]")  # the rule that sent it
     assert "submitted: ACK <b>" in lines[at + 3] and lines[at + 4].endswith("delivered")
 
 

@@ -13,7 +13,15 @@ import pytest
 import vas_lifecycle
 
 ROOT = Path(__file__).resolve().parent.parent
-RULE_IDS = [f"C{n}" for n in range(1, 16)] + ["C1a", "C5a", "C8a", "C10a", "C14a"]
+RULE_IDS = (
+    [f"C{n}" for n in range(1, 19)]
+    + ["C1a", "C5a", "C8a", "C10a", "C14a"]
+    + [f"IN{n}" for n in range(1, 9)]
+    + [f"UK{n}" for n in range(1, 9)]
+    + [f"US{n}" for n in range(1, 5)]
+    + [f"AU{n}" for n in range(1, 4)]
+    + ["CT1", "EU1", "CN25a", "CN25b", "CN25c"]
+)
 
 
 def test_lifecycle_diagram_is_fresh() -> None:
@@ -23,11 +31,21 @@ def test_lifecycle_diagram_is_fresh() -> None:
     assert vas_lifecycle.mermaid_diagram() in text
 
 
+def test_regimes_page_is_fresh() -> None:
+    """docs/regimes.md is generated from the presets' data: it cannot drift from them."""
+    gen = runpy.run_path(str(ROOT / "scripts" / "gen_docs.py"))
+    text = (ROOT / "docs" / "regimes.md").read_text(encoding="utf-8")
+    assert gen["regimes_page"]() == text, "docs/regimes.md is stale: run scripts/gen_docs.py"
+    for name in vas_lifecycle.Policy.presets():
+        assert f"## `{name}`" in text
+    assert "| UK4 |  |  | 2022-04-05 – 2025-01-31 |" in text  # the date switch, as data
+
+
 def _rules_table() -> dict[str, list[str]]:
     rows: dict[str, list[str]] = {}
     for line in (ROOT / "docs" / "rules.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and re.fullmatch(r"[A-Z]\d+[a-z]?(–[A-Z]\d+)?", cells[0]):
+        if len(cells) == 5 and re.fullmatch(r"[A-Z]+\d+[a-z]?(–[A-Z]+\d+)?", cells[0]):
             rows[cells[0]] = cells
     return rows
 

@@ -18,12 +18,15 @@ from tests.conftest import make_catalog
 from vas_lifecycle import (
     Catalog,
     Channel,
+    ChargeRefusedError,
+    ForcedSubscriptionError,
     Lifecycle,
     ManualClock,
     MemoryStore,
     NoticeKind,
     Policy,
     PolicyError,
+    ReasonCode,
     RecordingNotifier,
     Regime,
     SQLiteStore,
@@ -46,7 +49,7 @@ def test_every_policy_field_is_in_exactly_one_group() -> None:
     assert sorted(grouped) == sorted(names)
 
 
-def test_a_version_states_only_what_changed_and_later_versions_keep_the_rest() -> None:
+def test_r1_a_version_states_only_what_changed_and_later_versions_keep_the_rest() -> None:
     regime = Regime(
         name="r",
         versions=(
@@ -283,3 +286,47 @@ def test_a_command_before_the_regimes_first_version_is_refused() -> None:
     with pytest.raises(PolicyError, match="no rules before"):
         lc.request(UK_SUB, "NEWS", channel=Channel.WEB)
     assert lc.orders_of(UK_SUB) == []  # nothing half-written
+
+
+# --- the rule id on every decision ------------------------------------------------------
+
+
+def test_rule_ids_on_plain_values() -> None:
+    china, uk = Policy.china_mobile(), Policy.preset("uk_psa", dt.date(2023, 6, 1))
+    assert china.rule_for(NoticeKind.ACTIVATED) == "C4"
+    assert china.rule_for(ReasonCode.NOT_ACTIVE) == "C11"
+    assert china.rule_for(NoticeKind.MONTHLY_REMINDER) == "C17"
+    assert uk.rule_for(NoticeKind.MONTHLY_REMINDER) == "UK4"  # the version's own
+    assert uk.rule_for(ReasonCode.SPEND_CAP) == "UK7"
+    assert uk.rule_for(NoticeKind.CANCELLED) == "UK1"  # kept from the first version
+    every = [*NoticeKind, *ReasonCode]
+    assert all(china.rule_for(what) for what in every), "a decision with no rule"
+    assert Policy.china_mobile(rule_ids={"activated": "X1"}).rule_for(NoticeKind.ACTIVATED) == "X1"
+    for bad in ({"nonsense": "X1"}, {"activated": ""}, {"activated": 7}, [("activated", "X")]):
+        with pytest.raises(PolicyError, match="rule_ids"):
+            Policy.china_mobile(rule_ids=bad)
+
+
+def test_every_decision_carries_its_rule(store: Store) -> None:
+    """Notices (stored with it), charge decisions, refusals and SP violations each
+    name the rule that produced them, under the regime in force."""
+    lc, clock = _uk(store, pendulum.datetime(2023, 6, 1, 10, tz=LONDON))
+    order_id = _subscribe(lc, clock, UK_SUB)
+    assert [n.rule for n in lc.notices(order_id)] == ["C2", "C4"]
+    decision = lc.may_charge(order_id, Decimal(50))
+    assert (decision.reason, decision.rule) == (ReasonCode.AMOUNT_MISMATCH, "C11")
+    with pytest.raises(ChargeRefusedError) as refused:
+        lc.record_charge(order_id, Decimal("5.00"), key="k", period_start=clock.now().add(days=40))
+    assert refused.value.rule == "C11" and "[C11]" in str(refused.value)
+    clock.advance(dt.timedelta(minutes=1))  # notices of one instant are listed by id
+    lc.record_charge(order_id, Decimal("5.00"), key="k1")
+    assert [n.rule for n in lc.notices(order_id)][-1] == "UK3"  # the receipt
+    clock.advance(dt.timedelta(minutes=1))
+    lc.handle_sms(UK_SUB, "STOP", to="10658001")
+    assert [n.rule for n in lc.notices(order_id)][-1] == "UK1"
+    forced = lc.request(UK_SUB, "WEATHER", channel=Channel.WEB)
+    with pytest.raises(ForcedSubscriptionError) as sp_yes:
+        lc.confirm(forced.id, msisdn=UK_SUB, channel=Channel.SP_API)
+    assert sp_yes.value.rule == "C13"
+    (violation,) = lc.sp_violations()
+    assert violation.rule == "C13"

@@ -137,8 +137,9 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
     """Schema 4 (the first release) gains the gateway and SP-key tables of schema 5,
     the event feed's of schema 6, the request keys of schema 7, the spend ledger of
     schema 8, the live-state indexes with ``paused`` of schema 9, the refunds of
-    schema 10, the last uses of schema 11, the packs of schema 12 and the spend
-    reminders' watch of schema 13; what it held is still there, and the store works."""
+    schema 10, the last uses of schema 11, the packs of schema 12, the spend
+    reminders' watch of schema 13, the evidence chain of 14, the sweeps of 15 and the
+    notices' rule ids of 16; what it held is still there, and the store works."""
     path = tmp_path / "release.db"
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute("CREATE TABLE vas_schema (version INTEGER NOT NULL)")
@@ -147,11 +148,12 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
         conn.execute("INSERT INTO vas_schema (version) VALUES (4)")
         conn.execute("INSERT INTO vas_pick_sessions VALUES ('+8613800138000', '[]', 'a', 'b')")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 15
+    assert store.schema_version == SCHEMA_VERSION == 16
     clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
     lc = Lifecycle(demo_catalog(), clock=clock, store=store)
     order = lc.request("+8613800138000", "NEWS", channel=Channel.WEB, idempotency_key="k")
     assert lc.get(order.id) == order
+    assert [n.rule for n in lc.notices(order.id)] == ["C2"]  # schema 16: each notice's rule
     assert lc.request("+8613800138000", "NEWS", channel=Channel.WEB, idempotency_key="k") == order
     with store.transaction() as tx:
         assert tx.keys.first_sight("m1", clock.now())

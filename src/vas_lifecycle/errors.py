@@ -123,13 +123,17 @@ class ConfirmationRefusedError(VasError, PermissionError):
     ``reason`` is a :class:`~vas_lifecycle.ReasonCode`.
     """
 
-    def __init__(self, order_id: str, reason: Any, detail: str = "") -> None:
+    def __init__(self, order_id: str, reason: Any, detail: str = "", *, rule: str = "") -> None:
         text = f"confirmation of order {order_id} refused: {getattr(reason, 'value', reason)}"
         if detail:
             text += f" ({mask_numbers(detail)})"
+        if rule:
+            text += f" [{rule}]"
         super().__init__(text)
         self.order_id = order_id
         self.reason = reason
+        #: the id of the rule that refused it (``C1``, ``C13``, ``IN1``)
+        self.rule = rule
         #: what was refused, with subscriber numbers masked (C14a); the SP violation
         #: record keeps the full evidence
         self.detail = mask_numbers(detail)
@@ -138,8 +142,10 @@ class ConfirmationRefusedError(VasError, PermissionError):
 class ForcedSubscriptionError(ConfirmationRefusedError):
     """A confirmation that looks like forced subscription (C13); booked against the SP."""
 
-    def __init__(self, order_id: str, reason: Any, detail: str = "", *, sp_id: str) -> None:
-        super().__init__(order_id, reason, detail)
+    def __init__(
+        self, order_id: str, reason: Any, detail: str = "", *, sp_id: str, rule: str = ""
+    ) -> None:
+        super().__init__(order_id, reason, detail, rule=rule)
         self.sp_id = sp_id
 
 
@@ -156,21 +162,27 @@ class SpAccessError(VasError, PermissionError):
 class ChargeRefusedError(VasError, PermissionError):
     """``record_charge`` was called for a charge that C11 does not allow."""
 
-    def __init__(self, order_id: str, reason: Any) -> None:
-        super().__init__(f"charge on order {order_id} refused: {getattr(reason, 'value', reason)}")
+    def __init__(self, order_id: str, reason: Any, *, rule: str = "") -> None:
+        text = f"charge on order {order_id} refused: {getattr(reason, 'value', reason)}"
+        super().__init__(text + (f" [{rule}]" if rule else ""))
         self.order_id = order_id
         self.reason = reason
+        #: the id of the rule that refused it (``C11``, ``UK7``, ``IN3``)
+        self.rule = rule
 
 
 class RefundRefusedError(VasError, ValueError):
     """A refund that cannot be recorded: nothing left to refund on the order or the
     charge, or more than is left of it (``reason``). Nothing is stored."""
 
-    def __init__(self, order_id: str, reason: Any, detail: str = "") -> None:
+    def __init__(self, order_id: str, reason: Any, detail: str = "", *, rule: str = "") -> None:
         self.order_id = order_id
         self.reason = reason
+        #: the id of the rule that refused it (``IN5``)
+        self.rule = rule
         text = getattr(reason, "value", reason)
-        super().__init__(f"refund on order {order_id} refused: {text}{detail}")
+        suffix = f" [{rule}]" if rule else ""
+        super().__init__(f"refund on order {order_id} refused: {text}{detail}{suffix}")
 
 
 class IdempotencyKeyError(VasError, ValueError):

@@ -221,9 +221,16 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
                 order, check.reason, channel=channel, evidence=f"{check.detail}; text: {text!r}"
             )
             return Refused(
-                ForcedSubscriptionError(order.id, check.reason, check.detail, sp_id=order.sp_id)
+                ForcedSubscriptionError(
+                    order.id,
+                    check.reason,
+                    check.detail,
+                    sp_id=order.sp_id,
+                    rule=uow.policy.rule_for(check.reason),
+                )
             )
-        return Refused(ConfirmationRefusedError(order.id, check.reason, check.detail))
+        rule = uow.policy.rule_for(check.reason)
+        return Refused(ConfirmationRefusedError(order.id, check.reason, check.detail, rule=rule))
     facts = {"code": code or ""}
     if cmd.attestation is not None:  # IN1: the consent gateway's id of this consent
         facts["attestation"] = cmd.attestation
@@ -250,7 +257,8 @@ def decline(cmd: Decline, uow: UnitOfWork) -> Order | Refused:
         count = len(answerable if answerable is not None else pending(uow, order.msisdn))
     check = consent.check_decline(order, msisdn=cmd.msisdn, code=cmd.code, pending_count=count)
     if check.reason is not None:
-        return Refused(ConfirmationRefusedError(order.id, check.reason))
+        rule = uow.policy.rule_for(check.reason)
+        return Refused(ConfirmationRefusedError(order.id, check.reason, rule=rule))
     step = Step(EventKind.CONSENT_DECLINED, {"reason": "declined"}, NoticeKind.DECLINED)
     return uow.record(order, [step], channel=cmd.channel, actor=order.msisdn, text_in=cmd.text)
 
@@ -416,7 +424,7 @@ def may_charge(
 ) -> ChargeDecision:
     """C11's answer for this charge, with its reason."""
     order = load(tx.orders, order_id)
-    return charging.decide_charge(
+    decision = charging.decide_charge(
         order,
         amount,
         period_start=period_start,
@@ -425,6 +433,8 @@ def may_charge(
         policy=policy,
         spent=_spent(tx, order.msisdn, now, policy),
     )
+    allowed, reason, expected = decision.allowed, decision.reason, decision.expected_amount
+    return ChargeDecision(allowed, reason, expected, policy.rule_for(reason))
 
 
 def _spent(tx: Transaction, msisdn: str, now: pendulum.DateTime, policy: Policy) -> Decimal:
@@ -456,7 +466,8 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge | Refused:
         spent=_spent(tx, order.msisdn, now, policy),
     )
     if not decision.allowed:
-        return Refused(ChargeRefusedError(order.id, decision.reason))
+        rule = policy.rule_for(decision.reason)
+        return Refused(ChargeRefusedError(order.id, decision.reason, rule=rule))
     charge = Charge(key, order.id, amount, period, period_start, now, order.version)
     uow.charged(order, charge)
     return charge
@@ -538,7 +549,7 @@ def record_refund(cmd: RecordRefund, uow: UnitOfWork) -> Refund | Refused:
         tx.ledger.charges(order.id), tx.ledger.refunds(order.id), cmd.charge_key, cmd.amount
     )
     if isinstance(decided, ReasonCode):
-        return Refused(RefundRefusedError(order.id, decided))
+        return Refused(RefundRefusedError(order.id, decided, rule=uow.policy.rule_for(decided)))
     charge, amount = decided
     return uow.refunded(order, charge, amount, cmd)
 

@@ -95,6 +95,51 @@ class Notice:
     at: pendulum.DateTime
     sender: str
     language: str
+    #: the id of the rule that sends it (``C4``, ``UK3``, ``IN4``: the policy's)
+    rule: str = ""
+
+
+#: The rule each notice kind comes from in the China preset (a policy's ``rule_ids``
+#: may name another for its regime: the yearly reminder is ``UK4`` in the UK).
+NOTICE_RULES: Mapping[NoticeKind, str] = MappingProxyType(
+    {
+        NoticeKind.CONFIRMATION_REQUEST: "C2",
+        NoticeKind.PURCHASE_REQUEST: "C5",
+        NoticeKind.ACTIVATED: "C4",
+        NoticeKind.DECLINED: "C1",
+        NoticeKind.FEE_NOTICE: "C5",
+        NoticeKind.TRIAL_STARTED: "C6",
+        NoticeKind.TRIAL_REMINDER: "C6",
+        NoticeKind.TRIAL_ENDED: "C6",
+        NoticeKind.CANCELLED: "C7",
+        NoticeKind.HELP: "C10",
+        NoticeKind.UNRECOGNISED: "C10",
+        NoticeKind.PENDING_LIST: "C3",
+        NoticeKind.NOTHING_PENDING: "C10",
+        NoticeKind.WRONG_CODE: "C3",
+        NoticeKind.CONFIRMATION_FAILED: "C1",
+        NoticeKind.CONFIRM_AT_OPERATOR: "C1",
+        NoticeKind.LIVE_LIST: "C8",
+        NoticeKind.LIST_EMPTY: "C8",
+        NoticeKind.PICK_INVALID: "C8",
+        NoticeKind.PICK_EXPIRED: "C8",
+        NoticeKind.ALREADY_CANCELLED: "C7",
+        NoticeKind.NOTHING_TO_CANCEL: "C9",
+        NoticeKind.RECEIPT: "UK3",
+        NoticeKind.SPEND_REMINDER: "UK2",
+        NoticeKind.PAUSED: "C7",
+        NoticeKind.RESUMED: "C12",
+        NoticeKind.REFUNDED: "IN5",
+        NoticeKind.INACTIVE_CANCELLED: "UK6",
+        NoticeKind.RENEWAL_NOTICE: "IN3",
+        NoticeKind.LAPSED: "IN3",
+        NoticeKind.CONVERTING_TRIAL_STARTED: "CT1",
+        NoticeKind.CONVERSION_REMINDER: "CT1",
+        NoticeKind.MONTHLY_REMINDER: "C17",
+        NoticeKind.OPTED_OUT: "US2",
+        NoticeKind.OPT_OUT_RECEIVED: "IN4",
+    }
+)
 
 
 #: Every field a template may use, with what it holds.

@@ -21,8 +21,14 @@ import pendulum
 from vas_lifecycle.catalog import Catalog, OfferKind, Period, Service
 from vas_lifecycle.clock import SystemClock, as_utc, local_time, zone
 from vas_lifecycle.errors import PolicyError
-from vas_lifecycle.notices import ENGLISH, SIMPLIFIED_CHINESE, NoticeKind, TemplateSet
-from vas_lifecycle.records import Channel
+from vas_lifecycle.notices import (
+    ENGLISH,
+    NOTICE_RULES,
+    SIMPLIFIED_CHINESE,
+    NoticeKind,
+    TemplateSet,
+)
+from vas_lifecycle.records import REASON_RULES, Channel, ReasonCode
 from vas_lifecycle.values import fold_width, upper_ascii
 
 if TYPE_CHECKING:
@@ -136,6 +142,25 @@ def _windows(value: object) -> Mapping[Channel, dt.timedelta]:
             raise PolicyError(f"confirmation_windows[{key}] must be a positive duration")
         windows[key] = window
     return MappingProxyType(windows)
+
+
+def _rule_ids(value: object) -> Mapping[NoticeKind | ReasonCode, str]:
+    if not isinstance(value, Mapping):
+        raise PolicyError("rule_ids maps notice kinds and reason codes to rule ids")
+    found: dict[NoticeKind | ReasonCode, str] = {}
+    for key, rule in value.items():
+        if isinstance(key, NoticeKind | ReasonCode):
+            what: NoticeKind | ReasonCode = key
+        elif key in NoticeKind.__members__.values():
+            what = NoticeKind(key)
+        elif key in ReasonCode.__members__.values():
+            what = ReasonCode(key)
+        else:
+            raise PolicyError(f"rule_ids: {key!r} is neither a notice kind nor a reason code")
+        if not isinstance(rule, str) or not rule.strip() or len(rule) > 16:
+            raise PolicyError(f"rule_ids: the rule of {key!r} must be a short id, got {rule!r}")
+        found[what] = rule
+    return MappingProxyType(found)
 
 
 def _quiet_hours(instance: object, attribute: object, value: object) -> None:
@@ -308,6 +333,9 @@ class Policy:
     #: reminder to convert; False: it converts without one (Visa asks for the reminder
     #: only for trials longer than 7 days)
     short_conversions_need_reminder: bool = True
+    #: the id of the rule behind a notice kind or a reason code, where this regime's
+    #: differs from the China preset's (``NOTICE_RULES``, ``REASON_RULES``)
+    rule_ids: Mapping[NoticeKind | ReasonCode, str] = attrs.field(factory=dict, converter=_rule_ids)
     #: language packs by language tag; must include ``language``
     templates: Mapping[str, TemplateSet] = attrs.field(
         default=(SIMPLIFIED_CHINESE, ENGLISH), converter=_templates
@@ -410,6 +438,15 @@ class Policy:
         if language is not None and language in self.templates:
             return self.templates[language]
         return self.templates[self.language]
+
+    def rule_for(self, what: NoticeKind | ReasonCode) -> str:
+        """The id of the rule behind a notice kind or a reason code under this policy."""
+        found = self.rule_ids.get(what)
+        if found is not None:
+            return found
+        if isinstance(what, NoticeKind):
+            return NOTICE_RULES[what]
+        return REASON_RULES.get(what, "")
 
     def window_for(self, channel: Channel | None) -> dt.timedelta:
         """How long a confirmation request made on ``channel`` waits for the reply

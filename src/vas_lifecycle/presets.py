@@ -21,7 +21,7 @@ import attrs
 from vas_lifecycle.catalog import Period
 from vas_lifecycle.notices import ENGLISH, NoticeKind, TemplateSet
 from vas_lifecycle.policy import UnsubscribeScope
-from vas_lifecycle.records import Channel
+from vas_lifecycle.records import Channel, ReasonCode
 from vas_lifecycle.regimes import Regime, Version
 
 __all__ = ["OVERLAYS", "PRESETS"]
@@ -47,6 +47,10 @@ def _stop_pack(symbol: str, *, stop_all: bool) -> TemplateSet:
     return _english(
         symbol,
         {
+            NoticeKind.ACTIVATED: (
+                "You are now subscribed to {service_name} from {sp_name} at {price}. "
+                "{how_to_unsubscribe}. Text HELP to {access_code} for help."
+            ),
             NoticeKind.HELP: (
                 "To confirm an order reply {confirm_word} and its code to {operator_number}. "
                 f"To stop a service text STOP to its number{rest}. To list your services "
@@ -98,6 +102,11 @@ UK_PSA = Regime(
                     "language": "en",
                     "operator_number": "150",
                     "templates": (_stop_pack("£", stop_all=True),),
+                    "rule_ids": {
+                        ReasonCode.SPEND_CAP: "UK7",
+                        NoticeKind.CANCELLED: "UK1",
+                        NoticeKind.NOTHING_TO_CANCEL: "UK1",
+                    },
                 },
                 "consent": _WORDS_YES_NO,
                 "quiet_hours": {"quiet_hours": None},
@@ -135,7 +144,10 @@ UK_PSA = Regime(
         ),
         Version(
             effective=dt.date(2022, 4, 5),
-            changes={"spend": {"monthly_reminder": True, "reminder_months": 12}},
+            changes={
+                "locale": {"rule_ids": {NoticeKind.MONTHLY_REMINDER: "UK4"}},
+                "spend": {"monthly_reminder": True, "reminder_months": 12},
+            },
             rules=("UK4",),
             sources=("PSA Code of Practice 15, 5 Apr 2022 - 31 Jan 2025",),
         ),
@@ -164,6 +176,11 @@ US_CTIA = Regime(
                     "language": "en",
                     "operator_number": "611",
                     "templates": (_stop_pack("$", stop_all=False),),
+                    "rule_ids": {
+                        NoticeKind.CONFIRMATION_REQUEST: "US1",
+                        NoticeKind.CANCELLED: "US2",
+                        NoticeKind.OPTED_OUT: "US2",
+                    },
                 },
                 "consent": _WORDS_YES_NO,
                 "quiet_hours": {"quiet_hours": None},
@@ -194,6 +211,7 @@ US_CTIA = Regime(
         Version(
             effective=dt.date(2025, 7, 1),
             changes={
+                "locale": {"rule_ids": {NoticeKind.MONTHLY_REMINDER: "US3"}},
                 "limits": {"retention_months": 36},
                 "spend": {"monthly_reminder": True, "reminder_months": 12},
             },
@@ -218,6 +236,12 @@ AUSTRALIA_ACMA = Regime(
                     "language": "en",
                     "operator_number": "1555",
                     "templates": (_stop_pack("A$", stop_all=False),),
+                    "rule_ids": {
+                        NoticeKind.CONFIRMATION_REQUEST: "AU1",
+                        NoticeKind.SPEND_REMINDER: "AU2",
+                        NoticeKind.CANCELLED: "AU3",
+                        NoticeKind.OPTED_OUT: "AU3",
+                    },
                 },
                 "consent": _WORDS_YES_NO,
                 "quiet_hours": {"quiet_hours": None},
@@ -285,6 +309,16 @@ INDIA_TRAI = Regime(
                     "language": "en",
                     "operator_number": "155223",
                     "templates": (_INDIA_PACK,),
+                    "rule_ids": {
+                        NoticeKind.CONFIRMATION_REQUEST: "IN1",
+                        NoticeKind.PURCHASE_REQUEST: "IN1",
+                        NoticeKind.ACTIVATED: "IN2",
+                        NoticeKind.LIVE_LIST: "IN4",
+                        NoticeKind.OPTED_OUT: "IN4",
+                        NoticeKind.CANCELLED: "IN4",
+                        ReasonCode.NOT_OPERATOR_CHANNEL: "IN1",
+                        ReasonCode.WINDOW_CLOSED: "IN1",
+                    },
                 },
                 "consent": {
                     **_WORDS_YES_NO,

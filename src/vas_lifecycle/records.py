@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 
 import attrs
 import pendulum
@@ -96,6 +97,48 @@ class ReasonCode(enum.StrEnum):
     NOT_YOUR_ORDER = "not_your_order"
 
 
+#: The rule each reason comes from in the China preset (a policy's ``rule_ids`` may
+#: name another for its regime: ``spend_cap`` is ``UK7`` in the UK).
+REASON_RULES: Mapping[ReasonCode, str] = MappingProxyType(
+    {
+        **{
+            reason: "C11"
+            for reason in (
+                ReasonCode.ALLOWED,
+                ReasonCode.NOT_ACTIVE,
+                ReasonCode.IN_TRIAL,
+                ReasonCode.AWAITING_CONFIRMATION,
+                ReasonCode.AFTER_CANCELLATION,
+                ReasonCode.NO_CONSENT,
+                ReasonCode.NO_FEE_NOTICE,
+                ReasonCode.AMOUNT_MISMATCH,
+                ReasonCode.DUPLICATE_PERIOD,
+                ReasonCode.ALREADY_CHARGED,
+                ReasonCode.PERIOD_NOT_STARTED,
+                ReasonCode.PERIOD_BEFORE_ACTIVATION,
+                ReasonCode.PAUSED,
+            )
+        },
+        ReasonCode.SPEND_CAP: "EU1",
+        ReasonCode.RENEWAL_NOT_NOTIFIED: "IN3",
+        ReasonCode.NOTHING_TO_REFUND: "IN5",
+        ReasonCode.MORE_THAN_CHARGED: "IN5",
+        ReasonCode.NOT_OPERATOR_CHANNEL: "C1",
+        ReasonCode.WINDOW_CLOSED: "C1",
+        ReasonCode.WRONG_CODE: "C3",
+        ReasonCode.CODE_REQUIRED: "C3",
+        ReasonCode.REQUEST_NOT_SENT: "C1",
+        ReasonCode.NO_ATTESTATION: "IN1",
+        ReasonCode.SP_CONFIRMATION: "C13",
+        ReasonCode.FOREIGN_NUMBER: "C13",
+        ReasonCode.TOO_FAST: "C13",
+        ReasonCode.DAILY_LIMIT: "C13",
+        ReasonCode.DUPLICATE_ORDER: "C13",
+        ReasonCode.NOT_YOUR_SERVICE: "C13",
+        ReasonCode.NOT_YOUR_ORDER: "C13",
+    }
+)
+
 #: Refusals that are forced subscription and are booked against the SP (C13).
 FORCED: frozenset[ReasonCode] = frozenset(
     {
@@ -114,6 +157,8 @@ class ChargeDecision:
     allowed: bool
     reason: ReasonCode
     expected_amount: Decimal | None = None
+    #: the id of the rule that decided (``C11``, ``UK7``, ``IN3``: the policy's)
+    rule: str = ""
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -224,6 +269,11 @@ class SpViolation:
     at: pendulum.DateTime
     channel: Channel | None
     evidence: str = attrs.field(repr=numbers_masked_repr)
+
+    @property
+    def rule(self) -> str:
+        """The rule the SP broke (forced subscription, C13, in every regime)."""
+        return REASON_RULES.get(self.reason, "C13")
 
 
 @attrs.frozen

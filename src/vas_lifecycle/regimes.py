@@ -3,7 +3,8 @@
 A :class:`Regime` is a name and its :class:`Version` s, each with the local date it
 applies from (in the regime's time zone), what it changes, grouped as the policy is
 (:data:`GROUPS`: a version states only what changed, group by group), the rule ids it
-brings in and retires, and its sources. The policy in force on a day is the first
+brings in and retires, and its sources (a version's ``rule_ids`` add to those
+before it; every other field it names replaces the one before). The policy in force on a day is the first
 version's changes over the default :class:`Policy`, then each later version's over
 that, up to the day. Every version's policy is built (and so validated) when the
 regime is: a version that makes an impossible policy is refused then, not the day it
@@ -33,7 +34,15 @@ __all__ = ["GROUPS", "Regime", "Version"]
 GROUPS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "locale": frozenset(
-            {"country_code", "timezone", "currency", "language", "operator_number", "templates"}
+            {
+                "country_code",
+                "timezone",
+                "currency",
+                "language",
+                "operator_number",
+                "templates",
+                "rule_ids",
+            }
         ),
         "consent": frozenset(
             {
@@ -212,9 +221,15 @@ class Regime:
         else:
             policy = self.start if self.start is not None else Policy()
         changes: dict[str, Any] = {}
+        rule_ids: dict[Any, str] = dict(policy.rule_ids)
         for version in self.versions:
             if version.effective <= day:
-                changes.update(version.fields())
+                fields = version.fields()
+                added = fields.pop("rule_ids", None)
+                if isinstance(added, Mapping):  # they add up
+                    rule_ids.update(added)
+                changes.update(fields)
+        changes["rule_ids"] = rule_ids
         try:
             return attrs.evolve(policy, name=self.name, **changes)
         except PolicyError as err:

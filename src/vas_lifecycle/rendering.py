@@ -28,6 +28,7 @@ class Renderer:
         self.policy = policy
         self._ids = ids
         self.list_word = min(policy.list_words, key=lambda w: (len(w), w))
+        self.rules = {kind: policy.rule_for(kind) for kind in NoticeKind}
         self.constants = {
             pack.language: self._constants(pack) for pack in policy.templates.values()
         }
@@ -78,6 +79,7 @@ class Renderer:
             text=pack.render(kind, _Fields(self, pack, order, extra or {}, charge)),
             at=at,
             sender=sender or self.policy.operator_number,
+            rule=self.rules[kind],
             language=pack.language,
         )
 

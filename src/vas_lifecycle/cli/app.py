@@ -521,8 +521,9 @@ def show_deliveries(lc: Lifecycle, order_id: str, shown: Shown) -> None:
     if notices:
         console.print("[bold]Notices and delivery reports[/]")
     for notice in notices:
+        rule = " " + escape(f"[rule {notice.rule}]") if notice.rule else ""
         console.print(
-            f"[dim]{local(notice.at)}[/] {notice.kind.value:<24} from {escape(notice.sender)}"
+            f"[dim]{local(notice.at)}[/] {notice.kind.value:<24} from {escape(notice.sender)}{rule}"
         )
         console.print(f"    notice id {escape(notice.id)}")
         reports = lc.delivery_reports(notice.id)
@@ -561,7 +562,8 @@ def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) 
         console.print("Latest evidence:")
         for v in latest:
             console.print(
-                f"  {local(v.at)} {escape(v.sp_id)} {v.reason.value} {shown.number(v.msisdn)} "
+                f"  {local(v.at)} {escape(v.sp_id)} {v.reason.value} ({v.rule}) "
+                f"{shown.number(v.msisdn)} "
                 f"order {escape(str(v.order_id))}: {shown.text(v.evidence[:120])}"
             )
 

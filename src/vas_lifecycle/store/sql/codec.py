@@ -275,7 +275,7 @@ def order_from_row(r: Sequence[Any]) -> Order:
 EVENT_COLUMNS = "order_id, seq, kind, at, channel, actor, text_in, text_out, data"
 #: an event's columns with its links (C18): the hash before it, and its own
 EVENT_CHAIN_COLUMNS = EVENT_COLUMNS + ", prev, hash"
-NOTICE_COLUMNS = "id, kind, msisdn, order_id, text, at, sender, language"
+NOTICE_COLUMNS = "id, kind, msisdn, order_id, text, at, sender, language, rule"
 
 
 def event_row(event: Event) -> tuple[Any, ...]:
@@ -322,11 +322,14 @@ def notice_row(notice: Notice) -> tuple[Any, ...]:
         ts(notice.at),
         notice.sender,
         notice.language,
+        notice.rule,
     )
 
 
 def notice_from_row(row: Sequence[Any]) -> Notice:
-    return Notice(row[0], NoticeKind(row[1]), row[2], row[3], row[4], _ts(row[5]), row[6], row[7])
+    return Notice(
+        row[0], NoticeKind(row[1]), row[2], row[3], row[4], _ts(row[5]), row[6], row[7], row[8]
+    )
 
 
 def charge_from_row(row: Sequence[Any]) -> Charge:

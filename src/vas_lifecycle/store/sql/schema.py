@@ -316,6 +316,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 last_key TEXT NOT NULL)""",
         ),
     ),
+    (
+        16,
+        (
+            # the id of the rule that sent each notice (C4, UK3, IN4: the policy's);
+            # notices stored before this version have none
+            "ALTER TABLE vas_notices ADD COLUMN rule TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

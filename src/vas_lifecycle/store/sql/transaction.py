@@ -709,7 +709,7 @@ class _Notices(_Part, NoticeRecorder):
         if self._notices:
             self._tx.execute_many(
                 f"INSERT INTO vas_notices ({NOTICE_COLUMNS}, next_attempt_at, attempts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (*notice_row(n), claim or ts(n.at), 0 if claim is None else 1)
                     for n, claim in self._notices
@@ -769,7 +769,7 @@ class _Notices(_Part, NoticeRecorder):
             f"RETURNING {NOTICE_COLUMNS}, attempts, last_error",
             (ts(lease_until), ts(now), self._d.values(sorted(unordered)), limit),
         )
-        items = [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
+        items = [Delivery(notice_from_row(r), r[9], r[10]) for r in rows]
         return sorted(items, key=lambda d: (d.notice.at, d.notice.id))
 
     def mark_delivered(self, notice_ids: Sequence[str], at: pendulum.DateTime) -> None:
@@ -794,7 +794,7 @@ class _Notices(_Part, NoticeRecorder):
             "WHERE delivered_at IS NULL AND parked = 1 ORDER BY at, id LIMIT ?",
             (limit,),
         )
-        return [Delivery(notice_from_row(r), r[8], r[9]) for r in rows]
+        return [Delivery(notice_from_row(r), r[9], r[10]) for r in rows]
 
     def unpark(self, ids: Sequence[str] | None, now: pendulum.DateTime) -> int:
         update = (
@@ -870,7 +870,7 @@ class _Notices(_Part, NoticeRecorder):
             f"SELECT {NOTICE_COLUMNS}, attempts, last_error FROM vas_notices WHERE id = ?",
             (notice_id,),
         )
-        return Delivery(notice_from_row(rows[0]), rows[0][8], rows[0][9]) if rows else None
+        return Delivery(notice_from_row(rows[0]), rows[0][9], rows[0][10]) if rows else None
 
     def reopen_notice(self, notice_id: str, error: str, retry_at: pendulum.DateTime | None) -> None:
         self._tx.flush()

@@ -1,0 +1,186 @@
+"""Each preset's own rules, through the public API under that preset (named by rule
+id in docs/rules.md): what its texts say, its numbers, and its dated versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import pendulum
+import pytest
+
+from tests.conftest import make_catalog
+from vas_lifecycle import (
+    Channel,
+    ChargeRefusedError,
+    ConfirmationRefusedError,
+    Lifecycle,
+    ManualClock,
+    MemoryStore,
+    NoticeKind,
+    Policy,
+    PolicyError,
+    ReasonCode,
+    RecordingNotifier,
+)
+from vas_lifecycle.testing import check_invariants
+
+
+def _world(preset: str, start: pendulum.DateTime) -> tuple[Lifecycle, ManualClock]:
+    clock = ManualClock(start)
+    lc = Lifecycle(
+        make_catalog(),
+        policy=Policy.regime(preset),
+        clock=clock,
+        store=MemoryStore(),
+        notifier=RecordingNotifier(),
+        rng=random.Random(2),
+    )
+    return lc, clock
+
+
+def _sent(lc: Lifecycle) -> list:  # type: ignore[type-arg]
+    notifier = lc.notifier
+    assert isinstance(notifier, RecordingNotifier)
+    return notifier.sent
+
+
+def _confirm(lc: Lifecycle, clock: ManualClock, order_id: str, msisdn: str) -> None:
+    clock.advance(dt.timedelta(seconds=20))
+    gateway = Channel.CONSENT_GATEWAY in lc.policy.operator_channels
+    lc.confirm(
+        order_id,
+        msisdn=msisdn,
+        channel=Channel.CONSENT_GATEWAY if gateway else Channel.SMS,
+        attestation="cg-9" if gateway else None,
+    )
+
+
+def test_us1_the_request_states_program_price_and_frequency_and_the_welcome_help_and_stop() -> None:
+    lc, clock = _world("us_ctia", pendulum.datetime(2026, 5, 4, 15, tz="UTC"))
+    sub = "+12025550123"
+    order = lc.request(sub, "NEWS", channel=Channel.WEB)
+    (ask,) = lc.notices(order.id)
+    assert ask.rule == "US1"
+    for part in ("新闻早报", "星辰科技", "$5/month", "reply YES", order.code):
+        assert part in ask.text, part
+    _confirm(lc, clock, order.id, sub)
+    welcome = lc.notices(order.id)[-1]
+    assert welcome.kind is NoticeKind.ACTIVATED
+    assert "text STOP to 10658001" in welcome.text and "HELP" in welcome.text
+    (help_reply,) = lc.handle_sms(sub, "help", to="10658001")
+    assert help_reply.kind is NoticeKind.HELP and "STOP" in help_reply.text
+    assert check_invariants(lc) == []
+
+
+def test_us3_from_1_july_2025_a_yearly_reminder_and_three_years_of_consent_proof() -> None:
+    before, after = (Policy.preset("us_ctia", dt.date(2025, m, 1)) for m in (6, 7))
+    assert (before.monthly_reminder, before.retention_months) == (False, 5)
+    assert (after.monthly_reminder, after.reminder_months, after.retention_months) == (True, 12, 36)
+    lc, clock = _world("us_ctia", pendulum.datetime(2025, 8, 4, 15, tz="UTC"))
+    sub = "+12025550124"
+    order = lc.request(sub, "NEWS", channel=Channel.WEB)
+    _confirm(lc, clock, order.id, sub)
+    clock.set(pendulum.datetime(2026, 1, 5, 15, tz="UTC"))
+    lc.run_due()
+    (reminder,) = [n for n in _sent(lc) if n.kind is NoticeKind.MONTHLY_REMINDER]
+    assert reminder.rule == "US3" and "$5/month" in reminder.text
+    assert check_invariants(lc, settled=True) == []
+
+
+def test_us4_the_opt_out_confirmation_goes_with_the_opt_out() -> None:
+    """Sent in the unit of work that ends the services: within FCC's 5 minutes by
+    construction, whatever the gateway's queue."""
+    lc, clock = _world("us_ctia", pendulum.datetime(2026, 5, 4, 15, tz="UTC"))
+    sub = "+12025550125"
+    order = lc.request(sub, "NEWS", channel=Channel.WEB)
+    _confirm(lc, clock, order.id, sub)
+    clock.advance(dt.timedelta(hours=1))
+    (done,) = lc.handle_sms(sub, "STOP", to="10658001")
+    cancelled = lc.history(order.id)[-1]
+    assert done.kind is NoticeKind.CANCELLED and done.rule == "US2"
+    assert done.at == cancelled.at and done.id in {n.id for n in _sent(lc)}
+
+
+def test_au2_a_spend_notice_at_a30_a_month_after_a_double_opt_in() -> None:
+    lc, clock = _world("australia_acma", pendulum.datetime(2026, 5, 4, 1, tz="UTC"))
+    sub = "+61412345679"
+    order = lc.request(sub, "NEWS", channel=Channel.WEB)
+    (ask,) = lc.notices(order.id)
+    assert ask.rule == "AU1" and "A$5/month" in ask.text
+    with pytest.raises(ChargeRefusedError):  # nothing before the confirmation
+        lc.record_charge(order.id, Decimal("5.00"), key="early")
+    for n in range(31):  # on-demand JOKE, A$1.00 each, on the same access code
+        joke = lc.request(sub, "JOKE", channel=Channel.WEB)
+        lc.record_charge(joke.id, Decimal("1.00"), key=f"joke-{n}")
+        clock.advance(dt.timedelta(minutes=1))
+    spend = [n for n in _sent(lc) if n.kind is NoticeKind.SPEND_REMINDER]
+    assert len(spend) == 1 and spend[0].rule == "AU2" and "A$30" in spend[0].text
+    assert check_invariants(lc) == []
+
+
+def test_au1_the_request_is_a_double_opt_in() -> None:
+    lc, clock = _world("australia_acma", pendulum.datetime(2026, 5, 4, 1, tz="UTC"))
+    sub = "+61412345670"
+    order = lc.request(sub, "NEWS", channel=Channel.WEB)
+    decision = lc.may_charge(order.id, Decimal("5.00"))
+    assert (decision.allowed, decision.reason) == (False, ReasonCode.AWAITING_CONFIRMATION)
+    _confirm(lc, clock, order.id, sub)
+    assert lc.may_charge(order.id, Decimal("5.00")).allowed
+
+
+def test_in2_the_activation_names_the_deactivation_number_validity_and_charge() -> None:
+    lc, clock = _world("india_trai", pendulum.datetime(2026, 5, 4, 6, tz="UTC"))
+    sub = "+919812345679"
+    order = lc.request(sub, "NEWS", channel=Channel.USSD)
+    (ask,) = lc.notices(order.id)
+    assert ask.rule == "IN1" and "10 seconds" in ask.text and "consent gateway" in ask.text
+    with pytest.raises(ConfirmationRefusedError) as late:
+        _confirm(lc, clock, order.id, sub)  # 20 s: outside USSD's 10 s window
+    assert (late.value.reason, late.value.rule) == (ReasonCode.WINDOW_CLOSED, "IN1")
+    lc.run_due()
+    order = lc.request(sub, "NEWS", channel=Channel.WEB)  # an hour to answer
+    _confirm(lc, clock, order.id, sub)
+    welcome = lc.notices(order.id)[-1]
+    assert welcome.kind is NoticeKind.ACTIVATED and welcome.rule == "IN2"
+    for part in ("₹5/month", "STOP to 155223"):
+        assert part in welcome.text, part
+
+
+def test_in8_consent_logs_are_kept_seven_years_from_13_november_2026() -> None:
+    assert Policy.preset("india_trai", dt.date(2026, 11, 12)).retention_months == 5
+    assert Policy.preset("india_trai", dt.date(2026, 11, 13)).retention_months == 84
+    assert "IN8" in Policy.regime("india_trai").rules_on(dt.date(2026, 11, 13))
+
+
+def test_uk5_the_prs_order_version_retires_code_15s_reminder_and_keeps_the_rest() -> None:
+    code15, order = (
+        Policy.preset("uk_psa", d) for d in (dt.date(2025, 1, 31), dt.date(2025, 2, 1))
+    )
+    assert code15.monthly_reminder and not order.monthly_reminder
+    assert order.receipt_after_charge and order.per_charge_cap == Decimal(40)  # kept
+    assert order.spend_reminder_every == Decimal(20)
+
+
+def test_eu1_carrier_billing_limits_are_policy_numbers_with_their_rule() -> None:
+    with pytest.raises(PolicyError, match="above the per-charge cap"):
+        Lifecycle(make_catalog(), policy=Policy.china_mobile(per_charge_cap=Decimal(4)))
+    eu = Policy.china_mobile(spend_cap=Decimal(8), currency="EUR")
+    clock = ManualClock(pendulum.datetime(2026, 5, 4, 9, tz="Asia/Shanghai"))
+    lc = Lifecycle(make_catalog(), policy=eu, clock=clock, notifier=RecordingNotifier())
+    sub = "+8613800000009"
+    for service in ("NEWS", "WEATHER"):  # 5.00 + 3.00: the month's 8.00
+        order = lc.request(sub, service, channel=Channel.WEB)
+        _confirm(lc, clock, order.id, sub)
+        lc.record_charge(order.id, order.price, key=service)
+    joke = lc.request(sub, "JOKE", channel=Channel.WEB)
+    decision = lc.may_charge(joke.id, Decimal("1.00"))
+    assert (decision.allowed, decision.reason, decision.rule) == (
+        False,
+        ReasonCode.SPEND_CAP,
+        "EU1",
+    )
+    with pytest.raises(ChargeRefusedError) as refused:
+        lc.record_charge(joke.id, Decimal("1.00"), key="joke")
+    assert refused.value.rule == "EU1"
