@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 import attrs
+import pendulum
 from hypothesis import settings
 
-from vas_lifecycle import Catalog, OfferKind, Policy, Service
+from vas_lifecycle import Catalog, OfferKind, Policy, Regime, Service
 from vas_lifecycle.testing import LifecycleMachine, demo_catalog
 
 TestLifecycleMachine = LifecycleMachine.TestCase
@@ -89,3 +90,39 @@ class _Extended(LifecycleMachine):
 
 _Extended.TestCase.settings = settings(max_examples=25, stateful_step_count=30)
 TestExtendedPolicy = _Extended.TestCase
+
+
+def _preset_machine(name: str, start: pendulum.DateTime | None) -> type[LifecycleMachine]:
+    """The machine under a preset's regime (its versions followed by the clock)."""
+
+    class _Preset(LifecycleMachine):
+        def make_policy(self) -> Regime:
+            return Policy.regime(name)
+
+    _Preset.__name__ = _Preset.__qualname__ = f"Preset_{name}"
+    if start is not None:
+        _Preset.start = start
+    _Preset.TestCase.settings = settings(max_examples=20, stateful_step_count=25)
+    return _Preset
+
+
+#: Each preset, some started days before a version of theirs begins so that runs
+#: cross the switch (UK5 on 1 Feb 2025; IN8 on 13 Nov 2026).
+PRESET_STARTS = {
+    "china_mobile": None,
+    "india_trai": pendulum.datetime(2026, 11, 10, 9, tz="Asia/Kolkata"),
+    "uk_psa": pendulum.datetime(2025, 1, 29, 9, tz="Europe/London"),
+    "us_ctia": None,
+    "australia_acma": None,
+    "card_trials": None,
+}
+TestPresetChinaMobile = _preset_machine("china_mobile", None).TestCase
+TestPresetIndiaTrai = _preset_machine("india_trai", PRESET_STARTS["india_trai"]).TestCase
+TestPresetUkPsa = _preset_machine("uk_psa", PRESET_STARTS["uk_psa"]).TestCase
+TestPresetUsCtia = _preset_machine("us_ctia", None).TestCase
+TestPresetAustraliaAcma = _preset_machine("australia_acma", None).TestCase
+TestPresetUsCtiaCardTrials = _preset_machine("us_ctia+card_trials", None).TestCase
+
+
+def test_every_preset_has_its_stateful_machine() -> None:
+    assert set(PRESET_STARTS) == set(Policy.presets())

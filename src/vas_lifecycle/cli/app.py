@@ -192,7 +192,9 @@ def main() -> None:
     show_default=True,
     help="china: the China Mobile preset; extended: it with receipts, caps, spend "
     "reminders, refunds, inactivity and packs with renewal notices on (and subscribers "
-    "who buy packs, pause and use their services).",
+    "who buy packs, pause and use their services); or a regime preset (india_trai, "
+    "uk_psa, us_ctia, australia_acma, card_trials...), its versions followed by date, "
+    "with the extended subscribers.",
 )
 def simulate_(
     subscribers: int,

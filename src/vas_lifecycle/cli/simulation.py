@@ -41,6 +41,7 @@ from vas_lifecycle.errors import (
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.records import FeedEvent, FeedKind
+from vas_lifecycle.regimes import Regime
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
@@ -71,10 +72,14 @@ def _extended() -> Policy:
     )
 
 
-#: The policies ``simulate`` runs under, by name.
-POLICIES: dict[str, Callable[[], Policy]] = {
+#: The policies ``simulate`` runs under, by name: the China preset, the China preset
+#: with the lifecycle's breadth on, and every regime preset (its versions followed by
+#: the simulated clock).
+POLICIES: dict[str, Callable[[], Policy | Regime]] = {
     "china": Policy.china_mobile,
     "extended": _extended,
+    **{name: functools.partial(Policy.regime, name) for name in Policy.presets()},
+    "us_ctia+card_trials": functools.partial(Policy.regime, "us_ctia+card_trials"),
 }
 TRIALS = ("MUSIC7", "GAME1")
 ON_DEMAND = ("JOKE", "SONG")
@@ -144,13 +149,19 @@ class _Simulation:
         self.rng = random.Random(seed)
         self.clock = ManualClock(start)
         ids = random.Random(seed + 1)
-        self.extended = policy != "china"
+        self.extended = policy not in ("china", "china_mobile")
         catalog = simulation_catalog()
+        rules = POLICIES[policy]()
         if self.extended:
             catalog.put(_pack())
+        dated = rules.dated if isinstance(rules, Regime) else ((None, None, rules),)
+        #: CT1: trials that become the paid subscription where the policy lets them
+        self.converting = any(p.trial_converts for _, _, p in dated)
+        if self.converting:
+            catalog.put(_converting_trial())
         self.lc = Lifecycle(
             catalog,
-            policy=POLICIES[policy](),
+            policy=rules,
             clock=self.clock,
             notifier=_Gateway(),
             store=store,
@@ -183,7 +194,9 @@ class _Simulation:
     def number(self) -> str:
         """A subscriber drawn at random (numbers are made when drawn: nothing is kept
         per subscriber)."""
-        return f"+86138{self.rng.randrange(self.subscribers):08d}"
+        n = self.rng.randrange(self.subscribers)
+        code = self.lc.regime.country_code
+        return f"+86138{n:08d}" if code == "86" else f"+{code}7{n:09d}"
 
     def run(self, progress: Callable[[int, int], None] | None) -> None:
         end = self.start.add(days=self.days)
@@ -276,6 +289,14 @@ class _Simulation:
     def new_order(self, msisdn: str) -> None:
         rng, mix = self.rng, self.mix
         roll = rng.random()
+        if roll < mix.trial_share and self.converting and rng.random() < 0.5:
+            # CT1: a trial that becomes the paid subscription, agreed to at its start
+            self.call(
+                lambda: self.lc.request(
+                    msisdn, "TRYNEWS", channel=Channel.WEB, conversion_consent=True
+                )
+            )
+            return
         if roll < mix.trial_share:
             code, channel = rng.choice(TRIALS), rng.choice([Channel.WAP, Channel.WEB, Channel.SMS])
         elif roll < mix.trial_share + mix.on_demand_share:
@@ -299,17 +320,25 @@ class _Simulation:
         rng, mix = self.rng, self.mix
         roll = rng.random()
         now = self.clock.now()
+        policy = self.lc.policy
+        yes, no = _words(policy.confirm_words), _words(policy.decline_words)
         if roll < mix.confirm:
             delay = dt.timedelta(seconds=rng.choice([5, 20, 60, 600, 3600, 6 * 3600]))
-            word = rng.choice(["是", "Y", "y", "Ｙ", "YES", "是 " + code, "Y" + code])
+            short = yes[1]  # China: 是, Y, y, Ｙ, YES, 是 <code>, Y<code>
+            spellings = [yes[0], short, short.lower(), _wide(short), *yes[2:3]]
+            word = rng.choice([*spellings, f"{yes[0]} {code}", short + code])
+            if Channel.SMS not in policy.operator_channels:  # IN1: the consent gateway asks
+                delay = dt.timedelta(seconds=rng.choice([5, 20, 60, 600]))
+                self.at(now + delay, functools.partial(self.gateway_yes, order_id, msisdn))
+                return
             self.at(now + delay, lambda: self.answer(msisdn, word, order_id))
         elif roll < mix.confirm + mix.decline:
             delay = dt.timedelta(seconds=rng.choice([10, 120, 7200]))
-            word = rng.choice(["否", "N", "no", "否 " + code])
+            word = rng.choice([no[0], no[1], no[-1].lower(), f"{no[0]} {code}"])
             self.at(now + delay, lambda: self.answer(msisdn, word, None))
         elif roll < mix.confirm + mix.decline + mix.late:
             delay = dt.timedelta(hours=rng.choice([25, 30, 48]))
-            self.at(now + delay, lambda: self.answer(msisdn, "是 " + code, None))
+            self.at(now + delay, lambda: self.answer(msisdn, f"{yes[0]} {code}", None))
         # the rest ignores the request: silence is refusal (C1)
 
     def answer(self, msisdn: str, text: str, order_id: str | None) -> None:
@@ -323,7 +352,8 @@ class _Simulation:
         burst, self.inbox = self.inbox, []
         self.commands += len(burst)
         try:
-            self.lc.handle_sms_many([(msisdn, text, "10086") for msisdn, text, _o in burst])
+            operator = self.lc.policy.operator_number
+            self.lc.handle_sms_many([(msisdn, text, operator) for msisdn, text, _o in burst])
         except BatchError as err:  # the others were handled
             self.refusals.update(type(error).__name__ for error in err.errors.values())
         except VasError as err:
@@ -361,7 +391,12 @@ class _Simulation:
         self.refusals.update({str(r): n for r, n in summary.refused.items()})
 
     def list_and_pick(self, msisdn: str) -> None:
-        replies = self.call(lambda: self.lc.handle_sms(msisdn, "0000", to="10086"))
+        policy = self.lc.policy
+        word = min(policy.list_words)  # 0000
+        if policy.blank_lists:  # IN4: STOP, or an empty text
+            word = self.rng.choice([word, *sorted(policy.unsubscribe_words), ""])
+        to = policy.operator_number
+        replies = self.call(lambda: self.lc.handle_sms(msisdn, word, to=to))
         if not replies:
             return
         pick = self.rng.choice(["1", "2", "1，2", "1 3", "2、1"])
@@ -373,7 +408,11 @@ class _Simulation:
         if not live:
             return
         order = self.rng.choice(live)
-        text = self.rng.choice(["TD", "ＴＤ", "td", "QX", f"TD {order.service_code}"])
+        policy = self.lc.policy
+        word = "TD" if "TD" in policy.unsubscribe_words else min(policy.unsubscribe_words)
+        others = sorted((policy.unsubscribe_words | policy.all_here_words) - {word})
+        spellings = [word, _wide(word), word.lower(), *others[:1]]  # China: TD, ＴＤ, td, QX
+        text = self.rng.choice([*spellings, f"{word} {order.service_code}"])
         self.call(lambda: self.lc.handle_sms(msisdn, text, to=order.access_code))
 
     def rogue(self, msisdn: str) -> None:
@@ -391,6 +430,18 @@ class _Simulation:
             soon = self.clock.now() + dt.timedelta(milliseconds=800)
             self.at(soon, functools.partial(self.automated_yes, oid, msisdn))
 
+    def gateway_yes(self, order_id: str, msisdn: str) -> None:
+        """The consent gateway reports the subscriber's yes, with its attestation (IN1)."""
+        attestation = f"cg-{order_id[:12]}"
+        self.call(
+            lambda: self.lc.confirm(
+                order_id, msisdn=msisdn, channel=Channel.CONSENT_GATEWAY, attestation=attestation
+            )
+        )
+        order = self.lc.get(order_id)
+        if order.state is OrderState.ACTIVE and order.activated_at == self.clock.now():
+            self.charge(order_id)
+
     def automated_yes(self, order_id: str, msisdn: str) -> None:
         """A 'yes' sent by a machine 0.8 s after the request: faster than a human."""
         self.call(lambda: self.lc.confirm(order_id, msisdn=msisdn, channel=Channel.SMS, text="Y"))
@@ -404,7 +455,7 @@ class _Simulation:
 
     # --- the lifecycle's breadth (extended policy) -----------------------------------------
     def hear(self, event: FeedEvent) -> None:
-        if event.kind is FeedKind.RENEWED:
+        if event.kind in (FeedKind.RENEWED, FeedKind.CONVERTED):  # charge the new period
             self.renewed.append(event.order_id)
 
     def pause(self, msisdn: str) -> None:
@@ -440,6 +491,36 @@ class _Simulation:
             if refund is not None:
                 self.refunds += 1
                 self.refunded += refund.amount
+
+
+def _words(words: frozenset[str]) -> list[str]:
+    """A keyword set, its own-script words first, then the ASCII ones shortest first
+    (China's yes: 是, Y, YES); the ASCII ones repeated so there are at least three."""
+    found = sorted(words, key=lambda w: (w.isascii(), len(w), w))
+    while len(found) < 3:
+        found.append(found[-1])
+    return found
+
+
+def _wide(text: str) -> str:
+    """``text`` in full-width forms (C10a folds them back)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def _converting_trial() -> Service:
+    """A 14-day trial that becomes NEWS at its end, where the policy lets trials
+    convert (CT1)."""
+    return Service(
+        code="TRYNEWS",
+        sp_id="SP01",
+        sp_name="星辰科技",
+        name="新闻早报体验",
+        kind=OfferKind.TRIAL,
+        price=Decimal("0"),
+        access_code="10658001",
+        trial_days=14,
+        converts_to="NEWS",
+    )
 
 
 def _pack() -> Service:

@@ -41,6 +41,7 @@ from vas_lifecycle.notify import RecordingNotifier
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.records import FeedEvent
+from vas_lifecycle.regimes import Regime
 from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.store.base import Store
@@ -123,7 +124,9 @@ SUBSCRIBERS = ("+8613800000001", "+8613800000002", "+8613800000003")
 STEPS = (1, 3, 60, 3600, 6 * 3600, 86400, 3 * 86400)
 #: replies come mostly by SMS, sometimes through other channels (some not allowed)
 REPLY_CHANNELS = st.sampled_from(
-    [Channel.SMS] * 4 + [Channel.USSD, Channel.HOTLINE, Channel.WEB, Channel.IVR, Channel.SP_API]
+    [Channel.SMS] * 4
+    + [Channel.USSD, Channel.HOTLINE, Channel.WEB, Channel.IVR, Channel.SP_API]
+    + [Channel.CONSENT_GATEWAY]  # IN1: the only one under india_trai
 )
 
 
@@ -164,7 +167,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def make_catalog(self) -> Catalog:
         return demo_catalog()
 
-    def make_policy(self) -> Policy:
+    def make_policy(self) -> Policy | Regime:
+        """The rules: a policy, or a regime whose versions the lifecycle follows by
+        date (``Policy.regime("uk_psa")``)."""
         return Policy.china_mobile()
 
     def service_codes(self) -> list[str]:
@@ -248,8 +253,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         msisdn = before.msisdn if own_number else "+8613999999999"
         quoted = {"none": None, "right": before.code, "wrong": "1"}[code]
         command = self.lifecycle.confirm if accept else self.lifecycle.decline
+        gateway = channel is Channel.CONSENT_GATEWAY and accept
+        extra = {"attestation": f"cg-{self.charge_keys}"} if gateway else {}
         try:
-            after = command(order_id, msisdn=msisdn, channel=channel, code=quoted)
+            after = command(order_id, msisdn=msisdn, channel=channel, code=quoted, **extra)
         except (ConfirmationRefusedError, InvalidStateError) as err:
             assert self.lifecycle.get(order_id) == before, "a refused reply changed the order"
             event(f"reply refused: {getattr(err, 'reason', 'state')}")
@@ -260,14 +267,18 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(order_id=orders)
     def subscriber_confirms(self, order_id: str) -> None:
-        """The common happy path: the subscriber answers ``Y <code>`` by SMS a little later."""
+        """The common happy path: the subscriber answers ``Y <code>`` by SMS a little
+        later (through the consent gateway where only it confirms, IN1)."""
         self.clock.advance(dt.timedelta(seconds=30))
         before = self.lifecycle.get(order_id)
         if before.state is not OrderState.AWAITING_CONFIRMATION:
             return
+        channels = self.lifecycle.policy.operator_channels
+        channel = Channel.SMS if Channel.SMS in channels else min(channels)
+        extra = {"attestation": "cg-ok"} if channel is Channel.CONSENT_GATEWAY else {}
         try:
             after = self.lifecycle.confirm(
-                order_id, msisdn=before.msisdn, channel=Channel.SMS, code=before.code
+                order_id, msisdn=before.msisdn, channel=channel, code=before.code, **extra
             )
         except ConfirmationRefusedError as err:
             # only a closed window, or a request that has not gone out yet (C1a), may
@@ -460,12 +471,18 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(
         order_id=orders,
-        word=st.sampled_from(["Y", "是", "YES", "N", "否"]),
+        data=st.data(),
         full_width=st.booleans(),
         wait=st.sampled_from([1, 5, 60]),
     )
-    def sms_answer_with_code(self, order_id: str, word: str, full_width: bool, wait: int) -> None:
-        """The subscriber answers a confirmation request by SMS, quoting its code."""
+    def sms_answer_with_code(
+        self, order_id: str, data: st.DataObject, full_width: bool, wait: int
+    ) -> None:
+        """The subscriber answers a confirmation request by SMS, quoting its code, with
+        one of the policy's yes or no words."""
+        policy = self.lifecycle.policy
+        words = sorted(policy.confirm_words | policy.decline_words)
+        word = data.draw(st.sampled_from(words), label="word")
         self.clock.advance(dt.timedelta(seconds=wait))
         order = self.lifecycle.get(order_id)
         text = f"{word} {order.code or ''}"
@@ -480,8 +497,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         wait=st.sampled_from([10, 600, 3 * 3600]),
     )
     def sms_list_then_pick(self, msisdn: str, picks: list[int], separator: str, wait: int) -> None:
-        """``0000``, then numbers from that list, sometimes after the pick window (C8)."""
-        self._sms(msisdn, "0000", self.operator)
+        """``0000`` (the policy's list word), then numbers from that list, sometimes
+        after the pick window (C8)."""
+        self._sms(msisdn, min(self.lifecycle.policy.list_words), self.operator)
         self.clock.advance(dt.timedelta(seconds=wait))
         self._sms(msisdn, separator.join(map(str, picks)), self.operator)
 

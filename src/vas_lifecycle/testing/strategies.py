@@ -176,6 +176,18 @@ SMS_WORDS = (
     "TD WEATHER",
     "TD JOKE",
     "STOP",
+    # the regimes' words (UK1, US2, IN4, AU3) and revocations in other words
+    "stop all",
+    "STOP NEWS",
+    "END",
+    "Cancel",
+    "UNSUBSCRIBE",
+    "quit",
+    "REVOKE",
+    "opt out",
+    "INFO",
+    "please stop texting me",
+    "unsubscribe me",
 )
 
 
