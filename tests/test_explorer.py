@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from vas_lifecycle import Charge, Lifecycle
+import pytest
+
+from vas_lifecycle import Charge, Lifecycle, Policy, PolicyError
 from vas_lifecycle.testing import explore
 
 #: The depth the suite explores (about a minute on the 2-core development machine;
@@ -57,3 +59,21 @@ def test_every_sequence_of_three_actions_under_the_breadth_policy_keeps_every_ru
     found = explore(3, breadth=True)
     assert found.violation is None, found.report()
     assert found.depth == 3 and found.states < found.sequences
+
+
+@pytest.mark.parametrize("preset", [p for p in Policy.presets() if p != "china_mobile"])
+def test_r1_every_sequence_of_three_actions_under_each_preset_keeps_every_rule(
+    preset: str,
+) -> None:
+    """Each regime preset (its words, numbers, confirming channel and numbers, with
+    the small world's windows) explored exhaustively to depth 3 (about 10 s each);
+    the China preset is the depth-4 run above. Deeper by hand:
+    python -m vas_lifecycle.testing.explorer --preset uk_psa --depth 5."""
+    found = explore(3, preset=preset)
+    assert found.violation is None, found.report()
+    assert found.depth == 3 and found.states < found.sequences
+
+
+def test_an_unknown_preset_is_refused_before_anything_runs() -> None:
+    with pytest.raises(PolicyError, match="no preset 'martian'"):
+        explore(1, preset="martian")

@@ -59,7 +59,6 @@ __all__ = [
 
 A, B = "+8613800000001", "+8613800000002"
 NAMES = {A: "A", B: "B"}
-OPERATOR = "10086"
 START = pendulum.datetime(2026, 11, 24, 21, 0, tz="Asia/Shanghai")  # 3 h before midnight
 WRONG_CODE = "0001"  # never drawn: codes are 1000 to 9999
 
@@ -120,6 +119,8 @@ class _World:
     next_id: int
     gateway_down: bool
     breadth: bool = False
+    #: a regime preset (its version in force at the start, with the small windows)
+    preset: str = ""
 
 
 @attrs.define
@@ -130,12 +131,14 @@ class _Run:
     clock: ManualClock
     gateway: _Gateway
     ids: list[int]
+    breadth: bool = False
+    preset: str = ""
 
     def world(self) -> _World:
         store = self.lc.store
         assert isinstance(store, MemoryStore)
-        breadth = self.lc.policy.trial_converts
-        return _World(store, self.clock.now(), self.ids[0], self.gateway.down, breadth)
+        now, down = self.clock.now(), self.gateway.down
+        return _World(store, now, self.ids[0], down, self.breadth, self.preset)
 
 
 Action = tuple[str, Callable[[_Run], object]]
@@ -151,16 +154,34 @@ def _start(world: _World, make: LifecycleFactory) -> _Run:
         ids[0] += 1
         return f"x{ids[0]}"
 
+    policy = _policy(world)
+    breadth = world.breadth or policy.trial_converts  # a preset whose trials convert
     lc = make(
-        breadth_catalog() if world.breadth else small_catalog(),
-        policy=breadth_policy() if world.breadth else small_policy(),
+        breadth_catalog() if breadth else small_catalog(),
+        policy=policy,
         clock=clock,
         notifier=gateway,
         store=world.store.copy(),
         ids=new_id,
         rng=random.Random(ids[0]),
     )
-    return _Run(lc, clock, gateway, ids)
+    return _Run(lc, clock, gateway, ids, breadth, world.preset)
+
+
+def _policy(world: _World) -> Policy:
+    """The world's rules: a preset's version in force at the start with the small
+    policy's windows, the breadth policy, or the small policy."""
+    if world.preset:
+        day = START.in_timezone(Policy.regime(world.preset).timezone).date()
+        small = small_policy()
+        return attrs.evolve(
+            Policy.preset(world.preset, on=day),
+            confirmation_window=small.confirmation_window,
+            pick_window=small.pick_window,
+            trial_reminder_lead=small.trial_reminder_lead,
+            sp_daily_request_limit=small.sp_daily_request_limit,
+        )
+    return breadth_policy() if world.breadth else small_policy()
 
 
 def _orders(run: _Run) -> list[Order]:
@@ -189,12 +210,20 @@ def actions(run: _Run) -> list[Action]:
             out.append((f"{sp} requests {code} for {name}", _request(who, code, Channel.SP_API)))
         out.append((f"{name} orders NEWS on the web", _request(who, "NEWS", Channel.WEB)))
         out.append((f"{name} orders JOKE by SMS", _request(who, "JOKE", Channel.SMS)))
-        texts = ["Y", "N", "0000", "1", f"Y {WRONG_CODE}"]
-        texts += [f"Y {o.code}" for o in run.lc.live_orders(who) if o.code is not None]
+        yes, no, listing, stop, operator = _words(run.lc.policy)
+        texts = [yes, no, listing, "1", f"{yes} {WRONG_CODE}"]
+        texts += [f"{yes} {o.code}" for o in run.lc.live_orders(who) if o.code is not None]
         for text in texts:
-            out.append((f"{name} texts {text!r} to {OPERATOR}", _text(who, text, OPERATOR)))
-        for text, to in (("TD", "10658001"), ("TD NEWS", "10658001"), ("TD", "10658002")):
+            out.append((f"{name} texts {text!r} to {operator}", _text(who, text, operator)))
+        here = [(stop, "10658001"), (f"{stop} NEWS", "10658001"), (stop, "10658002")]
+        here += [(word, "10658001") for word in sorted(run.lc.policy.all_here_words)]
+        for text, to in here:
             out.append((f"{name} texts {text!r} to {to}", _text(who, text, to)))
+        if Channel.CONSENT_GATEWAY in run.lc.policy.operator_channels:
+            for order in run.lc.live_orders(who):
+                if order.state is OrderState.AWAITING_CONFIRMATION:
+                    label = f"the consent gateway confirms {_label(order)}"
+                    out.append((label, _gateway_yes(order)))
     for order in _orders(run):
         if order.is_live:
             out.append((f"hotline cancels {_label(order)}", _cancel(order.id)))
@@ -218,9 +247,24 @@ def actions(run: _Run) -> list[Action]:
     out.append(("dispatch", lambda r: r.lc.dispatch()))
     flip = "up" if run.gateway.down else "down"
     out.append((f"gateway goes {flip}", _flip))
-    if run.lc.policy.trial_converts:
+    if run.breadth:
         out += _breadth_actions(run)
     return out
+
+
+def _words(policy: Policy) -> tuple[str, str, str, str, str]:
+    """The texts the parties send under ``policy``: its shortest yes and no, its list
+    word, its unsubscribe word (``TD`` in China) and its operator number."""
+    yes = min(policy.confirm_words, key=lambda w: (len(w), w))
+    no = min(policy.decline_words, key=lambda w: (len(w), w))
+    stop = "TD" if "TD" in policy.unsubscribe_words else min(policy.unsubscribe_words)
+    return yes, no, min(policy.list_words), stop, policy.operator_number
+
+
+def _gateway_yes(order: Order) -> Callable[[_Run], object]:
+    return lambda r: r.lc.confirm(
+        order.id, msisdn=order.msisdn, channel=Channel.CONSENT_GATEWAY, attestation="cg"
+    )
 
 
 def _breadth_actions(run: _Run) -> list[Action]:
@@ -393,6 +437,7 @@ def explore(
     make_lifecycle: LifecycleFactory = Lifecycle,
     progress: Callable[[int, int, int], None] | None = None,
     breadth: bool = False,
+    preset: str = "",
 ) -> Exploration:
     """Every sequence of up to ``depth`` actions in the small world, breadth first.
 
@@ -403,12 +448,16 @@ def explore(
         progress: called with (depth reached, actions run, states) after each level.
         breadth: explore under :func:`breadth_policy`, with a pack and a trial that
             converts, and the actions they add (claims, refunds).
+        preset: explore under a regime preset (``Policy.presets()``): its version in
+            force at the start, with the small windows, its words and numbers.
 
     Returns:
         The coverage, and the shortest sequence that breaks an invariant, if any.
     """
     began = time.perf_counter()
-    root = _World(MemoryStore(), START, 0, False, breadth)
+    if preset:
+        Policy.regime(preset)  # an unknown name is a PolicyError before anything runs
+    root = _World(MemoryStore(), START, 0, False, breadth, preset)
     first = _start(root, make_lifecycle)
     seen: dict[object, tuple[object, str] | None] = {_key(first): None}
     frontier: list[tuple[object, _World]] = [(_key(first), root)]
@@ -467,13 +516,14 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - command li
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--breadth", action="store_true", help="the issue-18 world")
+    parser.add_argument("--preset", default="", help="a regime preset (Policy.presets())")
     args = parser.parse_args(argv)
     logging.getLogger("vas_lifecycle").setLevel(logging.ERROR)  # the gateway goes down often
 
     def show(level: int, runs: int, states: int) -> None:
         print(f"  depth {level}: {runs:,} actions, {states:,} states", flush=True)
 
-    found = explore(args.depth, progress=show, breadth=args.breadth)
+    found = explore(args.depth, progress=show, breadth=args.breadth, preset=args.preset)
     print(found.report())
     return 1 if found.violation is not None else 0
 
