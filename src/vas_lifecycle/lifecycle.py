@@ -160,12 +160,12 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
             InvalidArgumentError: a conversion consent the rules do not allow.
         """
         number = self._msisdn(msisdn)
-        service = self.catalog.get(service_code)
+        service, policy = self.catalog.get(service_code), self.policy
         chan = arguments.channel(channel)
-        lang = arguments.language(language, self.policy)
+        lang = arguments.language(language, policy)
         given = arguments.text(actor, "actor", ACTOR_LIMIT)
         evidence = arguments.text(text, "text", EVIDENCE_LIMIT)
-        target = arguments.conversion(conversion_consent, service, chan, self.catalog, self.policy)
+        target = arguments.conversion(conversion_consent, service, chan, self.catalog, policy)
         # a consent to convert is a fact of the request (none: the digest as before)
         facts = (number, service.code, chan, lang, given, evidence, *_converts(target))
         keyed = None if idempotency_key is None else _keyed(idempotency_key, sp_id, *facts)

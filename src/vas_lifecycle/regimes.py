@@ -183,6 +183,8 @@ class Regime:
     dated: tuple[tuple[dt.date, pendulum.DateTime, Policy], ...] = attrs.field(
         init=False, eq=False, repr=False
     )
+    #: the policy, when one is in force at every instant (a fixed regime), else None
+    only: Policy | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         days = {v.effective for v in self.versions}
@@ -198,12 +200,8 @@ class Regime:
                 if getattr(policy, name) != getattr(built[0][2], name):
                     raise PolicyError(f"the versions of {self.name!r} must keep one {name}")
         object.__setattr__(self, "dated", tuple(built))
-
-    @property
-    def only(self) -> Policy | None:
-        """The policy, when one is in force at every instant (a fixed regime)."""
-        first, _, policy = self.dated[0]
-        return policy if len(self.dated) == 1 and first == EVER else None
+        fixed = len(built) == 1 and built[0][0] == EVER
+        object.__setattr__(self, "only", built[0][2] if fixed else None)
 
     @property
     def country_code(self) -> str:

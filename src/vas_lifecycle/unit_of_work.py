@@ -158,6 +158,9 @@ class Context:
     def in_force(self, now: pendulum.DateTime) -> tuple[Policy, Renderer]:
         """The policy in force at ``now``, with its renderer; PolicyError before the
         regime's first version."""
+        first, policy, renderer = self.policies[-1]  # the latest: nearly always
+        if now >= first:
+            return policy, renderer
         for first, policy, renderer in reversed(self.policies):
             if now >= first:
                 return policy, renderer
