@@ -247,10 +247,12 @@ class SmsSession:
         services ended by one text are confirmed by one text (US2)."""
         orders = list(orders)
         live = [o for o in orders if o.is_live]
-        items = self.uow.renderer.items(live, self.language, numbered=True) if live else ""
-        if live and self.policy.acknowledge_opt_out:
+        policy, items = self.policy, ""
+        if live and (policy.acknowledge_opt_out or policy.one_opt_out_text):
+            items = self.uow.renderer.items(live, self.language, numbered=True)
+        if live and policy.acknowledge_opt_out:
             self.reply(NoticeKind.OPT_OUT_RECEIVED, extra={"items": items})
-        together = self.uow.new_id() if len(live) > 1 and self.policy.one_opt_out_text else ""
+        together = self.uow.new_id() if len(live) > 1 and policy.one_opt_out_text else ""
         for order in orders:
             if order.is_live:
                 command = Unsubscribe(order.id, Channel.SMS, None, self.evidence)
