@@ -33,7 +33,6 @@ REGIMES_DOC = DOC.parent / "regimes.md"
 #: What the presets do not yet express, by rule id (kept here so the page says it).
 NOT_YET = {
     "UK8": "the DMCC Act's reminders and cooling-off: a future-dated version once its date is set",
-    "US4": "the FCC's revoke-all rule (from 31 Jan 2027): consent to every program of a sender",
     "AU1": "the one resend of an unanswered confirmation within 1 h",
     "IN7": "the 3-day notice before packs valid over 7 days (one renewal lead: IN3's 24 h)",
     "CN25a-c": "China's 2025 version (trials after a C1 confirmation, 5-day notice before "
@@ -74,8 +73,8 @@ def _spans(regime: Regime) -> dict[str, str]:
     """Each rule of the regime's own versions: from when, and until when if retired."""
     found: dict[str, str] = {}
     for version in regime.versions:
-        for rule in version.rules:
-            found[rule] = f"from {version.effective.isoformat()}"
+        for rule in version.rules:  # a later version may extend a rule: its first day
+            found.setdefault(rule, f"from {version.effective.isoformat()}")
         for rule in version.retired:
             last = version.effective - dt.timedelta(days=1)
             found[rule] = found[rule].replace("from ", "") + f" – {last.isoformat()}"

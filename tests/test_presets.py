@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import make_catalog
 from vas_lifecycle import (
+    Catalog,
     Channel,
     ChargeRefusedError,
     ConfirmationRefusedError,
@@ -19,10 +20,12 @@ from vas_lifecycle import (
     ManualClock,
     MemoryStore,
     NoticeKind,
+    OfferKind,
     Policy,
     PolicyError,
     ReasonCode,
     RecordingNotifier,
+    Service,
 )
 from vas_lifecycle.cli.simulation import simulate
 from vas_lifecycle.testing import check_invariants
@@ -201,3 +204,35 @@ def test_r1_a_simulated_month_under_every_preset_keeps_every_invariant(preset: s
         assert "monthly_reminder" not in report.notices_by_kind or preset == "us_ctia"
     if "card_trials" in preset:
         assert report.notices_by_kind["conversion_reminder"] > 0  # CT1 exercised
+
+
+def test_us4_from_31_january_2027_an_opt_out_revokes_every_program_of_that_sp() -> None:
+    """A future-dated version: before it, STOP ends what is on that shortcode; from
+    it, every live service of the SP behind the shortcode, on any of its numbers, and
+    none of another SP's."""
+    ring = Service(
+        code="RING",
+        sp_id="SP01",
+        sp_name="星辰科技",
+        name="彩铃",
+        kind=OfferKind.SUBSCRIPTION,
+        price=Decimal("2.00"),
+        access_code="10658009",
+    )
+    catalog = Catalog([*make_catalog(), ring])
+    sub = "+12025550126"
+    for day, ended in ((dt.date(2027, 1, 30), {"NEWS"}), (dt.date(2027, 1, 31), {"NEWS", "RING"})):
+        clock = ManualClock(pendulum.datetime(day.year, day.month, day.day, 15, tz="UTC"))
+        lc = Lifecycle(
+            catalog, policy=Policy.regime("us_ctia"), clock=clock, notifier=RecordingNotifier()
+        )
+        orders = {}
+        for code in ("NEWS", "RING", "MUSIC7"):
+            order = lc.request(sub, code, channel=Channel.WEB)
+            if order.code is not None:
+                _confirm(lc, clock, order.id, sub)
+            orders[code] = order.id
+        lc.handle_sms(sub, "STOP", to="10658001")
+        gone = {code for code, oid in orders.items() if lc.get(oid).state.value == "cancelled"}
+        assert gone == ended, day
+        assert check_invariants(lc) == []

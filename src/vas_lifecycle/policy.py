@@ -53,6 +53,9 @@ class UnsubscribeScope(enum.StrEnum):
     #: the sender's latest live order on that access code (UK1: ``STOP`` ends that
     #: service; ``all_here_words`` end the rest)
     LATEST = "latest"
+    #: every live order of the sender with the SP behind that access code, on any of
+    #: its numbers (US4: revoking consent revokes it for all of that sender's programs)
+    SP = "sp"
 
 
 def _cap(instance: object, attribute: attrs.Attribute[Decimal | None], value: object) -> None:

@@ -219,6 +219,13 @@ US_CTIA = Regime(
             sources=("Cal. Bus. & Prof. Code §17600 ff. as amended by AB 2863, 1 Jul 2025",),
             note="California's automatic-renewal law, applied to every subscriber",
         ),
+        Version(
+            effective=dt.date(2027, 1, 31),
+            changes={"words": {"unsubscribe_scope": UnsubscribeScope.SP}},
+            rules=("US4",),
+            sources=("FCC 24-24 and its delay order: revoke-all from 31 Jan 2027",),
+            note="a future-dated version: an opt-out ends every program of that SP",
+        ),
     ),
 )
 

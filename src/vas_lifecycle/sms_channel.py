@@ -208,7 +208,8 @@ class SmsSession:
 
     def unsubscribe_here(self, service_code: str | None, *, everything: bool = False) -> None:
         """``TD`` / ``QX`` to an access code (C9): that service, or all of that number;
-        UK1: ``STOP`` the latest service there, ``STOP ALL`` all of them."""
+        UK1: ``STOP`` the latest service there, ``STOP ALL`` all of them; US4 (from 31
+        Jan 2027): ``STOP`` every service of that SP, on any of its numbers."""
         targets = [
             o
             for o in self.orders
@@ -225,9 +226,12 @@ class SmsSession:
                 return
             self.reply(NoticeKind.NOTHING_TO_CANCEL, extra={"access_code": self.to})
             return
-        latest = self.policy.unsubscribe_scope is UnsubscribeScope.LATEST
-        if latest and service_code is None and not everything:
+        scope = self.policy.unsubscribe_scope
+        if scope is UnsubscribeScope.LATEST and service_code is None and not everything:
             targets = [max(targets, key=lambda o: (o.requested_at, o.id))]
+        elif scope is UnsubscribeScope.SP and service_code is None:
+            senders = {o.sp_id for o in targets}
+            targets = [o for o in self.orders if o.is_live and o.sp_id in senders]
         self.cancel(targets)
 
     def flag(self, to_operator: bool) -> None:
