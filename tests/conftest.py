@@ -14,7 +14,16 @@ import pendulum
 import pytest
 from hypothesis import HealthCheck, settings
 
-from vas_lifecycle import Catalog, Lifecycle, ManualClock, Policy, RecordingNotifier
+from vas_lifecycle import (
+    Catalog,
+    Lifecycle,
+    ManualClock,
+    MemoryStore,
+    Policy,
+    RecordingNotifier,
+    SQLiteStore,
+    Store,
+)
 from vas_lifecycle.testing import demo_catalog
 
 # CI is derandomized so a landing never depends on luck; dev runs explore new seeds,
@@ -58,3 +67,12 @@ def lc(catalog: Catalog, clock: ManualClock, notifier: RecordingNotifier) -> Lif
     return Lifecycle(
         catalog, policy=Policy.china_mobile(), clock=clock, notifier=notifier, rng=random.Random(7)
     )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """A store for a rule test: each runs on memory and on SQLite (a module may
+    define its own ``store``)."""
+    if request.param == "memory":
+        return MemoryStore()
+    return SQLiteStore(tmp_path / "rules.db")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
-from pathlib import Path
 
 import pendulum
 import pytest
@@ -25,23 +23,13 @@ from vas_lifecycle import (
     OrderState,
     Policy,
     RecordingNotifier,
-    SQLiteStore,
     Store,
 )
 from vas_lifecycle.sms import CommandKind, parse
 from vas_lifecycle.testing import check_invariants
 
-STORES: dict[str, Callable[[Path], Store]] = {
-    "memory": lambda _: MemoryStore(),
-    "sqlite": lambda tmp: SQLiteStore(tmp / "grammar.db"),
-}
 #: where the demo catalog's subscriptions (NEWS, WEATHER) and trials live
 SUBSCRIPTIONS, TRIALS = "10658001", "10658002"
-
-
-@pytest.fixture(params=sorted(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return STORES[request.param](tmp_path)
 
 
 def _world(

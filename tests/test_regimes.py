@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import attrs
 import pendulum
@@ -29,7 +27,6 @@ from vas_lifecycle import (
     ReasonCode,
     RecordingNotifier,
     Regime,
-    SQLiteStore,
     Store,
     Version,
 )
@@ -196,16 +193,6 @@ def test_in1_the_india_preset_has_the_windows_by_channel_and_only_the_consent_ga
 
 
 # --- a Lifecycle that follows the versions ------------------------------------------------
-
-STORES: dict[str, Callable[[Path], Store]] = {
-    "memory": lambda _: MemoryStore(),
-    "sqlite": lambda tmp: SQLiteStore(tmp / "regimes.db"),
-}
-
-
-@pytest.fixture(params=sorted(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return STORES[request.param](tmp_path)
 
 
 def _uk_catalog() -> Catalog:

@@ -71,6 +71,28 @@ def _stop_pack(symbol: str, *, stop_all: bool) -> TemplateSet:
 
 _WORDS_YES_NO = {"confirm_words": {"YES", "Y"}, "decline_words": {"NO", "N"}}
 
+
+def _locale(
+    country_code: str,
+    timezone: str,
+    currency: str,
+    operator_number: str,
+    pack: TemplateSet,
+    rule_ids: Mapping[NoticeKind | ReasonCode, str],
+) -> dict[str, object]:
+    """A preset's locale group: where it is, its money, its number, its texts (in
+    English) and the rule ids it names its own."""
+    return {
+        "country_code": country_code,
+        "timezone": timezone,
+        "currency": currency,
+        "language": "en",
+        "operator_number": operator_number,
+        "templates": (pack,),
+        "rule_ids": rule_ids,
+    }
+
+
 CHINA_MOBILE = Regime(
     name="china_mobile",
     title="China Mobile (MII / MIIT)",
@@ -95,19 +117,18 @@ UK_PSA = Regime(
         Version(
             effective=dt.date(2018, 1, 13),
             changes={
-                "locale": {
-                    "country_code": "44",
-                    "timezone": "Europe/London",
-                    "currency": "GBP",
-                    "language": "en",
-                    "operator_number": "150",
-                    "templates": (_stop_pack("£", stop_all=True),),
-                    "rule_ids": {
+                "locale": _locale(
+                    "44",
+                    "Europe/London",
+                    "GBP",
+                    "150",
+                    _stop_pack("£", stop_all=True),
+                    {
                         ReasonCode.SPEND_CAP: "UK7",
                         NoticeKind.CANCELLED: "UK1",
                         NoticeKind.NOTHING_TO_CANCEL: "UK1",
                     },
-                },
+                ),
                 "consent": _WORDS_YES_NO,
                 "quiet_hours": {"quiet_hours": None},
                 "words": {
@@ -169,19 +190,18 @@ US_CTIA = Regime(
         Version(
             effective=dt.date(2025, 4, 11),
             changes={
-                "locale": {
-                    "country_code": "1",
-                    "timezone": "America/New_York",
-                    "currency": "USD",
-                    "language": "en",
-                    "operator_number": "611",
-                    "templates": (_stop_pack("$", stop_all=False),),
-                    "rule_ids": {
+                "locale": _locale(
+                    "1",
+                    "America/New_York",
+                    "USD",
+                    "611",
+                    _stop_pack("$", stop_all=False),
+                    {
                         NoticeKind.CONFIRMATION_REQUEST: "US1",
                         NoticeKind.CANCELLED: "US2",
                         NoticeKind.OPTED_OUT: "US2",
                     },
-                },
+                ),
                 "consent": _WORDS_YES_NO,
                 "quiet_hours": {"quiet_hours": None},
                 "words": {
@@ -236,20 +256,19 @@ AUSTRALIA_ACMA = Regime(
         Version(
             effective=dt.date(2011, 1, 1),
             changes={
-                "locale": {
-                    "country_code": "61",
-                    "timezone": "Australia/Sydney",
-                    "currency": "AUD",
-                    "language": "en",
-                    "operator_number": "1555",
-                    "templates": (_stop_pack("A$", stop_all=False),),
-                    "rule_ids": {
+                "locale": _locale(
+                    "61",
+                    "Australia/Sydney",
+                    "AUD",
+                    "1555",
+                    _stop_pack("A$", stop_all=False),
+                    {
                         NoticeKind.CONFIRMATION_REQUEST: "AU1",
                         NoticeKind.SPEND_REMINDER: "AU2",
                         NoticeKind.CANCELLED: "AU3",
                         NoticeKind.OPTED_OUT: "AU3",
                     },
-                },
+                ),
                 "consent": _WORDS_YES_NO,
                 "quiet_hours": {"quiet_hours": None},
                 "words": {
@@ -309,14 +328,13 @@ INDIA_TRAI = Regime(
         Version(
             effective=dt.date(2013, 7, 1),
             changes={
-                "locale": {
-                    "country_code": "91",
-                    "timezone": "Asia/Kolkata",
-                    "currency": "INR",
-                    "language": "en",
-                    "operator_number": "155223",
-                    "templates": (_INDIA_PACK,),
-                    "rule_ids": {
+                "locale": _locale(
+                    "91",
+                    "Asia/Kolkata",
+                    "INR",
+                    "155223",
+                    _INDIA_PACK,
+                    {
                         NoticeKind.CONFIRMATION_REQUEST: "IN1",
                         NoticeKind.PURCHASE_REQUEST: "IN1",
                         NoticeKind.ACTIVATED: "IN2",
@@ -326,7 +344,7 @@ INDIA_TRAI = Regime(
                         ReasonCode.NOT_OPERATOR_CHANNEL: "IN1",
                         ReasonCode.WINDOW_CLOSED: "IN1",
                     },
-                },
+                ),
                 "consent": {
                     **_WORDS_YES_NO,
                     "confirmation_window": dt.timedelta(minutes=60),
