@@ -59,7 +59,10 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
 
     Args:
         catalog: the services on sale.
-        policy: the rule parameters; ``Policy.china_mobile()`` by default.
+        policy: the rule parameters; ``Policy.china_mobile()`` by default. A
+            :class:`Regime` (``Policy.regime("uk_psa")``) is followed by date: each
+            command runs under the version in force at its instant, and one before
+            the regime's first version is refused with ``PolicyError``.
         clock: the only source of time; ``SystemClock()`` by default.
         notifier: delivers notices. Without one (the default) nothing is ever handed
             over or marked delivered: notices wait in the outbox for a Lifecycle with a
@@ -82,7 +85,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
     backends (:class:`~vas_lifecycle.publisher.EventFeed`).
 
     Raises:
-        PolicyError: the policy cannot serve the catalog.
+        PolicyError: the policy (any version of the regime) cannot serve the catalog.
     """
 
     def __init__(
