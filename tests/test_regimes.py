@@ -88,6 +88,12 @@ def test_a_version_that_names_a_field_outside_its_group_is_refused(
 
 def test_a_regime_is_validated_when_built() -> None:
     day = dt.date(2020, 1, 1)
+    for versions in ("v1", [day], None):
+        with pytest.raises(PolicyError, match="versions are"):
+            Regime(name="r", versions=versions)  # type: ignore[arg-type]
+    for effective in (dt.datetime(2020, 1, 1, tzinfo=dt.UTC), "2020-01-01"):
+        with pytest.raises(PolicyError, match="effective day is a date"):
+            Version(effective=effective)  # type: ignore[arg-type]
     with pytest.raises(PolicyError, match="at least one version"):
         Regime(name="r", versions=())
     with pytest.raises(PolicyError, match="date order"):

@@ -132,6 +132,12 @@ def _changes(value: Mapping[str, Mapping[str, object]]) -> Mapping[str, Mapping[
     return MappingProxyType(checked)
 
 
+def _day(value: object) -> dt.date:
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise PolicyError(f"a version's effective day is a date, got {type(value).__name__}")
+    return value
+
+
 def _ids(value: Iterable[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         raise PolicyError("rule ids and sources are a collection of texts, not one text")
@@ -144,7 +150,7 @@ class Version:
     time zone), ``changes`` (``{group: {field: value}}``) over the version before;
     ``rules`` in force from then on, ``retired`` no longer; where the rules come from."""
 
-    effective: dt.date
+    effective: dt.date = attrs.field(converter=_day)
     changes: Mapping[str, Mapping[str, object]] = attrs.field(factory=dict, converter=_changes)
     rules: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     retired: tuple[str, ...] = attrs.field(default=(), converter=_ids)
@@ -157,7 +163,13 @@ class Version:
 
 
 def _versions(value: Iterable[Version]) -> tuple[Version, ...]:
-    return tuple(value)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise PolicyError("a regime's versions are a sequence of Version")
+    found = tuple(value)
+    for version in found:
+        if not isinstance(version, Version):
+            raise PolicyError(f"a regime's versions are Version, got {type(version).__name__}")
+    return found
 
 
 def _in_order(instance: Regime, attribute: object, value: tuple[Version, ...]) -> None:
