@@ -236,3 +236,41 @@ def test_us4_from_31_january_2027_an_opt_out_revokes_every_program_of_that_sp() 
         gone = {code for code, oid in orders.items() if lc.get(oid).state.value == "cancelled"}
         assert gone == ended, day
         assert check_invariants(lc) == []
+
+
+def test_in7_packs_valid_over_seven_days_are_notified_three_days_before_they_renew() -> None:
+    def pack(code: str, days: int) -> Service:
+        return Service(
+            code=code,
+            sp_id="SP01",
+            sp_name="星辰科技",
+            name="数据包",
+            kind=OfferKind.SUBSCRIPTION,
+            price=Decimal("30.00"),
+            access_code="10658001",
+            validity_days=days,
+        )
+
+    india = Policy.preset("india_trai", dt.date(2026, 5, 4))
+    assert india.renewal_lead_for(7) == dt.timedelta(hours=24)  # IN3
+    assert india.renewal_lead_for(28) == dt.timedelta(days=3)  # IN7
+    with pytest.raises(PolicyError, match="long_pack_notice"):
+        Policy.china_mobile(long_pack_notice=(0, dt.timedelta(days=3)))
+    catalog = Catalog([pack("PACK7", 7), pack("PACK28", 28)])
+    clock = ManualClock(pendulum.datetime(2026, 5, 4, 6, tz="UTC"))
+    lc = Lifecycle(
+        catalog, policy=Policy.regime("india_trai"), clock=clock, notifier=RecordingNotifier()
+    )
+    sub = "+919812345670"
+    leads = {}
+    for code in ("PACK7", "PACK28"):
+        order = lc.request(sub, code, channel=Channel.WEB)
+        _confirm(lc, clock, order.id, sub)
+        active = lc.get(order.id)
+        assert active.pack is not None and active.pack.valid_until is not None
+        assert active.remind_at is not None
+        leads[code] = active.pack.valid_until - active.remind_at
+    assert leads == {"PACK7": dt.timedelta(hours=24), "PACK28": dt.timedelta(days=3)}
+    clock.advance(dt.timedelta(days=29))
+    lc.run_due()
+    assert check_invariants(lc, settled=True) == []  # renewed in time, or lapsed

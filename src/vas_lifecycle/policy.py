@@ -92,6 +92,23 @@ def _maybe_positive(
         _positive(instance, attribute, value)  # type: ignore[arg-type]
 
 
+def _long_pack_notice(
+    instance: object, attribute: object, value: tuple[int, dt.timedelta] | None
+) -> None:
+    if value is None:
+        return
+    if (
+        not isinstance(value, tuple)
+        or len(value) != 2
+        or not isinstance(value[0], int)
+        or isinstance(value[0], bool)
+        or value[0] < 1
+        or not isinstance(value[1], dt.timedelta)
+        or value[1] <= dt.timedelta(0)
+    ):
+        raise PolicyError(f"long_pack_notice must be (days >= 1, a positive lead), got {value!r}")
+
+
 def _divides_year(instance: object, attribute: object, value: object) -> None:
     if value not in (1, 2, 3, 4, 6, 12) or isinstance(value, bool):
         raise PolicyError(
@@ -323,6 +340,11 @@ class Policy:
     # IN3, IN7, CN25b: a notice this long before each renewal of a pack that renews by
     # itself; a renewal without it lapses the pack (reason renewal_not_notified)
     renewal_notice_lead: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)
+    #: IN7: packs valid more than this many days are notified at least ``lead``
+    #: before they renew, as ``(days, lead)`` (TRAI: 7 days, 3 days); None: one lead
+    long_pack_notice: tuple[int, dt.timedelta] | None = attrs.field(
+        default=None, validator=_long_pack_notice
+    )
     # IN7: each renewal of a pack needs a fresh confirmation (it lapses without one)
     renewal_requires_consent: bool = False
     # CT1: a trial may convert to its paid subscription (never in China: C6), only
@@ -458,6 +480,14 @@ class Policy:
             return self.confirmation_window
         return self.confirmation_windows.get(channel, self.confirmation_window)
 
+    def renewal_lead_for(self, validity_days: int) -> dt.timedelta | None:
+        """How long before a pack of ``validity_days`` renews its notice is due (IN3;
+        IN7: longer for long packs); None: the policy sends none."""
+        lead, long = self.renewal_notice_lead, self.long_pack_notice
+        if lead is not None and long is not None and validity_days > long[0]:
+            return max(lead, long[1])
+        return lead
+
     def reminder_lead_for(self, trial: dt.timedelta) -> dt.timedelta:
         """How long before a trial's end its reminder is due (C6)."""
         if trial > self.trial_reminder_lead:
@@ -497,8 +527,8 @@ class Policy:
             raise PolicyError(
                 f"service {service.code!r} costs {service.price}, above the per-charge cap {cap}"
             )
-        lead = self.renewal_notice_lead
         days = service.validity_days
+        lead = None if days is None else self.renewal_lead_for(days)
         if (
             days is not None
             and service.auto_renew

@@ -359,7 +359,10 @@ INDIA_TRAI = Regime(
                     "one_opt_out_text": True,
                     "revocation_hints": {"STOP", "UNSUBSCRIBE", "CANCEL", "DEACTIVATE"},
                 },
-                "renewals": {"renewal_notice_lead": dt.timedelta(hours=24)},
+                "renewals": {
+                    "renewal_notice_lead": dt.timedelta(hours=24),
+                    "long_pack_notice": (7, dt.timedelta(days=3)),
+                },
                 "refunds": {"refund_window": dt.timedelta(hours=24)},
                 "spend": {"monthly_reminder": False},
             },

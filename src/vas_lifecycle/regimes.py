@@ -94,6 +94,7 @@ GROUPS: Mapping[str, frozenset[str]] = MappingProxyType(
             {
                 "first_period",
                 "renewal_notice_lead",
+                "long_pack_notice",
                 "renewal_requires_consent",
                 "cancel_after_inactivity",
             }

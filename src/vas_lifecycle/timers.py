@@ -93,7 +93,7 @@ def validity(
     kept out of the quiet hours (C16) and not before ``now``."""
     until = later(start, pack.length)
     facts = {"valid_until": until.isoformat()}
-    lead = policy.renewal_notice_lead
+    lead = policy.renewal_lead_for(pack.validity_days)
     if pack.auto_renew and lead is not None and not policy.renewal_requires_consent:
         notice = before_quiet_hours(later(until, -lead), policy, not_before=now)
         facts["remind_at"] = notice.isoformat()
@@ -104,7 +104,8 @@ def notified(order: Order, policy: Policy) -> bool:
     """IN3: was the renewal notice of the order's current validity period recorded
     at least the policy's lead before its end? Always, with no lead, or where each
     renewal asks a fresh confirmation (IN7: the request tells, and asks)."""
-    lead, pack, at = policy.renewal_notice_lead, order.pack, order.reminded_at
+    pack, at = order.pack, order.reminded_at
+    lead = None if pack is None else policy.renewal_lead_for(pack.validity_days)
     if lead is None or policy.renewal_requires_consent:
         return True
     if pack is None or pack.valid_until is None or pack.valid_from is None or at is None:
