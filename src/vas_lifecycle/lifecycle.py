@@ -511,13 +511,15 @@ def _billing_pass(
 def _outbox(lc: Lifecycle, senders: int) -> Outbox:
     """The outbox of ``lc``: its notifier and retry rules, the quiet hours (C16), and
     ``senders`` background threads to hand commands' notices over."""
-    dated = lc.regime.dated
+    regime, dated = lc.regime, lc.regime.dated
     return Outbox(
         lc.store,
         lc.notifier,
         lc.delivery,
         lc._now,
-        hold=lambda notice, now: timers.held_until(notice.kind, now, _nearest(dated, now)),
+        hold=lambda notice, now: timers.held_until(
+            notice.kind, now, regime.policy_at(now, or_first=True)
+        ),
         unordered=frozenset().union(*(policy.quiet_kinds for _, _, policy in dated)),
         senders=senders,
     )
@@ -544,12 +546,3 @@ def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: 
         after_commit=lc._outbox.hand_over() if deliver else None,
         after_feed=lc.feed.after_commit,
     )
-
-
-def _nearest(dated: tuple[tuple[dt.date, dt.datetime, Policy], ...], now: dt.datetime) -> Policy:
-    """The policy in force at ``now``, or the first one before the regime begins
-    (what holds a notice back for the quiet hours asks no refusal)."""
-    for _, first, policy in reversed(dated):
-        if now >= first:
-            return policy
-    return dated[0][2]

@@ -271,25 +271,21 @@ class Regime:
                 return policy
         raise self._none_before(day.isoformat())
 
-    def policy_at(self, when: dt.datetime) -> Policy:
-        """The policy in force at the instant ``when`` (see :meth:`policy_on`)."""
+    def policy_at(self, when: dt.datetime, *, or_first: bool = False) -> Policy:
+        """The policy in force at the instant ``when`` (see :meth:`policy_on`); with
+        ``or_first``, the first version before the regime begins instead of a
+        ``PolicyError`` (for what only reads: the outbox, the checker)."""
         for _, first, policy in reversed(self.dated):
             if when >= first:
                 return policy
+        if or_first:
+            return self.dated[0][2]
         raise self._none_before(when.isoformat())
 
     def _none_before(self, asked: str) -> PolicyError:
         return PolicyError(
             f"{self.name!r} has no rules before {self.dated[0][0].isoformat()} (asked for {asked})"
         )
-
-    def version_on(self, day: dt.date) -> Version | None:
-        """This regime's own version in force on ``day`` (None: none yet)."""
-        found = None
-        for version in self.versions:
-            if version.effective <= day:
-                found = version
-        return found
 
     def rules_on(self, day: dt.date) -> tuple[str, ...]:
         """The rule ids in force on ``day`` (the base's first, for an overlay)."""

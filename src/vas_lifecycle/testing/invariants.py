@@ -151,17 +151,9 @@ class History:
         return self.by_order.get(order_id, [])
 
     def policy_at(self, when: dt.datetime) -> Policy:
-        """The regime's policy in force at ``when`` (its first before it begins)."""
-        return policy_at(self.regime, when)
-
-
-def policy_at(regime: Regime, when: dt.datetime) -> Policy:
-    """``regime``'s policy in force at ``when``, or its first one before it begins
-    (what happened then is checked by the first rules the regime has)."""
-    for _, first, policy in reversed(regime.dated):
-        if when >= first:
-            return policy
-    return regime.dated[0][2]
+        """The regime's policy in force at ``when`` (its first before it begins:
+        what happened then is checked by the first rules the regime has)."""
+        return self.regime.policy_at(when, or_first=True)
 
 
 Check = Callable[[History], Iterable[InvariantViolation]]
@@ -598,14 +590,14 @@ def rule_c17_monthly_reminders(lifecycle: Lifecycle, settled: bool) -> list[Inva
         for notice in tx.outbox.all_notices():
             if notice.kind is not NoticeKind.MONTHLY_REMINDER:
                 continue
-            policy = policy_at(regime, notice.at)
+            policy = regime.policy_at(notice.at, or_first=True)
             month, start = reminder_period(notice.at, policy)
             sent[notice.msisdn, month] += 1
             found += _check_reminder(tx, notice, start, policy)
             if sent[notice.msisdn, month] == 2:
                 found.append(_v("C17", None, f"two reminders in {month} to {_who(notice)}"))
         now = as_utc(lifecycle.clock.now())
-        policy = policy_at(regime, now)
+        policy = regime.policy_at(now, or_first=True)
         if settled and policy.monthly_reminder and quiet_period(now, policy) is None:
             month, start = reminder_period(now, policy)
             for order in tx.orders.all_orders():
