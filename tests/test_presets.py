@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from decimal import Decimal
+from pathlib import Path
 
 import pendulum
 import pytest
@@ -274,3 +275,12 @@ def test_in7_packs_valid_over_seven_days_are_notified_three_days_before_they_ren
     clock.advance(dt.timedelta(days=29))
     lc.run_due()
     assert check_invariants(lc, settled=True) == []  # renewed in time, or lapsed
+
+
+def test_uk8_the_dmcc_rules_wait_for_their_date_and_the_page_says_so() -> None:
+    """UK8 (the DMCC Act's reminders and cooling-off) has no commencement date yet: no
+    version of uk_psa claims it, and docs/regimes.md lists it as not yet expressed."""
+    uk = Policy.regime("uk_psa")
+    assert all("UK8" not in v.rules for v in uk.versions)
+    page = (Path(__file__).resolve().parent.parent / "docs" / "regimes.md").read_text("utf-8")
+    assert "- **UK8**:" in page.split("## Not yet expressed")[1]
