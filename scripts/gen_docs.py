@@ -34,8 +34,6 @@ REGIMES_DOC = DOC.parent / "regimes.md"
 NOT_YET = {
     "UK8": "the DMCC Act's reminders and cooling-off: a future-dated version once its date is set",
     "AU1": "the one resend of an unanswered confirmation within 1 h",
-    "CN25a-c": "China's 2025 version (trials after a C1 confirmation, 5-day notice before "
-    "monthly charges, prorated refunds): Policy.china_mobile() keeps the 2011 rules",
 }
 
 

@@ -124,6 +124,8 @@ def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
                 event = Event("o1", 4, kind, at, Channel.SMS, "someone", None, None, data)
                 after = apply(full, event)
                 changed = {"state", "version", *sets.get(kind, set())}
+                if kind is EventKind.TRIAL_STARTED and source is OrderState.AWAITING_CONFIRMATION:
+                    changed.add("consent_channel")  # CN25a: a trial confirmed before it starts
                 if not after.is_live:
                     changed |= {"ended_at", "end_reason"}
                 kept = {f.name for f in attrs.fields(Order)} - changed

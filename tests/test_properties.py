@@ -107,16 +107,16 @@ def _preset_machine(name: str, start: pendulum.DateTime | None) -> type[Lifecycl
 
 
 #: Each preset, some started days before a version of theirs begins so that runs
-#: cross the switch (UK5 on 1 Feb 2025; IN8 on 13 Nov 2026).
+#: cross the switch (CN25b/c on 17 May 2025; UK5 on 1 Feb 2025; IN8 on 13 Nov 2026).
 PRESET_STARTS = {
-    "china_mobile": None,
+    "china_mobile": pendulum.datetime(2025, 5, 14, 9, tz="Asia/Shanghai"),
     "india_trai": pendulum.datetime(2026, 11, 10, 9, tz="Asia/Kolkata"),
     "uk_psa": pendulum.datetime(2025, 1, 29, 9, tz="Europe/London"),
     "us_ctia": None,
     "australia_acma": None,
     "card_trials": None,
 }
-TestPresetChinaMobile = _preset_machine("china_mobile", None).TestCase
+TestPresetChinaMobile = _preset_machine("china_mobile", PRESET_STARTS["china_mobile"]).TestCase
 TestPresetIndiaTrai = _preset_machine("india_trai", PRESET_STARTS["india_trai"]).TestCase
 TestPresetUkPsa = _preset_machine("uk_psa", PRESET_STARTS["uk_psa"]).TestCase
 TestPresetUsCtia = _preset_machine("us_ctia", None).TestCase

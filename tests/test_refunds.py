@@ -120,9 +120,10 @@ def test_in5_a_refund_takes_the_latest_open_charge_and_never_more_than_is_left()
 def test_in5_a_claim_makes_due_what_is_left_of_the_charges_taken_before_it() -> None:
     charges = [_charge("a", "5.00"), _charge("b", "3.00", 60)]
     claim = RefundClaim("o1", "IN5", AT.add(minutes=30))
-    (owed,) = due(claim, SUB, charges, [_refund("r", "a", "2.00")])
+    policy = Policy.china_mobile(refund_window=dt.timedelta(hours=24))
+    (owed,) = due(claim, SUB, charges, [_refund("r", "a", "2.00")], policy)
     assert (owed.charge_key, owed.amount, owed.rule) == ("a", Decimal("3.00"), "IN5")
-    assert due(claim, SUB, charges, [_refund("r", "a", "5.00")]) == []
+    assert due(claim, SUB, charges, [_refund("r", "a", "5.00")], policy) == []
 
 
 def test_in5_the_window_counts_from_the_activation_and_needs_a_policy() -> None:

@@ -138,11 +138,21 @@ def test_the_presets_are_listed_by_name() -> None:
     )
 
 
-def test_china_preset_is_the_default_policy_at_every_date() -> None:
+def test_china_preset_is_the_default_policy_until_its_2025_version() -> None:
     china = Policy.regime("china_mobile")
-    for day in (dt.date(2006, 1, 1), dt.date(2026, 12, 6)):
+    for day in (dt.date(2006, 1, 1), dt.date(2025, 4, 29)):
         assert china.policy_on(day) == Policy.china_mobile()
-    assert Policy.preset("china_mobile") == Policy.china_mobile()
+    assert china.policy_on(dt.date(2025, 4, 30)) == Policy.china_mobile(
+        trials_need_confirmation=True
+    )
+    today = Policy.preset("china_mobile")
+    assert today == china.policy_on(dt.date(2025, 5, 17))
+    assert today == Policy.china_mobile(
+        trials_need_confirmation=True,
+        charge_notice_lead=dt.timedelta(days=5),
+        refund_unused=True,
+        rule_ids={NoticeKind.RENEWAL_NOTICE: "CN25b", NoticeKind.REFUNDED: "CN25c"},
+    )
 
 
 @pytest.mark.parametrize("name", Policy.presets())

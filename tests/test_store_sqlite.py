@@ -148,7 +148,7 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
         conn.execute("INSERT INTO vas_schema (version) VALUES (4)")
         conn.execute("INSERT INTO vas_pick_sessions VALUES ('+8613800138000', '[]', 'a', 'b')")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 16
+    assert store.schema_version == SCHEMA_VERSION == 17
     clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
     lc = Lifecycle(demo_catalog(), clock=clock, store=store)
     order = lc.request("+8613800138000", "NEWS", channel=Channel.WEB, idempotency_key="k")

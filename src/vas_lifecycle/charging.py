@@ -23,15 +23,23 @@ from vas_lifecycle.records import Channel, Charge, ChargeDecision, ReasonCode
 from vas_lifecycle.states import OrderState
 
 __all__ = [
+    "NOTICE_WINDOW",
     "BillingPeriod",
+    "announce",
+    "announced",
+    "announcing",
     "billing_key",
     "billing_key_around",
     "billing_period",
+    "consent_covers",
     "decide_charge",
     "decide_period",
     "expected_amount",
+    "month_start",
+    "notice_covers",
     "over_cap",
     "paying_on",
+    "period_days",
     "period_key",
     "spend_day",
     "spend_days",
@@ -45,6 +53,77 @@ class BillingPeriod(NamedTuple):
     period: Period
     key: str
     start: pendulum.DateTime
+
+
+#: CN25b: how long before the lead the notices of a month may start going out (the
+#: sweep sends them between ``lead + NOTICE_WINDOW`` and ``lead`` before the month)
+NOTICE_WINDOW = dt.timedelta(days=2)
+
+
+def month_start(key: str, policy: Policy) -> pendulum.DateTime:
+    """The first instant (UTC) of the month ``YYYY-MM`` in the policy's time zone."""
+    year, month = int(key[:4]), int(key[5:7])
+    return pendulum.datetime(year, month, 1, tz=policy.timezone).in_timezone("UTC")
+
+
+def _month_after(key: str) -> str:
+    year, month = int(key[:4]), int(key[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def notice_covers(order: Order) -> bool:
+    """CN25b: is ``order`` a paid monthly subscription (包月), whose automatic charges
+    are announced?"""
+    return (
+        order.kind is OfferKind.SUBSCRIPTION
+        and order.pack is None
+        and order.period is Period.MONTH
+        and order.price > 0
+    )
+
+
+def announcing(now: dt.datetime, policy: Policy) -> tuple[str, pendulum.DateTime] | None:
+    """CN25b: the month whose charge notices may go out at ``now`` (the next one,
+    when ``now`` is at least the lead, and at most the lead and
+    :data:`NOTICE_WINDOW`, before it begins) and its first instant; None otherwise."""
+    lead = policy.charge_notice_lead
+    if lead is None:
+        return None
+    key = _month_after(_key(Period.MONTH, local_time(now, policy.timezone)))
+    start = month_start(key, policy)
+    if start - lead - NOTICE_WINDOW <= now <= start - lead:
+        return key, start
+    return None
+
+
+def consent_covers(now: dt.datetime, policy: Policy) -> str:
+    """CN25b: the months a consent at ``now`` announces by itself: its own, and the
+    next when the consent comes inside that month's notice window or later (the
+    request named the monthly price, and the notices of that month may be over)."""
+    key = _key(Period.MONTH, local_time(now, policy.timezone))
+    after = _month_after(key)
+    lead = policy.charge_notice_lead or dt.timedelta(0)
+    if now >= month_start(after, policy) - lead - NOTICE_WINDOW:
+        return f"{key}..{after}"
+    return f"{key}..{key}"
+
+
+def announce(notified: str | None, key: str) -> str:
+    """CN25b: the run of announced months once ``key`` is announced: the run carried
+    on when ``key`` follows it, else a new run from ``key`` (a month missed breaks it)."""
+    if notified is not None:
+        first, last = notified.split("..")
+        if _month_after(last) == key or first <= key <= last:
+            return f"{first}..{max(key, last)}"
+    return f"{key}..{key}"
+
+
+def announced(notified: str | None, key: str) -> bool:
+    """CN25b: is the month ``key`` inside the run of announced months?"""
+    if notified is None:
+        return False
+    first, last = notified.split("..")
+    return first <= key <= last
 
 
 def billing_period(period: Period, start: dt.datetime, policy: Policy) -> BillingPeriod | None:
@@ -100,6 +179,28 @@ def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -
     if order.pack is not None:
         return _pack_key(order.pack, as_utc(period_start), policy)
     return _key(order.period, local_time(period_start, policy.timezone))
+
+
+def period_days(key: str, policy: Policy) -> tuple[dt.date, dt.date] | None:
+    """The local days a charge's period key covers, as (first day, day after the
+    last): a month (``2026-12``), an ISO week (``2026-W49``), a day, or a pack's
+    validity (``2026-11-24+28d``); None for an on-demand charge (``use``)."""
+    try:
+        if "+" in key:  # a pack's validity: its first day and length
+            first_text, days = key.split("+")
+            first = dt.date.fromisoformat(first_text)
+            return first, first + dt.timedelta(days=int(days.rstrip("d")))
+        if "-W" in key:
+            year, week = key.split("-W")
+            first = dt.date.fromisocalendar(int(year), int(week), 1)
+            return first, first + dt.timedelta(days=7)
+        if len(key) == 7:
+            first = dt.date.fromisoformat(key + "-01")
+            return first, (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        first = dt.date.fromisoformat(key)
+        return first, first + dt.timedelta(days=1)
+    except ValueError:
+        return None
 
 
 def _pack_key(pack: Pack, start: pendulum.DateTime, policy: Policy) -> str:
@@ -297,6 +398,12 @@ def decide_period(
     if start > now:
         return ChargeDecision(False, ReasonCode.PERIOD_NOT_STARTED)
     activated, zone = order.activated_at, policy.timezone
+    if (  # CN25b: a month's automatic charge only once it was announced
+        policy.charge_notice_lead is not None
+        and notice_covers(order)
+        and not announced(order.notified, _key(Period.MONTH, local_time(start, zone)))
+    ):
+        return ChargeDecision(False, ReasonCode.CHARGE_NOT_NOTIFIED)
     # a period starting after the activation starts after its period's start: local
     # time is read only for a period that starts before the activation
     if start < activated and local_time(start, zone) < _period_start(

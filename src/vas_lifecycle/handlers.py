@@ -12,6 +12,7 @@ what they need, passes it in and records what they decide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pendulum
@@ -238,14 +239,28 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
         notice_id = uow.new_id()
         facts.update(fee_notice_id=notice_id, notice_id=notice_id)
         step = Step(EventKind.PURCHASE_CONFIRMED, facts, NoticeKind.FEE_NOTICE)
+    elif order.kind is OfferKind.TRIAL:  # CN25a: the trial starts now, confirmed
+        started = ordering.trial_start(_trial_days(uow, order), uow.now, uow.policy)
+        step = Step(started.kind, {**facts, **started.data}, started.notice)
     else:
         if order.pack is not None:  # a pack's validity starts now (IN3, IN7)
             facts.update(timers.validity(order.pack, uow.now, uow.now, uow.policy))
         step = Step(EventKind.CONSENT_GRANTED, facts, NoticeKind.ACTIVATED)
+        if uow.policy.charge_notice_lead is not None and charging.notice_covers(order):
+            facts["notified"] = charging.consent_covers(uow.now, uow.policy)  # CN25b
         if uow.policy.spend_reminder_interval is not None:  # UK2, AU2: from now on
             uow.tx.spend.watch(order.msisdn, order.access_code, uow.now)
     # the actor is the same number (checked)
     return uow.record(order, [step], channel=channel, actor=order.msisdn, text_in=text)
+
+
+def _trial_days(uow: UnitOfWork, order: Order) -> int:
+    """How long a trial that awaited its confirmation (CN25a) lasts, as its request
+    said."""
+    asked = [
+        e for e in uow.tx.orders.events(order.id) if e.kind is EventKind.CONFIRMATION_REQUESTED
+    ]
+    return int(asked[-1].data["trial_days"])
 
 
 def decline(cmd: Decline, uow: UnitOfWork) -> Order | Refused:
@@ -271,9 +286,14 @@ def unsubscribe(cmd: Unsubscribe, uow: UnitOfWork, *, confirmed_by: str = "") ->
     if not order.is_live:
         return order
     facts = {"reason": "unsubscribed", "from_state": order.state.value}
+    rule = None
     if refunds.claim_in_time(order, uow.now, uow.policy):  # IN5: leaving counts as a claim
-        facts["refund_claim"] = refunds.IN5
-        uow.tx.ledger.add_claim(RefundClaim(order.id, refunds.IN5, uow.now))
+        rule = refunds.IN5
+    elif refunds.claims_unused(order, uow.policy):  # CN25c: the rest of the period back
+        rule = refunds.CN25C
+    if rule is not None:
+        facts["refund_claim"] = rule
+        uow.tx.ledger.add_claim(RefundClaim(order.id, rule, uow.now))
     if confirmed_by:
         facts["confirmed_by"] = confirmed_by
     step = Step(EventKind.ORDER_CANCELLED, facts, None if confirmed_by else NoticeKind.CANCELLED)
@@ -330,7 +350,8 @@ def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
     batch = cmd.batch
-    return len(due) + _idle(uow, batch) + _spend_reminders(uow, batch) + _monthly(uow, batch)
+    swept = _monthly(uow, batch) + _charge_notices(uow, batch)
+    return len(due) + _idle(uow, batch) + _spend_reminders(uow, batch) + swept
 
 
 #: the monthly reminder's sweep (C17), and the last key of a month swept to its end
@@ -360,6 +381,36 @@ def _monthly(uow: UnitOfWork, batch: int) -> int:
     done = len(by_number) < batch
     tx.orders.put_sweep(MONTHLY_SWEEP, month, SWEPT if done else max(by_number))
     return len(by_number)
+
+
+#: the sweep of the notices before a month's automatic charges (CN25b)
+CHARGE_NOTICE_SWEEP = "charge_notice"
+
+
+def _charge_notices(uow: UnitOfWork, batch: int) -> int:
+    """CN25b: the notice of next month's automatic charge to each paid monthly
+    subscription of the next ``batch`` subscribers, inside the month's notice window
+    (:func:`charging.announcing`), never in the quiet hours (C16); each is an event
+    of its order that carries the months announced. How many subscribers it looked at."""
+    policy, tx, now = uow.policy, uow.tx, uow.now
+    month = charging.announcing(now, policy)
+    if month is None or timers.quiet_period(now, policy) is not None:
+        return 0
+    key = month[0]
+    period, last = tx.orders.sweep(CHARGE_NOTICE_SWEEP) or ("", "")
+    after = last if period == key else ""
+    if after == SWEPT:
+        return 0
+    numbers: set[str] = set()
+    for order in tx.orders.paying_subscribers(after, now, batch):
+        numbers.add(order.msisdn)
+        if charging.notice_covers(order) and not charging.announced(order.notified, key):
+            facts = {"period": key, "notified": charging.announce(order.notified, key)}
+            step = Step(EventKind.RENEWAL_NOTIFIED, facts, NoticeKind.RENEWAL_NOTICE)
+            uow.record(order, [step], channel=None, actor=SYSTEM)
+    done = len(numbers) < batch
+    tx.orders.put_sweep(CHARGE_NOTICE_SWEEP, key, SWEPT if done else max(numbers))
+    return len(numbers)
 
 
 def _spend_reminders(uow: UnitOfWork, batch: int) -> int:
@@ -491,6 +542,7 @@ def charge_period(cmd: ChargePeriod, uow: UnitOfWork) -> tuple[BillingSummary, s
         and policy.per_charge_cap is None
         and policy.spend_cap is None
         and policy.spend_reminder_every is None
+        and policy.charge_notice_lead is None  # CN25b: each month's notice is read
         and not tx.feed.subscribers()
     )
     batch = tx.ledger.billable_orders(
@@ -567,9 +619,12 @@ def claim_refund(cmd: ClaimRefund, uow: UnitOfWork) -> Order:
     return after
 
 
-def refunds_due(tx: Transaction, limit: int) -> list[RefundDue]:
+def refunds_due(
+    tx: Transaction, limit: int, policy_at: Callable[[pendulum.DateTime], Policy]
+) -> list[RefundDue]:
     """Up to ``limit`` refunds the rules say are due and are not yet recorded, by
-    order id (claims are few: each is read with its order's charges and refunds)."""
+    order id (claims are few: each is read with its order's charges and refunds),
+    each claim read under ``policy_at`` its time."""
     found: list[RefundDue] = []
     ledger, after = tx.ledger, None
     while len(found) < limit:
@@ -578,7 +633,11 @@ def refunds_due(tx: Transaction, limit: int) -> list[RefundDue]:
             order = tx.orders.get_order(claim.order_id)
             if order is not None:
                 found += refunds.due(
-                    claim, order.msisdn, ledger.charges(order.id), ledger.refunds(order.id)
+                    claim,
+                    order.msisdn,
+                    ledger.charges(order.id),
+                    ledger.refunds(order.id),
+                    policy_at(claim.at),
                 )
         if len(claims) < limit:
             break

@@ -46,6 +46,7 @@ class NoticeKind(enum.StrEnum):
     ACTIVATED = "activated"  # C4
     DECLINED = "declined"  # the subscriber said no
     FEE_NOTICE = "fee_notice"  # C5
+    TRIAL_REQUEST = "trial_request"  # CN25a: a trial asked for, confirmed before it starts
     TRIAL_STARTED = "trial_started"  # C6
     TRIAL_REMINDER = "trial_reminder"  # C6
     TRIAL_ENDED = "trial_ended"  # C6
@@ -108,6 +109,7 @@ NOTICE_RULES: Mapping[NoticeKind, str] = MappingProxyType(
         NoticeKind.ACTIVATED: "C4",
         NoticeKind.DECLINED: "C1",
         NoticeKind.FEE_NOTICE: "C5",
+        NoticeKind.TRIAL_REQUEST: "CN25a",
         NoticeKind.TRIAL_STARTED: "C6",
         NoticeKind.TRIAL_REMINDER: "C6",
         NoticeKind.TRIAL_ENDED: "C6",
@@ -157,6 +159,7 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "how_to_unsubscribe": "TD to the access number or 0000 to the operator number",
         "how_to_use": "how to use the service",
         "trial_end": "when the trial ends",
+        "trial_days": "how many days a trial lasts once it starts",
         "access_code": "the service's access number",
         "operator_number": "the operator's number",
         "recurring": "phrase: this is a recurring subscription",
@@ -198,6 +201,19 @@ REQUIRED_FIELDS: Mapping[NoticeKind, frozenset[str]] = MappingProxyType(
         NoticeKind.ACTIVATED: frozenset({"sp_name", "service_name", "price", "how_to_unsubscribe"}),
         NoticeKind.DECLINED: frozenset({"service_name"}),
         NoticeKind.FEE_NOTICE: frozenset({"sp_name", "service_name", "price"}),
+        # CN25a: what the trial is, that it is free and ends by itself, how to say yes
+        NoticeKind.TRIAL_REQUEST: frozenset(
+            {
+                "sp_name",
+                "service_name",
+                "trial_days",
+                "free",
+                "confirm_word",
+                "code",
+                "silence",
+                "valid_for",
+            }
+        ),
         NoticeKind.TRIAL_STARTED: frozenset(
             {"sp_name", "service_name", "how_to_use", "how_to_unsubscribe", "trial_end", "free"}
         ),
@@ -467,6 +483,11 @@ SIMPLIFIED_CHINESE = TemplateSet(
         NoticeKind.FEE_NOTICE: (
             "【资费提示】您点播了{sp_name}的“{service_name}”，信息费{price}，由中国移动代收。"
         ),
+        NoticeKind.TRIAL_REQUEST: (
+            "【二次确认】您正在申请{sp_name}的“{service_name}”免费体验{trial_days}天，{free}。"
+            "确认开通请回复“{confirm_word} {code}”，拒绝请回复“{decline_word} {code}”。"
+            "{silence}。本短信{valid_for}内有效。"
+        ),
         NoticeKind.TRIAL_STARTED: (
             "您已开通{sp_name}的“{service_name}”免费体验，{free}，体验期至{trial_end}。"
             "使用方法：{how_to_use}。{how_to_unsubscribe}。"
@@ -595,6 +616,12 @@ ENGLISH = TemplateSet(
         NoticeKind.FEE_NOTICE: (
             "[Charge notice] You ordered {service_name} from {sp_name}; the fee is {price}, "
             "billed by your operator."
+        ),
+        NoticeKind.TRIAL_REQUEST: (
+            "[Confirm your trial] You asked for a free {trial_days}-day trial of "
+            "{service_name} from {sp_name}: {free}. To start it, reply {confirm_word} {code}; "
+            "to refuse, reply {decline_word} {code}. {silence}. This request is valid for "
+            "{valid_for}."
         ),
         NoticeKind.TRIAL_STARTED: (
             "Your free trial of {service_name} from {sp_name} has started: {free}. "

@@ -262,6 +262,9 @@ class Order:
     #: a pack's validity (None for every other order); ``remind_at`` and
     #: ``reminded_at`` are then the renewal notice's (IN3)
     pack: Pack | None = None
+    #: CN25b: the months whose automatic charge was announced in time, as
+    #: ``FIRST..LAST`` (``2026-06..2026-12``: an unbroken run), or None
+    notified: str | None = None
 
     @property
     def is_live(self) -> bool:
@@ -382,6 +385,8 @@ def _next(
         pack = pack._replace(valid_until=_time(d["valid_until"]))
     remind = _time(d.get("remind_at")) if started or renewed else None if reminded else o.remind_at
     via = o.request_channel if converted else channel  # CT1: consent given at the request
+    # CN25a: a trial that awaited its confirmation starts confirmed (but not activated)
+    consented_to = consented or (started and o.state is OrderState.AWAITING_CONFIRMATION)
     fee = kind in (EventKind.ORDER_COMPLETED, EventKind.PURCHASE_CONFIRMED)
     ends = state not in LIVE_STATES
     return Order(
@@ -403,7 +408,7 @@ def _next(
         code=d["code"] if asked else o.code,
         confirm_by=_time(d["confirm_by"]) if asked else o.confirm_by,
         activated_at=at if consented else o.activated_at,
-        consent_channel=via if consented else o.consent_channel,
+        consent_channel=via if consented_to else o.consent_channel,
         trial_ends_at=_time(d["trial_ends_at"]) if started else o.trial_ends_at,
         remind_at=remind,
         reminded_at=at if reminded else o.reminded_at,
@@ -412,4 +417,5 @@ def _next(
         end_reason=d.get("reason", kind.value) if ends else o.end_reason,
         request_notice_id=d.get("notice_id") if asked else o.request_notice_id,
         pack=pack,
+        notified=d.get("notified", o.notified) if consented or reminded else o.notified,
     )

@@ -31,6 +31,7 @@ __all__ = [
     "refusal",
     "reuses_fee_notice",
     "snapshot",
+    "trial_start",
 ]
 
 #: Why a request is refused, and the evidence when it is booked against the SP.
@@ -112,36 +113,41 @@ def first_step(
     new_id: Callable[[], str],
     converts: bool = False,
 ) -> Step:
-    """The step an accepted request takes: ask for confirmation (a subscription, or an
-    SP's own on-demand order, C1 and C5a), start the trial (C6; one that converts,
+    """The step an accepted request takes: ask for confirmation (a subscription, an
+    SP's own on-demand order, or under CN25a a trial: C1, C5a), start the trial (C6; one that converts,
     CT1, is reminded at least the conversion lead before its end), or complete the
     on-demand order with its fee notice, or with the day's earlier one (C5)."""
-    if service.kind is OfferKind.SUBSCRIPTION or (
+    asks = service.kind is OfferKind.SUBSCRIPTION or (
         service.kind is OfferKind.ON_DEMAND and channel is Channel.SP_API
-    ):
+    )
+    trial = service.kind is OfferKind.TRIAL
+    if asks or (trial and policy.trials_need_confirmation):  # CN25a: a trial asks too
         taken = {o.code for o in live if o.state is OrderState.AWAITING_CONFIRMATION}
+        facts = {
+            "code": draw_code(rng, policy.code_digits, taken),
+            "confirm_by": later(now, policy.window_for(channel)).isoformat(),
+            "notice_id": new_id(),
+        }
+        if trial:
+            assert service.trial_days is not None
+            days = str(service.trial_days)
+            facts["trial_days"] = days
+            return Step(
+                EventKind.CONFIRMATION_REQUESTED,
+                facts,
+                NoticeKind.TRIAL_REQUEST,
+                {"trial_days": days},
+            )
         return Step(
             EventKind.CONFIRMATION_REQUESTED,
-            {
-                "code": draw_code(rng, policy.code_digits, taken),
-                "confirm_by": later(now, policy.window_for(channel)).isoformat(),
-                "notice_id": new_id(),
-            },
+            facts,
             NoticeKind.CONFIRMATION_REQUEST
             if service.kind is OfferKind.SUBSCRIPTION
             else NoticeKind.PURCHASE_REQUEST,
         )
-    if service.kind is OfferKind.TRIAL:
+    if trial:
         assert service.trial_days is not None
-        length = dt.timedelta(days=service.trial_days)
-        ends = later(now, length)
-        lead = policy.conversion_lead_for(length) if converts else policy.reminder_lead_for(length)
-        remind = timers.before_quiet_hours(later(ends, -lead), policy, not_before=now)  # C16
-        return Step(
-            EventKind.TRIAL_STARTED,
-            {"trial_ends_at": ends.isoformat(), "remind_at": remind.isoformat()},
-            NoticeKind.CONVERTING_TRIAL_STARTED if converts else NoticeKind.TRIAL_STARTED,
-        )
+        return trial_start(service.trial_days, now, policy, converts=converts)
     if earlier_fee_notice is not None:
         return Step(
             EventKind.ORDER_COMPLETED,
@@ -152,6 +158,23 @@ def first_step(
         EventKind.ORDER_COMPLETED,
         {"fee_notice_id": notice_id, "notice_id": notice_id},
         NoticeKind.FEE_NOTICE,
+    )
+
+
+def trial_start(
+    days: int, now: pendulum.DateTime, policy: Policy, *, converts: bool = False
+) -> Step:
+    """A trial of ``days`` days starting at ``now`` (C6): when it ends, and when it is
+    reminded, kept out of the quiet hours (C16); a trial that converts (CT1) is
+    reminded at least the conversion lead before its end."""
+    length = dt.timedelta(days=days)
+    ends = later(now, length)
+    lead = policy.conversion_lead_for(length) if converts else policy.reminder_lead_for(length)
+    remind = timers.before_quiet_hours(later(ends, -lead), policy, not_before=now)  # C16
+    return Step(
+        EventKind.TRIAL_STARTED,
+        {"trial_ends_at": ends.isoformat(), "remind_at": remind.isoformat()},
+        NoticeKind.CONVERTING_TRIAL_STARTED if converts else NoticeKind.TRIAL_STARTED,
     )
 
 

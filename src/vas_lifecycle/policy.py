@@ -239,6 +239,9 @@ class Policy:
     )
     #: a trial not longer than the lead is reminded at its midpoint; False refuses such trials
     remind_short_trials_at_midpoint: bool = True
+    #: CN25a: a trial is asked for like a subscription (a confirmation request, C1)
+    #: and starts only when the subscriber confirms it; False: it starts at the request
+    trials_need_confirmation: bool = False
     # C16: quiet hours, local time (start, end; end before start spans midnight), or None
     quiet_hours: tuple[dt.time, dt.time] | None = attrs.field(
         default=(dt.time(22), dt.time(8)), validator=_quiet_hours
@@ -332,6 +335,9 @@ class Policy:
     # IN5: an unsubscribe, or a claim (Lifecycle.claim_refund), this soon after the
     # activation makes the order's charges due for a refund (None: never by rule)
     refund_window: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)
+    #: CN25c: an unsubscribe makes the unused part of the current period's charge due
+    #: for a refund (pro rata by the days left in the period)
+    refund_unused: bool = False
     # UK6: a paid subscription not used for this long is cancelled, with a notice
     # (None: never); services marked inactivity_exempt are not
     cancel_after_inactivity: dt.timedelta | None = attrs.field(
@@ -347,6 +353,10 @@ class Policy:
     )
     # IN7: each renewal of a pack needs a fresh confirmation (it lapses without one)
     renewal_requires_consent: bool = False
+    #: CN25b: a notice this long before each automatic charge of a monthly
+    #: subscription (包月); a month not announced in time is not charged (reason
+    #: charge_not_notified). None: no such notice
+    charge_notice_lead: dt.timedelta | None = attrs.field(default=None, validator=_maybe_positive)
     # CT1: a trial may convert to its paid subscription (never in China: C6), only
     # with the subscriber's consent at its start and a reminder this long before its
     # end (a trial not longer than that is reminded at its midpoint)
@@ -395,6 +405,13 @@ class Policy:
             raise PolicyError("sp_daily_request_limit must be at least 1")
         if self.retention_months < 1:
             raise PolicyError("retention_months must be at least 1")
+        if self.trials_need_confirmation and self.trial_converts:
+            raise PolicyError(
+                "trials_need_confirmation asks a trial's consent like a subscription's; "
+                "a converting trial's consent is given at its start (CT1): choose one"
+            )
+        if self.charge_notice_lead is not None and self.charge_notice_lead >= dt.timedelta(days=28):
+            raise PolicyError("charge_notice_lead must be shorter than the shortest month")
 
         if self.language not in self.templates:
             raise PolicyError(f"no language pack for the policy language {self.language!r}")

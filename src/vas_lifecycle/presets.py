@@ -107,6 +107,34 @@ CHINA_MOBILE = Regime(
             ),
             note="the year of the MII rules (day unconfirmed); the policy's defaults are these",
         ),
+        Version(
+            effective=dt.date(2025, 4, 30),
+            changes={"trials": {"trials_need_confirmation": True}},
+            rules=("CN25a",),
+            sources=('MIIT "明白办、放心用" campaign, as reported by 中国消费者报 on 21 May 2025',),
+            note=(
+                "reported as in force from about 30 April 2025 (the day is approximate): "
+                "free trials and gifted services need the explicit confirmation a "
+                "subscription does, and start only on it"
+            ),
+        ),
+        Version(
+            effective=dt.date(2025, 5, 17),
+            changes={
+                "locale": {
+                    "rule_ids": {NoticeKind.RENEWAL_NOTICE: "CN25b", NoticeKind.REFUNDED: "CN25c"}
+                },
+                "renewals": {"charge_notice_lead": dt.timedelta(days=5)},
+                "refunds": {"refund_unused": True},
+            },
+            rules=("CN25b", "CN25c"),
+            sources=("MIIT 2025 十件实事, as reported by 中国消费者报 on 21 May 2025",),
+            note=(
+                "a notice 5 days before each automatic monthly charge (a month not "
+                "announced in time is not charged); an unsubscribe refunds the unused "
+                "days of the period"
+            ),
+        ),
     ),
 )
 

@@ -108,9 +108,14 @@ class Queries:
     def refunds_due(self, *, limit: int = 1000) -> list[RefundDue]:
         """What the rules say must be refunded and is not yet (IN5: the charges of an
         order unsubscribed or claimed inside ``Policy.refund_window`` after its
-        activation), each with its rule and the time of the claim."""
-        size = arguments.count(limit, "limit")
-        return self._read(lambda tx: handlers.refunds_due(tx, size))
+        activation; CN25c: the unused part of the period an unsubscribe left, under
+        ``Policy.refund_unused``), each with its rule and the time of the claim."""
+        size, regime = arguments.count(limit, "limit"), self.regime
+        return self._read(
+            lambda tx: handlers.refunds_due(
+                tx, size, lambda at: regime.policy_at(at, or_first=True)
+            )
+        )
 
     def orders_of(self, msisdn: str) -> list[Order]:
         """Every order of a subscriber, oldest first."""

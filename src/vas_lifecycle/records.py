@@ -75,6 +75,8 @@ class ReasonCode(enum.StrEnum):
     SPEND_CAP = "spend_cap"  # UK7, EU1: above what one charge may be
     PAUSED = "paused"  # the subscription is paused: nothing is charged until it resumes
     RENEWAL_NOT_NOTIFIED = "renewal_not_notified"  # IN3: no renewal notice in time
+    #: CN25b: the month's charge was not announced in time (nor covered by the consent)
+    CHARGE_NOT_NOTIFIED = "charge_not_notified"
     # refunds (IN5, CN25c)
     NOTHING_TO_REFUND = "nothing_to_refund"  # no charge, or every charge refunded
     MORE_THAN_CHARGED = "more_than_charged"  # a refund above what is left of the charge
@@ -121,6 +123,7 @@ REASON_RULES: Mapping[ReasonCode, str] = MappingProxyType(
         },
         ReasonCode.SPEND_CAP: "EU1",
         ReasonCode.RENEWAL_NOT_NOTIFIED: "IN3",
+        ReasonCode.CHARGE_NOT_NOTIFIED: "CN25b",
         ReasonCode.NOTHING_TO_REFUND: "IN5",
         ReasonCode.MORE_THAN_CHARGED: "IN5",
         ReasonCode.NOT_OPERATOR_CHANNEL: "C1",

@@ -1,6 +1,7 @@
-"""Pure refund decisions (IN5): what is left to refund of each charge, whether a
-refund may be recorded, whether an unsubscribe or a claim is inside the refund
-window, and what the rules say is still due.
+"""Pure refund decisions (IN5, CN25c): what is left to refund of each charge, whether
+a refund may be recorded, whether an unsubscribe or a claim is inside the refund
+window, what part of a period an unsubscribe leaves unused, and what the rules say
+is still due.
 
 Nothing here reads a clock or a store: the handler passes in the order, its charges
 and its refunds, so each rule is tested on plain values.
@@ -8,20 +9,34 @@ and its refunds, so each rule is tested on plain values.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind
+from vas_lifecycle.charging import period_days
+from vas_lifecycle.clock import local_time
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import Charge, ReasonCode, Refund, RefundClaim, RefundDue
 
-__all__ = ["IN5", "claim_in_time", "decide_refund", "due", "left_to_refund"]
+__all__ = [
+    "CN25C",
+    "IN5",
+    "claim_in_time",
+    "claims_unused",
+    "decide_refund",
+    "due",
+    "left_to_refund",
+    "unused_part",
+]
 
 #: The rule a claim inside the refund window is made under.
 IN5 = "IN5"
+#: The rule an unsubscribe claims the unused part of the period under.
+CN25C = "CN25c"
 
 
 def left_to_refund(charges: Sequence[Charge], refunds: Sequence[Refund]) -> dict[str, Decimal]:
@@ -77,14 +92,60 @@ def claim_in_time(order: Order, now: pendulum.DateTime, policy: Policy) -> bool:
     )
 
 
+def claims_unused(order: Order, policy: Policy) -> bool:
+    """CN25c: does unsubscribing from ``order`` claim back the unused part of what it
+    was charged (a paid subscription the subscriber confirmed, under a policy that
+    refunds it)?"""
+    return (
+        policy.refund_unused
+        and order.kind is OfferKind.SUBSCRIPTION
+        and order.activated_at is not None
+        and order.price > 0
+    )
+
+
+def unused_part(charge: Charge, claimed_at: pendulum.DateTime, policy: Policy) -> Decimal:
+    """CN25c: what of ``charge`` an unsubscribe at ``claimed_at`` leaves unused: its
+    amount times the share of its period's days after the day of the unsubscribe
+    (that day is used) among the days the charge covered (from its period's first
+    day, or from the day it was taken if later: a first month charged in part),
+    rounded to the cent. A period that had not begun is unused in full; an
+    on-demand charge is used."""
+    bounds = period_days(charge.period_key, policy)
+    if bounds is None:
+        return Decimal(0)
+    first, end = bounds
+    taken = local_time(charge.period_start or charge.at, policy.timezone).date()
+    covered_from = max(first, min(taken, end))
+    left_from = max(local_time(claimed_at, policy.timezone).date() + dt.timedelta(days=1), first)
+    covered, unused = (end - covered_from).days, (end - max(left_from, covered_from)).days
+    if covered <= 0 or unused <= 0:
+        return Decimal(0)
+    share = charge.amount * unused / covered
+    return min(share.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), charge.amount)
+
+
 def due(
-    claim: RefundClaim, msisdn: str, charges: Sequence[Charge], refunds: Sequence[Refund]
+    claim: RefundClaim,
+    msisdn: str,
+    charges: Sequence[Charge],
+    refunds: Sequence[Refund],
+    policy: Policy,
 ) -> list[RefundDue]:
-    """What ``claim`` makes due on an order: what is left of each charge taken up to
-    the claim (a charge taken after it is not the activation's)."""
+    """What ``claim`` makes due on an order. IN5: what is left of each charge taken up
+    to the claim (a charge taken after it is not the activation's). CN25c: the unused
+    part of each charge taken up to the claim (:func:`unused_part`), less what was
+    given back of it already."""
     left = left_to_refund(charges, refunds)
-    return [
-        RefundDue(claim.order_id, msisdn, c.key, left[c.key], claim.rule, claim.at)
-        for c in charges
-        if c.at <= claim.at and left[c.key] > 0
-    ]
+    found = []
+    for c in charges:
+        if c.at > claim.at or left[c.key] <= 0:
+            continue
+        amount = left[c.key]
+        if claim.rule == CN25C:
+            given = c.amount - left[c.key]
+            amount = unused_part(c, claim.at, policy) - given
+            if amount <= 0:
+                continue
+        found.append(RefundDue(claim.order_id, msisdn, c.key, amount, claim.rule, claim.at))
+    return found

@@ -62,6 +62,7 @@ GROUPS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "trial_converts",
                 "conversion_reminder_lead",
                 "short_conversions_need_reminder",
+                "trials_need_confirmation",
             }
         ),
         "quiet_hours": frozenset({"quiet_hours", "quiet_kinds", "stale_kinds"}),
@@ -96,10 +97,11 @@ GROUPS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "renewal_notice_lead",
                 "long_pack_notice",
                 "renewal_requires_consent",
+                "charge_notice_lead",
                 "cancel_after_inactivity",
             }
         ),
-        "refunds": frozenset({"refund_window"}),
+        "refunds": frozenset({"refund_window", "refund_unused"}),
         "spend": frozenset(
             {
                 "receipt_after_charge",

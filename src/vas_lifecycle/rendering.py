@@ -8,6 +8,7 @@ from decimal import Decimal
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind
+from vas_lifecycle.charging import month_start
 from vas_lifecycle.notices import Notice, NoticeKind, TemplateSet
 from vas_lifecycle.order import Order
 from vas_lifecycle.policy import Policy
@@ -145,6 +146,16 @@ class _Fields(dict[str, str]):
         return self.renderer.label(self.pack, name, access_code)
 
 
+def _renewal(order: Order, policy: Policy) -> pendulum.DateTime | None:
+    """When the order renews next: a pack at the end of its validity; a monthly
+    subscription at the start of the last month announced (CN25b)."""
+    if order.pack is not None:
+        return order.pack.valid_until
+    if order.notified is not None:
+        return month_start(order.notified[-7:], policy)
+    return None
+
+
 #: phrases that name the order's access code (or the operator's number)
 _PER_ORDER = ("how_to_unsubscribe", "how_to_use", "complain")
 
@@ -161,7 +172,7 @@ _ORDER_FIELDS: Mapping[str, Callable[[Renderer, Order, TemplateSet], str]] = {
     "price": lambda r, o, pack: pack.price_label(
         o.price, o.period, None if o.pack is None else o.pack.validity_days
     ),
-    "renewal_date": lambda r, o, pack: r.when(None if o.pack is None else o.pack.valid_until, pack),
+    "renewal_date": lambda r, o, pack: r.when(_renewal(o, r.policy), pack),
     "code": lambda r, o, pack: o.code or "",
     "deadline": lambda r, o, pack: r.when(o.confirm_by, pack),
     # IN1: the reply window of the channel the order was requested on

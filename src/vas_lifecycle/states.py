@@ -78,7 +78,8 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     (Trigger.CONFIRM, (S.AWAITING_CONFIRMATION,), S.ACTIVE),
     (Trigger.DECLINE, (S.AWAITING_CONFIRMATION,), S.DECLINED),
     (Trigger.EXPIRE, (S.AWAITING_CONFIRMATION,), S.EXPIRED),
-    (Trigger.START_TRIAL, (S.REQUESTED,), S.TRIAL),
+    # a trial starts at its request, or (CN25a, policy) once the subscriber confirms it
+    (Trigger.START_TRIAL, (S.REQUESTED, S.AWAITING_CONFIRMATION), S.TRIAL),
     (Trigger.REMIND, (S.TRIAL,), S.TRIAL_EXPIRING),
     (Trigger.END_TRIAL, (S.TRIAL, S.TRIAL_EXPIRING), S.CANCELLED),
     # an on-demand order completes at once, or (from the SP's platform, C5a) once the

@@ -20,8 +20,14 @@ import attrs
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind
-from vas_lifecycle.charging import expected_amount, spend_days
-from vas_lifecycle.clock import as_utc
+from vas_lifecycle.charging import (
+    NOTICE_WINDOW,
+    expected_amount,
+    month_start,
+    notice_covers,
+    spend_days,
+)
+from vas_lifecycle.clock import as_utc, local_time
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.order import FACTS, Event, EventKind, Order, apply
@@ -65,6 +71,7 @@ ONE_SHOT = frozenset(
         NoticeKind.ACTIVATED,
         NoticeKind.DECLINED,
         NoticeKind.FEE_NOTICE,
+        NoticeKind.TRIAL_REQUEST,
         NoticeKind.TRIAL_STARTED,
         NoticeKind.TRIAL_REMINDER,
         NoticeKind.TRIAL_ENDED,
@@ -96,9 +103,11 @@ def _consent_problem(
 ) -> str | None:
     """Why a CONSENT_GRANTED (or, for an SP's on-demand order, PURCHASE_CONFIRMED)
     event is not a valid second confirmation (None if valid)."""
-    wanted = (
-        OfferKind.SUBSCRIPTION if event.kind is EventKind.CONSENT_GRANTED else OfferKind.ON_DEMAND
-    )
+    wanted = {
+        EventKind.CONSENT_GRANTED: OfferKind.SUBSCRIPTION,
+        EventKind.PURCHASE_CONFIRMED: OfferKind.ON_DEMAND,
+        EventKind.TRIAL_STARTED: OfferKind.TRIAL,  # CN25a: a trial that awaited its yes
+    }[event.kind]
     if order.kind is not wanted:
         return f"a {order.kind.value} order was confirmed by {event.kind.value}"
     if order.request_notice_id is None or not delivered(order.request_notice_id):
@@ -193,19 +202,25 @@ def invariant_1_charges(h: History) -> Iterable[InvariantViolation]:
 
 
 def invariant_2_consent(h: History) -> Iterable[InvariantViolation]:
-    """No order reaches ``active`` (or an SP's on-demand order ``completed``) without a
-    valid confirmation (C1, C1a, C3, C13)."""
+    """No order reaches ``active`` (or an SP's on-demand order ``completed``, or under
+    CN25a a trial ``trial``) without a valid confirmation (C1, C1a, C3, C13)."""
     for order in h.replayable:
         replay: Order | None = None
         for event in h.events[order.id]:
             prior, replay = replay, apply(replay, event)
-            if event.kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED):
-                assert prior is not None
-                problem = _consent_problem(
-                    prior, event, h.policy_at(event.at), h.requests_out.__contains__
-                )
-                if problem:
-                    yield _v("2", order.id, problem)
+            if event.kind is EventKind.TRIAL_STARTED and prior is not None:
+                if prior.state is OrderState.REQUESTED:
+                    if h.policy_at(event.at).trials_need_confirmation:
+                        yield _v("CN25a", order.id, "a trial started without a confirmation")
+                    continue
+            elif event.kind not in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED):
+                continue
+            assert prior is not None
+            problem = _consent_problem(
+                prior, event, h.policy_at(event.at), h.requests_out.__contains__
+            )
+            if problem:
+                yield _v("2", order.id, problem)
 
 
 def invariant_3_trials(h: History) -> Iterable[InvariantViolation]:
@@ -423,6 +438,59 @@ def rule_in3_renewals(h: History) -> Iterable[InvariantViolation]:
                 yield _v("IN7", order.id, "a pack renewed without a fresh confirmation")
 
 
+def rule_cn25b_charge_notices(h: History) -> Iterable[InvariantViolation]:
+    """Under a policy with a charge notice lead, a paid monthly subscription is
+    charged for a month only if that month's notice went out at least the lead
+    before it began, or the consent came in that month or inside its notice window
+    (CN25b). Read from the events alone."""
+    orders = {o.id: o for o in h.replayable}
+    for charge in h.charges:
+        policy, order = h.policy_at(charge.at), orders.get(charge.order_id)
+        lead = policy.charge_notice_lead
+        if lead is None or order is None or not notice_covers(order):
+            continue
+        key = local_time(charge.period_start or charge.at, policy.timezone).strftime("%Y-%m")
+        begins = month_start(key, policy)
+        prefix = h.events[order.id][: charge.order_version]
+        told = any(
+            (
+                e.kind is EventKind.RENEWAL_NOTIFIED
+                and e.data.get("period") == key
+                and e.at <= begins - lead
+            )
+            or (
+                e.kind is EventKind.CONSENT_GRANTED
+                and (
+                    local_time(e.at, policy.timezone).strftime("%Y-%m") == key
+                    or begins - lead - NOTICE_WINDOW <= e.at < begins
+                )
+            )
+            for e in prefix
+        )
+        if not told:
+            yield _v("CN25b", order.id, f"month {key} charged without its notice in time")
+
+
+def rule_cn25c_unused_refunds(h: History) -> Iterable[InvariantViolation]:
+    """Under a policy that refunds the unused period, every unsubscribe of a paid
+    subscription the subscriber confirmed claims it (CN25c)."""
+    for order in h.replayable:
+        for event in h.events[order.id]:
+            if (
+                event.kind is not EventKind.ORDER_CANCELLED
+                or event.data.get("reason") != "unsubscribed"
+            ):
+                continue
+            if (
+                h.policy_at(event.at).refund_unused
+                and order.kind is OfferKind.SUBSCRIPTION
+                and order.activated_at is not None
+                and order.price > 0
+                and not event.data.get("refund_claim")
+            ):
+                yield _v("CN25c", order.id, "an unsubscribe did not claim the unused period")
+
+
 def rule_ct1_conversions(h: History) -> Iterable[InvariantViolation]:
     """A trial converts to a paid subscription only under a policy that lets it, with
     the subscriber's consent recorded at its start (not from the SP's platform) and
@@ -456,6 +524,8 @@ CHECKS: tuple[Check, ...] = (
     rule_in5_refunds,
     rule_in3_renewals,
     rule_ct1_conversions,
+    rule_cn25b_charge_notices,
+    rule_cn25c_unused_refunds,
 )
 
 
@@ -529,7 +599,12 @@ def _history(
         for e in (events[o.id] if o.pack is not None else ())
         if e.kind is EventKind.CONFIRMATION_REQUESTED
     ]
-    asked += [o.request_notice_id for o in orders if o.activated_at is not None]
+    # a trial that awaited its confirmation (CN25a) is confirmed, never activated
+    asked += [
+        o.request_notice_id
+        for o in orders
+        if o.activated_at is not None or o.consent_channel is not None
+    ]
     requests_out = frozenset(nid for nid in asked if nid is not None and tx.outbox.delivered(nid))
     return History(
         by_order=by_order,
@@ -693,7 +768,13 @@ _TRIAL_REMINDERS = frozenset({NoticeKind.TRIAL_REMINDER, NoticeKind.CONVERSION_R
 def _check_trial(order: Order, events: list[Event], mine: list[Notice], report: _Report) -> None:
     starts = [n for n in mine if n.kind in _TRIAL_STARTS]
     started = [e for e in events if e.kind is EventKind.TRIAL_STARTED]
-    if order.state is not OrderState.REJECTED:
+    # CN25a: a trial asked first starts only if confirmed (declined, expired or
+    # cancelled before that, it never started)
+    asked = any(e.kind is EventKind.CONFIRMATION_REQUESTED for e in events)
+    if asked and not started:
+        if starts:
+            report("3", order.id, "a start notice for a trial that never started")
+    elif order.state is not OrderState.REJECTED:
         if len(starts) != 1 or len(started) != 1:
             report("3", order.id, f"{len(starts)} start notices for one trial")
         elif starts[0].at > started[0].at:
@@ -707,12 +788,13 @@ def _check_trial(order: Order, events: list[Event], mine: list[Notice], report: 
                 report("3", order.id, "reminded after the trial ended")
     if any(e.kind is EventKind.CONSENT_GRANTED for e in events) or order.activated_at:
         report("3", order.id, "a trial became active")
+    ended_unasked = (OrderState.DECLINED, OrderState.EXPIRED, OrderState.AWAITING_CONFIRMATION)
     if order.state not in (
         OrderState.TRIAL,
         OrderState.TRIAL_EXPIRING,
         OrderState.CANCELLED,
         OrderState.REJECTED,
-    ):
+    ) and not (asked and order.state in ended_unasked):
         report("3", order.id, f"a trial ended in {order.state.value}")
 
 

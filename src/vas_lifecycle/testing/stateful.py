@@ -131,14 +131,17 @@ REPLY_CHANNELS = st.sampled_from(
 
 
 #: What a yes may do to one order: activate a subscription, complete an SP's on-demand
-#: order (C5a).
+#: order (C5a), start a trial that awaited it (CN25a).
 _CONFIRMATIONS = (
     (OrderState.AWAITING_CONFIRMATION, OrderState.ACTIVE),
     (OrderState.AWAITING_CONFIRMATION, OrderState.COMPLETED),
+    (OrderState.AWAITING_CONFIRMATION, OrderState.TRIAL),
 )
 
 
 def _confirmed_state(order: Order) -> OrderState:
+    if order.kind is OfferKind.TRIAL:  # CN25a: a trial confirmed first starts on the yes
+        return OrderState.TRIAL
     return OrderState.COMPLETED if order.kind is OfferKind.ON_DEMAND else OrderState.ACTIVE
 
 

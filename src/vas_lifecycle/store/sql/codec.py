@@ -157,6 +157,7 @@ ORDER_FIELDS = (
     "end_reason",
     "request_notice_id",
     "pack",
+    "notified",
 )
 #: What a read selects (the fields), and what an insert writes (the fields and due_at).
 #: the order's fields, then its evidence head (C18), which the recorder keeps beside
@@ -207,6 +208,7 @@ def _status(o: Order) -> tuple[Any, ...]:
         o.end_reason,
         o.request_notice_id,
         None if o.pack is None else _pack_text(o.pack),
+        o.notified,
         ts(o.due_at),
     )
 
@@ -267,6 +269,7 @@ def order_from_row(r: Sequence[Any]) -> Order:
             end_reason=r[24],
             request_notice_id=r[25],
             pack=None if r[26] is None else _pack(r[26]),
+            notified=r[27],
         )
     except (ArithmeticError, ValueError, TypeError, LookupError) as err:
         raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err

@@ -324,6 +324,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE vas_notices ADD COLUMN rule TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    (
+        17,
+        (
+            # CN25b: the months whose automatic charge each order announced in time
+            "ALTER TABLE vas_orders ADD COLUMN notified TEXT",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]
