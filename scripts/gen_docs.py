@@ -33,7 +33,6 @@ REGIMES_DOC = DOC.parent / "regimes.md"
 #: What the presets do not yet express, by rule id (kept here so the page says it).
 NOT_YET = {
     "UK8": "the DMCC Act's reminders and cooling-off: a future-dated version once its date is set",
-    "AU1": "the one resend of an unanswered confirmation within 1 h",
 }
 
 
@@ -55,6 +54,8 @@ def _value(value: object, policy: Policy) -> str:
         return str(value.value)
     if isinstance(value, tuple) and value and isinstance(value[0], dt.time):
         return f"{value[0]:%H:%M}–{value[1]:%H:%M}"
+    if isinstance(value, tuple):  # (days, lead), (after, latest)
+        return ", ".join(_value(v, policy) for v in value)
     if isinstance(value, Mapping):
         return ", ".join(f"{k.value} {_value(v, policy)}" for k, v in sorted(value.items()))
     if isinstance(value, frozenset):

@@ -84,7 +84,8 @@ def test_apply_changes_exactly_the_fields_each_event_sets() -> None:
 
     at = pendulum.datetime(2026, 11, 24, 1, tz="UTC")
     sets = {
-        EventKind.CONFIRMATION_REQUESTED: {"code", "confirm_by", "request_notice_id"},
+        EventKind.CONFIRMATION_REQUESTED: {"code", "confirm_by", "request_notice_id", "remind_at"},
+        EventKind.CONFIRMATION_RESENT: {"reminded_at", "remind_at"},
         EventKind.CONSENT_GRANTED: {"activated_at", "consent_channel"},
         EventKind.PURCHASE_CONFIRMED: {"activated_at", "consent_channel", "fee_notice_id"},
         EventKind.TRIAL_STARTED: {"trial_ends_at", "remind_at"},

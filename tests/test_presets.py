@@ -135,6 +135,75 @@ def test_au1_the_request_is_a_double_opt_in() -> None:
     assert lc.may_charge(order.id, Decimal("5.00")).allowed
 
 
+def test_au1_an_unanswered_request_is_sent_once_more_after_30_minutes() -> None:
+    lc, clock = _world("australia_acma", pendulum.datetime(2026, 5, 4, 1, tz="UTC"))
+    sub = "+61412345670"
+    order = lc.request(sub, "NEWS", channel=Channel.WEB)
+    clock.advance(dt.timedelta(minutes=29))
+    lc.run_due()
+    assert len(lc.notices(order.id)) == 1
+    clock.advance(dt.timedelta(minutes=1))
+    lc.run_due()
+    first, again = lc.notices(order.id)
+    assert again.kind is NoticeKind.CONFIRMATION_REQUEST and again.rule == "AU1"
+    assert again.text == first.text and order.code in again.text  # the same request, code
+    clock.advance(dt.timedelta(hours=5))
+    lc.run_due()
+    assert len(lc.notices(order.id)) == 2  # once, never again
+    _confirm(lc, clock, order.id, sub)
+    assert lc.may_charge(order.id, Decimal("5.00")).allowed
+    kinds = [e.kind.value for e in lc.history(order.id)]
+    assert kinds.count("confirmation_resent") == 1
+    assert check_invariants(lc) == []
+
+
+def test_au1_an_answered_request_or_a_late_worker_sends_nothing_more() -> None:
+    lc, clock = _world("australia_acma", pendulum.datetime(2026, 5, 4, 1, tz="UTC"))
+    answered, late = "+61412345670", "+61412345671"
+    first = lc.request(answered, "NEWS", channel=Channel.WEB)
+    second = lc.request(late, "NEWS", channel=Channel.WEB)
+    _confirm(lc, clock, first.id, answered)
+    clock.advance(dt.timedelta(minutes=61))  # the worker was down past the hour
+    lc.run_due()
+    assert len(lc.notices(first.id)) == 2  # the request and the welcome
+    assert len(lc.notices(second.id)) == 1
+    (skipped,) = [e for e in lc.history(second.id) if e.kind.value == "confirmation_resent"]
+    assert skipped.data["resend"] == "skipped: too late" and skipped.text_out is None
+    clock.advance(dt.timedelta(days=1))
+    lc.run_due()
+    assert lc.get(second.id).state.value == "expired"  # silence is still refusal
+    assert check_invariants(lc, settled=True) == []
+
+
+def test_au1_a_trial_request_is_resent_with_its_length() -> None:
+    policy = Policy.china_mobile(
+        trials_need_confirmation=True,
+        confirmation_resend=(dt.timedelta(minutes=30), dt.timedelta(hours=1)),
+    )
+    clock = ManualClock(pendulum.datetime(2026, 5, 4, 3, tz="UTC"))
+    lc = Lifecycle(
+        make_catalog(),
+        policy=policy,
+        clock=clock,
+        store=MemoryStore(),
+        notifier=RecordingNotifier(),
+    )
+    order = lc.request("13800138000", "MUSIC7", channel=Channel.WEB)
+    clock.advance(dt.timedelta(minutes=30))
+    lc.run_due()
+    first, again = lc.notices(order.id)
+    assert again.kind is NoticeKind.TRIAL_REQUEST and again.text == first.text
+    assert "7天" in again.text
+    assert check_invariants(lc) == []
+
+
+def test_au1_a_resend_must_come_inside_the_window() -> None:
+    with pytest.raises(PolicyError, match="confirmation_resend"):
+        Policy.china_mobile(confirmation_resend=(dt.timedelta(hours=2), dt.timedelta(hours=1)))
+    with pytest.raises(PolicyError, match="inside every confirmation window"):
+        Policy.china_mobile(confirmation_resend=(dt.timedelta(hours=1), dt.timedelta(hours=24)))
+
+
 def test_in2_the_activation_names_the_deactivation_number_validity_and_charge() -> None:
     lc, clock = _world("india_trai", pendulum.datetime(2026, 5, 4, 6, tz="UTC"))
     sub = "+919812345679"

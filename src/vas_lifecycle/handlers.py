@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import attrs
 import pendulum
 
 from vas_lifecycle import charging, consent, ordering, refunds, timers
@@ -347,6 +348,8 @@ def fire_due(cmd: FireDue, uow: UnitOfWork) -> int:
             step = _renewal_request(uow, order, step)
         elif step is not None and step.kind is EventKind.TRIAL_CONVERTED:  # CT1
             step = timers.conversion(order, uow.tx.orders.events(order.id), uow.policy)
+        elif step is not None and step.notice is NoticeKind.TRIAL_REQUEST:  # AU1, CN25a
+            step = attrs.evolve(step, fields={"trial_days": str(_trial_days(uow, order))})
         if step is not None:
             uow.record(order, [step], channel=None, actor=SYSTEM)
     batch = cmd.batch

@@ -44,6 +44,7 @@ class EventKind(enum.StrEnum):
 
     ORDER_REQUESTED = "order_requested"
     CONFIRMATION_REQUESTED = "confirmation_requested"
+    CONFIRMATION_RESENT = "confirmation_resent"  # AU1: the request sent once more
     CONSENT_GRANTED = "consent_granted"
     CONSENT_DECLINED = "consent_declined"
     CONFIRMATION_EXPIRED = "confirmation_expired"
@@ -70,6 +71,7 @@ class EventKind(enum.StrEnum):
 #: The trigger each event applies to the machine (the first event creates the order).
 EVENT_TRIGGERS: Final[Mapping[EventKind, Trigger]] = {
     EventKind.CONFIRMATION_REQUESTED: Trigger.ASK_CONFIRMATION,
+    EventKind.CONFIRMATION_RESENT: Trigger.RESEND,
     EventKind.CONSENT_GRANTED: Trigger.CONFIRM,
     EventKind.CONSENT_DECLINED: Trigger.DECLINE,
     EventKind.CONFIRMATION_EXPIRED: Trigger.EXPIRE,
@@ -274,8 +276,8 @@ class Order:
     def due_at(self) -> pendulum.DateTime | None:
         """When the next timer of this order is due (expiry, reminder, trial end, a
         pack's renewal notice or the end of its validity)."""
-        if self.state is OrderState.AWAITING_CONFIRMATION:
-            return self.confirm_by
+        if self.state is OrderState.AWAITING_CONFIRMATION:  # AU1: a resend comes first
+            return self.remind_at if self.remind_at is not None else self.confirm_by
         if self.state is OrderState.TRIAL:
             return self.remind_at if self.remind_at is not None else self.trial_ends_at
         if self.state is OrderState.TRIAL_EXPIRING:
@@ -362,6 +364,17 @@ def advance(
     return _next(order, seq, kind, at, channel, data, state)
 
 
+def _renewed(pack: Pack | None, d: EventData) -> Pack | None:
+    """A pack whose validity period the event (re)starts: it ends when the event says."""
+    return None if pack is None else pack._replace(valid_until=_time(d["valid_until"]))
+
+
+#: the events that send the notice an order's ``remind_at`` was waiting for
+_REMINDERS = frozenset(
+    {EventKind.TRIAL_REMINDED, EventKind.RENEWAL_NOTIFIED, EventKind.CONFIRMATION_RESENT}
+)
+
+
 def _next(
     o: Order,
     seq: int,
@@ -378,14 +391,13 @@ def _next(
     converted = kind is EventKind.TRIAL_CONVERTED  # CT1: consented at the trial's start
     consented = converted or kind in (EventKind.CONSENT_GRANTED, EventKind.PURCHASE_CONFIRMED)
     started = kind is EventKind.TRIAL_STARTED
-    reminded = kind is EventKind.TRIAL_REMINDED or kind is EventKind.RENEWAL_NOTIFIED
-    pack = o.pack
+    reminded = kind in _REMINDERS
     # a pack's validity starts at its consent, and again at each renewal (IN3, IN7)
-    renewed = pack is not None and (consented or kind is EventKind.ORDER_RENEWED)
-    if renewed:
-        assert pack is not None
-        pack = pack._replace(valid_until=_time(d["valid_until"]))
-    remind = _time(d.get("remind_at")) if started or renewed else None if reminded else o.remind_at
+    renewed = o.pack is not None and (consented or kind is EventKind.ORDER_RENEWED)
+    pack = _renewed(o.pack, d) if renewed else o.pack
+    # a trial's reminder, a pack's renewal notice, a request's resend (AU1)
+    sets = started or renewed or asked
+    remind = _time(d.get("remind_at")) if sets else None if reminded else o.remind_at
     via = o.request_channel if converted else channel  # CT1: consent given at the request
     # CN25a: a trial that awaited its confirmation starts confirmed (but not activated)
     consented_to = consented or (started and o.state is OrderState.AWAITING_CONFIRMATION)

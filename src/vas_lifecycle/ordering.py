@@ -128,6 +128,8 @@ def first_step(
             "confirm_by": later(now, policy.window_for(channel)).isoformat(),
             "notice_id": new_id(),
         }
+        if policy.confirmation_resend is not None:  # AU1: once more, if unanswered
+            facts["remind_at"] = later(now, policy.confirmation_resend[0]).isoformat()
         if trial:
             assert service.trial_days is not None
             days = str(service.trial_days)

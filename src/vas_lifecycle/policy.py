@@ -92,6 +92,22 @@ def _maybe_positive(
         _positive(instance, attribute, value)  # type: ignore[arg-type]
 
 
+def _resend(
+    instance: object, attribute: object, value: tuple[dt.timedelta, dt.timedelta] | None
+) -> None:
+    if value is None:
+        return
+    if (
+        not isinstance(value, tuple)
+        or len(value) != 2
+        or not all(isinstance(v, dt.timedelta) for v in value)
+        or not dt.timedelta(0) < value[0] <= value[1]
+    ):
+        raise PolicyError(
+            f"confirmation_resend must be (after, at the latest), 0 < after <= latest, got {value!r}"
+        )
+
+
 def _long_pack_notice(
     instance: object, attribute: object, value: tuple[int, dt.timedelta] | None
 ) -> None:
@@ -230,6 +246,12 @@ class Policy:
             }
         ),
         converter=_channels,
+    )
+    #: AU1: an unanswered confirmation request is sent once more ``after`` it went
+    #: out, but never later than ``latest`` after it, as ``(after, latest)`` (C637:
+    #: one resend within 1 h); None: never resent
+    confirmation_resend: tuple[dt.timedelta, dt.timedelta] | None = attrs.field(
+        default=None, validator=_resend
     )
     # C3
     code_digits: int = 4
@@ -399,8 +421,11 @@ class Policy:
             self.fastest_human_reply < dt.timedelta(0)
         ):
             raise PolicyError("fastest_human_reply must be a non-negative duration")
-        if self.fastest_human_reply >= min(self.window_for(c) for c in Channel):
+        shortest = min(self.window_for(c) for c in Channel)
+        if self.fastest_human_reply >= shortest:
             raise PolicyError("fastest_human_reply must be shorter than every confirmation window")
+        if self.confirmation_resend is not None and self.confirmation_resend[1] >= shortest:
+            raise PolicyError("confirmation_resend must come inside every confirmation window")
         if self.sp_daily_request_limit < 1:
             raise PolicyError("sp_daily_request_limit must be at least 1")
         if self.retention_months < 1:

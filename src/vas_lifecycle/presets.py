@@ -297,7 +297,10 @@ AUSTRALIA_ACMA = Regime(
                         NoticeKind.OPTED_OUT: "AU3",
                     },
                 ),
-                "consent": _WORDS_YES_NO,
+                "consent": {
+                    **_WORDS_YES_NO,
+                    "confirmation_resend": (dt.timedelta(minutes=30), dt.timedelta(hours=1)),
+                },
                 "quiet_hours": {"quiet_hours": None},
                 "words": {
                     "unsubscribe_words": {"STOP"},
@@ -312,7 +315,10 @@ AUSTRALIA_ACMA = Regime(
             },
             rules=("AU1", "AU2", "AU3"),
             sources=("Communications Alliance C637:2011, registered by ACMA",),
-            note="the code's year (day unconfirmed); operator_number is a placeholder",
+            note=(
+                "the code's year (day unconfirmed); operator_number is a placeholder; the "
+                "one resend within 1 h goes out after 30 minutes without an answer"
+            ),
         ),
     ),
 )

@@ -53,6 +53,7 @@ GROUPS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "operator_channels",
                 "code_digits",
                 "fastest_human_reply",
+                "confirmation_resend",
             }
         ),
         "trials": frozenset(

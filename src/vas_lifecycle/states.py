@@ -56,6 +56,7 @@ class Trigger(enum.StrEnum):
     RENEW = "renew"
     LAPSE = "lapse"
     CONVERT = "convert"
+    RESEND = "resend"
 
 
 Transition = tuple[Trigger, tuple[OrderState, ...], OrderState]
@@ -77,6 +78,8 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     (Trigger.ASK_CONFIRMATION, (S.REQUESTED, S.ACTIVE), S.AWAITING_CONFIRMATION),
     (Trigger.CONFIRM, (S.AWAITING_CONFIRMATION,), S.ACTIVE),
     (Trigger.DECLINE, (S.AWAITING_CONFIRMATION,), S.DECLINED),
+    # AU1: an unanswered request sent once more (the same code), where the policy says
+    (Trigger.RESEND, (S.AWAITING_CONFIRMATION,), S.AWAITING_CONFIRMATION),
     (Trigger.EXPIRE, (S.AWAITING_CONFIRMATION,), S.EXPIRED),
     # a trial starts at its request, or (CN25a, policy) once the subscriber confirms it
     (Trigger.START_TRIAL, (S.REQUESTED, S.AWAITING_CONFIRMATION), S.TRIAL),

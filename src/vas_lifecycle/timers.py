@@ -37,6 +37,7 @@ __all__ = [
     "quiet_period",
     "reminder_period",
     "renewal_step",
+    "resend_step",
     "tracks_use",
     "validity",
 ]
@@ -55,6 +56,8 @@ def due_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step | Non
     if due is None or due > now:
         return None
     if order.state is OrderState.AWAITING_CONFIRMATION:
+        if order.remind_at is not None and order.confirm_by is not None and now < order.confirm_by:
+            return resend_step(order, now, policy)
         if order.pack is not None and order.activated_at is not None:  # a renewal
             return Step(
                 EventKind.ORDER_LAPSED, {"reason": "renewal_not_confirmed"}, NoticeKind.LAPSED
@@ -73,6 +76,24 @@ def due_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step | Non
             return Step(EventKind.TRIAL_REMINDED, {"reminder": "skipped: quiet hours"})
         return Step(EventKind.TRIAL_REMINDED, notice=kind or NoticeKind.TRIAL_REMINDER)
     return None  # pragma: no cover - due_at only points at the timers above
+
+
+#: the request each kind of order is asked with (what a resend sends again, AU1)
+_REQUESTS = {
+    OfferKind.SUBSCRIPTION: NoticeKind.CONFIRMATION_REQUEST,
+    OfferKind.ON_DEMAND: NoticeKind.PURCHASE_REQUEST,
+    OfferKind.TRIAL: NoticeKind.TRIAL_REQUEST,
+}
+
+
+def resend_step(order: Order, now: pendulum.DateTime, policy: Policy) -> Step:
+    """AU1: an unanswered request sent once more, with its own code; recorded as
+    skipped when the timer fires later than the policy's latest resend (it would no
+    longer be the one resend "within the hour"). The handler adds a trial's length."""
+    resend = policy.confirmation_resend
+    if resend is None or order.remind_at is None or now - order.remind_at > resend[1] - resend[0]:
+        return Step(EventKind.CONFIRMATION_RESENT, {"resend": "skipped: too late"})
+    return Step(EventKind.CONFIRMATION_RESENT, notice=_REQUESTS[order.kind])
 
 
 class Idle(NamedTuple):

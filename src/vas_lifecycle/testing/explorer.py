@@ -173,9 +173,13 @@ def _policy(world: _World) -> Policy:
     policy's windows, the breadth policy, or the small policy."""
     if world.preset:
         day = START.in_timezone(Policy.regime(world.preset).timezone).date()
-        small = small_policy()
+        small, preset = small_policy(), Policy.preset(world.preset, on=day)
+        resend = None
+        if preset.confirmation_resend is not None:  # AU1: inside the small window
+            resend = (dt.timedelta(minutes=15), dt.timedelta(minutes=30))
         return attrs.evolve(
-            Policy.preset(world.preset, on=day),
+            preset,
+            confirmation_resend=resend,
             confirmation_window=small.confirmation_window,
             pick_window=small.pick_window,
             trial_reminder_lead=small.trial_reminder_lead,

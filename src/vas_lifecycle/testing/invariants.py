@@ -339,15 +339,46 @@ _PER_PERIOD = {
 
 def _once(h: History, order: Order, kind: NoticeKind) -> int:
     """How many notices of a one-shot ``kind`` the order may have: one, or, for a
-    pack, one per event that sends it."""
+    pack, one per event that sends it; a request resent (AU1) once more."""
     sender = _PER_PERIOD.get(kind)
+    events = h.events[order.id]
     if kind is NoticeKind.CONFIRMATION_REQUEST and any(
-        e.kind is EventKind.TRIAL_CONVERTED for e in h.events[order.id]
+        e.kind is EventKind.TRIAL_CONVERTED for e in events
     ):
         return 0  # CT1: consented at the trial's start, never asked
+    resent = 0
+    if kind in _RESENT:
+        resent = sum(
+            1 for e in events if e.kind is EventKind.CONFIRMATION_RESENT and "resend" not in e.data
+        )
     if order.pack is None or sender is None:
-        return 1
-    return max(1, sum(1 for e in h.events[order.id] if e.kind is sender))
+        return 1 + resent
+    return max(1, sum(1 for e in events if e.kind is sender)) + resent
+
+
+#: the requests a resend sends again (AU1)
+_RESENT = frozenset(
+    {NoticeKind.CONFIRMATION_REQUEST, NoticeKind.PURCHASE_REQUEST, NoticeKind.TRIAL_REQUEST}
+)
+
+
+def rule_au1_resends(h: History) -> Iterable[InvariantViolation]:
+    """An unanswered request is sent again at most once per request, only under a
+    policy that resends, and no later than its latest resend after the request (AU1)."""
+    for order in h.replayable:
+        asked: Event | None = None
+        count = 0
+        for event in h.events[order.id]:
+            if event.kind is EventKind.CONFIRMATION_REQUESTED:
+                asked, count = event, 0
+            if event.kind is not EventKind.CONFIRMATION_RESENT or "resend" in event.data:
+                continue
+            count += 1
+            resend = h.policy_at(event.at).confirmation_resend
+            if asked is None or resend is None or count > 1:
+                yield _v("AU1", order.id, "a request sent again more than once, or unasked")
+            elif event.at - asked.at > resend[1]:
+                yield _v("AU1", order.id, "a request sent again later than the policy allows")
 
 
 def rule_uk3_receipts(h: History) -> Iterable[InvariantViolation]:
@@ -525,6 +556,7 @@ CHECKS: tuple[Check, ...] = (
     rule_in3_renewals,
     rule_ct1_conversions,
     rule_cn25b_charge_notices,
+    rule_au1_resends,
     rule_cn25c_unused_refunds,
 )
 
