@@ -240,3 +240,49 @@ def test_c16_a_trial_end_overtakes_a_reminder_that_never_went_out() -> None:
     assert kinds[-1] is NoticeKind.TRIAL_ENDED and NoticeKind.TRIAL_REMINDER not in kinds
     assert lc.dispatch() == 0
     assert check_invariants(lc, settled=True, delivered=notifier.sent) == []
+
+
+def _quiet_by_instants(
+    when: pendulum.DateTime, policy: Policy
+) -> tuple[pendulum.DateTime, pendulum.DateTime] | None:
+    """The quiet hours that ``when`` falls in, worked out from the instants of the
+    day before and the day itself (what ``quiet_period`` did before it first looked
+    at the wall clock): the reference the fast path must agree with."""
+    assert policy.quiet_hours is not None
+    begin, end = policy.quiet_hours
+    here = pendulum.instance(when).in_timezone(policy.timezone)
+    for day in (here.subtract(days=1), here):
+        start = pendulum.datetime(
+            day.year, day.month, day.day, begin.hour, begin.minute, tz=policy.timezone
+        )
+        last = day.add(days=1) if end <= begin else day
+        stop = pendulum.datetime(
+            last.year, last.month, last.day, end.hour, end.minute, tz=policy.timezone
+        )
+        if start <= when < stop:
+            return start.in_timezone("UTC"), stop.in_timezone("UTC")
+    return None
+
+
+@given(
+    zone=st.sampled_from(
+        ["Asia/Shanghai", "Europe/London", "America/New_York", "Australia/Lord_Howe"]
+    ),
+    begin=st.integers(0, 47),
+    length=st.integers(1, 47),
+    offset=st.integers(0, 366 * 24 * 4),
+)
+def test_c16_the_wall_clock_shortcut_agrees_with_the_instants_in_every_zone(
+    zone: str, begin: int, length: int, offset: int
+) -> None:
+    """Every quarter hour of a year with two daylight-saving changes (and Lord Howe's
+    half-hour one), for quiet hours starting and ending on any half hour: the quiet
+    period found through the wall-clock shortcut is the one the instants give."""
+    start = dt.time(begin // 2, 30 * (begin % 2))
+    stop_at = (begin + length) % 48
+    stop = dt.time(stop_at // 2, 30 * (stop_at % 2))
+    if stop == start:
+        return
+    policy = Policy.china_mobile(timezone=zone, quiet_hours=(start, stop))
+    when = pendulum.datetime(2026, 1, 1, tz="UTC").add(minutes=15 * offset)
+    assert quiet_period(when, policy) == _quiet_by_instants(when, policy)

@@ -262,6 +262,8 @@ def quiet_period(
     if policy.quiet_hours is None:
         return None
     begin, end = policy.quiet_hours
+    if not _near_quiet(local_time(when, policy.timezone), begin, end):
+        return None  # hours away from them: no instant needs working out
     local = pendulum.instance(when).in_timezone(policy.timezone)
     for day in (local.subtract(days=1), local):
         start = local_at(day, begin, policy)
@@ -269,6 +271,23 @@ def quiet_period(
         if start <= when < stop:
             return start.in_timezone("UTC"), stop.in_timezone("UTC")
     return None
+
+
+#: how far outside the quiet hours' wall-clock span a local time must be to be out of
+#: them whatever a daylight-saving change does to that day (it moves by an hour at most)
+_DST_MARGIN = 120
+
+
+def _near_quiet(local: dt.datetime, begin: dt.time, end: dt.time) -> bool:
+    """Is the local wall-clock time ``local`` inside the quiet hours widened by
+    :data:`_DST_MARGIN` minutes on each side (minutes of a 24-hour circle)? Outside,
+    it is out of them; inside, the exact instants decide."""
+    day = 1440
+    first = begin.hour * 60 + begin.minute - _DST_MARGIN
+    span = (end.hour * 60 + end.minute - begin.hour * 60 - begin.minute) % day or day
+    if span + 2 * _DST_MARGIN >= day:
+        return True
+    return (local.hour * 60 + local.minute - first) % day < span + 2 * _DST_MARGIN
 
 
 def local_at(day: pendulum.DateTime, time: dt.time, policy: Policy) -> pendulum.DateTime:
