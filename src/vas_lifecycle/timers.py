@@ -18,7 +18,7 @@ from typing import NamedTuple
 import pendulum
 
 from vas_lifecycle.catalog import OfferKind, Service
-from vas_lifecycle.clock import later, local_time
+from vas_lifecycle.clock import as_utc, later, local_time, zone
 from vas_lifecycle.notices import NoticeKind
 from vas_lifecycle.order import Event, EventKind, Order, Pack, Step
 from vas_lifecycle.policy import Policy
@@ -258,42 +258,31 @@ def reminder_period(when: dt.datetime, policy: Policy) -> tuple[str, pendulum.Da
 def quiet_period(
     when: pendulum.DateTime, policy: Policy
 ) -> tuple[pendulum.DateTime, pendulum.DateTime] | None:
-    """The policy's quiet hours that ``when`` falls in, as UTC (start, end), or None."""
+    """The policy's quiet hours that ``when`` falls in, as UTC (start, end), or None.
+    The quiet hours of the local day before and of the day itself are worked out with
+    the standard library's zones (every scheduled notice asks)."""
     if policy.quiet_hours is None:
         return None
     begin, end = policy.quiet_hours
-    if not _near_quiet(local_time(when, policy.timezone), begin, end):
-        return None  # hours away from them: no instant needs working out
-    local = pendulum.instance(when).in_timezone(policy.timezone)
-    for day in (local.subtract(days=1), local):
-        start = local_at(day, begin, policy)
-        stop = local_at(day.add(days=1) if end <= begin else day, end, policy)
+    zone_ = zone(policy.timezone)
+    today = local_time(when, policy.timezone).date()
+    for day in (today - _DAY, today):
+        start = _instant(day, begin, zone_)
+        stop = _instant(day + _DAY if end <= begin else day, end, zone_)
         if start <= when < stop:
-            return start.in_timezone("UTC"), stop.in_timezone("UTC")
+            return as_utc(start), as_utc(stop)
     return None
 
 
-#: how far outside the quiet hours' wall-clock span a local time must be to be out of
-#: them whatever a daylight-saving change does to that day (it moves by an hour at most)
-_DST_MARGIN = 120
+_DAY = dt.timedelta(days=1)
 
 
-def _near_quiet(local: dt.datetime, begin: dt.time, end: dt.time) -> bool:
-    """Is the local wall-clock time ``local`` inside the quiet hours widened by
-    :data:`_DST_MARGIN` minutes on each side (minutes of a 24-hour circle)? Outside,
-    it is out of them; inside, the exact instants decide."""
-    day = 1440
-    first = begin.hour * 60 + begin.minute - _DST_MARGIN
-    span = (end.hour * 60 + end.minute - begin.hour * 60 - begin.minute) % day or day
-    if span + 2 * _DST_MARGIN >= day:
-        return True
-    return (local.hour * 60 + local.minute - first) % day < span + 2 * _DST_MARGIN
-
-
-def local_at(day: pendulum.DateTime, time: dt.time, policy: Policy) -> pendulum.DateTime:
-    return pendulum.datetime(
-        day.year, day.month, day.day, time.hour, time.minute, time.second, tz=policy.timezone
-    )
+def _instant(day: dt.date, time: dt.time, zone_: dt.tzinfo) -> dt.datetime:
+    """The instant (UTC) of a local wall-clock time: the later one where the clock
+    shows it twice (autumn), and where it never shows it (spring) the instant the
+    time before the change would have been, as pendulum reads local times."""
+    first = dt.datetime.combine(day, time, tzinfo=zone_)
+    return max(first.astimezone(dt.UTC), first.replace(fold=1).astimezone(dt.UTC))
 
 
 def before_quiet_hours(
