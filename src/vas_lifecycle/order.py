@@ -403,33 +403,35 @@ def _next(
     consented_to = consented or (started and o.state is OrderState.AWAITING_CONFIRMATION)
     fee = kind in (EventKind.ORDER_COMPLETED, EventKind.PURCHASE_CONFIRMED)
     ends = state not in LIVE_STATES
+    # positional, in the fields' order (checked by tests/test_machine.py): matching
+    # thirty keywords costs more than the rest of the fold
     return Order(
-        id=o.id,
-        msisdn=o.msisdn,
-        service_code=d["service_code"] if converted else o.service_code,
-        sp_id=o.sp_id,
-        sp_name=o.sp_name,
-        service_name=d["service_name"] if converted else o.service_name,
-        kind=OfferKind.SUBSCRIPTION if converted else o.kind,
-        price=o.price,
-        period=o.period,
-        access_code=o.access_code,
-        language=o.language,
-        requested_at=o.requested_at,
-        request_channel=o.request_channel,
-        state=state,
-        version=seq,
-        code=d["code"] if asked else o.code,
-        confirm_by=_time(d["confirm_by"]) if asked else o.confirm_by,
-        activated_at=at if consented else o.activated_at,
-        consent_channel=via if consented_to else o.consent_channel,
-        trial_ends_at=_time(d["trial_ends_at"]) if started else o.trial_ends_at,
-        remind_at=remind,
-        reminded_at=at if reminded else o.reminded_at,
-        fee_notice_id=d["fee_notice_id"] if fee else o.fee_notice_id,
-        ended_at=at if ends else o.ended_at,
-        end_reason=d.get("reason", kind.value) if ends else o.end_reason,
-        request_notice_id=d.get("notice_id") if asked else o.request_notice_id,
-        pack=pack,
-        notified=d.get("notified", o.notified) if consented or reminded else o.notified,
+        o.id,  # id
+        o.msisdn,  # msisdn
+        d["service_code"] if converted else o.service_code,  # service_code
+        o.sp_id,  # sp_id
+        o.sp_name,  # sp_name
+        d["service_name"] if converted else o.service_name,  # service_name
+        OfferKind.SUBSCRIPTION if converted else o.kind,  # kind
+        o.price,  # price
+        o.period,  # period
+        o.access_code,  # access_code
+        o.language,  # language
+        o.requested_at,  # requested_at
+        o.request_channel,  # request_channel
+        state,  # state
+        seq,  # version
+        d["code"] if asked else o.code,  # code
+        _time(d["confirm_by"]) if asked else o.confirm_by,  # confirm_by
+        at if consented else o.activated_at,  # activated_at
+        via if consented_to else o.consent_channel,  # consent_channel
+        _time(d["trial_ends_at"]) if started else o.trial_ends_at,  # trial_ends_at
+        remind,  # remind_at
+        at if reminded else o.reminded_at,  # reminded_at
+        d["fee_notice_id"] if fee else o.fee_notice_id,  # fee_notice_id
+        at if ends else o.ended_at,  # ended_at
+        d.get("reason", kind.value) if ends else o.end_reason,  # end_reason
+        d.get("notice_id") if asked else o.request_notice_id,  # request_notice_id
+        pack,  # pack
+        d.get("notified", o.notified) if consented or reminded else o.notified,  # notified
     )

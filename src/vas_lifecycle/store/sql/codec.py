@@ -241,35 +241,36 @@ def order_from_row(r: Sequence[Any]) -> Order:
     """The order a row of :data:`ORDER_SELECT` holds; a row that cannot be read is a
     StoreError (never a half-read order)."""
     try:
+        # positional, in the order of ORDER_FIELDS, which is the fields' own (tested)
         return Order(
-            id=r[0],
-            msisdn=r[1],
-            service_code=r[2],
-            sp_id=r[3],
-            sp_name=r[4],
-            service_name=r[5],
-            kind=_KINDS[r[6]],
-            price=Decimal(r[7]),
-            period=_PERIODS[r[8]],
-            access_code=r[9],
-            language=r[10],
-            requested_at=_ts(r[11]),
-            request_channel=_CHANNELS[r[12]],
-            state=_STATES[r[13]],
-            version=int(r[14]),
-            code=r[15],
-            confirm_by=parse_ts(r[16]),
-            activated_at=parse_ts(r[17]),
-            consent_channel=_MAYBE_CHANNELS[r[18]],
-            trial_ends_at=parse_ts(r[19]),
-            remind_at=parse_ts(r[20]),
-            reminded_at=parse_ts(r[21]),
-            fee_notice_id=r[22],
-            ended_at=parse_ts(r[23]),
-            end_reason=r[24],
-            request_notice_id=r[25],
-            pack=None if r[26] is None else _pack(r[26]),
-            notified=r[27],
+            r[0],  # id
+            r[1],  # msisdn
+            r[2],  # service_code
+            r[3],  # sp_id
+            r[4],  # sp_name
+            r[5],  # service_name
+            _KINDS[r[6]],  # kind
+            Decimal(r[7]),  # price
+            _PERIODS[r[8]],  # period
+            r[9],  # access_code
+            r[10],  # language
+            _ts(r[11]),  # requested_at
+            _CHANNELS[r[12]],  # request_channel
+            _STATES[r[13]],  # state
+            int(r[14]),  # version
+            r[15],  # code
+            parse_ts(r[16]),  # confirm_by
+            parse_ts(r[17]),  # activated_at
+            _MAYBE_CHANNELS[r[18]],  # consent_channel
+            parse_ts(r[19]),  # trial_ends_at
+            parse_ts(r[20]),  # remind_at
+            parse_ts(r[21]),  # reminded_at
+            r[22],  # fee_notice_id
+            parse_ts(r[23]),  # ended_at
+            r[24],  # end_reason
+            r[25],  # request_notice_id
+            None if r[26] is None else _pack(r[26]),  # pack
+            r[27],  # notified
         )
     except (ArithmeticError, ValueError, TypeError, LookupError) as err:
         raise StoreError(f"a stored order cannot be read ({type(err).__name__}: {err})") from err
