@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -92,17 +92,23 @@ def _maybe_positive(
         _positive(instance, attribute, value)  # type: ignore[arg-type]
 
 
+def _pair(value: object, first: Callable[[object], bool], second: Callable[[object], bool]) -> bool:
+    """Is ``value`` a pair whose items pass ``first`` and ``second``?"""
+    return isinstance(value, tuple) and len(value) == 2 and first(value[0]) and second(value[1])
+
+
+def _lead(value: object) -> bool:
+    return isinstance(value, dt.timedelta) and value > dt.timedelta(0)
+
+
+def _days(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _resend(
     instance: object, attribute: object, value: tuple[dt.timedelta, dt.timedelta] | None
 ) -> None:
-    if value is None:
-        return
-    if (
-        not isinstance(value, tuple)
-        or len(value) != 2
-        or not all(isinstance(v, dt.timedelta) for v in value)
-        or not dt.timedelta(0) < value[0] <= value[1]
-    ):
+    if value is not None and not (_pair(value, _lead, _lead) and value[0] <= value[1]):
         raise PolicyError(
             f"confirmation_resend must be (after, at the latest), 0 < after <= latest, got {value!r}"
         )
@@ -111,17 +117,7 @@ def _resend(
 def _long_pack_notice(
     instance: object, attribute: object, value: tuple[int, dt.timedelta] | None
 ) -> None:
-    if value is None:
-        return
-    if (
-        not isinstance(value, tuple)
-        or len(value) != 2
-        or not isinstance(value[0], int)
-        or isinstance(value[0], bool)
-        or value[0] < 1
-        or not isinstance(value[1], dt.timedelta)
-        or value[1] <= dt.timedelta(0)
-    ):
+    if value is not None and not _pair(value, _days, _lead):
         raise PolicyError(f"long_pack_notice must be (days >= 1, a positive lead), got {value!r}")
 
 
