@@ -212,7 +212,7 @@ def test_an_order_is_stored_as_one_named_column_per_field(tmp_path: Path) -> Non
     from vas_lifecycle.store.sql import ORDER_FIELDS
 
     # in the fields' own order: a row is read into an Order positionally
-    assert ORDER_FIELDS == tuple(f.name for f in attrs.fields(Order))
+    assert tuple(f.name for f in attrs.fields(Order)) == ORDER_FIELDS
     start = pendulum.datetime(2026, 11, 24, 9, tz="UTC")
     store = SQLiteStore(tmp_path / "vas.db")
     lc = Lifecycle(demo_catalog(), clock=ManualClock(start), store=store)
