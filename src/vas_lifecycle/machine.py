@@ -117,4 +117,7 @@ def mermaid_diagram() -> str:
         graph_engine="mermaid",
     )
     drawn: str = model.get_graph().draw(None)  # type: ignore[attr-defined]
+    head, title, rest = drawn.split("\n", 2)
+    if head == "---" and ":" not in title:  # Mermaid's front matter names its keys
+        drawn = f"{head}\ntitle: {title}\n{rest}"
     return drawn.rstrip("\n") + "\n"
