@@ -1,4 +1,4 @@
-"""The invariant checker follows RULES.md as written: valid histories report nothing."""
+"""The invariant checker follows the specification (docs/specification.md) as written: valid histories report nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property tests: every invariant of RULES.md over random interleavings."""
+"""Property tests: every invariant of the specification (docs/specification.md) over random interleavings."""
 
 from __future__ import annotations
 

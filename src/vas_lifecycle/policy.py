@@ -1,7 +1,7 @@
 """Rule parameters and regime presets, validated when built.
 
 A regime is data, not a code path: :meth:`Policy.china_mobile` is the default
-preset, and every parameter marked [practice] in RULES.md is a field here with that
+preset, and every parameter marked [practice] in docs/specification.md is a field here with that
 default. An impossible combination is refused with :class:`PolicyError` when the policy
 is built (or, for checks that need the catalog, when a ``Lifecycle`` is built).
 """

@@ -1,5 +1,5 @@
 """The regime presets as data: each a :class:`~vas_lifecycle.regimes.Regime` of
-dated versions with its rule ids and sources (RULES.md, "Other regimes").
+dated versions with its rule ids and sources (docs/specification.md, "Other regimes").
 
 Numbers and dates come from the sources named. Where a source gives only a month or a
 year, the version begins on its first day and says so in its note. A preset's

@@ -1,4 +1,4 @@
-"""Regimes: a rule set as a sequence of dated versions (RULES.md, "Other regimes").
+"""Regimes: a rule set as a sequence of dated versions (docs/specification.md, "Other regimes").
 
 A :class:`Regime` is a name and its :class:`Version` s, each with the local date it
 applies from (in the regime's time zone), what it changes, grouped as the policy is

@@ -72,7 +72,7 @@ TERMINAL_STATES: Final = frozenset(
     {S.CANCELLED, S.DECLINED, S.EXPIRED, S.REJECTED, S.COMPLETED, S.LAPSED}
 )
 
-#: (trigger, sources, destination): the whole lifecycle of RULES.md.
+#: (trigger, sources, destination): the whole lifecycle of docs/specification.md.
 TRANSITIONS: Final[tuple[Transition, ...]] = (
     # a pack's renewal that needs a fresh confirmation asks again (IN7, policy)
     (Trigger.ASK_CONFIRMATION, (S.REQUESTED, S.ACTIVE), S.AWAITING_CONFIRMATION),

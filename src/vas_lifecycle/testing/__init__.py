@@ -1,7 +1,7 @@
 """The public test kit: prove that an integration keeps the consent rules.
 
 - :func:`check_invariants` reads a lifecycle's store and reports every breach of the
-  invariants in RULES.md (no test library needed);
+  invariants of docs/specification.md (no test library needed);
 - :mod:`vas_lifecycle.testing.strategies` has Hypothesis strategies;
 - :class:`LifecycleMachine` is a rule-based state machine that drives any
   ``Lifecycle`` through random interleavings, checking the invariants after each step;

@@ -1,4 +1,4 @@
-"""An invariant checker that reads a store and reports every breach of RULES.md.
+"""An invariant checker that reads a store and reports every breach of docs/specification.md.
 
 It needs nothing but the store's audit reads (orders, events, notices, charges), so
 integrators can run it over their own store after their own test run, and the
@@ -87,7 +87,7 @@ class _Report(Protocol):
 
 @attrs.frozen
 class InvariantViolation:
-    """One breach: which invariant (1–7 of RULES.md, or a rule id), where, and what."""
+    """One breach: which invariant (1–7 of docs/specification.md, or a rule id), where, and what."""
 
     invariant: str
     order_id: str | None
@@ -662,7 +662,7 @@ def check_invariants(
     settled: bool = False,
     delivered: Iterable[Notice] | None = None,
 ) -> list[InvariantViolation]:
-    """Every violation of RULES.md's invariants found in ``lifecycle``'s store, read a
+    """Every violation of docs/specification.md's invariants found in ``lifecycle``'s store, read a
     page of orders at a time.
 
     Args:
