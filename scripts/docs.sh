@@ -4,5 +4,5 @@
 # the same build (tests/test_site.py). Extra args go to sphinx-build.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
-.venv/bin/sphinx-build -E -W --keep-going -q -b html "$@" docs site
+.venv/bin/sphinx-build -E -W -n --keep-going -q -b html "$@" docs site
 echo "Built: open site/index.html in a browser (or: python3 -m http.server -d site 8000)"

@@ -1,6 +1,6 @@
 """The documentation site: it builds with every warning an error (a broken link between
-pages, bad markup, a directive that fails), and its reference names every public name
-of the package and of the test kit."""
+pages, a reference to an object that is not documented, bad markup, a directive that
+fails), and its reference names every public name of the package and of the test kit."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import vas_lifecycle
 import vas_lifecycle.testing
 
 ROOT = Path(__file__).resolve().parent.parent
-#: what scripts/docs.sh runs: every warning an error, the whole site rebuilt
-SPHINX = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html"]
+#: what scripts/docs.sh runs: every warning an error, a reference to nothing too (-n), the
+#: whole site rebuilt
+SPHINX = [sys.executable, "-m", "sphinx", "-E", "-W", "-n", "--keep-going", "-q", "-b", "html"]
 
 
 @pytest.fixture(scope="module")

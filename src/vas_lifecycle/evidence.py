@@ -345,7 +345,7 @@ def _count(n: int, noun: str) -> str:
 
 class StoreTally:
     """Adds up order checks into a :class:`StoreCheck`, keeping only counts and the
-    first :data:`EXAMPLES` problems (constant memory over any number of orders)."""
+    first ``EXAMPLES`` problems (constant memory over any number of orders)."""
 
     def __init__(self) -> None:
         self.orders = self.events = self.bad = self.sealed_later = 0

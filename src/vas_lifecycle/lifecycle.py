@@ -80,8 +80,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         max_retries: how often a command is retried when its order changed under it.
 
     Threads may share a Lifecycle (the stores serialise or isolate transactions);
-    processes each build their own. The read side (``get``, ``history``, ...) is
-    :class:`~vas_lifecycle.queries.Queries`; ``feed`` is the event feed for billing
+    processes each build their own. The read side (``get``, ``history``, ...) lives
+    in ``vas_lifecycle.queries`` and is documented here; ``feed`` is the event feed for billing
     backends (:class:`~vas_lifecycle.publisher.EventFeed`).
 
     Raises:
@@ -222,8 +222,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         """The subscriber says no: the order is ``DECLINED`` and never charged.
 
         Raises:
-            UnknownOrderError, InvalidStateError, ConfirmationRefusedError (another
-            number, a wrong code, or a missing code when several orders are pending).
+            UnknownOrderError, InvalidStateError: no such order, or not awaiting.
+            ConfirmationRefusedError: another number, a wrong code, or a missing
+                code when several orders are pending.
         """
         number, chan = self._msisdn(msisdn), arguments.channel(channel)
         quoted, evidence = arguments.code(code), arguments.text(text, "text", EVIDENCE_LIMIT)

@@ -9,7 +9,7 @@ per subject, as attributes: ``tx.orders`` (orders, events, pick lists), ``tx.out
 reports), ``tx.keys`` (message ids, idempotency keys, SP keys) and ``tx.feed`` (the
 event feed). The outbox and each feed subscriber are the same :class:`LeasedQueue`
 shape. Code that needs one subject takes that recorder; each has a contract of its
-own in :mod:`vas_lifecycle.testing.store_contract`.
+own in :class:`~vas_lifecycle.testing.StoreContract`.
 """
 
 from __future__ import annotations
