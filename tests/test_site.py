@@ -48,3 +48,35 @@ def test_every_public_name_is_in_the_reference(site: Path) -> None:
     for module in (vas_lifecycle, vas_lifecycle.testing):
         missing = sorted(set(module.__all__) - documented)
         assert not missing, f"{module.__name__}: {missing} not in the reference"
+
+
+def _undocumented(module: object) -> list[str]:
+    """The public names of ``module`` (its ``__all__``), and the public methods and
+    properties of its public classes, that have no docstring of their own or inherited."""
+    import enum
+    import inspect
+
+    missing = []
+    for name in module.__all__:  # type: ignore[attr-defined]
+        obj = getattr(module, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue
+        if not inspect.getdoc(obj):
+            missing.append(name)
+        if not inspect.isclass(obj) or issubclass(obj, (BaseException, enum.Enum)):
+            continue
+        for attr, value in vars(obj).items():
+            if attr.startswith("_"):
+                continue
+            func = value.fget if isinstance(value, property) else value
+            func = getattr(func, "__func__", func)
+            if inspect.isfunction(func) and not inspect.getdoc(getattr(obj, attr)):
+                missing.append(f"{name}.{attr}")
+    return missing
+
+
+def test_every_public_name_and_port_method_says_what_it_does() -> None:
+    import vas_lifecycle.store.base
+
+    for module in (vas_lifecycle, vas_lifecycle.testing, vas_lifecycle.store.base):
+        assert _undocumented(module) == [], module.__name__

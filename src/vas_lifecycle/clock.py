@@ -30,7 +30,8 @@ __all__ = [
 class Clock(Protocol):
     """Anything that tells the current time as an aware datetime."""
 
-    def now(self) -> pendulum.DateTime: ...
+    def now(self) -> pendulum.DateTime:
+        """The current time, aware (the library keeps it in UTC)."""
 
 
 def as_utc(value: dt.datetime) -> pendulum.DateTime:
@@ -110,6 +111,7 @@ class SystemClock:
     """The machine's clock, in UTC."""
 
     def now(self) -> pendulum.DateTime:
+        """The machine's current time, in UTC."""
         return pendulum.now("UTC")
 
 
@@ -123,6 +125,7 @@ class ManualClock:
         self._now = as_utc(start)
 
     def now(self) -> pendulum.DateTime:
+        """The time it was set or advanced to (it does not move by itself)."""
         return self._now
 
     def advance(self, by: dt.timedelta) -> pendulum.DateTime:

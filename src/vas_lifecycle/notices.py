@@ -428,12 +428,14 @@ class TemplateSet:
         return TemplateSet(self.language, templates, self.phrases)
 
     def price_label(self, price: Decimal, period: Period, days: int | None = None) -> str:
+        """A price with its period in this language (``5元/月``; a pack's validity in days)."""
         unit = self.phrases[f"period_{period}"]  # a StrEnum formats as its value
         if days is not None:  # a pack: its validity, in days
             unit = unit.format(days=days)
         return self.phrases["price"].format(amount=format_amount(price), unit=unit)
 
     def amount_label(self, amount: Decimal) -> str:
+        """An amount with its currency in this language (``5元``, ``CNY 5``)."""
         return self.phrases["amount"].format(amount=format_amount(amount))
 
     def duration_label(self, duration: dt.timedelta) -> str:
@@ -446,11 +448,13 @@ class TemplateSet:
         return self.phrases[unit].format(n=f"{count:g}")
 
     def hours_label(self, duration: dt.timedelta) -> str:
+        """A duration in hours in this language (``24小时``, ``2 hours``)."""
         hours = duration.total_seconds() / 3600
         shown = f"{hours:g}"
         return self.phrases["hours"].format(n=shown)
 
     def datetime_label(self, when: dt.datetime, timezone: str) -> str:
+        """An instant as local date and time of ``timezone`` in this language."""
         local = local_time(when, timezone)
         return self.phrases["datetime"].format(
             year=local.year,
@@ -460,6 +464,7 @@ class TemplateSet:
         )
 
     def render(self, kind: NoticeKind, values: Mapping[str, str]) -> str:
+        """The text of a notice of ``kind`` with these field values."""
         return self.templates[kind].format_map(values)
 
 

@@ -52,7 +52,9 @@ class DeliveryRules:
 class Notifier(Protocol):
     """Delivers notices. Raising means "not delivered, try again later"."""
 
-    def send(self, notice: Notice) -> None: ...
+    def send(self, notice: Notice) -> None:
+        """Deliver one notice (its ``id`` is the idempotency key: a retry may hand the
+        same notice over again). Raise to have it retried later."""
 
 
 class RecordingNotifier:
@@ -67,17 +69,21 @@ class RecordingNotifier:
         self._ids: set[str] = set()
 
     def send(self, notice: Notice) -> None:
+        """Keep the notice, once per id."""
         if notice.id not in self._ids:
             self._ids.add(notice.id)
             self.sent.append(notice)
 
     def of_kind(self, kind: NoticeKind) -> list[Notice]:
+        """The notices of one kind, in the order they were sent."""
         return [n for n in self.sent if n.kind is kind]
 
     def to(self, msisdn: str) -> list[Notice]:
+        """The notices sent to one number (E.164, as the notices carry it)."""
         return [n for n in self.sent if n.msisdn == msisdn]
 
     def clear(self) -> None:
+        """Forget every notice kept so far."""
         self.sent.clear()
         self._ids.clear()
 
@@ -89,4 +95,5 @@ class CallbackNotifier:
         self._callback = callback
 
     def send(self, notice: Notice) -> None:
+        """Call the function with the notice (what it raises means: retry later)."""
         self._callback(notice)

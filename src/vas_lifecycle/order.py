@@ -222,6 +222,7 @@ class Pack(NamedTuple):
 
     @property
     def length(self) -> dt.timedelta:
+        """One validity period."""
         return dt.timedelta(days=self.validity_days)
 
     @property
@@ -270,6 +271,8 @@ class Order:
 
     @property
     def is_live(self) -> bool:
+        """Is the order in a live state (awaiting confirmation, active, in trial,
+        reminded, paused)? Only live orders are listed by ``0000`` and can be cancelled."""
         return self.state in LIVE_STATES
 
     @property

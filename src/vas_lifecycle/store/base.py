@@ -124,10 +124,12 @@ class OrderRecorder(abc.ABC):
     commands read to decide, and what they write."""
 
     @abc.abstractmethod
-    def get_order(self, order_id: str) -> Order | None: ...
+    def get_order(self, order_id: str) -> Order | None:
+        """The order with that id as stored, or None."""
 
     @abc.abstractmethod
-    def events(self, order_id: str) -> list[Event]: ...
+    def events(self, order_id: str) -> list[Event]:
+        """The order's events, oldest first: its evidence (C14); the order is their fold."""
 
     @abc.abstractmethod
     def orders_of(self, msisdn: str) -> list[Order]:
@@ -224,7 +226,8 @@ class OrderRecorder(abc.ABC):
         entries (C14)."""
 
     @abc.abstractmethod
-    def all_orders(self) -> Iterator[Order]: ...
+    def all_orders(self) -> Iterator[Order]:
+        """Every stored order, one at a time (the invariant checker and exports read them)."""
 
 
 class LeasedQueue(abc.ABC, Generic[ItemT]):
@@ -291,7 +294,8 @@ class NoticeRecorder(LeasedQueue[Delivery]):
         outran the sender) stays undelivered, for the retry the report asked for."""
 
     @abc.abstractmethod
-    def notices(self, order_id: str) -> list[Notice]: ...
+    def notices(self, order_id: str) -> list[Notice]:
+        """The notices recorded for an order, oldest first."""
 
     @abc.abstractmethod
     def add_notice(self, notice: Notice, *, claimed_until: pendulum.DateTime | None = None) -> None:
@@ -315,7 +319,9 @@ class NoticeRecorder(LeasedQueue[Delivery]):
         """Every withdrawn notice's id, with why (for audits)."""
 
     @abc.abstractmethod
-    def delivered(self, notice_id: str) -> bool: ...
+    def delivered(self, notice_id: str) -> bool:
+        """Was the notice handed to the notifier (C1a: a reply counts only once its request
+        went out)?"""
 
     @abc.abstractmethod
     def delivery(self, notice_id: str) -> Delivery | None:
@@ -347,10 +353,12 @@ class ChargeRecorder(abc.ABC):
     """The ledger: charges (C11), and the billing pass's batches."""
 
     @abc.abstractmethod
-    def charges(self, order_id: str) -> list[Charge]: ...
+    def charges(self, order_id: str) -> list[Charge]:
+        """The charges recorded on an order, oldest first (C11 reads them: one per period)."""
 
     @abc.abstractmethod
-    def charge(self, key: str) -> Charge | None: ...
+    def charge(self, key: str) -> Charge | None:
+        """The charge recorded under an idempotency key, or None (a retry finds the first)."""
 
     @abc.abstractmethod
     def add_charge(self, charge: Charge) -> None:
@@ -410,7 +418,8 @@ class ChargeRecorder(abc.ABC):
         """The refunds recorded on an order, oldest first."""
 
     @abc.abstractmethod
-    def refund(self, key: str) -> Refund | None: ...
+    def refund(self, key: str) -> Refund | None:
+        """The refund recorded under an idempotency key, or None."""
 
     @abc.abstractmethod
     def add_refund(self, refund: Refund) -> None:
@@ -477,7 +486,9 @@ class SpendRecorder(abc.ABC):
         (watched from then on)."""
 
     @abc.abstractmethod
-    def unwatch(self, msisdn: str, access_code: str) -> None: ...
+    def unwatch(self, msisdn: str, access_code: str) -> None:
+        """Stop the interval spend reminders of a subscriber on an access code (UK2, AU2):
+        nothing paid is live there any more."""
 
     @abc.abstractmethod
     def reminders_due(
@@ -517,13 +528,16 @@ class EvidenceRecorder(abc.ABC):
     reports gateways send about notices."""
 
     @abc.abstractmethod
-    def violations(self, sp_id: str | None) -> list[SpViolation]: ...
+    def violations(self, sp_id: str | None) -> list[SpViolation]:
+        """The SP violations booked (C13), for one SP or for all, oldest first."""
 
     @abc.abstractmethod
-    def add_violation(self, violation: SpViolation) -> None: ...
+    def add_violation(self, violation: SpViolation) -> None:
+        """Book an SP violation (a forced subscription, a request over the daily limit)."""
 
     @abc.abstractmethod
-    def add_delivery_report(self, report: DeliveryReport) -> None: ...
+    def add_delivery_report(self, report: DeliveryReport) -> None:
+        """Keep a gateway's delivery report of a notice (evidence that it arrived, or not)."""
 
     @abc.abstractmethod
     def delivery_reports(self, notice_id: str) -> list[DeliveryReport]:
@@ -571,7 +585,8 @@ class KeyRecorder(abc.ABC):
         """Drop the ids of inbound texts handled before ``before`` (retention)."""
 
     @abc.abstractmethod
-    def request_key(self, scope: str, key: str) -> RequestKey | None: ...
+    def request_key(self, scope: str, key: str) -> RequestKey | None:
+        """What a request under a caller's idempotency key made, in its scope, or None."""
 
     @abc.abstractmethod
     def add_request_key(self, record: RequestKey) -> None:
@@ -585,10 +600,12 @@ class KeyRecorder(abc.ABC):
         """Drop the keys stored before ``before`` (retention); how many."""
 
     @abc.abstractmethod
-    def add_sp_key(self, key: SpKey) -> None: ...
+    def add_sp_key(self, key: SpKey) -> None:
+        """Keep an SP's API key (its hash: the secret itself is never stored)."""
 
     @abc.abstractmethod
-    def sp_key(self, key_id: str) -> SpKey | None: ...
+    def sp_key(self, key_id: str) -> SpKey | None:
+        """The SP API key with that id, or None."""
 
     @abc.abstractmethod
     def sp_keys(self, sp_id: str) -> list[SpKey]:

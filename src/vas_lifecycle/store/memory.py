@@ -1096,6 +1096,8 @@ class MemoryStore(Store):
         self._tx = _MemoryTransaction(data)
 
     def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+        """A unit of work: its writes are kept when the block ends normally, dropped
+        otherwise."""
         return _Unit(self._tx, self._lock)
 
     def copy(self) -> MemoryStore:

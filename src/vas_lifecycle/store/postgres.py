@@ -201,12 +201,14 @@ class PostgresStore(Store):
 
     @property
     def schema_version(self) -> int:
+        """The version of the schema the database holds (see ``SCHEMA_VERSION``)."""
         with self.transaction() as tx:
             rows = tx.query("SELECT max(version) FROM vas_schema")  # type: ignore[attr-defined]
             return int(rows[0][0])
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
+        """A unit of work: committed when the block ends normally, rolled back otherwise."""
         psycopg = self._psycopg
         with self._lock:
             conn = self._connection()
@@ -235,6 +237,7 @@ class PostgresStore(Store):
                 tx.end()
 
     def close(self) -> None:
+        """Close the store's connections; it cannot be used afterwards."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

@@ -137,12 +137,14 @@ class SQLiteStore(Store):
 
     @property
     def schema_version(self) -> int:
+        """The version of the schema the database holds (see ``SCHEMA_VERSION``)."""
         with self._lock:
             row = self._conn.execute("SELECT max(version) FROM vas_schema").fetchone()
             return int(row[0])
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
+        """A unit of work: committed when the block ends normally, rolled back otherwise."""
         with self._lock:
             conn = self._conn
             try:
@@ -166,5 +168,6 @@ class SQLiteStore(Store):
                 tx.end()
 
     def close(self) -> None:
+        """Close the store's connections; it cannot be used afterwards."""
         with self._lock:
             self._conn.close()

@@ -81,6 +81,7 @@ class _Gateway(RecordingNotifier):
         self.down = down
 
     def send(self, notice: Notice) -> None:
+        """Fail while the gateway is down, else keep the notice."""
         if self.down:
             raise ConnectionError("gateway down")
         super().send(notice)
@@ -423,6 +424,7 @@ class Exploration:
     violation: tuple[tuple[str, ...], list[InvariantViolation]] | None = None
 
     def report(self) -> str:
+        """What was explored, and the shortest sequence that broke a rule, if any."""
         lines = [
             f"depth {self.depth}: {self.sequences:,} actions run, {self.states:,} distinct "
             f"states, {self.seconds:.1f} s"

@@ -66,6 +66,7 @@ class FlakyNotifier(RecordingNotifier):
         self.attempts = 0
 
     def send(self, notice: Notice) -> None:
+        """Count the attempt; fail while switched off, else keep the notice."""
         self.attempts += 1
         if self.failing:
             raise NotifierDownError("SMS gateway unreachable")
@@ -165,9 +166,11 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # --- hooks for integrators ----------------------------------------------------------
     def make_store(self) -> Store:
+        """The store the machine runs on (memory; override for your own)."""
         return MemoryStore()
 
     def make_catalog(self) -> Catalog:
+        """The catalog the machine orders from (the demo catalog; override for your own)."""
         return demo_catalog()
 
     def make_policy(self) -> Policy | Regime:
@@ -209,6 +212,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         channel=st.sampled_from(list(Channel)),
     )
     def request(self, msisdn: str, data: st.DataObject, channel: Channel) -> str:
+        """Someone orders a service, on any channel, maybe again under an idempotency key."""
         service = data.draw(st.sampled_from(self.service_codes()), label="service")
         key = data.draw(st.sampled_from([None, None, "retry-1", "retry-2"]), label="key")
         if key is not None and key in self.keyed:
@@ -295,6 +299,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(order_id=orders, channel=st.sampled_from(list(Channel)))
     def unsubscribe(self, order_id: str, channel: Channel) -> None:
+        """The subscriber leaves, through any channel: it always works (C7)."""
         before = self.lifecycle.get(order_id)
         after = self.lifecycle.unsubscribe(order_id, channel=channel)
         if before.is_live:
@@ -372,10 +377,12 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from(STEPS))
     def advance(self, seconds: int) -> None:
+        """Time passes."""
         self.clock.advance(dt.timedelta(seconds=seconds))
 
     @rule()
     def run_due(self) -> None:
+        """The worker fires what is due (expiries, reminders, trial ends, renewals)."""
         moved = self.lifecycle.run_due()
         event(f"run_due moved {min(moved, 3)}{'+' if moved >= 3 else ''}")
         now = self.clock.now()
@@ -390,6 +397,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         period=st.sampled_from(["now", "month_start", "last_month", "next_month"]),
     )
     def charge(self, order_id: str, amount: str, period: str) -> None:
+        """The billing backend asks C11, then charges: the answer and the charge agree."""
         order = self.lifecycle.get(order_id)
         value = {
             "price": order.price,
@@ -419,6 +427,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(period=st.sampled_from(["month_start", "last_month"]))
     def billing_run(self, period: str) -> None:
+        """A billing pass for a period; a second pass for it charges nothing."""
         local = self.clock.now().in_timezone(self.lifecycle.policy.timezone)
         start = local.start_of("month")
         if period == "last_month":
@@ -508,26 +517,32 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
+        """The process restarts: a new Lifecycle over the same store."""
         self.lifecycle = self.make_lifecycle()
 
     @rule(failing=st.booleans())
     def notifier_up_or_down(self, failing: bool) -> None:
+        """The SMS gateway goes down, or comes back."""
         self.notifier.failing = failing
 
     @rule()
     def dispatch(self) -> None:
+        """The outbox is dispatched (what fails stays for a retry)."""
         self.lifecycle.dispatch()
 
     @rule(failing=st.booleans())
     def billing_up_or_down(self, failing: bool) -> None:
+        """The billing backend's feed consumer goes down, or comes back."""
         self.billing.failing = failing
 
     @rule()
     def publish(self) -> None:
+        """The event feed is published to its subscribers."""
         self.lifecycle.feed.publish()
 
     @invariant()
     def invariants_hold(self) -> None:
+        """After every step: the invariant checker finds nothing."""
         problems = check_invariants(self.lifecycle)
         assert not problems, "\n".join(map(str, problems))
 
@@ -539,6 +554,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert heard == expected.get(order_id, [])[: len(heard)], order_id
 
     def teardown(self) -> None:
+        """The end: the gateway comes back, time runs on until nothing waits, and every
+        invariant holds with every timer settled."""
         self.notifier.failing = False
         self.clock.advance(dt.timedelta(days=60))
         self.lifecycle.run_due()
