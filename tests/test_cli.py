@@ -368,11 +368,11 @@ def test_in5_refunds_show_in_the_audit_and_the_refunds_due(tmp_path: Path) -> No
     code, out = invoke("refunds-due", "--db", str(db))
     assert code == 0, out
     assert orders[0][:8] in out and orders[1][:8] in out and "IN5" in out
-    assert "3.00" in out and "5.00" in out and "2 refund(s) due, 8.00 in all" in out
+    assert "3元" in out and "5元" in out and "2 refunds due, 8元 in all" in out
     assert "****" in out and "+8613800138000" not in out
     code, out = invoke("audit", orders[0], "--db", str(db))
     assert code == 0, out
-    assert "refund_recorded" in out and "refunded 2.00 of charge c-+86138****8000" in out
+    assert "refund_recorded" in out and "refunded 2元 of charge c-+86138****8000" in out
     assert MARKUP in out  # printed literally
     lc2 = Lifecycle(demo_catalog(), clock=clock, store=SQLiteStore(db), policy=policy)
     lc2.refund(orders[0], key="r-2", reason="rest")
@@ -380,3 +380,63 @@ def test_in5_refunds_show_in_the_audit_and_the_refunds_due(tmp_path: Path) -> No
     lc2.close()
     code, out = invoke("refunds-due", "--db", str(db))
     assert code == 0 and "No refunds due." in out, out
+
+
+def test_counts_read_in_the_singular_and_the_plural() -> None:
+    code, out = invoke("simulate", "--subscribers", "1", "--days", "1", "--memory")
+    assert code == 0, out
+    assert "Simulating 1 subscriber for 1 day " in out
+    assert re.search(r"\b\d+ commands in ", out)
+    code, out = invoke("simulate", "--subscribers", "2", "--days", "3", "--memory")
+    assert "Simulating 2 subscribers for 3 days " in out
+
+
+def _uk_order(db: Path) -> str:
+    clock = ManualClock(pendulum.datetime(2026, 7, 6, 9, tz="Europe/London"))
+    lc = Lifecycle(
+        demo_catalog(),
+        clock=clock,
+        store=SQLiteStore(db),
+        policy=Policy.regime("uk_psa"),
+        notifier=RecordingNotifier(),
+    )
+    order = lc.request("+447700900123", "NEWS", channel=Channel.WEB)
+    lc.close()
+    return order.id
+
+
+def test_the_audit_shows_times_in_the_presets_zone_named_and_its_money(tmp_path: Path) -> None:
+    order_id = _uk_order(tmp_path / "uk.db")
+    code, out = invoke("audit", order_id, "--db", str(tmp_path / "uk.db"), "--policy", "uk_psa")
+    assert code == 0, out
+    assert "Times in Europe/London." in out
+    assert "2026-07-06 09:00:00 +01:00 order_requested" in out  # summer time, named
+    assert "£5/month" in out and "元" not in out
+    assert "+447700900123" not in out  # masked unless --show-numbers
+    code, out = invoke("audit", order_id, "--db", str(tmp_path / "uk.db"), "--show-numbers")
+    assert "+447700900123" in out and "2026-07-06 16:00:00 +08:00" in out  # the default
+
+
+def test_output_piped_to_another_program_keeps_each_line_whole(tmp_path: Path) -> None:
+    db = str(tmp_path / "uk.db")
+    order_id = _uk_order(tmp_path / "uk.db")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vas_lifecycle",
+            "audit",
+            order_id,
+            "--db",
+            db,
+            "--policy",
+            "uk_psa",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    (sent,) = [line for line in done.stdout.splitlines() if line.startswith("    sent:")]
+    assert len(sent) > 120 and sent.rstrip().endswith(".")  # one line, not cut at 80
+    assert "\x1b[" not in done.stdout  # no colour codes in a pipe

@@ -40,7 +40,7 @@ from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.machine import mermaid_diagram
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.notify import CallbackNotifier
-from vas_lifecycle.policy import Channel
+from vas_lifecycle.policy import Channel, Policy
 from vas_lifecycle.privacy import mask_msisdn, mask_numbers
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
@@ -51,7 +51,14 @@ __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 TZ = "Asia/Shanghai"
-console = Console(highlight=False)
+#: piped into a file or another program, lines are not wrapped at 80 columns (a
+#: terminal wraps them itself; a pipe would get them broken mid-text)
+console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
+def plural(count: int, word: str) -> str:
+    """``1 subscriber``, ``2 subscribers``, ``1,000 days``."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def fail(message: str) -> NoReturn:
@@ -144,8 +151,28 @@ def store_options(func: F) -> F:
     )(func)
 
 
-def local(when: dt.datetime) -> str:
-    return pendulum.instance(when).in_timezone(TZ).format("YYYY-MM-DD HH:mm:ss")
+def local(when: dt.datetime, zone: str = TZ) -> str:
+    """An instant as local time in ``zone``, with its offset (``2026-12-07 09:00:00 +08:00``)."""
+    return pendulum.instance(when).in_timezone(zone).format("YYYY-MM-DD HH:mm:ss Z")
+
+
+def policy_option(func: F) -> F:
+    """``--policy NAME``: the preset whose time zone and money the output is shown in."""
+    return click.option(
+        "--policy",
+        "policy_name",
+        type=click.Choice(Policy.presets()),
+        default="china_mobile",
+        show_default=True,
+        help="The regime preset the store was run under: times are shown in its time "
+        "zone, amounts in its currency.",
+    )(func)
+
+
+def reading(db: str | None, dsn: str | None, schema: str, policy_name: str) -> Lifecycle:
+    """A Lifecycle that reads a store under a preset (it changes nothing)."""
+    regime = Policy.regime(policy_name)
+    return Lifecycle(Catalog(), policy=regime, store=open_store(db, dsn, schema, reader=True))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -212,8 +239,8 @@ def simulate_(
     """
     with clean_errors(), _simulation_store(db, dsn, schema, memory) as (store, where):
         console.print(
-            f"Simulating [bold]{subscribers:,}[/] subscribers for [bold]{days}[/] days "
-            f"(seed {seed}, policy {policy_name}) in {where}"
+            f"Simulating [bold]{plural(subscribers, 'subscriber')}[/] for "
+            f"[bold]{plural(days, 'day')}[/] (seed {seed}, policy {policy_name}) in {where}"
         )
         with Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -320,21 +347,22 @@ def show_report(report: SimulationReport) -> None:
     console.print(table("Notices by kind", report.notices_by_kind, "kind"))
     charges = {"charges recorded": report.charges, **report.refusals_by_reason}
     console.print(table("Charges and refusals by reason", charges, "reason"))
-    console.print(f"  amount charged: {report.charged_amount} 元")
+    money = report.amount_format
+    console.print(f"  amount charged: {money.format(amount=report.charged_amount)}")
     if report.refunds:
-        console.print(f"  refunds paid: {report.refunds:,}, {report.refunded_amount} 元")
+        refunded = money.format(amount=report.refunded_amount)
+        console.print(f"  refunds paid: {report.refunds:,}, {refunded}")
     console.print(table("SP violations (C13)", report.violations_by_sp, "SP"))
     console.print(table("SP violations by reason", report.violations_by_reason, "reason"))
     rate = report.commands / report.elapsed if report.elapsed else 0.0
     console.print(
-        f"{report.commands:,} commands in {report.elapsed:.1f} s ({rate:,.0f} per second)"
+        f"{plural(report.commands, 'command')} in {report.elapsed:.1f} s ({rate:,.0f} per second)"
     )
     if report.ok:
         console.print("[bold green]Invariant check: 0 violations[/]")
     else:
-        console.print(
-            f"[bold red]Invariant check: {len(report.invariant_violations)} violations[/]"
-        )
+        found = plural(len(report.invariant_violations), "violation")
+        console.print(f"[bold red]Invariant check: {found}[/]")
         for line in report.invariant_violations[:20]:
             console.print(f"  {escape(mask_numbers(str(line)))}")
 
@@ -454,6 +482,7 @@ def sms(db: str | None, dsn: str | None, schema: str, msisdn: str, show_numbers:
 @click.argument("order_id")
 @store_options
 @show_numbers_option
+@policy_option
 @click.option(
     "--export",
     "export",
@@ -471,6 +500,7 @@ def audit(
     dsn: str | None,
     schema: str,
     show_numbers: bool,
+    policy_name: str,
     export: str | None,
     signing_key: str | None,
 ) -> None:
@@ -478,7 +508,8 @@ def audit(
     as a bundle anyone can verify)."""
     shown = Shown(show_numbers)
     with clean_errors():
-        lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
+        lc = reading(db, dsn, schema, policy_name)
+        zone = lc.regime.timezone
         if export is not None:
             key = Path(signing_key).read_bytes() if signing_key else None
             bundle = lc.evidence_bundle(order_id, signing_key=key)
@@ -487,16 +518,19 @@ def audit(
             click.echo(f"wrote the evidence of order {order_id} to {export}{signed}")
             return
         order = lc.get(order_id)
+        pack = lc.policy.pack(order.language)
+        days = None if order.pack is None else order.pack.validity_days
         console.print(
             f"[bold]Order {escape(order.id)}[/]: {shown.number(order.msisdn)}, "
             f"{escape(order.sp_name)} “{escape(order.service_name)}” "
-            f"{order.price}元/{order.period.value} ({order.kind.value}) — now "
-            f"[bold]{order.state.value}[/]"
+            f"{escape(pack.price_label(order.price, order.period, days))} "
+            f"({order.kind.value}) — now [bold]{order.state.value}[/]"
         )
+        console.print(f"[dim]Times in {zone}.[/]")
         for event in lc.history(order_id):
             channel = event.channel.value if event.channel else "timer"
             console.print(
-                f"[dim]{local(event.at)}[/] {event.kind.value:<24} via {channel:<12} "
+                f"[dim]{local(event.at, zone)}[/] {event.kind.value:<24} via {channel:<12} "
                 f"by {shown.number(event.actor)}"
             )
             if event.text_in:
@@ -505,19 +539,19 @@ def audit(
                 console.print(f"    sent:     {shown.text(event.text_out)}")
         for charge in lc.charges(order_id):
             console.print(
-                f"[dim]{local(charge.at)}[/] charged {charge.amount} for "
+                f"[dim]{local(charge.at, zone)}[/] charged {escape(pack.amount_label(charge.amount))} for "
                 f"{escape(charge.period_key)} (key {shown.text(charge.key)})"
             )
         for refund in lc.refunds(order_id):
             console.print(
-                f"[dim]{local(refund.at)}[/] refunded {refund.amount} of charge "
+                f"[dim]{local(refund.at, zone)}[/] refunded {escape(pack.amount_label(refund.amount))} of charge "
                 f"{shown.text(refund.charge_key)} (key {shown.text(refund.key)}): "
                 f"{shown.text(refund.reason)}"
             )
-        show_deliveries(lc, order_id, shown)
+        show_deliveries(lc, order_id, shown, zone)
 
 
-def show_deliveries(lc: Lifecycle, order_id: str, shown: Shown) -> None:
+def show_deliveries(lc: Lifecycle, order_id: str, shown: Shown, zone: str) -> None:
     """Each notice of the order, with what the SMS gateway reported about it."""
     notices = lc.notices(order_id)
     if notices:
@@ -525,7 +559,7 @@ def show_deliveries(lc: Lifecycle, order_id: str, shown: Shown) -> None:
     for notice in notices:
         rule = " " + escape(f"[rule {notice.rule}]") if notice.rule else ""
         console.print(
-            f"[dim]{local(notice.at)}[/] {notice.kind.value:<24} from {escape(notice.sender)}{rule}"
+            f"[dim]{local(notice.at, zone)}[/] {notice.kind.value:<24} from {escape(notice.sender)}{rule}"
         )
         console.print(f"    notice id {escape(notice.id)}")
         reports = lc.delivery_reports(notice.id)
@@ -533,17 +567,20 @@ def show_deliveries(lc: Lifecycle, order_id: str, shown: Shown) -> None:
             console.print("    no delivery report")
         for report in reports:
             detail = f": {shown.text(report.detail)}" if report.detail else ""
-            console.print(f"    [dim]{local(report.at)}[/] {report.status.value}{detail}")
+            console.print(f"    [dim]{local(report.at, zone)}[/] {report.status.value}{detail}")
 
 
 @main.command(name="sp-report")
 @store_options
 @show_numbers_option
-def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) -> None:
+@policy_option
+def sp_report(
+    db: str | None, dsn: str | None, schema: str, show_numbers: bool, policy_name: str
+) -> None:
     """Forced-subscription violations (C13), per SP."""
     shown = Shown(show_numbers)
     with clean_errors():
-        lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
+        lc = reading(db, dsn, schema, policy_name)
         violations = lc.sp_violations()
         if not violations:
             console.print("No SP violations.")
@@ -552,7 +589,7 @@ def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) 
         for v in violations:
             reasons = per_sp.setdefault(v.sp_id, {})
             reasons[v.reason.value] = reasons.get(v.reason.value, 0) + 1
-        table = Table(title="SP violations", title_justify="left")
+        table = Table(title="SP violations", title_justify="left", min_width=len("SP violations"))
         table.add_column("SP")
         table.add_column("reason")
         table.add_column("count", justify="right")
@@ -561,10 +598,10 @@ def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) 
                 table.add_row(escape(sp), escape(reason), f"{count:,}")
         console.print(table)
         latest = violations[-5:]
-        console.print("Latest evidence:")
+        console.print(f"Latest evidence (times in {lc.regime.timezone}):")
         for v in latest:
             console.print(
-                f"  {local(v.at)} {escape(v.sp_id)} {v.reason.value} ({v.rule}) "
+                f"  {local(v.at, lc.regime.timezone)} {escape(v.sp_id)} {v.reason.value} ({v.rule}) "
                 f"{shown.number(v.msisdn)} "
                 f"order {escape(str(v.order_id))}: {shown.text(v.evidence[:120])}"
             )
@@ -573,17 +610,21 @@ def sp_report(db: str | None, dsn: str | None, schema: str, show_numbers: bool) 
 @main.command(name="refunds-due")
 @store_options
 @show_numbers_option
-def refunds_due(db: str | None, dsn: str | None, schema: str, show_numbers: bool) -> None:
-    """What the rules say must be refunded and is not yet (IN5), by order."""
+@policy_option
+def refunds_due(
+    db: str | None, dsn: str | None, schema: str, show_numbers: bool, policy_name: str
+) -> None:
+    """What the rules say must be refunded and is not yet (IN5, CN25c), by order."""
     shown = Shown(show_numbers)
     with clean_errors():
-        lc = Lifecycle(Catalog(), store=open_store(db, dsn, schema, reader=True))
+        lc = reading(db, dsn, schema, policy_name)
         due = lc.refunds_due(limit=100_000)
         if not due:
             console.print("No refunds due.")
             return
-        table = Table(title="Refunds due", title_justify="left")
-        for column in ("order", "subscriber", "charge", "claimed", "rule"):
+        pack = lc.policy.pack(None)
+        table = Table(title="Refunds due", title_justify="left", min_width=len("Refunds due"))
+        for column in ("order", "subscriber", "charge", f"claimed ({lc.regime.timezone})", "rule"):
             table.add_column(column)
         table.add_column("amount", justify="right")
         for d in due:
@@ -591,13 +632,13 @@ def refunds_due(db: str | None, dsn: str | None, schema: str, show_numbers: bool
                 escape(d.order_id),
                 shown.number(d.msisdn),
                 shown.text(d.charge_key),
-                local(d.claimed_at),
+                local(d.claimed_at, lc.regime.timezone),
                 d.rule,
-                str(d.amount),
+                escape(pack.amount_label(d.amount)),
             )
         console.print(table)
         total = sum((d.amount for d in due), Decimal(0))
-        console.print(f"{len(due):,} refund(s) due, {total} in all")
+        console.print(f"{plural(len(due), 'refund')} due, {pack.amount_label(total)} in all")
 
 
 @main.command()

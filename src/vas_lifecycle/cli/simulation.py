@@ -126,6 +126,8 @@ class SimulationReport:
     policy: str = "china"
     refunds: int = 0
     refunded_amount: Decimal = Decimal(0)
+    #: how the policy writes an amount (``{amount}元``, ``£{amount}``)
+    amount_format: str = "{amount}元"
 
     @property
     def ok(self) -> bool:
@@ -624,4 +626,5 @@ def _report(
         policy=policy,
         refunds=sim.refunds,
         refunded_amount=sim.refunded,
+        amount_format=lc.policy.pack(None).phrases["amount"],
     )
