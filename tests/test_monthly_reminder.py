@@ -325,3 +325,23 @@ def test_c17_every_language_pack_must_say_what_the_reminder_must_say() -> None:
         phrases = {**pack.phrases, "reminder_item": "{n}. {service_name} {price}"}
         with pytest.raises(TemplateError, match="reminder_item"):
             TemplateSet(pack.language, pack.templates, phrases)
+
+
+def test_c17_a_reminder_between_a_resume_and_a_pause_at_one_instant_is_owed() -> None:
+    """Two commands at the reminder's very instant (a resume, the sweep, a pause): the
+    order was paying when the sweep read it, so the reminder is owed, and the checker
+    finds nothing (it once read only before and after the instant)."""
+    clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
+    notifier = RecordingNotifier()
+    lc = Lifecycle(make_catalog(), clock=clock, notifier=notifier)
+    order = lc.request("13800138000", "NEWS", channel=Channel.WEB)
+    clock.advance(dt.timedelta(seconds=30))
+    lc.confirm(order.id, msisdn="13800138000", channel=Channel.SMS)
+    lc.pause(order.id, channel=Channel.SMS)
+    clock.advance(dt.timedelta(days=30))  # into December, paused
+    lc.resume(order.id, channel=Channel.SMS)
+    lc.run_due()  # December's reminder, at the resume's instant
+    lc.pause(order.id, channel=Channel.SMS)  # and paused again, at the same instant
+    (reminder,) = notifier.of_kind(NoticeKind.MONTHLY_REMINDER)
+    assert reminder.at == clock.now()
+    assert check_invariants(lc) == []

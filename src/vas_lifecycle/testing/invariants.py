@@ -747,15 +747,15 @@ def _check_reminder(
         )
     if quiet_period(notice.at, policy) is not None:
         found.append(_v("C17", None, f"a monthly reminder to {_who(notice)} in the quiet hours"))
-    # a command at the reminder's very instant may have come before it or after it:
-    # an order counts as paid if it was just before or at that instant, and must be
-    # named if it was both
+    # commands at the reminder's very instant may have come before it or after it (a
+    # resume, then a pause): an order counts as paid if it was just before that
+    # instant or after any of them, and must be named if it was all along
     some, each = [], []
     for order in tx.orders.orders_of(notice.msisdn):
         events = tx.orders.events(order.id)
-        before = [e for e in events if e.at < notice.at]
-        at = [e for e in events if e.at <= notice.at]
-        paid = [bool(e) and _paying(Order.from_events(e), start) for e in (before, at)]
+        cuts = [sum(1 for e in events if e.at < notice.at)]
+        cuts += [n + 1 for n, e in enumerate(events) if e.at == notice.at]
+        paid = [n > 0 and _paying(Order.from_events(events[:n]), start) for n in cuts]
         if any(paid):
             some.append(order)
         if all(paid):
