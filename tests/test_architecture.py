@@ -73,6 +73,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "gateways.group_commit",
             "gateways.kannel",
             "sp_api",
+            "health",
             "server",
             "worker",
         },

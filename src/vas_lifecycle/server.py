@@ -10,6 +10,7 @@ dependencies of its own; the application itself is plain WSGI, so any WSGI serve
 from __future__ import annotations
 
 from vas_lifecycle.gateways.kannel import kannel_endpoints
+from vas_lifecycle.health import health_endpoints
 from vas_lifecycle.lifecycle import Lifecycle
 from vas_lifecycle.sp_api import sp_api
 from vas_lifecycle.sp_keys import SpKeys
@@ -19,5 +20,10 @@ __all__ = ["make_app"]
 
 
 def make_app(lifecycle: Lifecycle, *, keys: SpKeys, gateway_token: str) -> Routes:
-    """``/kannel/mo``, ``/kannel/dlr`` and ``/sp/v1/...`` as one WSGI application."""
-    return kannel_endpoints(lifecycle, gateway_token) + sp_api(lifecycle, keys)
+    """``/kannel/mo``, ``/kannel/dlr``, ``/sp/v1/...``, ``/healthz`` and ``/readyz`` as
+    one WSGI application."""
+    return (
+        kannel_endpoints(lifecycle, gateway_token)
+        + sp_api(lifecycle, keys)
+        + health_endpoints(lifecycle)
+    )

@@ -5,6 +5,8 @@
   (``Channel.SP_API``): 201 with the order. The subscriber is asked to confirm (C1);
   the SP never can.
 - ``GET /sp/v1/orders/{id}``: 200 with the SP's own order.
+- ``GET /sp/v1/openapi.json``: the OpenAPI 3.1 document of these routes (no key
+  needed), kept in the package (``vas_lifecycle/openapi/sp_v1.json``).
 
 The key goes in ``Authorization: Bearer KEY`` (see :class:`~vas_lifecycle.sp_keys.SpKeys`).
 Answers: 401 without a valid key; 403 for another SP's service; 404 for an order that
@@ -25,6 +27,7 @@ No route lets an SP confirm, decline or cancel anything.
 from __future__ import annotations
 
 import logging
+from importlib import resources
 from typing import Any
 
 from vas_lifecycle.errors import (
@@ -42,9 +45,12 @@ from vas_lifecycle.sp_keys import SpKeys
 from vas_lifecycle.states import OrderState
 from vas_lifecycle.wsgi import HttpError, Request, Response, Routes, json_body
 
-__all__ = ["order_view", "sp_api"]
+__all__ = ["OPENAPI", "order_view", "sp_api"]
 
 log = logging.getLogger("vas_lifecycle.sp_api")
+
+#: the OpenAPI 3.1 document of the SP API, as served
+OPENAPI = resources.files("vas_lifecycle").joinpath("openapi", "sp_v1.json").read_bytes()
 
 _FIELDS = {"msisdn", "service", "language"}
 #: what a refused order's end reason answers
@@ -149,9 +155,13 @@ def sp_api(lifecycle: Lifecycle, keys: SpKeys) -> Routes:
             raise HttpError(404, "unknown_order", "no such order of this SP") from None
         return Response.json(200, order_view(order))
 
+    def openapi(request: Request) -> Response:
+        return Response(200, OPENAPI, (("Content-Type", "application/json"),))
+
     return Routes(
         [
             ("POST", "/sp/v1/orders", create),
             ("GET", r"/sp/v1/orders/(?P<order_id>[A-Za-z0-9_-]{1,64})", read),
+            ("GET", "/sp/v1/openapi.json", openapi),
         ]
     )
