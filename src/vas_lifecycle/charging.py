@@ -151,7 +151,7 @@ def spend_days(period: Period, at: dt.datetime, policy: Policy) -> tuple[str, st
     local = local_time(at, policy.timezone)
     first = _period_start(period, local).date()
     if period is Period.MONTH:
-        end = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        end = _next_month(first)
     elif period is Period.WEEK:
         end = first + dt.timedelta(days=7)
     else:
@@ -181,7 +181,7 @@ def period_key(order: Order, period_start: dt.datetime | None, policy: Policy) -
     return _key(order.period, local_time(period_start, policy.timezone))
 
 
-def period_days(key: str, policy: Policy) -> tuple[dt.date, dt.date] | None:
+def period_days(key: str) -> tuple[dt.date, dt.date] | None:
     """The local days a charge's period key covers, as (first day, day after the
     last): a month (``2026-12``), an ISO week (``2026-W49``), a day, or a pack's
     validity (``2026-11-24+28d``); None for an on-demand charge (``use``)."""
@@ -196,11 +196,16 @@ def period_days(key: str, policy: Policy) -> tuple[dt.date, dt.date] | None:
             return first, first + dt.timedelta(days=7)
         if len(key) == 7:
             first = dt.date.fromisoformat(key + "-01")
-            return first, (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            return first, _next_month(first)
         first = dt.date.fromisoformat(key)
         return first, first + dt.timedelta(days=1)
     except ValueError:
         return None
+
+
+def _next_month(day: dt.date) -> dt.date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def _pack_key(pack: Pack, start: pendulum.DateTime, policy: Policy) -> str:

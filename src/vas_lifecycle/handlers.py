@@ -246,9 +246,9 @@ def confirm(cmd: Confirm, uow: UnitOfWork) -> Order | Refused:
     else:
         if order.pack is not None:  # a pack's validity starts now (IN3, IN7)
             facts.update(timers.validity(order.pack, uow.now, uow.now, uow.policy))
-        step = Step(EventKind.CONSENT_GRANTED, facts, NoticeKind.ACTIVATED)
         if uow.policy.charge_notice_lead is not None and charging.notice_covers(order):
             facts["notified"] = charging.consent_covers(uow.now, uow.policy)  # CN25b
+        step = Step(EventKind.CONSENT_GRANTED, facts, NoticeKind.ACTIVATED)
         if uow.policy.spend_reminder_interval is not None:  # UK2, AU2: from now on
             uow.tx.spend.watch(order.msisdn, order.access_code, uow.now)
     # the actor is the same number (checked)
@@ -365,25 +365,17 @@ def _monthly(uow: UnitOfWork, batch: int) -> int:
     """C17: the free monthly reminder to the next ``batch`` subscribers with active
     paid subscriptions activated before this calendar month began, once a month,
     never in the quiet hours (C16); how many subscribers it looked at."""
-    policy, tx, now = uow.policy, uow.tx, uow.now
+    policy, now = uow.policy, uow.now
     if not policy.monthly_reminder or timers.quiet_period(now, policy) is not None:
         return 0
     month, start = timers.reminder_period(now, policy)
-    period, last = tx.orders.sweep(MONTHLY_SWEEP) or ("", "")
-    after = last if period == month else ""
-    if after == SWEPT:
-        return 0
-    paying = tx.orders.paying_subscribers(after, start, batch)
-    by_number: dict[str, list[Order]] = {}
-    for order in paying:
-        by_number.setdefault(order.msisdn, []).append(order)
-    for msisdn, orders in by_number.items():
+
+    def remind(msisdn: str, orders: list[Order]) -> None:
         paid = [o for o in orders if o.price > 0]
         if paid:
             uow.monthly_reminder(msisdn, paid)
-    done = len(by_number) < batch
-    tx.orders.put_sweep(MONTHLY_SWEEP, month, SWEPT if done else max(by_number))
-    return len(by_number)
+
+    return _sweep(uow.tx, MONTHLY_SWEEP, month, start, batch, remind)
 
 
 #: the sweep of the notices before a month's automatic charges (CN25b)
@@ -395,25 +387,47 @@ def _charge_notices(uow: UnitOfWork, batch: int) -> int:
     subscription of the next ``batch`` subscribers, inside the month's notice window
     (:func:`charging.announcing`), never in the quiet hours (C16); each is an event
     of its order that carries the months announced. How many subscribers it looked at."""
-    policy, tx, now = uow.policy, uow.tx, uow.now
+    policy, now = uow.policy, uow.now
     month = charging.announcing(now, policy)
     if month is None or timers.quiet_period(now, policy) is not None:
         return 0
     key = month[0]
-    period, last = tx.orders.sweep(CHARGE_NOTICE_SWEEP) or ("", "")
-    after = last if period == key else ""
+
+    def notify(msisdn: str, orders: list[Order]) -> None:
+        for order in orders:
+            if charging.notice_covers(order) and not charging.announced(order.notified, key):
+                facts = {"period": key, "notified": charging.announce(order.notified, key)}
+                step = Step(EventKind.RENEWAL_NOTIFIED, facts, NoticeKind.RENEWAL_NOTICE)
+                uow.record(order, [step], channel=None, actor=SYSTEM)
+
+    return _sweep(uow.tx, CHARGE_NOTICE_SWEEP, key, now, batch, notify)
+
+
+def _sweep(
+    tx: Transaction,
+    name: str,
+    period: str,
+    activated_before: pendulum.DateTime,
+    batch: int,
+    visit: Callable[[str, list[Order]], None],
+) -> int:
+    """One batch of the sweep ``name`` through the subscribers with active
+    subscriptions activated before ``activated_before``, once per ``period``: each
+    of the next ``batch`` subscribers is visited with those orders, and the sweep
+    remembers where it stopped (two workers never take the same batch). How many
+    subscribers it looked at."""
+    swept, last = tx.orders.sweep(name) or ("", "")
+    after = last if swept == period else ""
     if after == SWEPT:
         return 0
-    numbers: set[str] = set()
-    for order in tx.orders.paying_subscribers(after, now, batch):
-        numbers.add(order.msisdn)
-        if charging.notice_covers(order) and not charging.announced(order.notified, key):
-            facts = {"period": key, "notified": charging.announce(order.notified, key)}
-            step = Step(EventKind.RENEWAL_NOTIFIED, facts, NoticeKind.RENEWAL_NOTICE)
-            uow.record(order, [step], channel=None, actor=SYSTEM)
-    done = len(numbers) < batch
-    tx.orders.put_sweep(CHARGE_NOTICE_SWEEP, key, SWEPT if done else max(numbers))
-    return len(numbers)
+    by_number: dict[str, list[Order]] = {}
+    for order in tx.orders.paying_subscribers(after, activated_before, batch):
+        by_number.setdefault(order.msisdn, []).append(order)
+    for msisdn, orders in by_number.items():
+        visit(msisdn, orders)
+    done = len(by_number) < batch
+    tx.orders.put_sweep(name, period, SWEPT if done else max(by_number))
+    return len(by_number)
 
 
 def _spend_reminders(uow: UnitOfWork, batch: int) -> int:

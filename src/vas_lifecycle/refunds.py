@@ -111,7 +111,7 @@ def unused_part(charge: Charge, claimed_at: pendulum.DateTime, policy: Policy) -
     day, or from the day it was taken if later: a first month charged in part),
     rounded to the cent. A period that had not begun is unused in full; an
     on-demand charge is used."""
-    bounds = period_days(charge.period_key, policy)
+    bounds = period_days(charge.period_key)
     if bounds is None:
         return Decimal(0)
     first, end = bounds

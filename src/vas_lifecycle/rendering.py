@@ -152,7 +152,7 @@ def _renewal(order: Order, policy: Policy) -> pendulum.DateTime | None:
     if order.pack is not None:
         return order.pack.valid_until
     if order.notified is not None:
-        return month_start(order.notified[-7:], policy)
+        return month_start(order.notified.split("..")[-1], policy)
     return None
 
 
