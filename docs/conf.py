@@ -50,10 +50,13 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(pendulum|attrs|decimal|datetime|dt|typing|collections|zoneinfo|enum|abc)\b.*"),
     (r"py:.*", r"(psycopg|sqlite3|random|threading|pathlib|types|io|logging)\b.*"),
+    (r"py:.*", r"(prometheus_client)\b.*"),
     (r"py:.*", r"(hypothesis|contextlib|os|json|hashlib|string|wsgiref|http)\b.*"),
     (r"py:class", r"(Decimal|Path|Any|Callable|Iterable|Iterator|Mapping|Sequence|T|Self)"),
     # type variables and aliases: their definitions are not API
     (r"py:(class|obj)", r"(vas_lifecycle\.store\.base\.ItemT|Values)"),
+    # the HTTP plumbing's WSGI application: used as any WSGI application, not API
+    (r"py:class", r"vas_lifecycle\.wsgi\.Routes"),
 ]
 
 # Names our docstrings use unqualified in "Raises:" and types: where each is documented.

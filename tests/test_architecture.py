@@ -74,6 +74,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "gateways.kannel",
             "sp_api",
             "health",
+            "metrics",
             "server",
             "worker",
         },

@@ -1,6 +1,6 @@
-"""Operations: ``/healthz`` and ``/readyz`` for an orchestrator, and the SP API's
-OpenAPI document, served and held to what the server answers by schemathesis against
-a running ``vas-lifecycle serve``."""
+"""Operations: ``/healthz`` and ``/readyz`` for an orchestrator, ``/metrics`` for a
+scraper, and the SP API's OpenAPI document, served and held to what the server
+answers by schemathesis against a running ``vas-lifecycle serve``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pendulum
 import pytest
 
 from tests.fake_smsbox import running_smsbox
-from tests.test_serve import _sp_key, running_serve
+from tests.test_serve import _mo, _sp_key, running_serve
 from tests.wsgi_client import call, over_http
 from vas_lifecycle import Lifecycle, ManualClock, MemoryStore, RecordingNotifier, Store
 from vas_lifecycle.errors import StoreError
@@ -114,3 +114,29 @@ def test_schemathesis_finds_no_server_error_and_every_answer_as_documented(
             cwd=tmp_path,  # its cache goes there, not into the working tree
         )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_a_running_serve_exposes_its_metrics_to_a_scraper(tmp_path: Path) -> None:
+    """``GET /metrics`` of a real ``serve``: an SP's order and a replayed MO counted,
+    the outbox read from the store, in a format Prometheus's own parser reads."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with _serving(tmp_path) as (base, key):
+        body = {"msisdn": "13800138000", "service": "NEWS"}
+        assert over_http(f"{base}/sp/v1/orders", key=key, body=body)[0] == 201
+        for _ in range(2):  # the gateway hands one MO over twice
+            assert _mo(base, "8613800138001", "帮助", "mo-77")[0] == 200
+        status, text = over_http(f"{base}/metrics")
+    assert status == 200
+    seen = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+    }
+    ok = ("vas_lifecycle_commands_total", (("command", "request"), ("outcome", "ok")))
+    assert seen[ok] == 1
+    for outcome in ("ok", "duplicate"):
+        labels = (("command", "receive_text"), ("outcome", outcome))
+        assert seen[("vas_lifecycle_commands_total", labels)] == 1
+    assert seen[("vas_lifecycle_store_up", ())] == 1
+    assert ("vas_lifecycle_outbox_waiting", ()) in seen

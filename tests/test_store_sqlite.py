@@ -138,8 +138,9 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
     the event feed's of schema 6, the request keys of schema 7, the spend ledger of
     schema 8, the live-state indexes with ``paused`` of schema 9, the refunds of
     schema 10, the last uses of schema 11, the packs of schema 12, the spend
-    reminders' watch of schema 13, the evidence chain of 14, the sweeps of 15 and the
-    notices' rule ids of 16; what it held is still there, and the store works."""
+    reminders' watch of schema 13, the evidence chain of 14, the sweeps of 15, the
+    notices' rule ids of 16, the months announced of 17 and the parked notices'
+    index of 18; what it held is still there, and the store works."""
     path = tmp_path / "release.db"
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.execute("CREATE TABLE vas_schema (version INTEGER NOT NULL)")
@@ -148,7 +149,7 @@ def test_a_store_of_the_first_release_is_upgraded_keeping_its_orders(tmp_path: P
         conn.execute("INSERT INTO vas_schema (version) VALUES (4)")
         conn.execute("INSERT INTO vas_pick_sessions VALUES ('+8613800138000', '[]', 'a', 'b')")
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 17
+    assert store.schema_version == SCHEMA_VERSION == 18
     clock = ManualClock(pendulum.datetime(2026, 11, 24, 9, tz="Asia/Shanghai"))
     lc = Lifecycle(demo_catalog(), clock=clock, store=store)
     order = lc.request("+8613800138000", "NEWS", channel=Channel.WEB, idempotency_key="k")

@@ -145,6 +145,7 @@ def request(cmd: Request, uow: UnitOfWork) -> Order:
     tx.orders.lock_subscriber(msisdn)
     known = None if keyed is None else _earlier(uow, keyed)
     if known is not None:
+        uow.repeat = True
         return _as_it_was(tx, known)
     live = tx.orders.live_orders_of(msisdn)
     order_id = uow.new_id()
@@ -523,6 +524,7 @@ def record_charge(cmd: RecordCharge, uow: UnitOfWork) -> Charge | Refused:
     if existing is not None:
         if (existing.order_id, existing.amount, existing.period_key) != (order.id, amount, period):
             return Refused(IdempotencyKeyError(key))
+        uow.repeat = True
         return existing
     decision = charging.decide_charge(
         order,
@@ -613,6 +615,7 @@ def record_refund(cmd: RecordRefund, uow: UnitOfWork) -> Refund | Refused:
             and cmd.charge_key in (None, known.charge_key)
             and cmd.amount in (None, known.amount)
         )
+        uow.repeat = same
         return known if same else Refused(IdempotencyKeyError(cmd.key, "refund"))
     decided = refunds.decide_refund(
         tx.ledger.charges(order.id), tx.ledger.refunds(order.id), cmd.charge_key, cmd.amount

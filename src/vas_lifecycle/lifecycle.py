@@ -32,7 +32,7 @@ from vas_lifecycle.queries import Queries
 from vas_lifecycle.records import BillingSummary, Channel, Charge, Refund
 from vas_lifecycle.regimes import Regime
 from vas_lifecycle.rendering import Renderer
-from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, inbound, receive, receive_all
+from vas_lifecycle.sms_channel import EVIDENCE_LIMIT, inbound, receive_all, receive_text
 from vas_lifecycle.sp_platform import SpPlatform
 from vas_lifecycle.store.base import Store
 from vas_lifecycle.store.memory import MemoryStore
@@ -43,6 +43,7 @@ from vas_lifecycle.unit_of_work import (
     NoticeOrder,
     Refused,
     Runner,
+    Tally,
     UnitOfWork,
 )
 from vas_lifecycle.values import to_amount
@@ -344,7 +345,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
             InvalidMsisdnError: the sender's number is malformed.
         """
         # one inbound text is one unit of work: its changes and replies, or nothing
-        return self._runner.run(receive, inbound(self._msisdn(msisdn), text, to, message_id))[1]
+        return self._runner.run(receive_text, inbound(self._msisdn(msisdn), text, to, message_id))[
+            1
+        ]
 
     def handle_sms_many(self, texts: Iterable[InboundText]) -> list[list[Notice]]:
         """A burst of inbound texts (a gateway's queue), each ``(msisdn, text, to)``
@@ -450,9 +453,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         """
         billing = arguments.billing_period(period_start, period, self.policy)
         size = arguments.count(batch, "batch")
-        return _billing_pass(
-            functools.partial(self._run, handlers.charge_period), billing, size, progress
-        )
+        run = functools.partial(self._run, handlers.charge_period)
+        return _billing_pass(run, billing, size, progress, self._runner.tally)
 
     # --- retention and resources -------------------------------------------------------
 
@@ -496,12 +498,15 @@ def _billing_pass(
     billing: BillingPeriod,
     size: int,
     progress: Callable[[BillingSummary], object] | None,
+    tally: Tally,
 ) -> BillingSummary:
     """A billing pass as batches of ``size`` orders in id order, each its own unit of
-    work (``run``), until the store hands out no more."""
+    work (``run``), until the store hands out no more; each batch's orders counted in
+    ``tally``."""
     summary, after = BillingSummary(billing.key), None
     while True:
         done, after = run(commands.ChargePeriod(*billing, after, size))
+        tally.billed(done)
         summary += done
         if progress is not None:
             progress(summary)

@@ -14,11 +14,20 @@ from typing import TypeVar
 import pendulum
 
 from vas_lifecycle import arguments, charging, handlers
-from vas_lifecycle.errors import InvalidArgumentError
+from vas_lifecycle.errors import InvalidArgumentError, VasError
 from vas_lifecycle.notices import Notice
 from vas_lifecycle.order import Event, Order
 from vas_lifecycle.outbox import Outbox
-from vas_lifecycle.records import Charge, ChargeDecision, Refund, RefundDue, Spend, SpViolation
+from vas_lifecycle.records import (
+    Backlog,
+    Charge,
+    ChargeDecision,
+    CommandCount,
+    Refund,
+    RefundDue,
+    Spend,
+    SpViolation,
+)
 from vas_lifecycle.regimes import Regime
 from vas_lifecycle.store.base import Delivery, Transaction
 from vas_lifecycle.unit_of_work import ClockReader, Runner
@@ -49,11 +58,21 @@ class Queries:
         value, start = to_amount(amount), arguments.period_start(period_start)
         now = self._now.now()
         policy = self.regime.policy_at(now)
-        return self._read(
-            lambda tx: handlers.may_charge(
-                tx, now, policy=policy, order_id=order_id, amount=value, period_start=start
+        tally = self._runner.tally
+        try:
+            decision = self._read(
+                lambda tx: handlers.may_charge(
+                    tx, now, policy=policy, order_id=order_id, amount=value, period_start=start
+                )
             )
-        )
+        except VasError as err:
+            tally.ended("may_charge", err)
+            raise
+        if decision.allowed:
+            tally.add("may_charge", "ok")
+        else:
+            tally.add("may_charge", "refused", decision.reason.value)
+        return decision
 
     def _read(self, work: Callable[[Transaction], T]) -> T:
         return self._runner.call(work, readonly=True)
@@ -136,13 +155,35 @@ class Queries:
     def next_due(self) -> pendulum.DateTime | None:
         """When the next timer or notice attempt is due (None: nothing is waiting), so
         a scheduler can sleep until then; it may already have passed."""
+        return self._read(_next_due)
 
-        def earliest(tx: Transaction) -> pendulum.DateTime | None:
-            found = [t for t in (tx.orders.next_due(), tx.outbox.next_attempt()) if t is not None]
-            return min(found) if found else None
+    def backlog(self) -> Backlog:
+        """What the store still owes, in one read-only transaction: the outbox's
+        notices waiting and parked, each feed subscriber's events, and when the next
+        timer or notice attempt is due (the figures ``/metrics`` shows). Counted by
+        the store in a few set-based reads, whatever the number of orders."""
+        now = self._now.now()
 
-        return self._read(earliest)
+        def read(tx: Transaction) -> Backlog:
+            feed = {name: tx.feed.queue(name).depth() for name in tx.feed.subscribers()}
+            return Backlog(now, tx.outbox.depth(), feed, _next_due(tx))
+
+        return self._read(read)
+
+    def command_counts(self) -> dict[CommandCount, int]:
+        """How many commands this Lifecycle ran, by command, outcome and reason, since
+        it was made: counted in the process as each ends, so several processes each
+        count their own (``/metrics`` shows them as counters). ``may_charge`` counts
+        C11's answers and ``billing_run`` each order a billing run charged or did not
+        charge, by reason."""
+        return self._runner.tally.counts()
 
     def parked_notices(self, *, limit: int = 1000) -> list[Delivery]:
         """Notices given up on after ``delivery.max_attempts`` failures, with the error."""
         return self._outbox.parked(arguments.count(limit, "limit"))
+
+
+def _next_due(tx: Transaction) -> pendulum.DateTime | None:
+    """The earliest of the next timer and the next notice attempt."""
+    found = [t for t in (tx.orders.next_due(), tx.outbox.next_attempt()) if t is not None]
+    return min(found) if found else None

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
+from typing import NamedTuple
 
 import attrs
 import pendulum
@@ -19,16 +20,19 @@ from vas_lifecycle.privacy import masked_repr, numbers_masked_repr
 
 __all__ = [
     "FORCED",
+    "Backlog",
     "BillingSummary",
     "Channel",
     "Charge",
     "ChargeDecision",
+    "CommandCount",
     "DeliveryReport",
     "DeliveryStatus",
     "FeedDelivery",
     "FeedEvent",
     "FeedKind",
     "PickSession",
+    "QueueDepth",
     "ReasonCode",
     "Refund",
     "RefundClaim",
@@ -409,3 +413,39 @@ class FeedDelivery:
     def id(self) -> str:
         """The event's id (what the subscriber's queue names it by)."""
         return self.event.id
+
+
+@attrs.frozen
+class QueueDepth:
+    """What a delivery queue (the outbox, or one feed subscriber's queue) still owes:
+    ``waiting`` items to hand over (due now or later, retries included), ``parked``
+    ones given up on after too many failed attempts, and when the oldest waiting one
+    was made (None: nothing waits)."""
+
+    waiting: int
+    parked: int
+    oldest: pendulum.DateTime | None = None
+
+
+@attrs.frozen
+class Backlog:
+    """What the store still owes at ``at``, read in one transaction: the outbox's
+    notices, each feed subscriber's events (by name), and when the next timer or
+    notice attempt is due (None: nothing waits), which may already have passed."""
+
+    at: pendulum.DateTime
+    outbox: QueueDepth
+    feed: Mapping[str, QueueDepth]
+    next_due: pendulum.DateTime | None
+
+
+class CommandCount(NamedTuple):
+    """One kind of count in :meth:`Lifecycle.command_counts`: which ``command`` (its
+    handler's name, or ``may_charge`` for C11's answers), what it came to
+    (``outcome``: ``ok``, ``duplicate``, ``refused``, ``rejected`` or ``failed``) and
+    why (``reason``: the reason code of a refusal, the error's type name of a
+    rejection or failure, ``""`` otherwise)."""
+
+    command: str
+    outcome: str
+    reason: str = ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from vas_lifecycle.gateways.kannel import kannel_endpoints
 from vas_lifecycle.health import health_endpoints
 from vas_lifecycle.lifecycle import Lifecycle
+from vas_lifecycle.metrics import metrics_endpoints
 from vas_lifecycle.sp_api import sp_api
 from vas_lifecycle.sp_keys import SpKeys
 from vas_lifecycle.wsgi import Routes
@@ -20,10 +21,11 @@ __all__ = ["make_app"]
 
 
 def make_app(lifecycle: Lifecycle, *, keys: SpKeys, gateway_token: str) -> Routes:
-    """``/kannel/mo``, ``/kannel/dlr``, ``/sp/v1/...``, ``/healthz`` and ``/readyz`` as
-    one WSGI application."""
+    """``/kannel/mo``, ``/kannel/dlr``, ``/sp/v1/...``, ``/healthz``, ``/readyz`` and
+    ``/metrics`` as one WSGI application."""
     return (
         kannel_endpoints(lifecycle, gateway_token)
         + sp_api(lifecycle, keys)
         + health_endpoints(lifecycle)
+        + metrics_endpoints(lifecycle)
     )

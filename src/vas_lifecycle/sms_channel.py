@@ -23,7 +23,7 @@ from vas_lifecycle.sms import Command, CommandKind, fragment, parse
 from vas_lifecycle.unit_of_work import Refused, Runner, UnitOfWork
 from vas_lifecycle.values import canonical_access_code, clean_text, code_key
 
-__all__ = ["EVIDENCE_LIMIT", "SmsSession", "receive", "short_code"]
+__all__ = ["EVIDENCE_LIMIT", "SmsSession", "receive_text", "short_code"]
 
 #: How much of a received text is kept as evidence (C14); the rest is cut.
 EVIDENCE_LIMIT = 500
@@ -56,7 +56,7 @@ def receive_all(runner: Runner, texts: list[ReceiveText]) -> list[list[Notice]]:
     apart = len(set(numbers)) == len(numbers)
     seen = [text.seen for text in texts if text.seen is not None]
     ahead = (lambda tx, now: tx.read_ahead(numbers, seen=seen, at=now)) if apart else None
-    outcomes = runner.run_all(receive, texts, read_ahead=ahead)
+    outcomes = runner.run_all(receive_text, texts, read_ahead=ahead)
     errors = {n: o.error for n, o in enumerate(outcomes) if o.error is not None}
     replies = [o.notices for o in outcomes]
     if errors:
@@ -64,10 +64,11 @@ def receive_all(runner: Runner, texts: list[ReceiveText]) -> list[list[Notice]]:
     return replies
 
 
-def receive(cmd: ReceiveText, uow: UnitOfWork) -> None:
+def receive_text(cmd: ReceiveText, uow: UnitOfWork) -> None:
     """One inbound text; ``seen`` is the gateway's message id, handled at most once
     (recorded in this unit of work, so a failed one can come again)."""
     if cmd.seen is not None and not uow.tx.keys.first_sight(cmd.seen, uow.now):
+        uow.repeat = True  # the gateway handed the text over again: de-duplicated
         return
     SmsSession(uow, msisdn=cmd.msisdn, to=cmd.to, body=cmd.body).handle()
 

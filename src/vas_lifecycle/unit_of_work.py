@@ -48,7 +48,16 @@ from vas_lifecycle.notices import Notice, NoticeKind
 from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.order import Event, EventData, EventKind, Order, Step, advance
 from vas_lifecycle.policy import Policy
-from vas_lifecycle.records import Channel, Charge, FeedEvent, ReasonCode, Refund, SpViolation
+from vas_lifecycle.records import (
+    BillingSummary,
+    Channel,
+    Charge,
+    CommandCount,
+    FeedEvent,
+    ReasonCode,
+    Refund,
+    SpViolation,
+)
 from vas_lifecycle.rendering import Renderer
 from vas_lifecycle.store.base import (
     ConflictError,
@@ -65,6 +74,7 @@ __all__ = [
     "Outcome",
     "Refused",
     "Runner",
+    "Tally",
     "UnitOfWork",
     "call",
 ]
@@ -177,7 +187,13 @@ class UnitOfWork:
 
     ``claim_for`` is how long a staged notice stays claimed by this process (when the
     runner delivers right after the commit), or None to leave it to ``dispatch``.
+
+    A handler sets ``repeat`` when its command was one already done (a text the
+    gateway handed over again, a key seen before): counted as a duplicate.
     """
+
+    #: the command repeated one already done (set by its handler)
+    repeat = False
 
     def __init__(
         self,
@@ -431,6 +447,50 @@ class UnitOfWork:
         )
 
 
+class Tally:
+    """What the commands a runner ran came to, counted as each ends (after its
+    commit, or its last try): by command, outcome and reason, the keys of
+    :class:`~vas_lifecycle.records.CommandCount`. Safe to share between threads; a
+    count is a few dictionary operations under a lock, nothing is read or written
+    elsewhere."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, command: str, outcome: str, reason: str = "", n: int = 1) -> None:
+        """Count ``n`` commands of ``command`` that came to ``outcome``."""
+        key = (command, outcome, reason)
+        with self._lock:
+            counts = self._counts
+            counts[key] = counts.get(key, 0) + n
+
+    def billed(self, summary: BillingSummary) -> None:
+        """Count the orders one batch of a billing run charged, and those C11 refused
+        by reason (as ``billing_run``)."""
+        if summary.charged:
+            self.add("billing_run", "ok", "", summary.charged)
+        for reason, n in summary.refused.items():
+            self.add("billing_run", "refused", reason.value, n)
+
+    def ended(self, command: str, err: VasError) -> None:
+        """Count a command that ended with ``err``: a refusal by its reason code, a
+        store's failure or another error by its type."""
+        if isinstance(err, StoreError):
+            self.add(command, "failed", type(err).__name__)
+            return
+        reason = getattr(err, "reason", None)
+        if reason is None:
+            self.add(command, "rejected", type(err).__name__)
+        else:
+            self.add(command, "refused", str(getattr(reason, "value", reason)))
+
+    def counts(self) -> dict[CommandCount, int]:
+        """Every count so far."""
+        with self._lock:
+            return {CommandCount(*key): n for key, n in self._counts.items()}
+
+
 @attrs.frozen
 class Outcome(Generic[T]):
     """What one command of a batch came to: its result and the notices it staged, and
@@ -472,13 +532,30 @@ class Runner:
         self.max_retries = max_retries
         self.claim_for = claim_for
         self.after_commit = after_commit
+        self.tally = Tally()
 
     def run(
         self, handler: Callable[[C, UnitOfWork], T | Refused], command: C
     ) -> tuple[T, list[Notice]]:
         """Run ``handler(command, uow)`` in one unit of work; returns its result and the
         notices it staged, or, when it returned :class:`Refused`, raises the refusal's
-        error after the commit."""
+        error after the commit. Each command is counted in :attr:`tally` as it ends."""
+        try:
+            result, uow = self._tries(handler, command)
+        except VasError as err:
+            self.tally.ended(handler.__name__, err)
+            raise
+        if isinstance(result, Refused):
+            self.tally.ended(handler.__name__, result.error)
+            raise result.error
+        self.tally.add(handler.__name__, "duplicate" if uow.repeat else "ok")
+        return result, uow.notices
+
+    def _tries(
+        self, handler: Callable[[C, UnitOfWork], T | Refused], command: C
+    ) -> tuple[T | Refused, UnitOfWork]:
+        """``handler(command, uow)`` committed, tried again on a conflict or a lost
+        connection; its result and unit of work."""
         retried: RetryableError | None = None
         lost = 0
         for _attempt in range(self.max_retries):
@@ -503,9 +580,7 @@ class Runner:
             except Exception as err:
                 raise StoreError(f"the store failed: {err}") from err
             self._committed(ready, len(uow.feed))
-            if isinstance(result, Refused):
-                raise result.error
-            return result, uow.notices
+            return result, uow
         if isinstance(retried, ConflictError):
             raise ConcurrencyError(
                 retried.order_id, retried.expected_version, retried.found_version
@@ -537,6 +612,7 @@ class Runner:
             if together is not None:
                 return together
         outcomes: list[Outcome[T] | None] = [None] * len(commands)
+        repeats = [False] * len(commands)
         again: list[int] = []
         ready: list[Notice] = []
         published = 0
@@ -558,9 +634,11 @@ class Runner:
                     ready.extend(staged)
                     published += len(uow.feed)
                     outcomes[n] = _outcome(result, uow)
+                    repeats[n] = uow.repeat
         except Exception:  # the batch's transaction: nothing of it was stored
             return [self._alone(handler, command) for command in commands]
         self._committed(ready, published)
+        self._count(handler.__name__, outcomes, repeats)  # those run again: by run()
         for n in again:
             outcomes[n] = self._alone(handler, commands[n])
         return [o for o in outcomes if o is not None]
@@ -574,6 +652,7 @@ class Runner:
         """``commands`` straight through in one transaction, no savepoints; None when
         any of it failed (and nothing was stored)."""
         outcomes: list[Outcome[T]] = []
+        repeats: list[bool] = []
         ready: list[Notice] = []
         published = 0
         now = self.clock.now()
@@ -586,10 +665,24 @@ class Runner:
                     ready.extend(self._staged(tx, uow))
                     published += len(uow.feed)
                     outcomes.append(_outcome(result, uow))
+                    repeats.append(uow.repeat)
         except Exception:
             return None
         self._committed(ready, published)
+        self._count(handler.__name__, outcomes, repeats)
         return outcomes
+
+    def _count(
+        self, command: str, outcomes: Sequence[Outcome[T] | None], repeats: Sequence[bool]
+    ) -> None:
+        """Count a committed batch's commands (None: not run yet, counted when it is)."""
+        for outcome, repeat in zip(outcomes, repeats, strict=True):
+            if outcome is None:
+                continue
+            if outcome.error is not None:
+                self.tally.ended(command, outcome.error)
+            else:
+                self.tally.add(command, "duplicate" if repeat else "ok")
 
     def _unit(self, tx: Transaction, now: pendulum.DateTime) -> UnitOfWork:
         return UnitOfWork(tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order)

@@ -33,6 +33,7 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    QueueDepth,
     Refund,
     RefundClaim,
     RequestKey,
@@ -267,6 +268,12 @@ class LeasedQueue(abc.ABC, Generic[ItemT]):
     @abc.abstractmethod
     def next_attempt(self) -> pendulum.DateTime | None:
         """When the next claim can take something (None: nothing waits)."""
+
+    @abc.abstractmethod
+    def depth(self) -> QueueDepth:
+        """How many items wait (not delivered, not parked, withdrawn notices not
+        counted) and how many are parked, and when the oldest waiting one was made:
+        counted, not read item by item, for a metrics scrape."""
 
 
 class NoticeRecorder(LeasedQueue[Delivery]):

@@ -38,6 +38,7 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    QueueDepth,
     Refund,
     RefundClaim,
     RequestKey,
@@ -465,6 +466,10 @@ class _Notices(_Part, NoticeRecorder):
     def next_attempt(self) -> pendulum.DateTime | None:
         waiting = [box.next_at for box in self._data.outbox.values() if not box.parked]
         return min(waiting) if waiting else None
+
+    def depth(self) -> QueueDepth:
+        notices = self._data.notices
+        return _depth((notices[nid].at, box) for nid, box in self._data.outbox.items())
 
     def notices(self, order_id: str) -> list[Notice]:
         return [self._data.notices[n] for n in self._data.notices_by_order.get(order_id, ())]
@@ -966,6 +971,20 @@ class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
     def next_attempt(self) -> pendulum.DateTime | None:
         due = [box.next_at for _event, box in _heads(self._owed) if not box.parked]
         return min(due) if due else None
+
+    def depth(self) -> QueueDepth:
+        return _depth((event.at, box) for event, box in self._owed.values())
+
+
+def _depth(items: Iterable[tuple[pendulum.DateTime, _Box]]) -> QueueDepth:
+    """A queue's depth from each owed item's time and box."""
+    waiting, parked = [], 0
+    for at, box in items:
+        if box.parked:
+            parked += 1
+        else:
+            waiting.append(at)
+    return QueueDepth(len(waiting), parked, min(waiting) if waiting else None)
 
 
 class _MemoryTransaction(Transaction):

@@ -51,6 +51,7 @@ from vas_lifecycle.records import (
     DeliveryStatus,
     FeedEvent,
     FeedKind,
+    QueueDepth,
     ReasonCode,
     Refund,
     RefundClaim,
@@ -732,6 +733,37 @@ class LeasedQueueContract(_Contract):
             assert queue(tx).claim(later.add(days=1), later.add(days=2), 10) == [], shape
             assert queue(tx).next_attempt() is None, shape
 
+    def test_contract_depth_counts_what_waits_and_what_is_parked(self) -> None:
+        for shape, store, queue in self._queues():
+            self._depth(shape, store, queue)
+
+    def _depth(
+        self, shape: str, store: Store, queue: Callable[[Transaction], LeasedQueue[Any]]
+    ) -> None:
+        lease = START.add(minutes=30)
+        with store.transaction(readonly=True) as tx:
+            assert queue(tx).depth() == QueueDepth(3, 0, START), shape
+        with store.transaction() as tx:
+            queue(tx).claim(START, lease, 1)  # a: leased, still owed
+            assert queue(tx).depth() == QueueDepth(3, 0, START), shape
+            queue(tx).mark_failed("b", "gave up", None)
+            queue(tx).mark_delivered(["a"], START)
+            # the unit of work reads its own writes
+            assert queue(tx).depth() == QueueDepth(1, 1, START.add(minutes=2)), shape
+
+        def deliver_then_fail() -> None:
+            with store.transaction() as tx:
+                queue(tx).mark_delivered(["c"], START)
+                raise RuntimeError("crash")
+
+        _raises(RuntimeError, deliver_then_fail)
+        with store.transaction(readonly=True) as tx:
+            assert queue(tx).depth() == QueueDepth(1, 1, START.add(minutes=2)), shape
+        with store.transaction() as tx:
+            queue(tx).mark_delivered(["c"], START)
+            queue(tx).unpark(["b"], START)
+            assert queue(tx).depth() == QueueDepth(1, 0, START.add(minutes=1)), shape
+
 
 class NoticeRecorderContract(_Contract):
     """The behaviour of a store's :class:`~vas_lifecycle.store.base.NoticeRecorder`:
@@ -814,6 +846,7 @@ class NoticeRecorderContract(_Contract):
             assert tx.outbox.claim(later.add(days=1), lease.add(days=1), 10) == []
             assert [d.notice.id for d in tx.outbox.parked(10)] == ["n1"]  # not n3
             assert tx.outbox.next_attempt() is None
+            assert tx.outbox.depth() == QueueDepth(0, 1, None)  # withdrawn: not counted
 
     def test_contract_notices_are_recorded_once(self) -> None:
         lc, clock = self.lifecycle()

@@ -331,6 +331,15 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE vas_orders ADD COLUMN notified TEXT",
         ),
     ),
+    (
+        18,
+        (
+            # the parked notices, counted for /metrics and listed for an operator
+            # without reading every notice ever sent
+            """CREATE INDEX vas_notices_parked ON vas_notices (at, id)
+                WHERE delivered_at IS NULL AND parked = 1""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 FIRST_RELEASED = MIGRATIONS[0][0]

@@ -28,6 +28,7 @@ from vas_lifecycle.records import (
     FeedDelivery,
     FeedEvent,
     PickSession,
+    QueueDepth,
     Refund,
     RefundClaim,
     RequestKey,
@@ -812,6 +813,17 @@ class _Notices(_Part, NoticeRecorder):
         )
         return parse_ts(rows[0][0]) if rows else None
 
+    def depth(self) -> QueueDepth:
+        self._tx.flush()
+        # each count on its partial index: the undelivered rows, never the whole table
+        rows = self._tx.query(
+            "SELECT count(*), min(at) FROM vas_notices WHERE delivered_at IS NULL AND parked = 0"
+        )
+        parked = self._tx.query(
+            "SELECT count(*) FROM vas_notices WHERE delivered_at IS NULL AND parked = 1"
+        )
+        return QueueDepth(int(rows[0][0]), int(parked[0][0]), parse_ts(rows[0][1]))
+
     def notices(self, order_id: str) -> list[Notice]:
         rows = self._tx.query(
             f"SELECT {NOTICE_COLUMNS} FROM vas_notices WHERE order_id = ? ORDER BY at, id",
@@ -1582,3 +1594,14 @@ class _FeedQueue(_Part, LeasedQueue[FeedDelivery]):
 
     def next_attempt(self) -> pendulum.DateTime | None:
         return self._tx.feed.next_attempt([self._name])
+
+    def depth(self) -> QueueDepth:
+        self._tx.flush()
+        # the table holds only what is owed: delivered events are deleted
+        rows = self._tx.query(
+            "SELECT parked, count(*), min(at) FROM vas_feed WHERE subscriber = ? GROUP BY parked",
+            (self._name,),
+        )
+        counts = {int(r[0]): (int(r[1]), r[2]) for r in rows}
+        waiting, oldest = counts.get(0, (0, None))
+        return QueueDepth(waiting, counts.get(1, (0, None))[0], parse_ts(oldest))
