@@ -19,11 +19,11 @@ from tests.test_operations import DownStore
 from tests.wsgi_client import call
 from vas_lifecycle import (
     Backlog,
-    BillingSummary,
     Channel,
     ChargeRefusedError,
     CommandCount,
     ConcurrencyError,
+    InvalidArgumentError,
     Lifecycle,
     ManualClock,
     MemoryStore,
@@ -51,7 +51,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def _lifecycle(store: Store) -> tuple[Lifecycle, ManualClock, FlakyNotifier]:
     clock, notifier = ManualClock(START), FlakyNotifier()
-    return Lifecycle(demo_catalog(), clock=clock, store=store, notifier=notifier), clock, notifier
+    lc = Lifecycle(demo_catalog(), clock=clock, store=store, notifier=notifier, count_commands=True)
+    return lc, clock, notifier
 
 
 def _scrape(app: object, accept: str = "") -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -76,16 +77,12 @@ def test_a_tally_counts_each_end_by_outcome_and_reason() -> None:
     tally.ended("record_charge", ChargeRefusedError("o1", ReasonCode.IN_TRIAL))
     tally.ended("confirm", UnknownOrderError("o2"))
     tally.ended("confirm", ConcurrencyError("o3", 1, 2))
-    tally.billed(BillingSummary("2026-12", 3, Decimal(15), {ReasonCode.IN_TRIAL: 2}))
-    tally.billed(BillingSummary("2026-12"))  # an empty batch counts nothing
     assert tally.counts() == {
         CommandCount("request", "ok"): 2,
         CommandCount("receive_text", "duplicate"): 1,
         CommandCount("record_charge", "refused", "in_trial"): 1,
         CommandCount("confirm", "rejected", "UnknownOrderError"): 1,
         CommandCount("confirm", "failed", "ConcurrencyError"): 1,
-        CommandCount("billing_run", "ok"): 3,
-        CommandCount("billing_run", "refused", "in_trial"): 2,
     }
 
 
@@ -142,25 +139,15 @@ def test_commands_are_counted_by_outcome_and_reason(store: Store) -> None:
     }
 
 
-def test_a_billing_run_counts_each_order_charged_or_not_by_reason(store: Store) -> None:
-    lc, clock, _notifier = _lifecycle(store)
-    paying = lc.request(SUB, "NEWS", channel=Channel.WEB)
-    lc.request("+8613800138001", "MUSIC7", channel=Channel.WEB)  # a free trial
-    clock.advance(pendulum.duration(minutes=1))
-    lc.confirm(paying.id, msisdn=SUB, channel=Channel.SMS, text="是")
-    december = lc.billing_run(pendulum.date(2026, 12, 1))
-    clock.advance(pendulum.duration(days=40))
-    lc.run_due()  # the trial ends by itself
-    january = lc.billing_run(pendulum.date(2027, 1, 1))
-    again = lc.billing_run(pendulum.date(2027, 1, 1))  # a rerun charges nobody twice
-    assert (december.charged, january.charged, again.charged) == (1, 1, 0)
-    expected = {CommandCount("billing_run", "ok"): 2}
-    for summary in (december, january, again):
-        for reason, n in summary.refused.items():
-            key = CommandCount("billing_run", "refused", reason.value)
-            expected[key] = expected.get(key, 0) + n
-    counts = {k: n for k, n in lc.command_counts().items() if k.command == "billing_run"}
-    assert counts == expected
+def test_counting_is_asked_for_and_costs_nothing_when_it_is_not(store: Store) -> None:
+    lc = Lifecycle(demo_catalog(), clock=ManualClock(START), store=store)
+    lc.request(SUB, "NEWS", channel=Channel.WEB)
+    assert lc.command_counts() is None  # not counted, not a misleading zero
+    seen = _scrape(metrics_endpoints(lc))  # the store's figures are there all the same
+    assert seen[("vas_lifecycle_outbox_waiting", ())] == 1
+    assert not any(name == "vas_lifecycle_commands_total" for name, _ in seen)
+    with pytest.raises(InvalidArgumentError, match="count_commands"):
+        Lifecycle(demo_catalog(), store=store, count_commands="yes")  # type: ignore[arg-type]
 
 
 def test_the_backlog_counts_what_the_store_still_owes(store: Store) -> None:
@@ -238,7 +225,7 @@ def test_metrics_speaks_openmetrics_when_the_scraper_asks() -> None:
 
 
 def test_metrics_answers_while_the_store_is_down_and_says_so() -> None:
-    lc = Lifecycle(demo_catalog(), clock=ManualClock(START), store=DownStore())
+    lc = Lifecycle(demo_catalog(), clock=ManualClock(START), store=DownStore(), count_commands=True)
     app = metrics_endpoints(lc)
     with contextlib.suppress(Exception):
         lc.request(SUB, "NEWS", channel=Channel.WEB)

@@ -106,6 +106,13 @@ def whole(value: object, name: str) -> int:
     return value
 
 
+def flag(value: object, name: str) -> bool:
+    """A yes-or-no argument: True or False, nothing else (``"no"`` is not False)."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def destination(value: object) -> str:
     """The number an inbound text was sent to (the operator's, or an access code)."""
     if not isinstance(value, str):

@@ -79,6 +79,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         senders: background threads handing commands' notices over, so a command returns
             at its commit whatever the gateway does (for servers); 0: the caller's thread.
         max_retries: how often a command is retried when its order changed under it.
+        count_commands: count what each command comes to, by outcome and reason
+            (:meth:`command_counts`, ``/metrics``); off, counting costs nothing.
 
     Threads may share a Lifecycle (the stores serialise or isolate transactions);
     processes each build their own. The read side (``get``, ``history``, ...) lives
@@ -103,6 +105,7 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         max_retries: int = 5,
         delivery: DeliveryRules | None = None,
         senders: int = 0,
+        count_commands: bool = False,
     ) -> None:
         arguments.check_ports(catalog, policy, store, rng, delivery, clock, notifier, ids)
         self.catalog = catalog
@@ -115,7 +118,8 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         self._now = ClockReader(self.clock)
         self._outbox = _outbox(self, arguments.whole(senders, "senders"))
         self.feed = EventFeed(self.store, self.delivery, self._now, auto=auto_dispatch)
-        self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch=auto_dispatch)
+        tally = Tally() if arguments.flag(count_commands, "count_commands") else None
+        self._runner = _runner(self, IdMaker(ids), max_retries, auto_dispatch, tally)
 
     @property
     def policy(self) -> Policy:
@@ -453,8 +457,9 @@ class Lifecycle(Queries, Deliveries, SpPlatform, Verification):
         """
         billing = arguments.billing_period(period_start, period, self.policy)
         size = arguments.count(batch, "batch")
-        run = functools.partial(self._run, handlers.charge_period)
-        return _billing_pass(run, billing, size, progress, self._runner.tally)
+        return _billing_pass(
+            functools.partial(self._run, handlers.charge_period), billing, size, progress
+        )
 
     # --- retention and resources -------------------------------------------------------
 
@@ -498,15 +503,12 @@ def _billing_pass(
     billing: BillingPeriod,
     size: int,
     progress: Callable[[BillingSummary], object] | None,
-    tally: Tally,
 ) -> BillingSummary:
     """A billing pass as batches of ``size`` orders in id order, each its own unit of
-    work (``run``), until the store hands out no more; each batch's orders counted in
-    ``tally``."""
+    work (``run``), until the store hands out no more."""
     summary, after = BillingSummary(billing.key), None
     while True:
         done, after = run(commands.ChargePeriod(*billing, after, size))
-        tally.billed(done)
         summary += done
         if progress is not None:
             progress(summary)
@@ -531,7 +533,9 @@ def _outbox(lc: Lifecycle, senders: int) -> Outbox:
     )
 
 
-def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: bool) -> Runner:
+def _runner(
+    lc: Lifecycle, new_id: IdMaker, max_retries: int, auto_dispatch: bool, tally: Tally | None
+) -> Runner:
     """How ``lc`` runs commands: its store and clock, its policy with the renderer for
     it, ids and randomness, notices delivered right after the commit unless
     ``auto_dispatch`` is off or there is no notifier to deliver them."""
@@ -551,4 +555,5 @@ def _runner(lc: Lifecycle, new_id: IdMaker, max_retries: int, *, auto_dispatch: 
         ),
         after_commit=lc._outbox.hand_over() if deliver else None,
         after_feed=lc.feed.after_commit,
+        tally=tally,
     )

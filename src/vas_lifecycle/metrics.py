@@ -4,7 +4,8 @@ the ``serve`` extra).
 
 Two kinds of figure, read at scrape time, never on a command's path:
 
-- **Counters of this process** (:meth:`~vas_lifecycle.Lifecycle.command_counts`):
+- **Counters of this process** (:meth:`~vas_lifecycle.Lifecycle.command_counts`, of a
+  Lifecycle made with ``count_commands=True``, as ``serve`` makes it):
   the commands its Lifecycle ran, by command and outcome; the refusals, by reason
   code; the errors, by type. Each process counts its own: sum them across processes.
 - **Gauges of the store** (:meth:`~vas_lifecycle.Lifecycle.backlog`): the outbox's
@@ -54,7 +55,8 @@ PREFIX = "vas_lifecycle"
 class LifecycleCollector(Collector):
     """The metrics of ``lifecycle`` for a ``prometheus_client`` registry: register it
     in yours (``registry.register(LifecycleCollector(lc))``) to expose them beside
-    your application's own.
+    your application's own. The counters stay empty unless the Lifecycle was made
+    with ``count_commands=True``; the store's gauges are there either way.
 
     Metrics (all prefixed ``vas_lifecycle_``):
 
@@ -63,8 +65,8 @@ class LifecycleCollector(Collector):
     - ``commands_total{command, outcome}``: commands run by this process; ``outcome``
       is ``ok``, ``duplicate`` (a text or key seen before: nothing done twice),
       ``refused``, ``rejected`` (bad input, unknown order, wrong state) or ``failed``
-      (the store). ``may_charge`` counts C11's answers, ``billing_run`` each order a
-      billing run looked at.
+      (the store). ``may_charge`` counts C11's answers; a billing run counts as its
+      batches (``charge_period``).
     - ``refusals_total{command, reason}``: the refused ones by reason code.
     - ``errors_total{command, error}``: the rejected and failed ones by error type.
     - ``store_up``: 1 when the store answered this scrape, else 0.
@@ -95,7 +97,7 @@ class LifecycleCollector(Collector):
         """The figures now: this process's counts and one read of the store."""
         commands, refusals, errors = _counters()
         by_outcome: dict[tuple[str, str], int] = {}
-        for (command, outcome, reason), n in sorted(self._lc.command_counts().items()):
+        for (command, outcome, reason), n in sorted((self._lc.command_counts() or {}).items()):
             by_outcome[command, outcome] = by_outcome.get((command, outcome), 0) + n
             if outcome == "refused":
                 refusals.add_metric([command, reason], n)

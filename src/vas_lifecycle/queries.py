@@ -58,13 +58,17 @@ class Queries:
         value, start = to_amount(amount), arguments.period_start(period_start)
         now = self._now.now()
         policy = self.regime.policy_at(now)
-        tally = self._runner.tally
-        try:
-            decision = self._read(
-                lambda tx: handlers.may_charge(
-                    tx, now, policy=policy, order_id=order_id, amount=value, period_start=start
-                )
+
+        def decide(tx: Transaction) -> ChargeDecision:
+            return handlers.may_charge(
+                tx, now, policy=policy, order_id=order_id, amount=value, period_start=start
             )
+
+        tally = self._runner.tally
+        if tally is None:
+            return self._read(decide)
+        try:
+            decision = self._read(decide)
         except VasError as err:
             tally.ended("may_charge", err)
             raise
@@ -170,13 +174,15 @@ class Queries:
 
         return self._read(read)
 
-    def command_counts(self) -> dict[CommandCount, int]:
+    def command_counts(self) -> dict[CommandCount, int] | None:
         """How many commands this Lifecycle ran, by command, outcome and reason, since
-        it was made: counted in the process as each ends, so several processes each
-        count their own (``/metrics`` shows them as counters). ``may_charge`` counts
-        C11's answers and ``billing_run`` each order a billing run charged or did not
-        charge, by reason."""
-        return self._runner.tally.counts()
+        it was made; None unless it was made with ``count_commands=True``. Counted in
+        the process as each ends, so several processes each count their own
+        (``/metrics`` shows them as counters). ``may_charge`` counts C11's answers; a
+        billing run counts as its batches (``charge_period``), its orders are in its
+        :class:`~vas_lifecycle.records.BillingSummary`."""
+        tally = self._runner.tally
+        return None if tally is None else tally.counts()
 
     def parked_notices(self, *, limit: int = 1000) -> list[Delivery]:
         """Notices given up on after ``delivery.max_attempts`` failures, with the error."""

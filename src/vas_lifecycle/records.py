@@ -440,8 +440,8 @@ class Backlog:
 
 
 class CommandCount(NamedTuple):
-    """One kind of count in :meth:`Lifecycle.command_counts`: which ``command`` (its
-    handler's name, or ``may_charge`` for C11's answers), what it came to
+    """One kind of count in :meth:`~vas_lifecycle.Lifecycle.command_counts`: which
+    ``command`` (its handler's name, or ``may_charge`` for C11's answers), what it came to
     (``outcome``: ``ok``, ``duplicate``, ``refused``, ``rejected`` or ``failed``) and
     why (``reason``: the reason code of a refusal, the error's type name of a
     rejection or failure, ``""`` otherwise)."""

@@ -49,7 +49,6 @@ from vas_lifecycle.notify import DeliveryRules
 from vas_lifecycle.order import Event, EventData, EventKind, Order, Step, advance
 from vas_lifecycle.policy import Policy
 from vas_lifecycle.records import (
-    BillingSummary,
     Channel,
     Charge,
     CommandCount,
@@ -458,20 +457,12 @@ class Tally:
         self._counts: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
 
-    def add(self, command: str, outcome: str, reason: str = "", n: int = 1) -> None:
-        """Count ``n`` commands of ``command`` that came to ``outcome``."""
+    def add(self, command: str, outcome: str, reason: str = "") -> None:
+        """Count one command of ``command`` that came to ``outcome``."""
         key = (command, outcome, reason)
         with self._lock:
             counts = self._counts
-            counts[key] = counts.get(key, 0) + n
-
-    def billed(self, summary: BillingSummary) -> None:
-        """Count the orders one batch of a billing run charged, and those C11 refused
-        by reason (as ``billing_run``)."""
-        if summary.charged:
-            self.add("billing_run", "ok", "", summary.charged)
-        for reason, n in summary.refused.items():
-            self.add("billing_run", "refused", reason.value, n)
+            counts[key] = counts.get(key, 0) + 1
 
     def ended(self, command: str, err: VasError) -> None:
         """Count a command that ended with ``err``: a refusal by its reason code, a
@@ -510,7 +501,8 @@ class Runner:
     ``after_commit`` receives each command's notices once they are stored (to deliver
     them at once), or is None to leave them to the outbox's dispatch; ``after_feed``
     is called with how many feed events a command published, after its commit (to
-    deliver them at once)."""
+    deliver them at once); ``tally``, when given, counts what each command came to.
+    """
 
     def __init__(
         self,
@@ -523,6 +515,7 @@ class Runner:
         after_commit: Callable[[list[Notice]], None] | None,
         notice_order: NoticeOrder | None = None,
         after_feed: Callable[[int], None] | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.store = store
         self.after_feed = after_feed
@@ -532,60 +525,56 @@ class Runner:
         self.max_retries = max_retries
         self.claim_for = claim_for
         self.after_commit = after_commit
-        self.tally = Tally()
+        #: what the commands came to, counted when asked for (else None: no cost)
+        self.tally = tally
 
     def run(
         self, handler: Callable[[C, UnitOfWork], T | Refused], command: C
     ) -> tuple[T, list[Notice]]:
         """Run ``handler(command, uow)`` in one unit of work; returns its result and the
         notices it staged, or, when it returned :class:`Refused`, raises the refusal's
-        error after the commit. Each command is counted in :attr:`tally` as it ends."""
-        try:
-            result, uow = self._tries(handler, command)
-        except VasError as err:
-            self.tally.ended(handler.__name__, err)
-            raise
-        if isinstance(result, Refused):
-            self.tally.ended(handler.__name__, result.error)
-            raise result.error
-        self.tally.add(handler.__name__, "duplicate" if uow.repeat else "ok")
-        return result, uow.notices
-
-    def _tries(
-        self, handler: Callable[[C, UnitOfWork], T | Refused], command: C
-    ) -> tuple[T | Refused, UnitOfWork]:
-        """``handler(command, uow)`` committed, tried again on a conflict or a lost
-        connection; its result and unit of work."""
+        error after the commit. With a :attr:`tally`, each command is counted in it
+        as it ends."""
+        tally = self.tally
         retried: RetryableError | None = None
         lost = 0
-        for _attempt in range(self.max_retries):
-            now = self.clock.now()
-            try:
-                with self.store.transaction() as tx:
-                    uow = self._unit(tx, now)
-                    result = handler(command, uow)
-                    ready = self._staged(tx, uow)
-            except ConnectionLostError as err:
-                # nothing was stored: once on a new connection, not again and again
-                lost += 1
-                if lost > 1:
-                    raise StoreError(f"the store's connection keeps failing: {err}") from err
-                retried = err
-                continue
-            except RetryableError as err:
-                retried = err
-                continue
-            except VasError:
-                raise
-            except Exception as err:
-                raise StoreError(f"the store failed: {err}") from err
-            self._committed(ready, len(uow.feed))
-            return result, uow
-        if isinstance(retried, ConflictError):
-            raise ConcurrencyError(
-                retried.order_id, retried.expected_version, retried.found_version
-            ) from retried
-        raise StoreError(f"the store could not run the command: {retried}") from retried
+        try:
+            for _attempt in range(self.max_retries):
+                now = self.clock.now()
+                try:
+                    with self.store.transaction() as tx:
+                        uow = self._unit(tx, now)
+                        result = handler(command, uow)
+                        ready = self._staged(tx, uow)
+                except ConnectionLostError as err:
+                    # nothing was stored: once on a new connection, not again and again
+                    lost += 1
+                    if lost > 1:
+                        raise StoreError(f"the store's connection keeps failing: {err}") from err
+                    retried = err
+                    continue
+                except RetryableError as err:
+                    retried = err
+                    continue
+                except VasError:
+                    raise
+                except Exception as err:
+                    raise StoreError(f"the store failed: {err}") from err
+                self._committed(ready, len(uow.feed))
+                if isinstance(result, Refused):
+                    raise result.error
+                if tally is not None:
+                    tally.add(handler.__name__, "duplicate" if uow.repeat else "ok")
+                return result, uow.notices
+            if isinstance(retried, ConflictError):
+                raise ConcurrencyError(
+                    retried.order_id, retried.expected_version, retried.found_version
+                ) from retried
+            raise StoreError(f"the store could not run the command: {retried}") from retried
+        except VasError as err:
+            if tally is not None:
+                tally.ended(handler.__name__, err)
+            raise
 
     def run_all(
         self,
@@ -638,7 +627,8 @@ class Runner:
         except Exception:  # the batch's transaction: nothing of it was stored
             return [self._alone(handler, command) for command in commands]
         self._committed(ready, published)
-        self._count(handler.__name__, outcomes, repeats)  # those run again: by run()
+        if self.tally is not None:  # those run again alone are counted by run()
+            self._count(self.tally, handler.__name__, outcomes, repeats)
         for n in again:
             outcomes[n] = self._alone(handler, commands[n])
         return [o for o in outcomes if o is not None]
@@ -669,20 +659,25 @@ class Runner:
         except Exception:
             return None
         self._committed(ready, published)
-        self._count(handler.__name__, outcomes, repeats)
+        if self.tally is not None:
+            self._count(self.tally, handler.__name__, outcomes, repeats)
         return outcomes
 
+    @staticmethod
     def _count(
-        self, command: str, outcomes: Sequence[Outcome[T] | None], repeats: Sequence[bool]
+        tally: Tally,
+        command: str,
+        outcomes: Sequence[Outcome[T] | None],
+        repeats: Sequence[bool],
     ) -> None:
         """Count a committed batch's commands (None: not run yet, counted when it is)."""
         for outcome, repeat in zip(outcomes, repeats, strict=True):
             if outcome is None:
                 continue
             if outcome.error is not None:
-                self.tally.ended(command, outcome.error)
+                tally.ended(command, outcome.error)
             else:
-                self.tally.add(command, "duplicate" if repeat else "ok")
+                tally.add(command, "duplicate" if repeat else "ok")
 
     def _unit(self, tx: Transaction, now: pendulum.DateTime) -> UnitOfWork:
         return UnitOfWork(tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order)

@@ -70,10 +70,16 @@ def _kannel(settings: Settings) -> KannelConfig:
 
 
 def _lifecycle(
-    settings: Settings, kannel: KannelConfig, *, create: bool, senders: int = 0
+    settings: Settings,
+    kannel: KannelConfig,
+    *,
+    create: bool,
+    senders: int = 0,
+    count: bool = False,
 ) -> Lifecycle:
     """The Lifecycle a command runs; ``senders`` background threads hand notices to
-    the gateway (serve: a request never waits for smsbox)."""
+    the gateway (serve: a request never waits for smsbox), and with ``count`` it counts
+    what its commands came to (serve's ``/metrics``)."""
     return Lifecycle(
         _catalog(settings),
         policy=_policy(settings),
@@ -81,6 +87,7 @@ def _lifecycle(
         store=_store(settings, create),
         notifier=KannelNotifier(kannel),
         senders=senders,
+        count_commands=count,
     )
 
 
@@ -146,7 +153,8 @@ def serve(with_worker: bool, create: bool, **flags: Any) -> None:
     with clean_errors():
         settings = _settings(flags)
         kannel = _kannel(settings)
-        lc = _lifecycle(settings, kannel, create=create, senders=settings.get("server.senders"))
+        senders = settings.get("server.senders")
+        lc = _lifecycle(settings, kannel, create=create, senders=senders, count=True)
         app = make_app(lc, keys=SpKeys(lc.store), gateway_token=kannel.token)
         server = waitress.create_server(
             app,
