@@ -163,3 +163,9 @@ def test_evidence_prints_the_chains_cost_and_the_monthly_rates_per_store() -> No
         assert "us per command with the chain" in lines[store]
         assert re.search(r"monthly reminders\s+[\d,]+ subscribers/s", lines[store])
         assert re.search(r"verify_store\s+[\d,]+ events/s", lines[store])
+
+
+def test_metrics_scrape_reads_only_the_backlog() -> None:
+    out = run("metrics_scrape.py", "--history", "200", "--repeat", "2")
+    label = "200 notices delivered, 50 waiting, 5 parked: backlog()"
+    assert figure(out, label) > 0

@@ -4,6 +4,7 @@ and `vas-lifecycle serve` as a real process answering HTTP."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import signal
@@ -357,9 +358,13 @@ def test_serve_sp_retries_with_an_idempotency_key_answer_the_first_answer(
 
 def test_every_setting_is_documented_with_its_variable_and_default() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "serve.md").read_text("utf-8")
+    # the settings table: the one whose header begins "| setting |", to its end
+    lines = doc.splitlines()
+    first = lines.index("| setting | environment variable | flag | default | what it is |")
+    table = itertools.takewhile(lambda line: line.startswith("|"), lines[first:])
     rows = {
         cells[0].strip("` "): cells
-        for line in doc.splitlines()
+        for line in table
         if line.startswith("| `")
         for cells in [[c.strip() for c in line.strip("|").split("|")]]
     }
