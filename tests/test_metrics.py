@@ -5,6 +5,7 @@ OpenMetrics when asked), read back with prometheus-client's own parser."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -224,12 +225,16 @@ def test_metrics_speaks_openmetrics_when_the_scraper_asks() -> None:
     assert 'vas_lifecycle_commands_total{command="request",outcome="ok"} 1.0' in text
 
 
-def test_metrics_answers_while_the_store_is_down_and_says_so() -> None:
+def test_metrics_answers_while_the_store_is_down_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     lc = Lifecycle(demo_catalog(), clock=ManualClock(START), store=DownStore(), count_commands=True)
     app = metrics_endpoints(lc)
     with contextlib.suppress(Exception):
         lc.request(SUB, "NEWS", channel=Channel.WEB)
-    seen = _scrape(app)
+    with caplog.at_level(logging.WARNING, logger="vas_lifecycle.metrics"):
+        seen = _scrape(app)
+    assert "the store did not answer: connection refused" in caplog.text
     assert seen[("vas_lifecycle_store_up", ())] == 0
     failed = (("command", "request"), ("outcome", "failed"))
     assert seen[("vas_lifecycle_commands_total", failed)] == 1

@@ -17,6 +17,7 @@ Two kinds of figure, read at scrape time, never on a command's path:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import pendulum
@@ -50,6 +51,7 @@ except ImportError as err:  # pragma: no cover - depends on the installation
 __all__ = ["LifecycleCollector", "metrics_endpoints", "metrics_registry"]
 
 PREFIX = "vas_lifecycle"
+log = logging.getLogger("vas_lifecycle.metrics")
 
 
 class LifecycleCollector(Collector):
@@ -60,8 +62,8 @@ class LifecycleCollector(Collector):
 
     Metrics (all prefixed ``vas_lifecycle_``):
 
-    - ``vas_lifecycle_info{version, regime}``: the library's version and the regime
-      (or preset) the Lifecycle runs under.
+    - ``info{version, regime}``: the library's version and the regime (or preset)
+      the Lifecycle runs under.
     - ``commands_total{command, outcome}``: commands run by this process; ``outcome``
       is ``ok``, ``duplicate`` (a text or key seen before: nothing done twice),
       ``refused``, ``rejected`` (bad input, unknown order, wrong state) or ``failed``
@@ -107,7 +109,8 @@ class LifecycleCollector(Collector):
             commands.add_metric(list(labels), n)
         try:
             backlog = self._lc.backlog()
-        except VasError:  # the store: reported as down, the counters still shown
+        except VasError as err:  # the store: reported as down, the counters still shown
+            log.warning("metrics: the store did not answer: %s", err)
             return [self._info(), commands, refusals, errors, _store_up(0)]
         return [self._info(), commands, refusals, errors, _store_up(1), *_gauges(backlog)]
 
