@@ -15,6 +15,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pendulum
@@ -44,9 +45,8 @@ def seed(store: Store, history: int) -> None:
             tx.outbox.mark_failed(f"n{n:09d}", "gave up", None)
 
 
-def timed(work: object, repeat: int) -> float:
+def timed(work: Callable[[], object], repeat: int) -> float:
     """The median of ``repeat`` calls of ``work``, in milliseconds."""
-    assert callable(work)
     times = []
     for _ in range(repeat):
         began = time.perf_counter()

@@ -86,7 +86,7 @@ class LifecycleCollector(Collector):
 
     def describe(self) -> Iterable[Metric]:
         """The metrics' names, without reading the store (a registry asks once)."""
-        return [self._info(), *_counters(), *_gauges(), _store_up(0)]
+        return [self._info(), *_counters(), *_gauges(_NOTHING), _store_up(0)]
 
     def _info(self) -> InfoMetricFamily:
         return InfoMetricFamily(
@@ -164,23 +164,23 @@ def _store_up(value: int) -> GaugeMetricFamily:
     )
 
 
-def _gauges(backlog: Backlog | None = None) -> list[GaugeMetricFamily]:
-    """The store's figures (empty families, to describe them, when ``backlog`` is
-    None)."""
-    outbox = [("", backlog.outbox)] if backlog is not None else []
-    feed = sorted(backlog.feed.items()) if backlog is not None else []
-    at = backlog.at if backlog is not None else None
-    families = [
-        *_queue("outbox", "Notices", [], outbox, at),
-        *_queue("feed", "Feed events", ["subscriber"], feed, at),
-    ]
+def _gauges(backlog: Backlog) -> list[GaugeMetricFamily]:
+    """The store's figures."""
+    at = backlog.at
     overdue = GaugeMetricFamily(
         f"{PREFIX}_timers_overdue_seconds",
         "How long the earliest timer or notice attempt has been due (0: none is).",
     )
-    if backlog is not None:
-        overdue.add_metric([], _since(backlog.next_due, backlog.at))
-    return [*families, overdue]
+    overdue.add_metric([], _since(backlog.next_due, at))
+    return [
+        *_queue("outbox", "Notices", [], [("", backlog.outbox)], at),
+        *_queue("feed", "Feed events", ["subscriber"], sorted(backlog.feed.items()), at),
+        overdue,
+    ]
+
+
+#: a store that owes nothing: the gauges' names and help, to describe them
+_NOTHING = Backlog(pendulum.datetime(1970, 1, 1), QueueDepth(0, 0), {}, None)
 
 
 def _queue(
@@ -188,7 +188,7 @@ def _queue(
     what: str,
     labels: list[str],
     depths: list[tuple[str, QueueDepth]],
-    at: pendulum.DateTime | None,
+    at: pendulum.DateTime,
 ) -> list[GaugeMetricFamily]:
     """The three gauges of a queue, one sample per ``(label, depth)``."""
     waiting = GaugeMetricFamily(
@@ -210,8 +210,8 @@ def _queue(
     return [waiting, parked, age]
 
 
-def _since(then: pendulum.DateTime | None, now: pendulum.DateTime | None) -> float:
+def _since(then: pendulum.DateTime | None, now: pendulum.DateTime) -> float:
     """Seconds from ``then`` to ``now``; 0 when there is no ``then`` or it is ahead."""
-    if then is None or now is None:
+    if then is None:
         return 0.0
     return max((now - then).total_seconds(), 0.0)

@@ -491,6 +491,8 @@ class Outcome(Generic[T]):
     result: T | None
     notices: list[Notice]
     error: VasError | None = None
+    #: the command repeated one already done (its handler said so)
+    repeat: bool = False
 
 
 class Runner:
@@ -601,7 +603,6 @@ class Runner:
             if together is not None:
                 return together
         outcomes: list[Outcome[T] | None] = [None] * len(commands)
-        repeats = [False] * len(commands)
         again: list[int] = []
         ready: list[Notice] = []
         published = 0
@@ -623,12 +624,11 @@ class Runner:
                     ready.extend(staged)
                     published += len(uow.feed)
                     outcomes[n] = _outcome(result, uow)
-                    repeats[n] = uow.repeat
         except Exception:  # the batch's transaction: nothing of it was stored
             return [self._alone(handler, command) for command in commands]
         self._committed(ready, published)
         if self.tally is not None:  # those run again alone are counted by run()
-            self._count(self.tally, handler.__name__, outcomes, repeats)
+            self._count(self.tally, handler.__name__, outcomes)
         for n in again:
             outcomes[n] = self._alone(handler, commands[n])
         return [o for o in outcomes if o is not None]
@@ -642,7 +642,6 @@ class Runner:
         """``commands`` straight through in one transaction, no savepoints; None when
         any of it failed (and nothing was stored)."""
         outcomes: list[Outcome[T]] = []
-        repeats: list[bool] = []
         ready: list[Notice] = []
         published = 0
         now = self.clock.now()
@@ -655,29 +654,23 @@ class Runner:
                     ready.extend(self._staged(tx, uow))
                     published += len(uow.feed)
                     outcomes.append(_outcome(result, uow))
-                    repeats.append(uow.repeat)
         except Exception:
             return None
         self._committed(ready, published)
         if self.tally is not None:
-            self._count(self.tally, handler.__name__, outcomes, repeats)
+            self._count(self.tally, handler.__name__, outcomes)
         return outcomes
 
     @staticmethod
-    def _count(
-        tally: Tally,
-        command: str,
-        outcomes: Sequence[Outcome[T] | None],
-        repeats: Sequence[bool],
-    ) -> None:
+    def _count(tally: Tally, command: str, outcomes: Sequence[Outcome[T] | None]) -> None:
         """Count a committed batch's commands (None: not run yet, counted when it is)."""
-        for outcome, repeat in zip(outcomes, repeats, strict=True):
+        for outcome in outcomes:
             if outcome is None:
                 continue
             if outcome.error is not None:
                 tally.ended(command, outcome.error)
             else:
-                tally.add(command, "duplicate" if repeat else "ok")
+                tally.add(command, "duplicate" if outcome.repeat else "ok")
 
     def _unit(self, tx: Transaction, now: pendulum.DateTime) -> UnitOfWork:
         return UnitOfWork(tx, now, self.context, claim_for=self.claim_for, rules=self.notice_order)
@@ -712,7 +705,7 @@ class Runner:
 def _outcome(result: T | Refused, uow: UnitOfWork) -> Outcome[T]:
     if isinstance(result, Refused):
         return Outcome(None, uow.notices, result.error)
-    return Outcome(result, uow.notices)
+    return Outcome(result, uow.notices, None, uow.repeat)
 
 
 def _as_error(err: Exception) -> VasError:
